@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from closeframe.client import CloseClient
 from closeframe.errors import (
     AuthenticationError,
     CloseAPIError,
@@ -14,19 +15,25 @@ from closeframe.errors import (
     TransportError,
     ValidationError,
 )
+from closeframe.export import export
+from closeframe.frames import outcomes_frame
+from closeframe.load import PartialLoadWarning, load_outcomes
 
-__all__ = sorted(
-    [
-        "AuthenticationError",
-        "CloseAPIError",
-        "CloseError",
-        "ConfigurationError",
-        "NotFoundError",
-        "PartialLoadError",
-        "RateLimitError",
-        "SkipCapError",
-        "TransportError",
-        "ValidationError",
-        "__version__",
-    ]
-)
+__all__ = [
+    "AuthenticationError",
+    "CloseAPIError",
+    "CloseClient",
+    "CloseError",
+    "ConfigurationError",
+    "NotFoundError",
+    "PartialLoadError",
+    "PartialLoadWarning",
+    "RateLimitError",
+    "SkipCapError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "export",
+    "load_outcomes",
+    "outcomes_frame",
+]

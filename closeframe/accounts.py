@@ -1,0 +1,95 @@
+"""Turns what the user passed (a key, a list, a mapping, a token, or nothing) into labelled accounts.
+
+An account's label is what every message, column and warning shows; its secret is never shown.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from closeframe.errors import ConfigurationError, mask_secret
+
+__all__ = ["Account", "resolve_accounts"]
+
+
+@dataclass(frozen=True)
+class Account:
+    """One Close account to load: a label, and an API key or an OAuth token.
+
+    Attributes
+    ----------
+    label : str
+        What the user calls it (a mapping's key), else ``"account 1"``, ``"account 2"``… for a list,
+        else ``None`` for a single key (the organization's name then speaks for it).
+    api_key, token : str or None
+        The secret; excluded from the repr.
+    """
+
+    label: str | None
+    api_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """A safe name for messages: the label, else the masked secret."""
+        return self.label or mask_secret(self.api_key or self.token)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that give :class:`~closeframe.client.CloseClient` this account's credential."""
+        return {"api_key": self.api_key, "token": self.token, "label": self.name}
+
+
+def _as_secret(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f"Each {what} must be a non-empty string, got {type(value).__name__}. "
+            "Pass one key, a list of keys, or a mapping {label: key}."
+        )
+    return value.strip()
+
+
+def resolve_accounts(api_key: Any = None, token: Any = None) -> list[Account]:
+    """Resolve the ``api_key=`` / ``token=`` arguments of the loaders into accounts.
+
+    Parameters
+    ----------
+    api_key : str, list of str, mapping of str to str, or None
+        One key, several keys, or ``{label: key}``. ``None`` (and no token) reads ``CLOSE_API_KEY``.
+    token : str, list of str, mapping of str to str, or None
+        OAuth access tokens, in the same forms, instead of keys.
+
+    Returns
+    -------
+    list of Account
+
+    Raises
+    ------
+    ConfigurationError
+        No credential at all, both kinds at once, an empty collection, or a value that is not a string.
+    """
+    if api_key is not None and token is not None:
+        raise ConfigurationError("Pass either api_key= or token=, not both.")
+    kind, value = ("token", token) if token is not None else ("api_key", api_key)
+    if value is None:
+        value = os.environ.get("CLOSE_API_KEY") or None
+    if value is None:
+        raise ConfigurationError(
+            "No Close API key: set CLOSE_API_KEY, pass api_key= (or token= for OAuth), "
+            "or try the offline sandbox with `closeframe demo`."
+        )
+    what = "OAuth token" if kind == "token" else "API key"
+    if isinstance(value, str):
+        pairs = [(None, value)]
+    elif isinstance(value, Mapping):
+        pairs = [(str(label), secret) for label, secret in value.items()]
+    elif isinstance(value, (list, tuple)):
+        pairs = [(f"account {i}", secret) for i, secret in enumerate(value, start=1)]
+    else:
+        raise ConfigurationError(
+            f"{kind}= takes one key, a list of keys or a mapping {{label: key}}, not a {type(value).__name__}."
+        )
+    if not pairs:
+        raise ConfigurationError(f"{kind}= is empty: give at least one {what}.")
+    return [Account(label, **{kind: _as_secret(secret, what)}) for label, secret in pairs]

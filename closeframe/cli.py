@@ -1,0 +1,141 @@
+"""The ``closeframe`` command: a thin layer over the public functions.
+
+Every failure is one line on stderr and a non-zero exit (1 for a failed load, 2 for bad arguments), no traceback.
+The key comes from ``CLOSE_API_KEY`` and the base URL from ``CLOSE_BASE_URL`` (or ``--base-url``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from closeframe import __version__
+from closeframe.errors import CloseError
+from closeframe.export import EXPORT_FORMATS, export
+from closeframe.frames import APPLIES_TO_MODES
+from closeframe.load import load_outcomes
+
+__all__ = ["main", "summarize_outcomes"]
+
+EXPORT_KINDS = ("outcomes",)
+
+
+def summarize_outcomes(df: pd.DataFrame) -> str:
+    """A short text summary of an outcomes frame: rows per organization, per type, per applies_to value."""
+    org = "organization_name" if "organization_name" in df.columns else "organization_id"
+    lines = [f"{len(df)} outcomes from {df[org].nunique()} organizations", "", "per organization:"]
+    for name, count in df.groupby(org, observed=True).size().items():
+        lines.append(f"  {name:<40} {count:>6}")
+    lines += ["", "per type:"]
+    for name, count in df["type"].value_counts(dropna=False).sort_index().items():
+        lines.append(f"  {str(name):<40} {count:>6}")
+    lines += ["", "per applies_to value:"]
+    for col in [c for c in df.columns if c.startswith("applies_to_")]:
+        lines.append(f"  {col.removeprefix('applies_to_'):<40} {int(df[col].sum()):>6}")
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from closeframe.sandbox import serve
+
+    out = Path(args.out)
+    print(f"Starting the offline sandbox (seed {args.seed}) and loading every outcome over HTTP…", flush=True)
+    with serve(seed=args.seed) as sandbox:
+        df = load_outcomes(dict(sandbox.api_keys), base_url=sandbox.base_url, progress=_progress(args))
+    parquet = export(df, out / "outcomes.parquet")
+    csv = export(df, out / "outcomes.csv")
+    print(summarize_outcomes(df))
+    print(f"\nwrote {parquet} and {csv}")
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """The CLI shows a bar only on a terminal."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not args.quiet
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    df = load_outcomes(base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
+                       progress=_progress(args))
+    path = export(df, args.out, format=args.format)
+    print(f"wrote {len(df)} {args.kind} to {path}")
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from closeframe.sandbox import serve
+
+    with serve(seed=args.seed, port=args.port) as sandbox:
+        print(f"Close sandbox at {sandbox.base_url}  (Ctrl-C stops it)")
+        print(f"export CLOSE_BASE_URL={sandbox.base_url}")
+        for name, key in sandbox.api_keys.items():
+            print(f"  {name}: {key}")
+        sys.stdout.flush()
+        try:
+            import threading
+
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="closeframe", description="Close CRM outcomes as pandas DataFrames.")
+    parser.add_argument("--version", action="version", version=f"closeframe {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each request (never a key)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="load the offline sandbox's outcomes and write CSV and Parquet")
+    demo.add_argument("--out", default="closeframe-demo", help="output folder (default ./closeframe-demo)")
+    demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default 0)")
+    demo.set_defaults(run=_cmd_demo)
+
+    exp = commands.add_parser("export", help="load from Close (CLOSE_API_KEY) and write CSV or Parquet")
+    exp.add_argument("kind", nargs="?", default="outcomes", choices=EXPORT_KINDS, help="what to export")
+    exp.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from --out's suffix")
+    exp.add_argument("--out", required=True, help="output file")
+    exp.add_argument("--fields", default=None, help="only these fields, e.g. id,name,type")
+    exp.add_argument("--applies-to", choices=APPLIES_TO_MODES, default="columns", dest="applies_to")
+    exp.add_argument("--base-url", default=None, help="default: CLOSE_BASE_URL or https://api.close.com/api/v1/")
+    exp.set_defaults(run=_cmd_export)
+
+    box = commands.add_parser("sandbox", help="run the Close-compatible sandbox in the foreground")
+    box.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    box.add_argument("--seed", type=int, default=0, help="seed of the synthetic organizations")
+    box.set_defaults(run=_cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``None`` reads ``sys.argv``.
+    """
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except CloseError as exc:
+        print(f"closeframe: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"closeframe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("closeframe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

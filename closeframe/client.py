@@ -1,0 +1,421 @@
+"""CloseClient: one account's HTTP session to the Close API, its retry policy, and offset pagination.
+
+Only this module and :mod:`closeframe.ratelimit` touch the network. Everything returns plain dicts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import random
+import time
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import requests
+
+from closeframe import __version__
+from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
+from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
+
+__all__ = ["DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "normalize_fields", "resolve_base_url"]
+
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+#: Close's maximum ``_limit`` for outcomes, calls and meetings; asking for more is a 400.
+PAGE_SIZE = 100
+
+log = logging.getLogger("closeframe.client")
+
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses, the only hosts allowed over plain HTTP."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | None = None) -> str:
+    """Return the API base URL to use, always ending in ``/``.
+
+    Parameters
+    ----------
+    base_url : str, optional
+        ``None`` reads ``CLOSE_BASE_URL``, else :data:`DEFAULT_BASE_URL`.
+
+    Raises
+    ------
+    ConfigurationError
+        When the URL is not ``http(s)://host/...``, or is plain ``http://`` to a host that is not loopback.
+    """
+    url = base_url if base_url is not None else (os.environ.get("CLOSE_BASE_URL") or DEFAULT_BASE_URL)
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigurationError(f"Malformed base URL {url!r} ({exc}); use e.g. {DEFAULT_BASE_URL!r}.") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(
+            f"Malformed base URL {url!r}: it must start with https:// (or http:// for 127.0.0.1/localhost) "
+            f"and name a host, e.g. {DEFAULT_BASE_URL!r}."
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError("The base URL must not carry credentials; pass api_key= or token= instead.")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"Refusing plain http:// to {host!r}: keys would travel unencrypted. Use https://, "
+            "or http:// only for a loopback host such as the closeframe sandbox."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"The base URL {url!r} must not have a query or fragment.")
+    clean = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return clean if clean.endswith("/") else clean + "/"
+
+
+class _Auth(requests.auth.AuthBase):
+    """Adds Close's credential to each request; its repr never shows the secret."""
+
+    def __init__(self, api_key: str | None, token: str | None) -> None:
+        self._api_key = api_key
+        self._token = token
+
+    @property
+    def kind(self) -> str:
+        return "token" if self._token else "api_key"
+
+    @property
+    def masked(self) -> str:
+        return mask_secret(self._token or self._api_key)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        else:
+            # Close: the key is the Basic username, with an empty password.
+            request.headers["Authorization"] = requests.auth._basic_auth_str(self._api_key, "")
+        return request
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.masked}>"
+
+
+class CloseClient:
+    """A session to the Close API for one account (one API key or OAuth token).
+
+    Parameters
+    ----------
+    api_key : str, optional
+        A Close API key. ``None`` (and no ``token``) reads ``CLOSE_API_KEY``.
+    token : str, optional
+        An OAuth 2.0 access token, sent as ``Bearer``; use instead of ``api_key``.
+    base_url : str, optional
+        ``None`` reads ``CLOSE_BASE_URL``, else ``https://api.close.com/api/v1/``.
+    timeout : float or (float, float), default (5, 30)
+        Connect and read timeouts in seconds, on every request.
+    max_retries : int, default 4
+        Retries of a request after a 5xx, a dropped connection, a timeout or a broken body.
+    max_wait : float, default 300
+        Total seconds this client may spend waiting on rate limits before giving up with ``RateLimitError``.
+        429 waits do not use up ``max_retries``.
+    backoff : float, default 0.5
+        First backoff in seconds; doubled per retry, capped at 30 s, with jitter.
+    label : str, optional
+        A safe name of the account for messages (never the key); defaults to the masked key.
+    sleep : callable, default time.sleep
+        Injectable so unit tests never really sleep.
+    pool_size : int, default 10
+        Connections kept per host (for concurrent pages of one account).
+
+    Examples
+    --------
+    >>> client = CloseClient("api_...")                                # doctest: +SKIP
+    >>> outcomes = list(client.paginate("outcome/", fields=["id", "name"]))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        token: str | None = None,
+        base_url: str | None = None,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 4,
+        max_wait: float = 300.0,
+        backoff: float = 0.5,
+        label: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
+    ) -> None:
+        if api_key is not None and token is not None:
+            raise ConfigurationError("Pass either api_key= or token=, not both.")
+        if api_key is None and token is None:
+            api_key = os.environ.get("CLOSE_API_KEY") or None
+        if not (api_key or token):
+            raise ConfigurationError(
+                "No Close API key: set CLOSE_API_KEY, pass api_key= (or token= for OAuth), "
+                "or try the offline sandbox with `closeframe demo`."
+            )
+        for name, value in (("api_key", api_key), ("token", token)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigurationError(f"{name} must be a non-empty string, got a {type(value).__name__}.")
+        self.base_url = resolve_base_url(base_url)
+        self.timeout = timeout
+        self.max_retries = int(max_retries)
+        self.max_wait = float(max_wait)
+        self.backoff = float(backoff)
+        self._auth = _Auth(api_key.strip() if api_key else None, token.strip() if token else None)
+        self.label = label or self._auth.masked
+        self._sleep = sleep
+        self.throttle = Throttle(sleep=sleep)
+        self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
+        self.requests_sent = 0
+        self.session = requests.Session()
+        self.session.auth = self._auth
+        self.session.headers["User-Agent"] = f"closeframe/{__version__} {requests.utils.default_user_agent()}"
+        self.session.headers["Accept"] = "application/json"
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        return f"CloseClient(base_url={self.base_url!r}, auth={self._auth!r}, label={self.label!r})"
+
+    def __enter__(self) -> "CloseClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        """The full URL of an API path; Close's paths always end in ``/``."""
+        path = path.strip("/")
+        return f"{self.base_url}{path}/" if path else self.base_url
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
+        """GET an API path and return its decoded JSON object.
+
+        Parameters
+        ----------
+        path : str
+            E.g. ``"outcome/"`` or ``"me/"``.
+        params : mapping, optional
+            Query parameters.
+        """
+        return self.request("GET", path, params=params)
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None) -> dict:
+        """Send one request under the retry policy and return the decoded JSON body.
+
+        The policy, in one place: before sending, wait while the endpoint group's ``RateLimit`` window is spent.
+        A 429 waits for Close's reset (``RateLimit``, then ``Retry-After``, then the body's ``rate_reset``, then
+        2 s); those waits count against ``max_wait``, not ``max_retries``. A 5xx (JSON or a proxy's HTML page), a
+        dropped connection, a timeout, or a body that is not JSON is retried up to ``max_retries`` times with
+        exponential backoff and full jitter (only for idempotent methods, and for any method when the connection
+        never opened). Other 4xx raise at once. urllib3's ``Retry`` is not used: it knows neither the ``RateLimit``
+        header nor a body that breaks after the headers arrived.
+
+        Raises
+        ------
+        CloseAPIError
+            A subclass chosen from the status (see :mod:`closeframe.errors`).
+        TransportError
+            No usable answer after the retries.
+        """
+        method = method.upper()
+        url = self.url(path)
+        shown_path = "/" + path.strip("/") + "/"
+        group = endpoint_group(path)
+        failures = 0
+        last_problem = ""
+        while True:
+            self.throttle.wait(group)
+            try:
+                self.requests_sent += 1
+                response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
+                body_bytes = response.content  # read the whole body here, so a mid-body reset is caught
+            except requests.exceptions.RequestException as exc:
+                never_sent = isinstance(exc, (requests.exceptions.ConnectTimeout,)) or (
+                    isinstance(exc, requests.exceptions.ConnectionError)
+                    and "Connection refused" in str(exc)
+                )
+                if method not in _IDEMPOTENT and not never_sent:
+                    raise TransportError(
+                        f"{method} {shown_path} for {self.label} failed in transit ({type(exc).__name__}); "
+                        "it may or may not have been applied, so it was not retried.",
+                        path=shown_path, attempts=failures + 1,
+                    ) from None
+                last_problem = _describe_transport_error(exc)
+                failures = self._backoff_or_raise(failures, shown_path, last_problem)
+                continue
+
+            status = response.status_code
+            log.debug("%s %s %s -> %s (%s)", method, shown_path, dict(params or {}), status, self.label)
+            self.throttle.update(group, response.headers)
+            body = _decode_json(body_bytes, response.headers.get("Content-Type", ""))
+            if status == 429:
+                wait = rate_limit_wait(response.headers, body)
+                if self.rate_limit_waited + wait > self.max_wait:
+                    raise error_for_status(429, path=shown_path, body=body, account=self.label,
+                                           hint=f"Gave up after waiting {self.rate_limit_waited:.1f} s in all "
+                                                f"(max_wait={self.max_wait:g}); raise max_wait or load fewer "
+                                                "accounts at once.")
+                self.rate_limit_waited += wait
+                self.throttle.block(group, wait)
+                continue
+            if status in _RETRYABLE_STATUS and method in _IDEMPOTENT:
+                last_problem = f"Close answered {status}" + ("" if isinstance(body, dict) else " (not JSON)")
+                failures = self._backoff_or_raise(failures, shown_path, last_problem, status=status, body=body)
+                continue
+            if status >= 400:
+                raise error_for_status(status, path=shown_path, body=body if isinstance(body, dict) else None,
+                                       account=self.label)
+            if status == 204 or not body_bytes.strip():
+                return {}
+            if not isinstance(body, dict):
+                # A 200 whose body is cut short or is not a JSON object: the answer is unusable, ask again.
+                last_problem = "the answer was not a complete JSON object"
+                if method not in _IDEMPOTENT:
+                    raise TransportError(f"{method} {shown_path} for {self.label}: {last_problem}.",
+                                         path=shown_path, attempts=failures + 1)
+                failures = self._backoff_or_raise(failures, shown_path, last_problem)
+                continue
+            return body
+
+    def _backoff_or_raise(self, failures: int, path: str, problem: str, *, status: int | None = None,
+                          body: Any = None) -> int:
+        """Sleep before retry number ``failures + 1``, or raise once ``max_retries`` are used up."""
+        failures += 1
+        if failures > self.max_retries:
+            message = f"{problem} on GET {path} for {self.label}, {failures} times; giving up. " \
+                      "Close or the network may be down: try again later."
+            if status is not None:
+                err = error_for_status(status, path=path, body=body if isinstance(body, dict) else None,
+                                       account=self.label)
+                err.args = (message,)
+                raise err
+            raise TransportError(message, path=path, attempts=failures)
+        # Full jitter: a random wait up to the exponential step, so many clients do not retry in lockstep.
+        step = min(30.0, self.backoff * 2 ** (failures - 1))
+        self._sleep(random.uniform(step / 2, step))
+        return failures
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None, *,
+                 fields: Sequence[str] | str | None = None, page_size: int = PAGE_SIZE,
+                 on_page: Callable[[int], None] | None = None) -> Iterator[dict]:
+        """Yield every record of an offset-paged list, lazily, page by page.
+
+        Parameters
+        ----------
+        path : str
+            A list endpoint, e.g. ``"outcome/"``.
+        params : mapping, optional
+            Filters sent with every page.
+        fields : sequence of str or str, optional
+            Sent as ``_fields``; ``id`` is added so pages can be checked for repeats.
+        page_size : int, default 100
+            ``_limit``; Close's maximum is 100.
+        on_page : callable, optional
+            Called with the number of records of each page (for progress bars).
+
+        Yields
+        ------
+        dict
+            Each record once: a record seen on an earlier page (records shift while paging) is skipped.
+
+        Notes
+        -----
+        Stops when ``has_more`` is false, or when a page comes back empty even though ``has_more`` said otherwise
+        (so a lying server cannot make it loop forever). A ``_skip`` past Close's cap raises
+        :class:`~closeframe.errors.SkipCapError`: never a silently truncated list.
+        """
+        query = dict(params or {})
+        field_list = normalize_fields(fields)
+        if field_list is not None:
+            query["_fields"] = ",".join(field_list)
+        seen: set = set()
+        skip = 0
+        while True:
+            page = self.get(path, {**query, "_skip": skip, "_limit": page_size})
+            records = page.get("data")
+            if not isinstance(records, list):
+                raise TransportError(
+                    f"GET /{path.strip('/')}/ for {self.label} answered without a 'data' list; "
+                    "is the base URL a Close API (…/api/v1/)?", path=path)
+            if on_page is not None:
+                on_page(len(records))
+            for record in records:
+                key = record.get("id") if isinstance(record, dict) else None
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                yield record
+            if not page.get("has_more") or not records:
+                return
+            skip += len(records)
+
+
+def normalize_fields(fields: Sequence[str] | str | None) -> list[str] | None:
+    """Turn ``fields`` (``"a,b"`` or ``["a", "b"]``) into a clean list that includes ``id``; ``None`` stays.
+
+    Raises
+    ------
+    ConfigurationError
+        For an empty list or a name that is not a plain field name.
+    """
+    if fields is None:
+        return None
+    names = fields.split(",") if isinstance(fields, str) else list(fields)
+    clean = []
+    for name in names:
+        if not isinstance(name, str) or not name.strip() or not name.strip().replace("_", "a").isalnum():
+            raise ConfigurationError(
+                f"Bad field name {name!r} in fields=: use plain names such as 'id', 'name', 'applies_to'.")
+        if name.strip() not in clean:
+            clean.append(name.strip())
+    if not clean:
+        raise ConfigurationError("fields= is empty: pass None for every field, or names such as ['id', 'name'].")
+    return clean if "id" in clean else ["id", *clean]
+
+
+class _NotJSON:
+    """Marker for a body that did not decode as JSON."""
+
+
+_NOT_JSON: Any = _NotJSON()
+
+
+def _decode_json(content: bytes, content_type: str) -> Any:
+    """Decode a body as JSON; return the marker when it is not JSON (an HTML proxy page, a cut body)."""
+    if not content.strip():
+        return None
+    if "html" in content_type.lower():
+        return _NOT_JSON
+    try:
+        return json.loads(content)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _describe_transport_error(exc: requests.exceptions.RequestException) -> str:
+    """One safe line for a transport failure (no URL with query, no header)."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "the request timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke while the answer was read"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection failed or was dropped"
+    return f"the request failed ({type(exc).__name__})"

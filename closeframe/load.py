@@ -1,0 +1,213 @@
+"""load_outcomes and friends: accounts in, one typed DataFrame out (client for the pages, frames for the shape).
+
+Several accounts load concurrently, one session each. If some fail, what the others loaded is not lost: it
+travels on the error as ``.partial`` (or comes back with a warning when ``on_error="warn"``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from closeframe.accounts import Account, resolve_accounts
+from closeframe.client import CloseClient, normalize_fields, resolve_base_url
+from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
+from closeframe.frames import APPLIES_TO_MODES, outcomes_frame
+from closeframe.progress import LoadProgress
+
+__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "load_outcomes", "load_records"]
+
+ON_ERROR_MODES = ("raise", "warn")
+#: Accounts loaded at once; each is its own key, so each has its own rate limit.
+MAX_CONCURRENT_ACCOUNTS = 32
+
+
+class PartialLoadWarning(UserWarning):
+    """Some accounts failed and ``on_error="warn"`` asked for what loaded anyway."""
+
+
+@dataclass
+class AccountResult:
+    """What one account gave: its records, its organizations' names, or the error that stopped it."""
+
+    account: Account
+    records: list = field(default_factory=list)
+    organization_names: dict = field(default_factory=dict)
+    error: CloseError | None = None
+
+
+Fetch = Callable[[CloseClient, LoadProgress], "list[dict] | Any"]
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.")
+
+
+def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
+                  client_options: Mapping[str, Any]) -> AccountResult:
+    """Load one account; a CloseError is kept on the result (with the records that did arrive), not raised."""
+    result = AccountResult(account)
+    try:
+        with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
+            try:
+                me = client.get("me/")
+                result.organization_names = {
+                    org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
+                    and org.get("id")
+                }
+                for record in fetch(client, progress):
+                    result.records.append(record)
+            finally:
+                progress.add_wait(client.throttle.waited + client.rate_limit_waited)
+    except CloseError as exc:
+        result.error = exc
+    return result
+
+
+def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None = None, fetch: Fetch,
+                 progress: bool | None = None, desc: str = "records",
+                 client_options: Mapping[str, Any] | None = None) -> list[AccountResult]:
+    """Run ``fetch`` for every account concurrently and return each account's result, failures included.
+
+    Parameters
+    ----------
+    api_key, token : see :func:`load_outcomes`
+    base_url : str, optional
+    fetch : callable
+        ``fetch(client, progress)`` returns an iterable of records of one account.
+    progress : bool or None
+        Show a progress bar (``None``: only in notebooks and terminals).
+    desc : str
+        The progress bar's label.
+    client_options : mapping, optional
+        Extra keyword arguments for :class:`~closeframe.client.CloseClient` (timeouts, retries, ``max_wait``).
+
+    Returns
+    -------
+    list of AccountResult
+        In the order the accounts were given.
+    """
+    accounts = resolve_accounts(api_key, token)
+    options = dict(client_options or {})
+    resolve_base_url(base_url)  # a bad URL fails here, once, not in every account's thread
+    with LoadProgress(progress, desc) as bar:
+        if len(accounts) == 1:
+            return [_load_account(accounts[0], fetch, base_url, bar, options)]
+        workers = min(len(accounts), MAX_CONCURRENT_ACCOUNTS)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="closeframe-account") as pool:
+            return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options), accounts))
+
+
+def frame_from_results(results: list[AccountResult], build: Callable[..., pd.DataFrame], *, on_error: str,
+                       what: str) -> pd.DataFrame:
+    """Build one frame from the accounts that loaded; raise or warn about those that did not.
+
+    Parameters
+    ----------
+    results : list of AccountResult
+    build : callable
+        ``build(records, organization_names=..., accounts=...)`` from :mod:`closeframe.frames`.
+    on_error : {"raise", "warn"}
+    what : str
+        What was loaded, for messages (e.g. ``"outcomes"``).
+    """
+    loaded = [r for r in results if r.error is None]
+    failed = [r for r in results if r.error is not None]
+    records: list = []
+    labels: list = []
+    names: dict = {}
+    for result in loaded:
+        records.extend(result.records)
+        labels.extend([result.account.label] * len(result.records))
+        names.update(result.organization_names)
+    labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
+    frame = build(records, organization_names=names, accounts=labels if labelled else None)
+    if not failed:
+        return frame
+    for result in failed:
+        # What arrived before the failure is kept on the error, not mixed into a frame that looks complete.
+        result.error.records = result.records
+        result.error.partial = build(result.records, organization_names=result.organization_names)
+    if len(results) == 1:
+        error = failed[0].error
+        if failed[0].records:
+            error.add_note(f"{len(failed[0].records)} {what} loaded before this failure; they are in .partial "
+                           "but the load is incomplete.")
+        raise error
+    summary = "; ".join(f"{r.account.name}: {type(r.error).__name__}: {r.error}" for r in failed)
+    message = (f"{len(failed)} of {len(results)} accounts failed to load {what} ({summary}). "
+               f"{len(loaded)} loaded ({len(frame)} rows): they are in .partial.")
+    if on_error == "warn":
+        warnings.warn(message, PartialLoadWarning, stacklevel=3)
+        return frame
+    raise PartialLoadError(
+        message, partial=frame, failed={r.account.name: r.error for r in failed},
+        loaded=[r.account.name for r in loaded],
+    ) from failed[0].error
+
+
+def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | None = None,
+                  fields: Sequence[str] | str | None = None, applies_to: str = "columns",
+                  progress: bool | None = None, on_error: str = "raise",
+                  client_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Load every outcome of one or several Close organizations into a typed DataFrame.
+
+    Parameters
+    ----------
+    api_key : str, list of str, mapping {label: key}, or None
+        One key, several keys (organizations load concurrently), or labelled keys (adds an ``account`` column).
+        ``None`` reads ``CLOSE_API_KEY``.
+    token : str, list or mapping, optional
+        OAuth access tokens instead of keys.
+    base_url : str, optional
+        ``None`` reads ``CLOSE_BASE_URL``, else ``https://api.close.com/api/v1/``.
+    fields : list of str or "a,b", optional
+        Sent as ``_fields``; the frame keeps all its pinned columns (missing ones are empty).
+    applies_to : {"columns", "long"}, default "columns"
+        ``"columns"``: a bool column ``applies_to_<value>`` per value. ``"long"``: one row per (outcome, value).
+    progress : bool, optional
+        Show a progress bar; ``None`` shows one in notebooks and terminals only.
+    on_error : {"raise", "warn"}, default "raise"
+        When some accounts fail: raise :class:`~closeframe.errors.PartialLoadError` carrying ``.partial``, or
+        warn and return what loaded.
+    client_options : mapping, optional
+        Passed to each :class:`~closeframe.client.CloseClient` (``timeout``, ``max_retries``, ``max_wait``…).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id, name, description, type, organization_id, organization_name, [account,] created_by,
+        updated_by, date_created, date_updated`` and the applies_to columns, then any field Close added.
+
+    Raises
+    ------
+    ConfigurationError
+        No key, a bad base URL, or a bad argument.
+    CloseError
+        A single account failed (the subclass says how), or some of several did (``PartialLoadError``).
+
+    Examples
+    --------
+    >>> import closeframe as cf
+    >>> df = cf.load_outcomes({"EU": "api_...", "US": "api_..."})   # doctest: +SKIP
+    >>> df.groupby("organization_name", observed=True).size()        # doctest: +SKIP
+    """
+    _check_choice("applies_to", applies_to, APPLIES_TO_MODES)
+    _check_choice("on_error", on_error, ON_ERROR_MODES)
+    fields = normalize_fields(fields)
+
+    def fetch(client: CloseClient, bar: LoadProgress):
+        return client.paginate("outcome/", fields=fields, on_page=bar.page)
+
+    results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
+                           desc="outcomes", client_options=client_options)
+
+    def build(records, **labels):
+        return outcomes_frame(records, applies_to, **labels)
+
+    return frame_from_results(results, build, on_error=on_error, what="outcomes")
