@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from closeframe.activities import load_calls, load_meetings
 from closeframe.client import CloseClient
 from closeframe.errors import (
     AuthenticationError,
@@ -34,6 +35,8 @@ __all__ = [
     "ValidationError",
     "__version__",
     "export",
+    "load_calls",
+    "load_meetings",
     "load_outcomes",
     "outcomes_frame",
 ]
