@@ -88,6 +88,12 @@ class Handler(BaseHTTPRequestHandler):
         return "closeframe-sandbox"
     timeout = 60  # idle keep-alive connections end eventually
 
+    def setup(self) -> None:
+        """Disable Nagle: headers and body go out in separate writes, which would otherwise cost a delayed-ACK
+        round trip (~40 ms) per keep-alive request."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         """Silenced: the default log would print every request line."""
 
