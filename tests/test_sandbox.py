@@ -603,3 +603,40 @@ def test_official_closeio_client(sb):
         assert calls["data"] == sb.store.calls(FIRST)[:10]
     finally:
         api.session.close()
+
+
+def test_python_dash_m_prints_url_and_keys():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), PYTHONIOENCODING="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "closeframe.sandbox", "--port", "0", "--calls", "10",
+                                "--meetings", "5"], stdout=subprocess.PIPE, text=True, encoding="utf-8",
+                               cwd=root, env=env)
+    try:
+        first = process.stdout.readline()
+        url = first.split()[-1]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v1/")
+        lines = [process.stdout.readline() for _ in range(4)]
+        key = lines[1].split("CLOSE_API_KEY=")[1].split()[0]
+        with requests.Session() as http:
+            assert http.get(url + "me/", auth=(key, ""), timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def test_concurrent_clients_and_errors_keep_connection_usable(sb):
+    def load(org):
+        with requests.Session() as session:
+            assert get(session, sb, "missing/", sb.api_keys[org]).status_code == 404
+            return org, page_all(session, sb, "activity/meeting/", sb.api_keys[org], limit=13)
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(load, list(sb.api_keys) * 2))
+    for org, meetings in results:
+        assert meetings == sb.store.meetings(org)

@@ -77,10 +77,10 @@ _CUSTOM_OUTCOME_NAMES = [
     "Bad timing – Q3", "Champion identified", "Pilot agreed", "Security review requested",
 ]
 _VM_OUTCOME_NAMES = ["Left Pre-Recorded Voicemail", "Voicemail hinterlassen", "留守電メッセージを残した"]
+_VM_DESCRIPTION = "Call went to voicemail and a pre-recorded voicemail message was dropped."
 _DESCRIPTIONS = [
     "Prospect is qualified and booked a demo of our software.",
     "Kunde bittet um Rückruf nächste Woche.",
-    "Call went to voicemail and a pre-recorded voicemail message was dropped.",
     "担当者と話し、次回の打ち合わせを設定した。",
     "Use when the contact asks for more information by e-mail.",
     "",
@@ -271,7 +271,8 @@ def _make_outcomes(rng: np.random.Generator, prng: random.Random, spec: OrgSpec,
         updated = created if prng.random() < 0.6 else _iso_between(
             prng, EPOCH + timedelta(microseconds=created_us), NOW - timedelta(days=1), prng.random() < 0.25)[0]
         author = prng.choice(users)["id"] if prng.random() < 0.9 else None
-        description = prng.choice(_DESCRIPTIONS) if prng.random() < 0.7 else None
+        pool = [_VM_DESCRIPTION] if kind == "vm-dropped" else _DESCRIPTIONS
+        description = prng.choice(pool) if prng.random() < 0.7 else None
         records.append({
             "id": random_id(rng, "outcome_", 22),
             "name": name,

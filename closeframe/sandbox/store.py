@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import copy
 import threading
+from datetime import datetime
 from typing import Any, Iterable
 
 import numpy as np
@@ -289,13 +290,20 @@ class Store:
         return self.add_activity(org_name, "meeting", **fields)
 
     def add_activity(self, org_name: str, kind: str, **fields: Any) -> dict:
-        """Add a call or meeting at its ``date_created`` place (default: the store clock, i.e. newest)."""
+        """Add a call or meeting at its ``date_created`` place (default: the store clock, i.e. newest).
+
+        ``date_created`` may be an ISO string, a datetime or microseconds since the epoch. Fields with a column
+        (``user_id``/``lead_id``/``contact_id`` of known records, ``duration``, ``direction``, ``status``, ...)
+        are stored in it; everything else is kept verbatim and served as given.
+        """
         with self.lock:
             table = self.table(org_name, kind)
             ctx = table.context
             fields = copy.deepcopy(fields)
             created = fields.pop("date_created", None) or (fields.pop("starts_at", None) if kind == "meeting"
                                                            else None)
+            if isinstance(created, datetime):
+                created = created.isoformat()
             dc = parse_us(created) if isinstance(created, str) else (self.now_us() if created is None
                                                                       else int(created))
             record_id = fields.pop("id", None) or random_id(self._rng, "acti_", 43)
