@@ -12,7 +12,7 @@ import requests
 
 import closeframe.sandbox as sandbox
 from closeframe.sandbox import FaultPlan, Sandbox, serve
-from closeframe.sandbox.data import parse_us
+from closeframe.sandbox.common import parse_us
 
 FIRST, SECOND = "Nordlicht Vertrieb GmbH", "Acme Robotics"
 

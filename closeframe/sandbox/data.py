@@ -1,4 +1,4 @@
-"""Seeded synthetic Close data: ids, secrets, organizations, users, outcomes and activity tables.
+"""Seeded synthetic Close data: organizations, users, outcomes and their call and meeting tables.
 
 Everything here is a pure function of the seed, so the same seed gives the same organizations, ids, keys and
 records on every run and every machine. Timestamps are spread before a fixed :data:`NOW`, never the wall clock.
@@ -6,38 +6,19 @@ records on every run and every machine. Timestamps are spread before a fixed :da
 
 from __future__ import annotations
 
-import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 import numpy as np
 
+from closeframe.sandbox.common import DAY_US, EPOCH, NOW, NOW_US, format_us, parse_us, random_id, random_ids
 from closeframe.sandbox.tables import CallTable, MeetingTable, OrgContext
 
-__all__ = [
-    "ALPHABET",
-    "DEFAULT_ORGANIZATIONS",
-    "NOW",
-    "OrgSpec",
-    "derive_secret",
-    "format_us",
-    "generate_organization",
-    "parse_us",
-    "random_ids",
-    "resolve_org_specs",
-]
+__all__ = ["DEFAULT_ORGANIZATIONS", "OrgSpec", "generate_organization", "outcome_sort_key", "resolve_org_specs"]
 
-#: The sandbox's "now": seeded activity dates lie in the two years before it (fixed so runs are deterministic).
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-NOW_US = (NOW - EPOCH) // timedelta(microseconds=1)
-DAY_US = 86_400_000_000
 #: Outcomes were added to Close on this day; seeded outcomes are created after it.
 OUTCOMES_LAUNCH = datetime(2025, 7, 29, 10, 30, tzinfo=timezone.utc)
-
-ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_ALPHABET_ARRAY = np.frombuffer(ALPHABET, dtype=np.uint8)
 
 #: (name, e-mail domain) of the default organizations; the third is deliberately non-ASCII.
 DEFAULT_ORGANIZATIONS = [
@@ -89,79 +70,6 @@ _DESCRIPTIONS = [
 
 class OrgSpec(dict):
     """Resolved sizes of one organization: ``name``, ``domain``, ``outcomes``, ``calls``, ``meetings``, ``users``."""
-
-
-def random_ids(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
-    """Draw ``n`` random alphanumeric ids of ``length`` characters as a fixed-width bytes array.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        The seeded generator.
-    n, length : int
-        How many ids, and how long each is.
-
-    Returns
-    -------
-    numpy.ndarray
-        dtype ``S<length>``; vectorised so a million ids take a fraction of a second.
-    """
-    codes = rng.integers(0, len(ALPHABET), size=(n, length), dtype=np.uint8)
-    return np.frombuffer(_ALPHABET_ARRAY[codes].tobytes(), dtype=f"S{length}").copy()
-
-
-def random_id(rng: np.random.Generator, prefix: str, length: int) -> str:
-    """One id like Close's: ``prefix`` followed by ``length`` alphanumeric characters."""
-    return prefix + random_ids(rng, 1, length)[0].decode("ascii")
-
-
-def derive_secret(seed: int, *parts: Any, length: int = 32) -> str:
-    """A deterministic alphanumeric secret from the seed and ``parts`` (for API keys and OAuth tokens).
-
-    Hashing keeps the keys stable per seed but unrelated to each other and to the record ids.
-    """
-    digest = hashlib.sha256(repr(("closeframe-sandbox", seed) + parts).encode("utf-8")).digest()
-    number = int.from_bytes(digest, "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, len(ALPHABET))
-        chars.append(chr(ALPHABET[rest]))
-    return "".join(chars)
-
-
-def format_us(us: int) -> str:
-    """Render microseconds since the epoch as Close does: ``2025-07-29T10:30:00.000000+00:00``.
-
-    Whole seconds come out without a fraction (``2025-07-29T10:30:00+00:00``), as some Close records do.
-    """
-    return (EPOCH + timedelta(microseconds=int(us))).isoformat()
-
-
-def parse_us(text: str, tz_offset_hours: float = 0.0) -> int:
-    """Parse an ISO 8601 date or datetime into microseconds since the epoch.
-
-    Parameters
-    ----------
-    text : str
-        ``Z``, ``+hh:mm`` offsets and naive values are accepted; a bare date means its midnight.
-    tz_offset_hours : float
-        The zone of naive values, in hours east of UTC (Close's ``X-TZ-Offset`` header).
-
-    Raises
-    ------
-    ValueError
-        If ``text`` is not ISO 8601.
-    """
-    text = text.strip()
-    if "T" in text:
-        # A "+" in an unencoded query string arrives as a space; "Z" is not understood before Python 3.11.
-        text = text.replace(" ", "+")
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone(timedelta(hours=tz_offset_hours)))
-    return (value - EPOCH) // timedelta(microseconds=1)
 
 
 def _pick_count(value: Any, rng: random.Random, what: str) -> int:
@@ -223,6 +131,15 @@ def resolve_org_specs(organizations: int | Sequence[dict], *, seed: int, outcome
         )
         specs.append(spec)
     return specs
+
+
+def outcome_sort_key(record: dict) -> tuple:
+    """Listing order of outcomes: date_created, then id (records lacking either sort last)."""
+    try:
+        created = parse_us(record["date_created"])
+    except (KeyError, TypeError, ValueError):
+        created = float("inf")
+    return created, str(record.get("id", ""))
 
 
 def _iso_between(rng: random.Random, start: datetime, end: datetime, whole_seconds: bool) -> tuple[str, int]:
@@ -317,8 +234,6 @@ def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool 
     deleted = [random_id(rng, "outcome_", 22) for _ in range(2)]
     if quirks and outcomes and index < 2:
         outcomes[len(outcomes) // 2]["color"] = "#aabbcc"
-    from closeframe.sandbox.store import outcome_sort_key  # late import: store imports this module
-
     outcomes.sort(key=outcome_sort_key)
     n_leads = max(1, min(50_000, max(spec["calls"], spec["meetings"]) // 5 + 1))
     context = OrgContext(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Sequence
 
-from closeframe.sandbox.data import derive_secret, generate_organization, resolve_org_specs
+from closeframe.sandbox.common import derive_secret
+from closeframe.sandbox.data import generate_organization, resolve_org_specs
 from closeframe.sandbox.faults import FaultPlan
 from closeframe.sandbox.ratelimit import RateLimiter
 from closeframe.sandbox.server import Principal, SandboxHTTPServer

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from closeframe.sandbox.data import parse_us
+from closeframe.sandbox.common import format_us, parse_us
 from closeframe.sandbox.ratelimit import Decision, endpoint_group
 from closeframe.sandbox.store import applies_to_for
 
@@ -376,8 +376,6 @@ class Handler(BaseHTTPRequestHandler):
         fields = self._validate_outcome(data, creating=False)
         if "type" in fields and "applies_to" not in fields:
             fields["applies_to"] = applies_to_for(fields["type"])  # derived from type since 2026-03-06
-        from closeframe.sandbox.data import format_us
-
         fields.update(updated_by=who.user["id"], date_updated=format_us(store.now_us()))
         try:
             return 200, store.update_outcome(who.org, parts[1], **fields)

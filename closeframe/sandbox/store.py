@@ -16,24 +16,16 @@ from typing import Any, Iterable
 import numpy as np
 
 from closeframe.sandbox import tables
-from closeframe.sandbox.data import NOW_US, format_us, parse_us, random_id
+from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
+from closeframe.sandbox.data import outcome_sort_key
 
-__all__ = ["Store", "outcome_sort_key"]
+__all__ = ["Store", "applies_to_for", "outcome_sort_key"]
 
 _WRITABLE_OUTCOME_FIELDS = ("name", "description", "type", "applies_to")
 _CALL_VOCAB = {"direction": ("direction", tables.DIRECTIONS), "status": ("status", tables.CALL_STATUSES),
                "disposition": ("disposition", tables.DISPOSITIONS), "call_method": ("method", tables.CALL_METHODS),
                "source": ("source", tables.CALL_SOURCES)}
 _MEETING_VOCAB = {"status": ("status", tables.MEETING_STATUSES), "title": ("title", tables.MEETING_TITLES)}
-
-
-def outcome_sort_key(record: dict) -> tuple:
-    """Listing order of outcomes: date_created, then id (records lacking either sort last)."""
-    try:
-        created = parse_us(record["date_created"])
-    except (KeyError, TypeError, ValueError):
-        created = float("inf")
-    return created, str(record.get("id", ""))
 
 
 def applies_to_for(kind: Any) -> list[str]:

@@ -9,16 +9,17 @@ A million calls as Python dicts would cost gigabytes and a minute to build; as n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 
+from closeframe.sandbox.common import DAY_US as _DAY_US
+from closeframe.sandbox.common import NOW_US as _NOW_US
+from closeframe.sandbox.common import format_us as _iso
+from closeframe.sandbox.common import random_ids
+
 __all__ = ["ActivityTable", "CallTable", "MeetingTable", "OrgContext"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NOW_US = (datetime(2026, 11, 1, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
-_DAY_US = 86_400_000_000
 _S_US = 1_000_000
 
 DIRECTIONS = ["inbound", "outbound"]
@@ -36,9 +37,6 @@ MEETING_TITLES = [
 _CONTACT_NAMES = ["Anna Schmidt", "John Carter", "佐藤 健", "Léa Dubois", "Olu Adeyemi", "Mia Nguyen",
                   "Sven Åberg", "Carlos Ruiz", "Hannah Weiß", "Ravi Kumar"]
 
-
-def _iso(us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=int(us))).isoformat()
 
 
 def _strictly_increasing(values: np.ndarray) -> np.ndarray:
@@ -270,8 +268,6 @@ class CallTable(ActivityTable):
 
         About half carry an outcome; vm-dropped outcomes go only to calls whose disposition is ``vm-left``.
         """
-        from closeframe.sandbox.data import random_ids  # late import: data imports this module
-
         dc = _strictly_increasing(rng.integers(_NOW_US - 730 * _DAY_US, _NOW_US, n, dtype=np.int64))
         disposition = rng.choice(len(DISPOSITIONS), n, p=_DISPOSITION_WEIGHTS).astype(np.int8)
         answered = disposition == 0
@@ -347,8 +343,6 @@ class MeetingTable(ActivityTable):
     def generate(cls, rng: np.random.Generator, context: OrgContext, n: int, *, live_outcomes: list,
                  deleted_outcomes: list) -> "MeetingTable":
         """Generate ``n`` meetings over the two years before now plus a month of upcoming ones."""
-        from closeframe.sandbox.data import random_ids
-
         dc = _strictly_increasing(rng.integers(_NOW_US - 730 * _DAY_US, _NOW_US + 30 * _DAY_US, n,
                                                dtype=np.int64))
         dc -= dc % (60 * _S_US)  # meetings start on the minute ...
