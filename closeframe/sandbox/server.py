@@ -1,0 +1,468 @@
+"""The HTTP side of the sandbox: routes, auth, paging, filters, rate limits and faults acted out on the wire.
+
+One :class:`Handler` instance serves one connection (HTTP/1.1 keep-alive) in its own thread of a
+:class:`SandboxHTTPServer`. The server object carries a reference to the :class:`~closeframe.sandbox.Sandbox`
+whose store, fault plan, limiter and counters the handler uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from closeframe.sandbox.common import format_us, parse_us
+from closeframe.sandbox.ratelimit import Decision, endpoint_group
+from closeframe.sandbox.store import applies_to_for
+
+__all__ = ["Handler", "Principal", "SandboxHTTPServer"]
+
+API_PREFIX = "/api/v1"
+JSON_TYPE = "application/json; charset=utf-8"
+AUTH_ERROR = ("Invalid or missing credentials. Send your API key with HTTP Basic auth (the key as username, an "
+              "empty password) or an OAuth access token as 'Authorization: Bearer <token>'.")
+_OUTCOME_TYPES = ("custom", "vm-dropped")
+_PROXY_PAGE = ("<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
+               "</center><hr><center>nginx</center></body></html>\n")
+# Faults answered instead of the request; the others change how the real answer is produced or sent.
+_REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "500", "502", "503", "504", "502-html",
+              "503-html", "reset-before"}
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a credential is: its organization (name), its user, and a printable label (never the secret)."""
+
+    org: str
+    org_id: str
+    user: dict
+    label: str
+
+
+class _HTTPError(Exception):
+    """Raised inside a route to answer ``status`` with ``payload``."""
+
+    def __init__(self, status: int, payload: Any, headers: dict | None = None):
+        super().__init__(status)
+        self.status, self.payload, self.headers = status, payload, headers or {}
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> _HTTPError:
+    return _HTTPError(status, {"error": message}, headers)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server whose handler threads are daemons and are not joined on close."""
+
+    daemon_threads = True
+    block_on_close = False  # a stalled handler must not hold up shutdown
+
+    def __init__(self, address, sandbox):
+        self.sandbox = sandbox
+        super().__init__(address, Handler)
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up mid-answer (timeouts, the reset faults) are expected; anything else is a bug that a
+        # test should see, so it goes to the sandbox's error list rather than being printed with the request.
+        import sys
+
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError, OSError)):
+            self.sandbox.errors.append(repr(error))
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Serves Close's API for one connection."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
+    def version_string(self) -> str:
+        """The Server header."""
+        return "closeframe-sandbox"
+    timeout = 60  # idle keep-alive connections end eventually
+
+    def setup(self) -> None:
+        """Disable Nagle: headers and body go out in separate writes, which would otherwise cost a delayed-ACK
+        round trip (~40 ms) per keep-alive request."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        """Silenced: the default log would print every request line."""
+
+    # -- entry points -------------------------------------------------------------------------------------------
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def do_PATCH(self):
+        self._serve("PATCH")
+
+    def do_HEAD(self):
+        self._serve("HEAD")
+
+    def do_OPTIONS(self):
+        self._serve("OPTIONS")
+
+    # -- the request cycle --------------------------------------------------------------------------------------
+    def _serve(self, method: str) -> None:
+        sb = self.server.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if sb.latency:
+            time.sleep(sb.latency)  # in this connection's thread only
+        split = urlsplit(self.path)
+        in_api = split.path.startswith(API_PREFIX + "/")
+        path = split.path[len(API_PREFIX):] if in_api else split.path
+        credential = self._credential()
+        principal = sb.principals.get(credential) if credential else None
+        label = principal.label if principal else "anonymous"
+        group = endpoint_group(path) if in_api else "other"
+
+        fault = sb.faults.next_fault(path, credential)
+        if fault and fault["kind"] in _REPLACING:
+            status = self._answer_fault(fault, principal, group)
+            sb.stats.record(path, label, status)
+            return
+
+        admitted = principal is not None and sb.faults.admit(credential)
+        decision = None
+        try:
+            if not admitted:
+                raise _error(401, AUTH_ERROR)
+            decision = sb.limiter.acquire(principal.label, principal.org, group)
+            if not decision.allowed:
+                raise _HTTPError(429, {"error": {"message": "API call count exceeded for this period",
+                                                 "rate_reset": round(decision.reset, 3)}},
+                                 {"Retry-After": str(max(1, int(-(-decision.reset // 1))))})
+            if fault and fault["kind"] == "stall":
+                time.sleep(float(fault.get("seconds", sb.stall_seconds)))
+            if fault and fault["kind"] in ("shift", "delete"):
+                self._mutate_for_fault(fault["kind"], principal, path)
+            if not in_api:
+                raise _error(404, f"Not found. API paths start with {API_PREFIX}/.")
+            status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
+                                          principal)
+            if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
+                payload["has_more"] = True
+            headers: dict = {}
+        except _HTTPError as answer:
+            status, payload, headers = answer.status, answer.payload, answer.headers
+        if decision is None:
+            decision = self._peek(principal, group)
+        if admitted and not 200 <= status < 300:
+            sb.faults.refund(credential)
+        headers["RateLimit"] = decision.header()
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        sb.stats.record(path, label, status)
+        kind = fault["kind"] if fault else None
+        if kind == "truncated-json":
+            data = data[: max(1, len(data) // 2)]
+        self._write(status, data, JSON_TYPE, headers, cut=kind == "reset-mid-body")
+
+    def _peek(self, principal: Principal | None, group: str) -> Decision:
+        sb = self.server.sandbox
+        if principal is None:
+            return sb.limiter.acquire("anonymous", "anonymous", group, consume=False)
+        return sb.limiter.acquire(principal.label, principal.org, group, consume=False)
+
+    def _credential(self) -> str | None:
+        header = self.headers.get("Authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip() or None
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return None
+            return decoded.partition(":")[0] or None
+        return None
+
+    def _write(self, status: int, data: bytes, content_type: str, headers: dict, *, cut: bool = False) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if cut:
+                # Full Content-Length announced, half the body sent, then the connection ends.
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+            else:
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    # -- faults -------------------------------------------------------------------------------------------------
+    def _answer_fault(self, fault: dict, principal: Principal | None, group: str) -> int | None:
+        kind = fault["kind"]
+        if kind == "reset-before":
+            # Linger 0 turns the close into a TCP reset: "connection reset by peer", no status line at all.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return None
+        if kind.endswith("-html"):
+            status = int(kind[:3])
+            page = _PROXY_PAGE.format(status=status, reason=_REASONS[status]).encode("utf-8")
+            self._write(status, page, "text/html", {})
+            return status
+        if kind.startswith("429"):
+            reset = float(fault.get("reset", {"429": 1, "429-fractional": 0.25, "429-retry-after": 1,
+                                               "429-body": 0.2}[kind]))
+            limit = self._peek(principal, group).limit
+            headers = {}
+            error: dict = {"message": "API call count exceeded for this period"}
+            if kind in ("429", "429-fractional"):
+                shown = f"{reset:g}" if kind == "429-fractional" else str(int(-(-reset // 1)))
+                headers["RateLimit"] = f"limit={limit}, remaining=0, reset={shown}"
+            if kind != "429-body":
+                headers["Retry-After"] = str(max(1, int(-(-reset // 1))))
+            if kind in ("429", "429-fractional", "429-body"):
+                error["rate_reset"] = reset
+            self._write(429, json.dumps({"error": error}).encode("utf-8"), JSON_TYPE, headers)
+            return 429
+        status = int(kind)
+        headers = {"RateLimit": self._peek(principal, group).header()}
+        body = json.dumps({"error": f"{status} {_REASONS[status]} (injected fault). Try again later."})
+        self._write(status, body.encode("utf-8"), JSON_TYPE, headers)
+        return status
+
+    def _mutate_for_fault(self, kind: str, principal: Principal, path: str) -> None:
+        store = self.server.sandbox.store
+        if path.startswith("/activity/call/") or path.startswith("/activity/meeting/"):
+            table = "call" if path.startswith("/activity/call/") else "meeting"
+            if kind == "shift":
+                store.shift_activities(principal.org, table)
+            else:
+                store.delete_first_activity(principal.org, table)
+        elif kind == "shift":
+            store.add_outcome(principal.org, position=0, name="Inserted while you paged")
+        else:
+            store.delete_first_outcome(principal.org)
+
+    # -- routing ------------------------------------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: dict, body: bytes, who: Principal) -> tuple[int, Any]:
+        if not path.endswith("/"):
+            raise _error(404, f"Not found: {path!r}. Close's paths end with a slash, e.g. {path + '/'!r}.")
+        parts = path.strip("/").split("/") if path.strip("/") else []
+        params = {name: values[-1] for name, values in query.items()}
+        routes = {
+            ("outcome",): {"GET": self._outcome_list, "POST": self._outcome_create},
+            ("outcome", "*"): {"GET": self._outcome_get, "PUT": self._outcome_update,
+                               "DELETE": self._outcome_delete},
+            ("me",): {"GET": self._me},
+            ("user",): {"GET": self._user_list},
+            ("user", "*"): {"GET": self._user_get},
+            ("organization", "*"): {"GET": self._organization_get},
+            ("activity", "call"): {"GET": self._activity_list},
+            ("activity", "meeting"): {"GET": self._activity_list},
+            ("activity", "call", "*"): {"GET": self._activity_get, "PUT": self._activity_update},
+            ("activity", "meeting", "*"): {"GET": self._activity_get, "PUT": self._activity_update},
+        }
+        shape = tuple(parts[:2] if parts[:1] == ["activity"] else parts[:1]) + ("*",) * (
+            len(parts) - (2 if parts[:1] == ["activity"] else 1))
+        methods = routes.get(shape)
+        if methods is None or not parts:
+            raise _error(404, f"Not found: {path!r}.")
+        if method not in methods:
+            raise _error(405, f"Method {method} is not allowed on {path!r}; use {', '.join(methods)}.",
+                         {"Allow": ", ".join(methods)})
+        return methods[method](who=who, parts=parts, params=params, body=body)
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    def _paging(self, params: dict) -> tuple[int, int]:
+        sb = self.server.sandbox
+        values = {}
+        for name, default in (("_skip", 0), ("_limit", 100)):
+            raw = params.get(name, "")
+            if raw == "":
+                values[name] = default
+                continue
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                values[name] = -1
+            if values[name] < 0:
+                raise _error(400, f"{name} must be a non-negative integer, got {raw!r}.")
+        if values["_limit"] > sb.max_limit:
+            raise _error(400, "The limit you set is larger than the maximum limit for this resource "
+                              f"(max_limit = {sb.max_limit}).")
+        if values["_skip"] > sb.max_skip:
+            raise _error(400, "The skip you set is larger than the maximum skip for this resource "
+                              f"(max_skip = {sb.max_skip}). Please refine your search query.")
+        return values["_skip"], values["_limit"]
+
+    @staticmethod
+    def _fields(params: dict, record: dict) -> dict:
+        wanted = params.get("_fields")
+        if not wanted:
+            return record
+        names = [name.strip() for name in wanted.split(",")]
+        return {name: record[name] for name in names if name in record}
+
+    def _page(self, params: dict, records: list[dict], has_more: bool) -> tuple[int, dict]:
+        return 200, {"data": [self._fields(params, r) for r in records], "has_more": has_more}
+
+    @staticmethod
+    def _json_body(body: bytes) -> dict:
+        try:
+            data = json.loads(body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            raise _error(400, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise _error(400, "The request body must be a JSON object.")
+        return data
+
+    # -- outcomes -----------------------------------------------------------------------------------------------
+    def _outcome_list(self, who, params, **_):
+        skip, limit = self._paging(params)
+        return self._page(params, *self.server.sandbox.store.outcome_page(who.org, skip, limit))
+
+    def _outcome_get(self, who, parts, params, **_):
+        record = self.server.sandbox.store.get_outcome(who.org, parts[1])
+        if record is None:
+            raise _error(404, f"Outcome {parts[1]!r} not found.")
+        return 200, self._fields(params, record)
+
+    @staticmethod
+    def _validate_outcome(data: dict, *, creating: bool) -> dict:
+        field_errors = {}
+        if creating or "name" in data:
+            name = data.get("name")
+            if not isinstance(name, str) or not name.strip():
+                field_errors["name"] = "This field is required."
+        if "description" in data and data["description"] is not None and not isinstance(data["description"], str):
+            field_errors["description"] = "Must be a string or null."
+        if "type" in data and data["type"] not in _OUTCOME_TYPES:
+            field_errors["type"] = f"Not a valid choice: {data['type']!r}. Valid choices are {list(_OUTCOME_TYPES)}."
+        if "applies_to" in data and not (isinstance(data["applies_to"], list)
+                                         and all(isinstance(v, str) for v in data["applies_to"])):
+            field_errors["applies_to"] = "Must be a list of strings."
+        if field_errors:
+            raise _HTTPError(400, {"errors": [], "field-errors": field_errors})
+        return {name: data[name] for name in ("name", "description", "type", "applies_to") if name in data}
+
+    def _outcome_create(self, who, body, **_):
+        fields = self._validate_outcome(self._json_body(body), creating=True)
+        fields.setdefault("applies_to", applies_to_for(fields.get("type", "custom")))
+        record = self.server.sandbox.store.add_outcome(who.org, created_by=who.user["id"],
+                                                      updated_by=who.user["id"], **fields)
+        return 201, record
+
+    def _outcome_update(self, who, parts, body, **_):
+        store = self.server.sandbox.store
+        data = self._json_body(body)
+        if store.get_outcome(who.org, parts[1]) is None:
+            raise _error(404, f"Outcome {parts[1]!r} not found.")
+        fields = self._validate_outcome(data, creating=False)
+        if "type" in fields and "applies_to" not in fields:
+            fields["applies_to"] = applies_to_for(fields["type"])  # derived from type since 2026-03-06
+        fields.update(updated_by=who.user["id"], date_updated=format_us(store.now_us()))
+        try:
+            return 200, store.update_outcome(who.org, parts[1], **fields)
+        except KeyError:
+            raise _error(404, f"Outcome {parts[1]!r} not found.") from None
+
+    def _outcome_delete(self, who, parts, **_):
+        try:
+            self.server.sandbox.store.delete_outcome(who.org, parts[1])
+        except KeyError:
+            raise _error(404, f"Outcome {parts[1]!r} not found.") from None
+        return 200, {}
+
+    # -- account ------------------------------------------------------------------------------------------------
+    def _me(self, who, params, **_):
+        store = self.server.sandbox.store
+        me = {name: value for name, value in who.user.items() if name != "organizations"}
+        me["organizations"] = [{"id": who.org_id, "name": store.org_name(who.org_id)}]
+        return 200, self._fields(params, me)
+
+    def _user_list(self, who, params, **_):
+        skip, limit = self._paging(params)
+        users = [self._public_user(u) for u in self.server.sandbox.store.users(who.org)]
+        return self._page(params, users[skip:skip + limit], len(users) > skip + limit)
+
+    def _user_get(self, who, parts, params, **_):
+        for user in self.server.sandbox.store.users(who.org):
+            if user["id"] == parts[1]:
+                return 200, self._fields(params, self._public_user(user))
+        raise _error(404, f"User {parts[1]!r} not found.")
+
+    @staticmethod
+    def _public_user(user: dict) -> dict:
+        return {name: value for name, value in user.items() if name != "organizations"}
+
+    def _organization_get(self, who, parts, params, **_):
+        store = self.server.sandbox.store
+        if parts[1] != who.org_id:
+            known = any(org["id"] == parts[1] for org in store.organizations)
+            if known:
+                raise _error(403, "You don't have access to this organization.")
+            raise _error(404, f"Organization {parts[1]!r} not found.")
+        return 200, self._fields(params, store.organization(who.org))
+
+    # -- activities ---------------------------------------------------------------------------------------------
+    def _activity_list(self, who, parts, params, **_):
+        skip, limit = self._paging(params)
+        try:
+            offset = float(self.headers.get("X-TZ-Offset") or 0)
+        except ValueError:
+            offset = 0.0
+        bounds = {}
+        for field in ("date_created", "activity_at"):
+            values = []
+            for op in ("gt", "gte", "lt", "lte"):
+                raw = params.get(f"{field}__{op}")
+                if raw is None or raw == "":
+                    values.append(None)
+                    continue
+                try:
+                    values.append(parse_us(raw, offset))
+                except ValueError:
+                    raise _error(400, f"{field}__{op}: {raw!r} is not an ISO 8601 date or datetime.") from None
+            bounds[field] = tuple(values)
+        org_filter = params.get("organization_id")
+        if org_filter and org_filter != who.org_id:
+            return self._page(params, [], False)
+        records, has_more = self.server.sandbox.store.activity_page(
+            who.org, parts[1], skip, limit, created=bounds["date_created"], activity=bounds["activity_at"],
+            user_id=params.get("user_id") or None, lead_id=params.get("lead_id") or None,
+            contact_id=params.get("contact_id") or None)
+        return self._page(params, records, has_more)
+
+    def _activity_get(self, who, parts, params, **_):
+        record = self.server.sandbox.store.get_activity(who.org, parts[1], parts[2])
+        if record is None:
+            raise _error(404, f"{parts[1].capitalize()} {parts[2]!r} not found.")
+        return 200, self._fields(params, record)
+
+    def _activity_update(self, who, parts, body, **_):
+        store = self.server.sandbox.store
+        data = self._json_body(body)
+        if store.get_activity(who.org, parts[1], parts[2]) is None:
+            raise _error(404, f"{parts[1].capitalize()} {parts[2]!r} not found.")
+        if "outcome_id" not in data:
+            return 200, store.get_activity(who.org, parts[1], parts[2])
+        outcome_id = data["outcome_id"]
+        if outcome_id is not None and store.get_outcome(who.org, outcome_id) is None:
+            raise _HTTPError(400, {"errors": [], "field-errors": {"outcome_id": "Object does not exist."}})
+        return 200, store.set_activity_outcome(who.org, parts[1], parts[2], outcome_id)
