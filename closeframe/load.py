@@ -63,7 +63,7 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
                 for record in fetch(client, progress):
                     result.records.append(record)
             finally:
-                progress.add_wait(client.throttle.waited + client.rate_limit_waited)
+                progress.add_wait(client.throttle.waited)  # 429 waits pass through the throttle too
     except CloseError as exc:
         result.error = exc
     return result

@@ -95,3 +95,4 @@ def test_sandbox_command_prints_url_and_keys():
     finally:
         process.terminate()
         process.wait(timeout=10)
+        process.stdout.close()

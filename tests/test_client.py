@@ -60,7 +60,7 @@ def test_429_waits_for_what_close_says_then_succeeds(fresh_sandbox, fault, expec
     with client_for(sb, sleep=waits.append, max_retries=0) as client:
         records = list(client.paginate("outcome/"))
     assert len(records) == len(sb.store.outcomes("Org"))
-    assert waits == [pytest.approx(expected_wait)] * 2  # and max_retries=0 was not used up by them
+    assert waits == [pytest.approx(expected_wait, abs=0.05)] * 2  # and max_retries=0 was not used up by them
     assert client.rate_limit_waited == pytest.approx(2 * expected_wait)
 
 
@@ -139,7 +139,7 @@ def test_lying_has_more_cannot_loop_forever(fresh_sandbox):
 def test_records_shifting_between_pages_are_not_repeated(fresh_sandbox):
     sb = fresh_sandbox(organizations=[{"name": "Org", "outcomes": 150}])
     before = {r["id"] for r in sb.store.outcomes("Org")}
-    sb.faults.script("ok", "shift", path="/outcome/")  # the second page sees a record inserted at the front
+    sb.faults.script("pass", "shift", path="/outcome/")  # the second page sees a record inserted at the front
     with client_for(sb) as client:
         ids = [r["id"] for r in client.paginate("outcome/")]
     assert len(ids) == len(set(ids)) and before <= set(ids)

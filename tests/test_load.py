@@ -61,7 +61,9 @@ def test_fields_subset_keeps_every_column(sandbox):
     full = cf.load_outcomes(key, base_url=sandbox.base_url, progress=False)
     some = cf.load_outcomes(key, base_url=sandbox.base_url, fields=["name"], progress=False)
     assert list(some["name"]) == list(full["name"])
-    assert some["description"].isna().all() and list(full.columns) == [c for c in some.columns if c in full.columns]
+    assert some["description"].isna().all()
+    assert list(some.columns) == [c for c in full.columns if c in some.columns]
+    assert set(cf.frames.OUTCOME_COLUMNS) <= set(some.columns)
 
 
 def test_unknown_applies_to_value_and_new_field(fresh_sandbox):
@@ -73,14 +75,14 @@ def test_unknown_applies_to_value_and_new_field(fresh_sandbox):
     assert row["brand_new_field"] == "kept" and df["applies_to_sms"].sum() == 1
 
 
-def test_empty_organization_still_has_every_column(fresh_sandbox, sandbox):
-    sb = fresh_sandbox(organizations=[{"name": "Empty", "outcomes": 0, "calls": 0, "meetings": 0}])
+def test_empty_organization_still_has_every_column(fresh_sandbox):
+    sb = fresh_sandbox(organizations=[{"name": "Empty", "outcomes": 0, "calls": 0, "meetings": 0},
+                                      {"name": "Full", "outcomes": 7}], quirks=False)
     empty = cf.load_outcomes(sb.api_keys["Empty"], base_url=sb.base_url, progress=False)
-    full = cf.load_outcomes(next(iter(sandbox.api_keys.values())), base_url=sandbox.base_url, progress=False)
-    assert len(empty) == 0
-    assert list(empty.columns) == [c for c in full.columns if not c.startswith("applies_to_") or c in
-                                   ("applies_to_calls", "applies_to_meetings")]
-    assert empty.dtypes.to_dict() == full[list(empty.columns)].dtypes.to_dict()
+    full = cf.load_outcomes(sb.api_keys["Full"], base_url=sb.base_url, progress=False)
+    assert len(empty) == 0 and len(full) == 7
+    assert list(empty.columns) == list(full.columns)
+    assert empty.dtypes.astype(str).to_dict() == full.dtypes.astype(str).to_dict()
 
 
 def test_one_failed_account_raises_with_the_others_in_partial(sandbox):

@@ -14,6 +14,7 @@ __all__ = ["FAULT_KINDS", "FaultPlan", "normalize_fault"]
 
 #: Every fault kind, with what the client sees.
 FAULT_KINDS = {
+    "pass": "the real answer, unchanged (holds a place in a script, e.g. to fault only the second page)",
     "429": "429 with RateLimit reset=<int> (param reset, default 1), Retry-After and body rate_reset",
     "429-fractional": "429 with RateLimit reset=0.25 (param reset), Retry-After: 1 and body rate_reset",
     "429-retry-after": "429 with only Retry-After: 1 (param reset): no RateLimit header, no body rate_reset",
