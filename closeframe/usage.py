@@ -1,0 +1,481 @@
+"""Outcome usage: calls and meetings joined to the outcomes they carry, and summaries of that join.
+
+Everything here is a pure function of frames (from :func:`closeframe.load_outcomes`, :func:`closeframe.load_calls`
+and :func:`closeframe.load_meetings`, or any frames with their columns).
+
+Conventions, the same in every function:
+
+- An activity's outcome is resolved by ``(organization_id, outcome_id)``. An ``outcome_id`` that no row of the
+  outcomes frame resolves is a *deleted* outcome (Close keeps the id on the activity after the outcome is
+  deleted): it is kept, with ``deleted=True`` and no name or type.
+- Activities without an outcome are counted apart: in :func:`outcome_usage` each organization that has some gets
+  one row whose ``outcome_id`` is missing (``pd.NA``) and ``deleted`` is False; the same counts are in
+  ``usage.attrs["no_outcome"]`` as ``{organization_id: count}``. :func:`filter_usage` drops those rows on request.
+- ``share`` is a fraction of *all* the organization's activities (calls and meetings loaded), so the shares of one
+  organization, its no-outcome row included, add up to 1.
+- Times are ``date_created`` (UTC), the time the activity was logged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from closeframe.errors import ConfigurationError
+from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+
+__all__ = [
+    "ACTIVITY_KINDS",
+    "USAGE_COLUMNS",
+    "compare_outcomes",
+    "filter_usage",
+    "normalize_outcome_name",
+    "outcome_usage",
+    "usage_by_user",
+    "usage_by_week",
+    "usage_events",
+]
+
+#: The ``activity`` values of the events frame.
+ACTIVITY_KINDS = ("call", "meeting")
+
+#: The columns of :func:`outcome_usage`, in order (``organization_name`` only when names are known).
+USAGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "outcome_name", "outcome_type", "calls",
+                 "meetings", "total", "share", "first_used", "last_used", "users", "deleted")
+
+_EVENT_SOURCE_COLUMNS = ("id", "organization_id", "user_id", "user_name", "lead_id", "date_created", "outcome_id",
+                         "duration")
+_KEY = ["organization_id", "outcome_id"]
+
+
+def _check_frame(value: object, name: str, required: Iterable[str]) -> pd.DataFrame:
+    if not isinstance(value, pd.DataFrame):
+        raise ConfigurationError(f"{name} must be a pandas DataFrame, got {type(value).__name__}.")
+    missing = [c for c in required if c not in value.columns]
+    if missing:
+        raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(value.columns)}.")
+    return value
+
+
+def _as_string(series: pd.Series) -> pd.Series:
+    return series.astype(STRING_DTYPE)
+
+
+def _organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
+    """``{organization_id: organization_name}`` from every frame that has both columns."""
+    names: dict[str, str] = {}
+    for frame in frames:
+        if frame is not None and "organization_name" in frame.columns and len(frame):
+            pairs = frame[["organization_id", "organization_name"]].astype(object).dropna().drop_duplicates()
+            names.update(zip(pairs["organization_id"].map(str), pairs["organization_name"].map(str)))
+    return names
+
+
+def _outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """One row per (organization_id, outcome_id) with ``outcome_name`` and ``outcome_type``."""
+    _check_frame(outcomes, "outcomes", ["id", "organization_id", "name"])
+    lookup = pd.DataFrame({
+        "organization_id": _as_string(outcomes["organization_id"]),
+        "outcome_id": _as_string(outcomes["id"]),
+        "outcome_name": _as_string(outcomes["name"]),
+        "outcome_type": _as_string(outcomes["type"]) if "type" in outcomes.columns
+        else pd.Series(pd.NA, index=outcomes.index, dtype=STRING_DTYPE),
+    })
+    # applies_to="long" repeats an outcome once per value: keep one row each.
+    return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
+
+
+def _activity_part(frame: pd.DataFrame | None, kind: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    _check_frame(frame, f"{kind}s", ["id", "organization_id", "date_created", "outcome_id"])
+    part = pd.DataFrame({
+        "organization_id": _as_string(frame["organization_id"]),
+        "activity": kind,
+        "activity_id": _as_string(frame["id"]),
+        "user_id": _as_string(frame["user_id"]) if "user_id" in frame.columns else pd.NA,
+        "user_name": _as_string(frame["user_name"]) if "user_name" in frame.columns else pd.NA,
+        "lead_id": _as_string(frame["lead_id"]) if "lead_id" in frame.columns else pd.NA,
+        "date_created": frame["date_created"].astype(UTC_DATETIME_DTYPE),
+        "outcome_id": _as_string(frame["outcome_id"]),
+        "duration": frame["duration"].astype("Int64") if "duration" in frame.columns else pd.NA,
+    })
+    for name in ("user_id", "user_name", "lead_id"):
+        part[name] = part[name].astype(STRING_DTYPE)
+    part["duration"] = part["duration"].astype("Int64")
+    return part.reset_index(drop=True)
+
+
+def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
+                 meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per call or meeting, with the name and type of its outcome: the frame for custom pivots.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`closeframe.load_outcomes` (either ``applies_to`` mode).
+    calls, meetings : pandas.DataFrame, optional
+        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization_id``, ``organization_name`` (when known), ``activity`` (``"call"``/``"meeting"``),
+        ``activity_id``, ``user_id``, ``user_name``, ``lead_id``, ``date_created`` (UTC), ``outcome_id``,
+        ``outcome_name``, ``outcome_type``, ``deleted`` (an outcome id no outcome resolves), ``duration``; sorted
+        by organization, ``date_created`` and ``activity_id``.
+
+    Raises
+    ------
+    ConfigurationError
+        A non-frame, or a frame without the columns needed.
+    """
+    lookup = _outcome_lookup(outcomes)
+    parts = [p for p in (_activity_part(calls, "call"), _activity_part(meetings, "meeting")) if p is not None]
+    if parts:
+        events = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    else:
+        events = _activity_part(pd.DataFrame({c: pd.Series(dtype=STRING_DTYPE) for c in _EVENT_SOURCE_COLUMNS})
+                                .astype({"date_created": UTC_DATETIME_DTYPE}), "call")
+    events = events.merge(lookup, how="left", on=_KEY, indicator=True, sort=False)
+    events["deleted"] = (events["outcome_id"].notna() & (events.pop("_merge") == "left_only")).astype(bool)
+    events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
+    events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
+    order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
+             "outcome_id", "outcome_name", "outcome_type", "deleted", "duration"]
+    events = events[order].reset_index(drop=True)
+    return _with_organization_names(events, _organization_names(outcomes, calls, meetings))
+
+
+def _with_organization_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Insert ``organization_name`` after ``organization_id`` (when any name is known) and make both categories."""
+    if names:
+        frame.insert(1, "organization_name",
+                     pd.Categorical(frame["organization_id"].astype(object).map(names)))
+    frame["organization_id"] = pd.Categorical(frame["organization_id"].astype(object))
+    if "outcome_type" in frame.columns:
+        frame["outcome_type"] = pd.Categorical(frame["outcome_type"].astype(object))
+    return frame
+
+
+def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """calls, meetings, total, first_used, last_used, users per ``keys`` (missing keys kept as groups)."""
+    work = events[keys].copy()
+    for key in keys:
+        work[key] = work[key].astype(object)
+    work["calls"] = (events["activity"] == "call").to_numpy(dtype=np.int64)
+    work["meetings"] = (events["activity"] == "meeting").to_numpy(dtype=np.int64)
+    work["date_created"] = events["date_created"]
+    work["user_id"] = events["user_id"]
+    grouped = work.groupby(keys, dropna=False, sort=False)
+    out = grouped.agg(calls=("calls", "sum"), meetings=("meetings", "sum"), first_used=("date_created", "min"),
+                      last_used=("date_created", "max"), users=("user_id", "nunique")).reset_index()
+    out["total"] = out["calls"] + out["meetings"]
+    return out
+
+
+def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
+                  meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """How often each outcome of each organization is used on calls and meetings, by how many users, when.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`closeframe.load_outcomes`.
+    calls, meetings : pandas.DataFrame, optional
+        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`; a missing one counts as none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (organization, outcome): :data:`USAGE_COLUMNS` (``organization_name`` when known). Outcomes
+        never used have zeros and ``NaT`` dates; an ``outcome_id`` no outcome resolves has ``deleted=True``; the
+        activities without an outcome are one row per organization with ``outcome_id`` missing (also in
+        ``attrs["no_outcome"]``). ``share`` is ``total`` over the organization's activities (0 when it has none);
+        ``users`` counts distinct ``user_id``. Sorted by organization, then ``total`` descending, then name,
+        the no-outcome row last.
+
+    Examples
+    --------
+    >>> usage = cf.outcome_usage(outcomes, calls, meetings)                      # doctest: +SKIP
+    >>> usage[usage.deleted]                                                     # doctest: +SKIP
+    """
+    events = usage_events(outcomes, calls, meetings)
+    lookup = _outcome_lookup(outcomes)
+    counts = _counts(events, _KEY)
+    base = pd.concat([
+        lookup.astype(object),
+        counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
+    ], ignore_index=True)
+    usage = base.merge(counts, how="left", on=_KEY)
+    for column in ("calls", "meetings", "total", "users"):
+        usage[column] = usage[column].fillna(0).astype(np.int64)
+    for column in ("first_used", "last_used"):
+        usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
+    for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
+        usage[column] = usage[column].astype(STRING_DTYPE)
+    resolved = pd.MultiIndex.from_frame(lookup[_KEY].astype(object))
+    usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
+        ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
+    per_org = events.groupby(events["organization_id"].astype(object), sort=False).size()
+    org_total = usage["organization_id"].astype(object).map(per_org).fillna(0).to_numpy(dtype=float)
+    usage["share"] = np.divide(usage["total"].to_numpy(dtype=float), org_total,
+                               out=np.zeros(len(usage)), where=org_total > 0)
+    usage["_no_outcome"] = usage["outcome_id"].isna()
+    usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
+                              ascending=[True, True, False, True, True], kind="stable", na_position="last")
+    no_outcome = usage[usage.pop("_no_outcome")]
+    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns]].reset_index(drop=True)
+    usage = _with_organization_names(usage, _organization_names(outcomes, calls, meetings))
+    usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
+    return usage
+
+
+def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
+                  meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Usage per (organization, user, outcome): who logs which outcome how often.
+
+    Parameters
+    ----------
+    outcomes, calls, meetings : pandas.DataFrame
+        As for :func:`outcome_usage`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization_id``, ``organization_name`` (when known), ``user_id``, ``user_name``, ``outcome_id``
+        (missing: activities without an outcome), ``outcome_name``, ``outcome_type``, ``deleted``, ``calls``,
+        ``meetings``, ``total``, ``share`` (of that user's activities), ``first_used``, ``last_used``. Only
+        combinations that occur; sorted by organization, user name, ``total`` descending.
+    """
+    events = usage_events(outcomes, calls, meetings)
+    keys = ["organization_id", "user_id", "outcome_id"]
+    counts = _counts(events, keys).drop(columns="users")
+    details = events[keys + ["user_name", "outcome_name", "outcome_type", "deleted"]].astype(
+        {k: object for k in keys}).drop_duplicates(keys)
+    out = counts.merge(details, how="left", on=keys)
+    per_user = out.groupby(["organization_id", "user_id"], dropna=False)["total"].transform("sum")
+    out["share"] = out["total"] / per_user.where(per_user > 0, 1)
+    for column in ("organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type"):
+        out[column] = out[column].astype(STRING_DTYPE)
+    out = out.sort_values(["organization_id", "user_name", "user_id", "total", "outcome_name"],
+                          ascending=[True, True, True, False, True], kind="stable", na_position="last")
+    order = ["organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type", "deleted",
+             "calls", "meetings", "total", "share", "first_used", "last_used"]
+    out = out[order].reset_index(drop=True)
+    out["deleted"] = out["deleted"].astype(bool)
+    return _with_organization_names(out, _organization_names(outcomes, calls, meetings))
+
+
+def usage_by_week(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None,
+                  *, freq: str = "W") -> pd.DataFrame:
+    """Usage per (organization, period, outcome): how usage moves over time.
+
+    Parameters
+    ----------
+    outcomes, calls, meetings : pandas.DataFrame
+        As for :func:`outcome_usage`.
+    freq : str, default "W"
+        A pandas period alias: ``"W"`` weeks starting Monday, ``"D"``, ``"M"`` months, ``"Q"``, ``"Y"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization_id``, ``organization_name`` (when known), ``period`` (the period's first instant, UTC),
+        ``outcome_id`` (missing: no outcome), ``outcome_name``, ``outcome_type``, ``deleted``, ``calls``,
+        ``meetings``, ``total``, ``users``. Only periods with activity; sorted by organization, period, ``total``
+        descending.
+
+    Raises
+    ------
+    ConfigurationError
+        ``freq`` is not a period alias.
+    """
+    events = usage_events(outcomes, calls, meetings)
+    events["period"] = period_start(events["date_created"], freq)
+    keys = ["organization_id", "period", "outcome_id"]
+    counts = _counts(events, keys).drop(columns=["first_used", "last_used"])
+    details = events[["organization_id", "outcome_id", "outcome_name", "outcome_type", "deleted"]].astype(
+        {"organization_id": object, "outcome_id": object}).drop_duplicates(["organization_id", "outcome_id"])
+    out = counts.merge(details, how="left", on=["organization_id", "outcome_id"])
+    out["period"] = out["period"].astype(UTC_DATETIME_DTYPE)
+    for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
+        out[column] = out[column].astype(STRING_DTYPE)
+    out = out.sort_values(["organization_id", "period", "total", "outcome_name"],
+                          ascending=[True, True, False, True], kind="stable", na_position="last")
+    order = ["organization_id", "period", "outcome_id", "outcome_name", "outcome_type", "deleted", "calls",
+             "meetings", "total", "users"]
+    out = out[order].reset_index(drop=True)
+    out["deleted"] = out["deleted"].astype(bool)
+    return _with_organization_names(out, _organization_names(outcomes, calls, meetings))
+
+
+def period_start(times: pd.Series, freq: str) -> pd.Series:
+    """The first instant (UTC) of the ``freq`` period each of ``times`` falls in.
+
+    Raises
+    ------
+    ConfigurationError
+        ``freq`` is not a pandas period alias.
+    """
+    try:
+        # Periods have no time zone: drop it first (UTC), so pandas does not warn, and put it back after.
+        naive = pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None)
+        return naive.dt.to_period(freq).dt.start_time.dt.tz_localize("UTC").astype(UTC_DATETIME_DTYPE)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"freq={freq!r} is not a period alias: use 'D', 'W' (weeks from Monday), 'M', 'Q' or 'Y' ({exc})."
+        ) from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Across organizations
+# ----------------------------------------------------------------------------------------------------------------
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_outcome_name(name: object) -> str | None:
+    """The key under which outcomes of different organizations count as "the same outcome".
+
+    Unicode NFKC (full-width letters and compatibility forms folded), case-folded, symbols removed (emoji such as
+    ✅ 🎉, which teams add as decoration), every dash made ``-``, whitespace collapsed and stripped. Accents are
+    kept: they tell words apart ("Müll"/"Mull"), and removing combining marks would also change Japanese kana
+    (デ → テ). Missing or blank names give ``None``.
+
+    Examples
+    --------
+    >>> normalize_outcome_name("  Demo   BOOKED ✅")
+    'demo booked'
+    >>> normalize_outcome_name("Bad timing – Q3")
+    'bad timing - q3'
+    """
+    if name is None or name is pd.NA or (isinstance(name, float) and np.isnan(name)):
+        return None
+    text = unicodedata.normalize("NFKC", str(name)).casefold()
+    text = "".join("-" if unicodedata.category(ch) == "Pd" else ch for ch in text
+                   if not unicodedata.category(ch).startswith("S") and ch not in "\u200d\ufe0f")
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text or None
+
+
+_COMPARE_VALUES = ("total", "calls", "meetings", "share", "users")
+
+
+def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizations: int = 1,
+                     key: Callable[[object], str | None] = normalize_outcome_name) -> pd.DataFrame:
+    """Outcomes with the same normalized name, side by side across organizations.
+
+    Parameters
+    ----------
+    usage : pandas.DataFrame
+        From :func:`outcome_usage` (or :func:`filter_usage`).
+    value : {"total", "calls", "meetings", "share", "users"}, default "total"
+        What each organization's column shows.
+    min_organizations : int, default 1
+        Keep names found in at least this many organizations (2: only the shared ones).
+    key : callable, default :func:`normalize_outcome_name`
+        Maps an outcome name to its comparison key.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``name_key``: ``outcome_name`` (the most used spelling), ``organizations`` (how many have an
+        outcome with this key), then one column per organization (its name when known, else its id) with
+        ``value``; missing where the organization has no such outcome, 0 where it has one but never used it.
+        Deleted outcomes and the no-outcome rows have no name and are left out; two outcomes of one organization
+        with the same key are added up. Sorted by ``organizations`` then overall ``total``, descending.
+    """
+    _check_frame(usage, "usage", ["organization_id", "outcome_name", value if value in usage.columns else "total"])
+    if value not in _COMPARE_VALUES:
+        raise ConfigurationError(f"value={value!r} is not one of {', '.join(map(repr, _COMPARE_VALUES))}.")
+    label = "organization_name" if "organization_name" in usage.columns else "organization_id"
+    named = usage[usage["outcome_name"].notna()].copy()
+    named["name_key"] = named["outcome_name"].astype(object).map(key)
+    named = named[named["name_key"].notna()]
+    named["_org"] = named[label].astype(object).map(str)
+    organizations = list(dict.fromkeys(usage[label].astype(object).map(str)))
+    wide = named.pivot_table(index="name_key", columns="_org", values=value, aggfunc="sum", dropna=False,
+                             observed=True).reindex(columns=organizations)
+    spelled = named.sort_values("total", ascending=False, kind="stable").drop_duplicates("name_key")
+    result = pd.DataFrame({
+        "outcome_name": spelled.set_index("name_key")["outcome_name"].reindex(wide.index).astype(STRING_DTYPE),
+        "organizations": named.groupby("name_key")["_org"].nunique().reindex(wide.index).astype(np.int64),
+    }, index=wide.index)
+    dtype = "Float64" if value == "share" else "Int64"
+    for org in organizations:
+        result[org] = wide[org].astype(dtype)
+    overall = named.groupby("name_key")["total"].sum().reindex(result.index)
+    result = result.assign(_total=overall).sort_values(["organizations", "_total"], ascending=False,
+                                                       kind="stable").drop(columns="_total")
+    result.columns.name = None
+    return result[result["organizations"] >= int(min_organizations)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Filtering, for the explorer and for notebooks
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _check_values(name: str, wanted: Iterable, valid: Iterable) -> list:
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    valid = sorted({str(v) for v in valid if v is not None and v is not pd.NA})
+    unknown = [w for w in wanted if str(w) not in valid]
+    if unknown:
+        raise ConfigurationError(f"{name}={unknown!r}: not in the frame; valid values are {valid}.")
+    return [str(w) for w in wanted]
+
+
+def filter_usage(usage: pd.DataFrame, *, organizations: Iterable[str] | str | None = None,
+                 types: Iterable[str] | str | None = None, include_deleted: bool = True,
+                 include_no_outcome: bool = True, min_total: int = 0) -> pd.DataFrame:
+    """The rows of a usage (or events, by-user, by-week) frame that match the filters.
+
+    Parameters
+    ----------
+    usage : pandas.DataFrame
+        From :func:`outcome_usage`, :func:`usage_events`, :func:`usage_by_user` or :func:`usage_by_week`.
+    organizations : str or iterable of str, optional
+        Organization ids or names.
+    types : str or iterable of str, optional
+        Outcome types (``"custom"``, ``"vm-dropped"``...). Deleted and no-outcome rows have no type: they go
+        when types are given.
+    include_deleted, include_no_outcome : bool, default True
+        Keep the rows of deleted outcomes / of activities without an outcome.
+    min_total : int, default 0
+        Keep rows whose ``total`` is at least this (frames with a ``total`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows, index reset; categories unchanged.
+
+    Raises
+    ------
+    ConfigurationError
+        A non-frame, or an organization or type the frame does not have (the message lists the valid ones).
+    """
+    _check_frame(usage, "usage", ["organization_id", "outcome_id"])
+    keep = pd.Series(True, index=usage.index)
+    if organizations is not None:
+        ids = usage["organization_id"].astype(object)
+        names = usage["organization_name"].astype(object) if "organization_name" in usage.columns else ids
+        wanted = _check_values("organizations", organizations, set(ids) | set(names))
+        keep &= ids.map(str).isin(wanted) | names.map(str).isin(wanted)
+    if types is not None:
+        types_seen = usage["outcome_type"].astype(object) if "outcome_type" in usage.columns else pd.Series()
+        wanted = _check_values("types", types, set(types_seen.dropna()))
+        keep &= usage["outcome_type"].astype(object).isin(wanted)
+    if not include_deleted and "deleted" in usage.columns:
+        keep &= ~usage["deleted"].astype(bool)
+    if not include_no_outcome:
+        keep &= usage["outcome_id"].notna()
+    if min_total and "total" in usage.columns:
+        keep &= usage["total"] >= int(min_total)
+    out = usage[keep.to_numpy()].reset_index(drop=True)
+    out.attrs = dict(usage.attrs)
+    return out
