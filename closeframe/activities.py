@@ -8,6 +8,7 @@ silently truncated frame. Windows of one account load concurrently, within the k
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,19 +16,23 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, resolve_cache_dir, stored_end
 from closeframe.client import CloseClient, normalize_fields
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, _check_choice, frame_from_results, load_records
 from closeframe.progress import LoadProgress
 
-__all__ = ["Window", "load_calls", "load_meetings", "parse_bound", "split_window", "initial_windows"]
+__all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
+           "split_window"]
 
 #: No Close activity predates the company; the first window is open below this anyway, so nothing is missed.
 EPOCH = pd.Timestamp("2013-01-01", tz="UTC")
 #: Windows of one account paged at once (the key's rate limit, not this, is what bounds the speed).
 WINDOW_WORKERS = 4
 _SMALLEST_WINDOW = pd.Timedelta(seconds=1)
+#: With a cache, how far before the newest cached activity a re-run looks again for changed outcomes.
+DEFAULT_LOOKBACK = "30D"
 
 
 @dataclass(frozen=True)
@@ -119,46 +124,141 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
+Leaf = tuple  # (Window, records): a window paged to the end without reaching the cap
+
+
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
-                 fields: list[str] | None, bar: LoadProgress) -> list[dict]:
-    """Every record of one window, splitting it (and loading both halves afresh) when it reaches the cap."""
+                 fields: list[str] | None, bar: LoadProgress,
+                 on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None) -> list[Leaf]:
+    """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
+
+    ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there).
+    """
+    started = pd.Timestamp.now(tz="UTC")
     try:
-        return list(client.paginate(path, {**params, **window.params()}, fields=fields, on_page=bar.page))
+        records = list(client.paginate(path, {**params, **window.params()}, fields=fields, on_page=bar.page))
     except SkipCapError:
         left, right = split_window(window)
-        return _load_window(client, path, left, params, fields, bar) + \
-            _load_window(client, path, right, params, fields, bar)
+        return _load_window(client, path, left, params, fields, bar, on_leaf) + \
+            _load_window(client, path, right, params, fields, bar, on_leaf)
+    if on_leaf is not None:
+        on_leaf(window, records, started)
+    return [(window, records)]
 
 
-def _windowed_fetch(path: str, windows: Sequence[Window], params: Mapping[str, Any],
-                    fields: list[str] | None) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
+def _start_key(window: Window) -> pd.Timestamp:
+    return window.start if window.start is not None else MIN_TIME
+
+
+def _newest_first(leaves: Iterable[Leaf]) -> list[dict]:
+    """The records of disjoint leaves in Close's listing order (newest first), each id once."""
+    seen: set = set()
+    records = []
+    for _, part in sorted(leaves, key=lambda leaf: _start_key(leaf[0]), reverse=True):
+        for record in part:
+            # Windows are disjoint; an id seen twice means it moved while we paged: keep it once.
+            key = record.get("id")
+            if key is None or key not in seen:
+                seen.add(key)
+                records.append(record)
+    return records
+
+
+def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], params: Mapping[str, Any],
+                  fields: list[str] | None, bar: LoadProgress, on_leaf=None) -> list[Leaf]:
+    """Load ``windows`` concurrently; on a failure (or Ctrl-C) windows not yet started are cancelled."""
+    if not windows:
+        return []
+    pool = ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)), thread_name_prefix="closeframe-window")
+    try:
+        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf) for w in windows]
+        leaves = [leaf for future in futures for leaf in future.result()]
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # running windows finish (and are cached); queued ones go
+        raise
+    pool.shutdown(wait=True)
+    return leaves
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """How a load uses the local cache (see :mod:`closeframe.cache`)."""
+
+    root: Any
+    refresh: bool
+    lookback: pd.Timedelta
+
+
+def _organization_key(client: CloseClient) -> str:
+    """The cache folder name of the key's organization, from ``/me/`` (never derived from the key)."""
+    ids = sorted(org["id"] for org in client.get("me/").get("organizations") or []
+                 if isinstance(org, dict) and org.get("id"))
+    if len(ids) == 1:
+        return ids[0]
+    return "organizations-" + hashlib.sha1("+".join(ids).encode()).hexdigest()[:16]
+
+
+def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions
+                    ) -> tuple[list[Leaf], list[Window]]:
+    """What the cache already answers (as leaves) and the windows still to fetch.
+
+    Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
+    on those activities since, so they are fetched again.
+    """
+    ranges = [] if options.refresh else cache.ranges()
+    newest = cache.newest(ranges) if ranges else None
+    # Without a lookback every cached range is trusted: each was stored up to where its fetch was complete.
+    trusted_until = MAX_TIME if newest is None or not options.lookback else \
+        newest + pd.Timedelta(microseconds=1) - options.lookback
+    leaves, gaps = [], []
+    for window in windows:
+        low, high = _start_key(window), window.end if window.end is not None else MAX_TIME
+        covered = []
+        for cached in ranges:
+            start, end = max(low, cached.start), min(high, cached.end, trusted_until)
+            if start < end:
+                covered.append((start, end))
+                leaves.append((Window(None if start <= MIN_TIME else start, end), cache.read(cached, start, end)))
+        cursor = low
+        for start, end in sorted(covered) + [(high, high)]:
+            if cursor < start:
+                gaps.append(Window(None if cursor <= MIN_TIME else cursor, None if start >= MAX_TIME else start))
+            cursor = max(cursor, end)
+    return leaves, gaps
+
+
+def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Mapping[str, Any],
+                    fields: list[str] | None, cache_options: CacheOptions | None
+                    ) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
     def fetch(client: CloseClient, bar: LoadProgress) -> list[dict]:
-        with ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)),
-                                thread_name_prefix="closeframe-window") as pool:
-            parts = pool.map(lambda w: _load_window(client, path, w, params, fields, bar), windows)
-            seen: set = set()
-            records = []
-            for part in parts:
-                for record in part:
-                    # Windows are disjoint; an id seen twice means it moved while we paged: keep it once.
-                    key = record.get("id")
-                    if key is None or key not in seen:
-                        seen.add(key)
-                        records.append(record)
-        return records
+        if cache_options is None:
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar))
+        cache = ActivityCache(cache_options.root, client.base_url, _organization_key(client), kind,
+                              variant={"fields": fields, "filters": dict(params)})
+        cached, gaps = _cached_windows(cache, windows, cache_options)
+
+        def store(window: Window, records: list, started: pd.Timestamp) -> None:
+            end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
+            if _start_key(window) < end:
+                cache.write(_start_key(window), end, records)
+
+        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store))
 
     return fetch
 
 
 def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any, token: Any, base_url: str | None,
                      since: Any, until: Any, fields: Any, progress: bool | None, on_error: str,
-                     filters: Mapping[str, Any] | None, client_options: Mapping[str, Any] | None) -> pd.DataFrame:
+                     filters: Mapping[str, Any] | None, client_options: Mapping[str, Any] | None,
+                     cache: Any = None, refresh: bool = False, lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
     _check_choice("on_error", on_error, ON_ERROR_MODES)
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive.")
-    fetch = _windowed_fetch(f"activity/{kind}/", initial_windows(start, end), dict(filters or {}),
-                            normalize_fields(fields))
+    root = resolve_cache_dir(cache)
+    cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
+    fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
+                            normalize_fields(fields), cache_options)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc=f"{kind}s", client_options=client_options)
     return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")
@@ -185,6 +285,15 @@ _SHARED_DOC = """
         Close's own filters sent with every page, e.g. ``{{"user_id": "user_..."}}``.
     client_options : mapping, optional
         Passed to each :class:`~closeframe.client.CloseClient`.
+    cache : bool, str or Path, optional
+        Keep the loaded {what} in a local Parquet cache and on a re-run fetch only what it lacks: ``True`` uses
+        ``$CLOSEFRAME_CACHE`` or ``~/.cache/closeframe``, a path that folder; ``None`` (default) no cache.
+        Windows are written as they complete, so an interrupted load resumes where it stopped.
+    refresh : bool, default False
+        With ``cache``: ignore what is cached and load everything again (and cache it).
+    lookback : str, Timedelta, number of days or None, default "30D"
+        With ``cache``: the cached {what} created within this span before the newest cached one are fetched
+        again, because an outcome can be set on an activity long after it was created. ``None``: only new ones.
 
     Returns
     -------
@@ -196,17 +305,19 @@ _SHARED_DOC = """
 def load_calls(api_key: Any = None, *, token: Any = None, base_url: str | None = None, since: Any = None,
                until: Any = None, fields: Sequence[str] | str | None = None, progress: bool | None = None,
                on_error: str = "raise", filters: Mapping[str, Any] | None = None,
-               client_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+               client_options: Mapping[str, Any] | None = None, cache: Any = None, refresh: bool = False,
+               lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
     return _load_activities("call", calls_frame, api_key, token, base_url, since, until, fields, progress,
-                            on_error, filters, client_options)
+                            on_error, filters, client_options, cache, refresh, lookback)
 
 
 def load_meetings(api_key: Any = None, *, token: Any = None, base_url: str | None = None, since: Any = None,
                   until: Any = None, fields: Sequence[str] | str | None = None, progress: bool | None = None,
                   on_error: str = "raise", filters: Mapping[str, Any] | None = None,
-                  client_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+                  client_options: Mapping[str, Any] | None = None, cache: Any = None, refresh: bool = False,
+                  lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
     return _load_activities("meeting", meetings_frame, api_key, token, base_url, since, until, fields, progress,
-                            on_error, filters, client_options)
+                            on_error, filters, client_options, cache, refresh, lookback)
 
 
 load_calls.__doc__ = "Load every call of one or several organizations (with its ``outcome_id``).\n" + \
