@@ -22,7 +22,7 @@ from closeframe.load import load_outcomes
 
 __all__ = ["main", "summarize_outcomes"]
 
-EXPORT_KINDS = ("outcomes",)
+EXPORT_KINDS = ("outcomes", "calls", "meetings", "usage")
 
 
 def summarize_outcomes(df: pd.DataFrame) -> str:
@@ -59,10 +59,28 @@ def _progress(args: argparse.Namespace) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not args.quiet
 
 
+def _load_for_export(args: argparse.Namespace) -> pd.DataFrame:
+    """The frame ``closeframe export KIND`` writes."""
+    from closeframe.activities import load_calls, load_meetings
+    from closeframe.usage import outcome_usage
+
+    if args.kind == "outcomes":
+        return load_outcomes(base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
+                             progress=_progress(args))
+    window = dict(base_url=args.base_url, since=args.since, until=args.until, progress=_progress(args),
+                  cache=args.cache)
+    if args.kind == "calls":
+        return load_calls(fields=args.fields, **window)
+    if args.kind == "meetings":
+        return load_meetings(fields=args.fields, **window)
+    outcomes = load_outcomes(base_url=args.base_url, progress=_progress(args))
+    return outcome_usage(outcomes, load_calls(**window), load_meetings(**window))
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
-    df = load_outcomes(base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
-                       progress=_progress(args))
-    path = export(df, args.out, format=args.format)
+    df = _load_for_export(args)
+    partition_by = [c.strip() for c in args.partition_by.split(",") if c.strip()] if args.partition_by else None
+    path = export(df, args.out, format=args.format, partition_by=partition_by)
     print(f"wrote {len(df)} {args.kind} to {path}")
     return 0
 
@@ -100,10 +118,15 @@ def _build_parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("export", help="load from Close (CLOSE_API_KEY) and write CSV or Parquet")
     exp.add_argument("kind", nargs="?", default="outcomes", choices=EXPORT_KINDS, help="what to export")
     exp.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from --out's suffix")
-    exp.add_argument("--out", required=True, help="output file")
+    exp.add_argument("--out", required=True, help="output file (a folder with --partition-by)")
     exp.add_argument("--fields", default=None, help="only these fields, e.g. id,name,type")
     exp.add_argument("--applies-to", choices=APPLIES_TO_MODES, default="columns", dest="applies_to")
     exp.add_argument("--base-url", default=None, help="default: CLOSE_BASE_URL or https://api.close.com/api/v1/")
+    exp.add_argument("--since", default=None, help="calls/meetings/usage: date_created from this date (UTC)")
+    exp.add_argument("--until", default=None, help="calls/meetings/usage: date_created before this date")
+    exp.add_argument("--partition-by", default=None, dest="partition_by",
+                     help="write a Parquet dataset split by these columns, e.g. organization_id,month")
+    exp.add_argument("--cache", default=None, help="calls/meetings/usage: a cache folder for re-runs")
     exp.set_defaults(run=_cmd_export)
 
     box = commands.add_parser("sandbox", help="run the Close-compatible sandbox in the foreground")

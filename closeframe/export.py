@@ -14,7 +14,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 
-__all__ = ["EXPORT_FORMATS", "export", "to_csv", "to_parquet", "to_parquet_dataset"]
+__all__ = ["EXPORT_FORMATS", "MONTH_SOURCE", "export", "to_csv", "to_parquet", "to_parquet_dataset"]
 
 EXPORT_FORMATS = ("csv", "parquet")
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -58,8 +58,23 @@ def to_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+#: The column a ``month`` partition is derived from, when the frame has no ``month`` column of its own.
+MONTH_SOURCE = "date_created"
+
+
+def _with_month(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Add ``month`` (``YYYY-MM`` of ``date_created`` in UTC) when it is asked for and not already there."""
+    if "month" not in columns or "month" in df.columns or MONTH_SOURCE not in df.columns:
+        return df
+    created = pd.to_datetime(df[MONTH_SOURCE], utc=True)
+    return df.assign(month=created.dt.strftime("%Y-%m").astype("string"))
+
+
 def to_parquet_dataset(df: pd.DataFrame, path: str | Path, partition_by: Sequence[str]) -> Path:
     """Write ``df`` as a hive-partitioned Parquet dataset (``organization_id=…/part-0.parquet``).
+
+    ``"month"`` among ``partition_by`` partitions activities by the month (``YYYY-MM``, UTC) of their
+    ``date_created``, derived when the frame has no ``month`` column.
 
     pyarrow.dataset, DuckDB (``read_parquet('…/**/*.parquet', hive_partitioning=true)``) and Spark read the folder
     as one table. An existing dataset folder is replaced, so a re-export never doubles rows.
@@ -69,6 +84,7 @@ def to_parquet_dataset(df: pd.DataFrame, path: str | Path, partition_by: Sequenc
 
     df = _flatten_nested(_check_frame(df))
     columns = [partition_by] if isinstance(partition_by, str) else list(partition_by)
+    df = _with_month(df, columns)
     missing = [c for c in columns if c not in df.columns]
     if missing or not columns:
         raise ConfigurationError(
@@ -95,7 +111,8 @@ def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
     format : {"csv", "parquet"}, optional
         Guessed from the suffix when omitted (``.csv``, ``.parquet``, ``.pq``).
     partition_by : str or list of str, optional
-        Write a hive-partitioned Parquet dataset split by these columns, e.g. ``"organization_id"``.
+        Write a hive-partitioned Parquet dataset split by these columns, e.g. ``"organization_id"``, or
+        ``["organization_id", "month"]`` for calls and meetings (``month`` derived from ``date_created``).
 
     Returns
     -------
