@@ -19,6 +19,15 @@ from closeframe.errors import (
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
 from closeframe.load import PartialLoadWarning, load_outcomes
+from closeframe.usage import (
+    compare_outcomes,
+    filter_usage,
+    normalize_outcome_name,
+    outcome_usage,
+    usage_by_user,
+    usage_by_week,
+    usage_events,
+)
 
 __all__ = [
     "AuthenticationError",
@@ -34,9 +43,16 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "compare_outcomes",
     "export",
+    "filter_usage",
     "load_calls",
     "load_meetings",
     "load_outcomes",
+    "normalize_outcome_name",
+    "outcome_usage",
     "outcomes_frame",
+    "usage_by_user",
+    "usage_by_week",
+    "usage_events",
 ]

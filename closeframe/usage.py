@@ -35,6 +35,8 @@ __all__ = [
     "filter_usage",
     "normalize_outcome_name",
     "outcome_usage",
+    "period_span",
+    "period_start",
     "usage_by_user",
     "usage_by_week",
     "usage_events",
@@ -330,6 +332,15 @@ def period_start(times: pd.Series, freq: str) -> pd.Series:
         raise ConfigurationError(
             f"freq={freq!r} is not a period alias: use 'D', 'W' (weeks from Monday), 'M', 'Q' or 'Y' ({exc})."
         ) from None
+
+
+def period_span(times: pd.Series, freq: str) -> pd.DatetimeIndex:
+    """The first instant (UTC) of every ``freq`` period from the earliest to the latest of ``times``."""
+    naive = pd.Series(times).dropna().dt.tz_convert("UTC").dt.tz_localize(None)
+    if naive.empty:
+        return pd.DatetimeIndex([], dtype=UTC_DATETIME_DTYPE)
+    span = pd.period_range(naive.min(), naive.max(), freq=freq).start_time
+    return span.tz_localize("UTC").as_unit("us")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -14,3 +14,9 @@ def test_contract_names_exist():
                  "AuthenticationError", "NotFoundError", "ValidationError", "RateLimitError", "TransportError",
                  "ConfigurationError", "PartialLoadError", "export"]:
         assert name in cf.__all__
+
+
+def test_usage_names_exist():
+    for name in ["outcome_usage", "usage_events", "usage_by_user", "usage_by_week", "compare_outcomes",
+                 "filter_usage", "load_calls", "load_meetings"]:
+        assert name in cf.__all__
