@@ -237,6 +237,24 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     return usage
 
 
+def _with_details(counts: pd.DataFrame, events: pd.DataFrame, keys: list[str], extra: list[str]) -> pd.DataFrame:
+    """``counts`` with the outcome's name, type and ``deleted`` (and ``extra`` event columns) of each key."""
+    details = events[keys + extra + ["outcome_name", "outcome_type", "deleted"]].astype(
+        {k: object for k in keys}).drop_duplicates(keys)
+    return counts.merge(details, how="left", on=keys)
+
+
+def _finish(out: pd.DataFrame, order: list[str], sort_by: list[str], names: dict[str, str]) -> pd.DataFrame:
+    """Typed, sorted (``total`` descending, everything else ascending) summary columns in ``order``."""
+    for column in ("organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type"):
+        if column in out.columns:
+            out[column] = out[column].astype(STRING_DTYPE)
+    out = out.sort_values(sort_by, ascending=[c != "total" for c in sort_by], kind="stable", na_position="last")
+    out = out[order].reset_index(drop=True)
+    out["deleted"] = out["deleted"].astype(bool)
+    return _with_organization_names(out, names)
+
+
 def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
                   meetings: pd.DataFrame | None = None) -> pd.DataFrame:
     """Usage per (organization, user, outcome): who logs which outcome how often.
@@ -256,21 +274,13 @@ def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     """
     events = usage_events(outcomes, calls, meetings)
     keys = ["organization_id", "user_id", "outcome_id"]
-    counts = _counts(events, keys).drop(columns="users")
-    details = events[keys + ["user_name", "outcome_name", "outcome_type", "deleted"]].astype(
-        {k: object for k in keys}).drop_duplicates(keys)
-    out = counts.merge(details, how="left", on=keys)
+    out = _with_details(_counts(events, keys).drop(columns="users"), events, keys, ["user_name"])
     per_user = out.groupby(["organization_id", "user_id"], dropna=False)["total"].transform("sum")
     out["share"] = out["total"] / per_user.where(per_user > 0, 1)
-    for column in ("organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type"):
-        out[column] = out[column].astype(STRING_DTYPE)
-    out = out.sort_values(["organization_id", "user_name", "user_id", "total", "outcome_name"],
-                          ascending=[True, True, True, False, True], kind="stable", na_position="last")
     order = ["organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type", "deleted",
              "calls", "meetings", "total", "share", "first_used", "last_used"]
-    out = out[order].reset_index(drop=True)
-    out["deleted"] = out["deleted"].astype(bool)
-    return _with_organization_names(out, _organization_names(outcomes, calls, meetings))
+    return _finish(out, order, ["organization_id", "user_name", "user_id", "total", "outcome_name"],
+                   _organization_names(outcomes, calls, meetings))
 
 
 def usage_by_week(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None,
@@ -300,20 +310,13 @@ def usage_by_week(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, mee
     events = usage_events(outcomes, calls, meetings)
     events["period"] = period_start(events["date_created"], freq)
     keys = ["organization_id", "period", "outcome_id"]
-    counts = _counts(events, keys).drop(columns=["first_used", "last_used"])
-    details = events[["organization_id", "outcome_id", "outcome_name", "outcome_type", "deleted"]].astype(
-        {"organization_id": object, "outcome_id": object}).drop_duplicates(["organization_id", "outcome_id"])
-    out = counts.merge(details, how="left", on=["organization_id", "outcome_id"])
+    out = _with_details(_counts(events, keys).drop(columns=["first_used", "last_used"]), events,
+                        ["organization_id", "outcome_id"], [])
     out["period"] = out["period"].astype(UTC_DATETIME_DTYPE)
-    for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
-        out[column] = out[column].astype(STRING_DTYPE)
-    out = out.sort_values(["organization_id", "period", "total", "outcome_name"],
-                          ascending=[True, True, False, True], kind="stable", na_position="last")
     order = ["organization_id", "period", "outcome_id", "outcome_name", "outcome_type", "deleted", "calls",
              "meetings", "total", "users"]
-    out = out[order].reset_index(drop=True)
-    out["deleted"] = out["deleted"].astype(bool)
-    return _with_organization_names(out, _organization_names(outcomes, calls, meetings))
+    return _finish(out, order, ["organization_id", "period", "total", "outcome_name"],
+                   _organization_names(outcomes, calls, meetings))
 
 
 def period_start(times: pd.Series, freq: str) -> pd.Series:

@@ -87,8 +87,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     matplotlib.axes.Axes
     """
     require_columns(usage, ["organization_id", "outcome_id", "outcome_name", "total"], USAGE_FRAME)
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigurationError(f"n={n!r} must be a positive whole number of bars.")
+    n = _check_count(n)
     used = usage[usage["outcome_id"].notna()].copy()
     used["_org"], used["_label"] = _organization(used), _outcome_label(used)
     top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(int(n))
@@ -110,17 +109,25 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     return ax
 
 
+def _check_count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigurationError(f"n={n!r} must be a positive whole number.")
+    return int(n)
+
+
+def _top_labels(labels: pd.Series, weights: pd.Series, n: int) -> tuple[pd.Series, list[str]]:
+    """Keep the ``n`` heaviest outcome labels (ties by name), fold the rest into ``(other outcomes)``; return
+    the folded labels and their drawing order (``(no outcome)`` last)."""
+    totals = weights.groupby(labels).sum().drop(NO_OUTCOME, errors="ignore")
+    keep = list(totals.sort_index().sort_values(ascending=False, kind="stable").index[:n])
+    folded = labels.where(labels.isin(keep + [NO_OUTCOME]), OTHER)
+    return folded, keep + [label for label in (OTHER, NO_OUTCOME) if (folded == label).any()]
+
+
 def _mix_table(frame: pd.DataFrame, group: pd.Series, n: int) -> pd.DataFrame:
-    """Shares per (group, outcome label): the ``n`` most used labels overall, the rest as ``(other outcomes)``,
-    ``(no outcome)`` last."""
-    labels = _outcome_label(frame)
-    totals = frame["total"].groupby(labels).sum()
-    named = totals.drop(NO_OUTCOME, errors="ignore").sort_values(ascending=False, kind="stable")
-    keep = list(named.index[:n])
-    labels = labels.where(labels.isin(keep + [NO_OUTCOME]), OTHER)
-    table = frame["total"].groupby([group, labels]).sum().unstack(fill_value=0)
-    order = keep + [c for c in (OTHER, NO_OUTCOME) if c in table.columns]
-    table = table.reindex(columns=order, fill_value=0)
+    """Each group's share of activities per outcome label (see :func:`_top_labels`)."""
+    labels, order = _top_labels(_outcome_label(frame), frame["total"], n)
+    table = frame["total"].groupby([group, labels]).sum().unstack(fill_value=0).reindex(columns=order, fill_value=0)
     rows = table.sum(axis=1)
     return table.div(rows.where(rows > 0, 1), axis=0)
 
@@ -159,7 +166,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     else:
         require_columns(usage, columns, USAGE_FRAME)
         group = _organization(usage)
-    table = _mix_table(usage, group, int(n))
+    table = _mix_table(usage, group, _check_count(n))
     ax = new_axes(ax, rows=len(table), wide=True)
     positions = np.arange(len(table))[::-1]
     left = np.zeros(len(table))
@@ -201,15 +208,10 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
     """
     require_columns(events, ["activity", "date_created", "outcome_id", "outcome_name"], EVENTS_FRAME)
     periods = period_start(events["date_created"], freq)
-    labels = _outcome_label(events)
-    named = labels[labels != NO_OUTCOME].value_counts().sort_index().sort_values(ascending=False, kind="stable")
-    keep = list(named.index[: int(n)])
-    labels = labels.where(labels.isin(keep + [NO_OUTCOME]), OTHER)
-    table = pd.crosstab(periods, labels)
+    labels, order = _top_labels(_outcome_label(events), pd.Series(1, index=events.index), _check_count(n))
+    table = pd.crosstab(periods, labels).reindex(columns=order, fill_value=0)
     if len(table):  # periods without activity are zeros, not gaps the lines jump over
         table = table.reindex(period_span(events["date_created"], freq), fill_value=0)
-    order = keep + [c for c in (OTHER, NO_OUTCOME) if c in table.columns]
-    table = table.reindex(columns=order, fill_value=0)
     ax = new_axes(ax, wide=True)
     colours = _colours(len(order))
     for i, label in enumerate(order):
