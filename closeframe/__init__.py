@@ -19,6 +19,7 @@ from closeframe.errors import (
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
 from closeframe.load import PartialLoadWarning, load_outcomes
+from closeframe.widgets import explore
 
 __all__ = [
     "AuthenticationError",
@@ -34,6 +35,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "explore",
     "export",
     "load_calls",
     "load_meetings",
