@@ -49,6 +49,11 @@ def organization_labels(df: pd.DataFrame) -> pd.Series:
     return names.astype("string").fillna(ids.astype("string")).rename("organization")
 
 
+def _count(number: int, noun: str) -> str:
+    """``"1 outcome"``, ``"2,000 outcomes"``."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _style_ticks(ax, axis: str = "both") -> None:
     """Draw tick labels with the fonts that have their glyphs."""
     ax.tick_params(axis=axis, labelfontfamily=font_families())
@@ -117,7 +122,7 @@ def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, a
         # Outside the bars, right of the axes: inside, it would hide the longest bars.
         ax.legend(title="type", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
                   prop={"family": font_families(), "size": "small"})
-    _set_texts(ax, f"Outcomes per organization ({len(unique):,} outcomes, {len(counts)} organizations)",
+    _set_texts(ax, f"Outcomes per organization ({_count(len(unique), 'outcome')}, {_count(len(counts), 'organization')})",
                "outcomes", "organization")
     return ax
 

@@ -42,6 +42,9 @@ __all__ = [
 #: Columns the explorer reads.
 EXPLORER_COLUMNS = ("id", "type", "organization_id", "date_created")
 DATE_COLUMNS = ("date_created", "date_updated")
+_TABLE_STYLE = ("<style>.closeframe-summary td { text-align: right; padding: 1px 10px; }"
+                ".closeframe-summary th { padding: 1px 10px; }"
+                ".closeframe-summary tbody tr:last-child { border-top: 1px solid #999; }</style>")
 
 
 @dataclass(frozen=True)
@@ -255,25 +258,28 @@ class Explorer(w.VBox):
         organizations = sorted(_organization_labels(df).dropna().unique())
         types = sorted(map(str, df["type"].dropna().unique()))
         layout = w.Layout(width="auto", min_width="12em")
-        self.organizations = w.SelectMultiple(options=organizations, rows=min(max(len(organizations), 2), 8),
-                                              description="Organization", layout=w.Layout(width="auto",
-                                                                                        min_width="20em"))
-        self.types = w.SelectMultiple(options=types, rows=min(max(len(types), 2), 4), description="Type",
-                                      layout=layout)
+        style = {"description_width": "initial"}  # "Organization" in full, not "Organizati…"
         applies = _applies_to_values(df)
-        self.applies_to = w.SelectMultiple(options=applies, rows=min(max(len(applies), 2), 4),
-                                           description="Applies to", layout=layout)
+
+        def picker(description, options, most_rows, width="12em"):
+            return w.SelectMultiple(options=options, rows=min(max(len(options), 2), most_rows), style=style,
+                                    description=description, layout=w.Layout(width="auto", min_width=width))
+
+        self.organizations = picker("Organization", organizations, 8, width="20em")
+        self.types = picker("Type", types, 4)
+        self.applies_to = picker("Applies to", applies, 4)
         dates = df[date_column].dropna()
         first = dates.min().date() if len(dates) else None
         last = dates.max().date() if len(dates) else None
-        self.start = w.DatePicker(description="From", value=None, layout=layout)
-        self.end = w.DatePicker(description="To", value=None, layout=layout)
+        self.start = w.DatePicker(description="From", style=style, value=None, layout=layout)
+        self.end = w.DatePicker(description="To", style=style, value=None, layout=layout)
         self.date_span = (first, last)
         self.status = w.HTML()
         self.table = w.HTML()
         self.chart = w.Image(format="png")
         self._figure = Figure()
-        pickers = w.HBox([self.organizations, w.VBox([self.types, self.applies_to]), w.VBox([self.start, self.end])],
+        pickers = w.HBox([self.organizations, w.VBox([self.types, self.applies_to]),
+                          w.VBox([self.start, self.end])],
                          layout=w.Layout(flex_flow="row wrap"))
         self._views_box = w.VBox()
         self.children = [pickers, self.status,
@@ -316,7 +322,7 @@ class Explorer(w.VBox):
         self.status.value = html.escape(
             f"{int(self._mask.sum()):,} of {len(self.data):,} rows"
             + (f"; {self.date_column} from {first} to {last}" if first else ""))
-        self.table.value = summary_table(kept).to_html(
+        self.table.value = _TABLE_STYLE + summary_table(kept).to_html(
             classes="closeframe-summary", border=0, justify="left", na_rep="")
         self.chart.value = self._render_chart(kept)
         for view in self._views:
