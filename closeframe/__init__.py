@@ -19,7 +19,6 @@ from closeframe.errors import (
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
 from closeframe.load import PartialLoadWarning, load_outcomes
-from closeframe.widgets import explore
 
 __all__ = [
     "AuthenticationError",
@@ -42,3 +41,12 @@ __all__ = [
     "load_outcomes",
     "outcomes_frame",
 ]
+
+
+def __getattr__(name: str):
+    # cf.explore loads ipywidgets (and IPython), half a second that the CLI and plain loads should not pay.
+    if name == "explore":
+        from closeframe.widgets import explore
+
+        return explore
+    raise AttributeError(f"module 'closeframe' has no attribute {name!r}")
