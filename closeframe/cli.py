@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -25,18 +26,25 @@ __all__ = ["main", "summarize_outcomes"]
 EXPORT_KINDS = ("outcomes",)
 
 
+def _padded(text: object, width: int = 40) -> str:
+    """``text`` left-aligned in ``width`` terminal columns; CJK characters take two."""
+    text = str(text)
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - columns, 1)
+
+
 def summarize_outcomes(df: pd.DataFrame) -> str:
     """A short text summary of an outcomes frame: rows per organization, per type, per applies_to value."""
     org = "organization_name" if "organization_name" in df.columns else "organization_id"
     lines = [f"{len(df)} outcomes from {df[org].nunique()} organizations", "", "per organization:"]
     for name, count in df.groupby(org, observed=True).size().items():
-        lines.append(f"  {name:<40} {count:>6}")
+        lines.append(f"  {_padded(name)}{count:>6}")
     lines += ["", "per type:"]
     for name, count in df["type"].value_counts(dropna=False).sort_index().items():
-        lines.append(f"  {str(name):<40} {count:>6}")
+        lines.append(f"  {_padded(name)}{count:>6}")
     lines += ["", "per applies_to value:"]
     for col in [c for c in df.columns if c.startswith("applies_to_")]:
-        lines.append(f"  {col.removeprefix('applies_to_'):<40} {int(df[col].sum()):>6}")
+        lines.append(f"  {_padded(col.removeprefix('applies_to_'))}{int(df[col].sum()):>6}")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -117,19 +118,64 @@ _NOT_IDENTIFIER_CHARS = re.compile(r"[^0-9a-z]+")
 
 
 # --------------------------------------------------------------------------------------------------------------
-# One builder per kind of column: a list of raw field values (None where missing) -> the final array.
+# Reading one field of every record
 # --------------------------------------------------------------------------------------------------------------
 
+#: What pyarrow raises when a value does not fit the type asked for (TypeError: a record that is not a dict).
+_ARROW_REFUSALS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError)
 
-def _string_array(values: list) -> pd.api.extensions.ExtensionArray:
-    """Return ``values`` as a :data:`STRING_DTYPE` array; ``None`` becomes ``pd.NA``, non-strings become ``str``."""
-    try:
-        # pyarrow copies the characters into one buffer in C++; it refuses non-strings, handled below.
-        arrow = pa.array(values, type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Rare: a number or list where a string was expected. Keep it, as its text, rather than fail.
-        return pd.Series(values, dtype=object).astype(STRING_DTYPE).array
-    return pd.arrays.ArrowStringArray(arrow)
+
+def _materialize(records: Iterable[Mapping[str, Any]]) -> _Records:
+    """Wrap ``records`` for reading, consuming a generator exactly once and not copying a list."""
+    return _Records(records if isinstance(records, list) else list(records))
+
+
+class _Records:
+    """The records being shaped, read one field at a time, remembering whether any record lacked a field read.
+
+    Knowing that every record had every pinned field lets :func:`_extra_fields` prove there are no extra fields
+    from the records' lengths alone, instead of taking the union of all their keys.
+    """
+
+    __slots__ = ("rows", "some_lack_a_field")
+
+    def __init__(self, rows: list) -> None:
+        self.rows = rows
+        self.some_lack_a_field = False
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _reader(self, field: str, lacking: bool) -> Iterable:
+        # itemgetter is the fastest C-level read; it raises KeyError on a record without the field, after which
+        # dict.get (None for a missing field) takes over.
+        if not lacking:
+            return map(itemgetter(field), self.rows)
+        try:
+            return map(dict.get, self.rows, repeat(field)) if type(self.rows[0]) is dict else \
+                (row.get(field) for row in self.rows)
+        except IndexError:
+            return iter(())
+
+    def values(self, field: str) -> list:
+        """Return one field of every record as a list, ``None`` where a record lacks it."""
+        try:
+            return list(self._reader(field, False))
+        except KeyError:
+            self.some_lack_a_field = True
+            return list(self._reader(field, True))
+
+    def arrow(self, field: str, arrow_type: pa.DataType) -> pa.Array:
+        """Stream one field of every record straight into a pyarrow array of ``arrow_type``.
+
+        No intermediate Python list: pyarrow pulls the values from the iterator in C++. Raises one of
+        ``_ARROW_REFUSALS`` if a value does not fit; callers then take the slower, lenient path.
+        """
+        try:
+            return pa.array(self._reader(field, False), type=arrow_type, size=len(self.rows))
+        except KeyError:
+            self.some_lack_a_field = True
+            return pa.array(self._reader(field, True), type=arrow_type, size=len(self.rows))
 
 
 def _sorted_labels(labels: Iterable) -> list:
@@ -139,12 +185,6 @@ def _sorted_labels(labels: Iterable) -> list:
         return sorted(labels)
     except TypeError:
         return sorted(labels, key=str)
-
-
-def _category_array(values: list) -> pd.Categorical:
-    """Return ``values`` as an unordered Categorical whose categories are the values seen, sorted."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    return _sorted_categorical(codes, uniques)
 
 
 def _sorted_categorical(codes: np.ndarray, uniques: Sequence) -> pd.Categorical:
@@ -159,41 +199,46 @@ def _sorted_categorical(codes: np.ndarray, uniques: Sequence) -> pd.Categorical:
     return pd.Categorical.from_codes(new_code_of_old[codes], dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
-def _datetime_array(values: list) -> pd.api.extensions.ExtensionArray:
-    """Return ``values`` (ISO 8601 strings) as UTC datetimes; unparseable or missing values become ``NaT``.
+def _codes_and_uniques(encoded: pa.DictionaryArray) -> tuple[np.ndarray, list]:
+    """Return a pyarrow dictionary array as (codes with -1 for null, distinct values)."""
+    return encoded.indices.fill_null(-1).to_numpy(), encoded.dictionary.to_pylist()
 
-    pyarrow's cast parses the usual Close forms (with or without fraction, ``Z`` or any ``+HH:MM`` offset) in C++.
-    It refuses the whole column if any value is naive, malformed or not a string; then the lenient pandas parser
-    takes over, on the distinct values only.
-    """
+
+# --------------------------------------------------------------------------------------------------------------
+# Value lists -> final arrays (the lenient paths, and the extra fields)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _string_array(values: list) -> pd.api.extensions.ExtensionArray:
+    """Return ``values`` as a :data:`STRING_DTYPE` array; ``None`` becomes ``pd.NA``, non-strings become ``str``."""
     try:
-        arrow = pc.cast(pa.array(values, type=pa.string()), pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return _lenient_datetime_array(values)
-    return arrow.to_pandas().array
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    except _ARROW_REFUSALS:
+        # Rare: a number or list where a string was expected. Keep it, as its text, rather than fail.
+        return pd.Series(values, dtype=object).astype(STRING_DTYPE).array
 
 
-def _lenient_datetime_array(values: list) -> pd.api.extensions.ExtensionArray:
-    """Parse ``values`` one distinct value at a time with pandas' ISO 8601 parser; never raise."""
+def _category_array(values: list) -> pd.Categorical:
+    """Return ``values`` as an unordered Categorical whose categories are the values seen, sorted."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    # Numbers would be read as epochs (a deprecated pandas path); Close never sends them, so treat them as unparseable.
-    parseable = [value if isinstance(value, (str, pd.Timestamp)) or hasattr(value, "isoformat") else None
-                 for value in uniques]
+    return _sorted_categorical(codes, uniques)
+
+
+def _parse_datetimes(codes: np.ndarray, uniques: Sequence) -> pd.api.extensions.ExtensionArray:
+    """Parse each distinct value once with pandas' lenient ISO 8601 parser, then spread by ``codes``; never raise."""
+    # Numbers would be read as epochs (a deprecated pandas path); Close never sends them: treat as unparseable.
+    parseable = [value if isinstance(value, str) or hasattr(value, "isoformat") else None for value in uniques]
     parsed = pd.to_datetime(pd.Series(parseable, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    parsed = parsed.astype(UTC_DATETIME_DTYPE).array
-    if len(parsed) == 0:
-        return pd.array(np.full(len(values), np.datetime64("NaT", "us")), dtype="datetime64[us]").tz_localize("UTC")
-    return parsed.take(codes, allow_fill=True)
+    return parsed.astype(UTC_DATETIME_DTYPE).array.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
 
 
 def _integer_array(values: list) -> pd.api.extensions.ExtensionArray:
     """Return ``values`` as nullable ``Int64``; numbers that are not whole are rounded, text becomes missing."""
     try:
-        arrow = pa.array(values, type=pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.Int64Dtype().__from_arrow__(pa.array(values, type=pa.int64()))
+    except _ARROW_REFUSALS:
         numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
         return numbers.round().astype("Int64").array
-    return pd.Int64Dtype().__from_arrow__(arrow)
 
 
 def _object_array(values: list) -> np.ndarray:
@@ -221,45 +266,82 @@ def _inferred_array(values: list) -> Any:
     return _object_array(values)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Records -> pinned columns: one builder per kind, each a single pass, lenient path on refusal
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _string_column(records: _Records, field: str) -> pd.api.extensions.ExtensionArray:
+    """One field as :data:`STRING_DTYPE`: the characters go straight into one pyarrow buffer."""
+    try:
+        return pd.arrays.ArrowStringArray(records.arrow(field, pa.large_string()))
+    except _ARROW_REFUSALS:
+        return _string_array(records.values(field))
+
+
+def _category_column(records: _Records, field: str) -> pd.Categorical:
+    """One field as a Categorical with sorted categories, factorized by pyarrow's hash table."""
+    try:
+        encoded = records.arrow(field, pa.large_string()).dictionary_encode()
+    except _ARROW_REFUSALS:
+        return _category_array(records.values(field))
+    return _sorted_categorical(*_codes_and_uniques(encoded))
+
+
+def _datetime_column(records: _Records, field: str) -> pd.api.extensions.ExtensionArray:
+    """One field of ISO 8601 strings as UTC datetimes; unparseable or missing values become ``NaT``.
+
+    pyarrow's cast parses the usual Close forms (with or without fraction, ``Z`` or any ``+HH:MM`` offset) in C++.
+    It refuses the whole column if any value is naive, malformed or too precise; then pandas' lenient parser
+    takes over, on the distinct values only (dates repeat a lot).
+    """
+    try:
+        text = records.arrow(field, pa.large_string())
+    except _ARROW_REFUSALS:
+        return _parse_datetimes(*pd.factorize(np.asarray(records.values(field), dtype=object)))
+    try:
+        return pc.cast(text, pa.timestamp("us", tz="UTC")).to_pandas().array
+    except _ARROW_REFUSALS:
+        return _parse_datetimes(*_codes_and_uniques(text.dictionary_encode()))
+
+
+def _integer_column(records: _Records, field: str) -> pd.api.extensions.ExtensionArray:
+    """One field as nullable ``Int64``."""
+    try:
+        return pd.Int64Dtype().__from_arrow__(records.arrow(field, pa.int64()))
+    except _ARROW_REFUSALS:
+        return _integer_array(records.values(field))
+
+
+def _object_column(records: _Records, field: str) -> np.ndarray:
+    """One field as an object array, values as given."""
+    return _object_array(records.values(field))
+
+
 _BUILDERS = {
-    "string": _string_array,
-    "category": _category_array,
-    "datetime": _datetime_array,
-    "integer": _integer_array,
-    "object": _object_array,
+    "string": _string_column,
+    "category": _category_column,
+    "datetime": _datetime_column,
+    "integer": _integer_column,
+    "object": _object_column,
 }
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Records -> columns
-# --------------------------------------------------------------------------------------------------------------
+def _extra_fields(records: _Records, known: Sequence[str]) -> list[str]:
+    """Return the fields of ``records`` not in ``known``, in the order they are first seen.
 
-
-def _materialize(records: Iterable[Mapping[str, Any]]) -> list:
-    """Return ``records`` as a list, consuming a generator exactly once and not copying a list."""
-    return records if isinstance(records, list) else list(records)
-
-
-def _field_values(records: list, field: str) -> list:
-    """Return one field of every record, ``None`` where a record lacks it."""
-    try:
-        # map(dict.get, ...) runs the whole loop in C: about twice as fast as a comprehension calling .get.
-        return list(map(dict.get, records, repeat(field)))
-    except TypeError:  # a Mapping that is not a dict
-        return [record.get(field) for record in records]
-
-
-def _extra_fields(records: list, known: Iterable[str]) -> list[str]:
-    """Return the fields of ``records`` not in ``known``, in the order they are first seen."""
-    if not records:
-        return []
-    # One C-level set union finds whether there is anything extra at all; usually there is not.
-    unknown = set().union(*records).difference(known)
+    Call it after every field of ``known`` was read from ``records``.
+    """
+    rows = records.rows
+    if not records.some_lack_a_field and max(map(len, rows), default=0) <= len(known):
+        return []  # every record has every known field and nothing more
+    # One C-level set union finds whether there is anything extra at all.
+    unknown = set().union(*rows).difference(known)
     if not unknown:
         return []
     ordered: dict[str, None] = {}
-    for record in records:
-        for field in record:
+    for row in rows:
+        for field in row:
             if field in unknown and field not in ordered:
                 ordered[field] = None
         if len(ordered) == len(unknown):
@@ -267,12 +349,14 @@ def _extra_fields(records: list, known: Iterable[str]) -> list[str]:
     return list(ordered)
 
 
-def _schema_columns(records: list, schema: Mapping[str, str], skip: Iterable[str] = ()) -> dict[str, Any]:
-    """Build the pinned columns of ``schema``, then the extra fields; fields in ``skip`` are left to the caller."""
-    columns = {name: _BUILDERS[kind](_field_values(records, name)) for name, kind in schema.items()}
-    for name in _extra_fields(records, set(schema).union(skip)):
-        columns[name] = _inferred_array(_field_values(records, name))
-    return columns
+def _pinned_columns(records: _Records, schema: Mapping[str, str]) -> dict[str, Any]:
+    """Build the pinned columns of ``schema``, in order, each with its pinned dtype."""
+    return {name: _BUILDERS[kind](records, name) for name, kind in schema.items()}
+
+
+def _extra_columns(records: _Records, known: Sequence[str]) -> dict[str, Any]:
+    """Build a column, with an inferred dtype, for each field outside ``known`` (already read), first-seen order."""
+    return {name: _inferred_array(records.values(name)) for name in _extra_fields(records, known)}
 
 
 def _insert_after(columns: dict[str, Any], anchor: str, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,16 +433,25 @@ def _applies_to_lists(raw: list) -> list[list]:
     return [value if type(value) is list else _as_value_list(value) for value in raw]
 
 
-def _flatten_applies_to(lists: list[list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flatten the per-outcome lists into (values per outcome, factorized codes, distinct values).
+def _flatten_applies_to(records: _Records) -> tuple[np.ndarray, np.ndarray, list]:
+    """Flatten every record's ``applies_to`` into (number of values per outcome, codes, distinct values).
 
-    ``codes`` has one entry per value in record order (-1 for a null entry); the lengths say which outcome each
-    value belongs to.
+    ``codes`` has one entry per value, in record order (-1 for a null entry), indexing the distinct values.
     """
-    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    flat = np.empty(int(lengths.sum()), dtype=object)
-    flat[:] = list(chain.from_iterable(lists))
-    codes, uniques = pd.factorize(flat)
+    list_type = pa.list_(pa.large_string())
+    try:
+        lists = records.arrow("applies_to", list_type)
+        # pyarrow reads any sequence as a list, so a lone string "sms" would arrive as "s", "m", "s". Single
+        # characters give that away (real values are words); then the careful path below reads it again.
+        flat = pc.list_flatten(lists).dictionary_encode()
+        if len(flat.dictionary) and pc.min(pc.utf8_length(flat.dictionary)).as_py() == 1:
+            raise pa.ArrowInvalid("applies_to holds a value that is not a list")
+    except _ARROW_REFUSALS:
+        lists = pa.array([[None if value is None else str(value) for value in values]
+                          for values in _applies_to_lists(records.values("applies_to"))], type=list_type)
+        flat = pc.list_flatten(lists).dictionary_encode()
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy().astype(np.int64)
+    codes, uniques = _codes_and_uniques(flat)
     return lengths, codes, uniques
 
 
@@ -367,31 +460,31 @@ def _slug(value: Any) -> str:
     return _NOT_IDENTIFIER_CHARS.sub("_", str(value).lower()).strip("_") or "_"
 
 
-def _applies_to_flags(lists: list[list]) -> dict[str, np.ndarray]:
+def _applies_to_flags(records: _Records) -> dict[str, np.ndarray]:
     """Return ``{"applies_to_<value>": bool array}``: calls, meetings, then every other value seen, sorted."""
-    lengths, codes, uniques = _flatten_applies_to(lists)
+    lengths, codes, uniques = _flatten_applies_to(records)
     slugs = list(_ALWAYS_APPLIES_TO) + sorted({_slug(value) for value in uniques} - set(_ALWAYS_APPLIES_TO))
     row_of_slug = {slug: row for row, slug in enumerate(slugs)}
     # Values that slug alike ("SMS", "sms") share a column: their flags are OR-ed by the assignment below.
     row_of_code = np.array([row_of_slug[_slug(value)] for value in uniques], dtype=np.int64)
-    outcome_of_value = np.repeat(np.arange(len(lists)), lengths)
+    outcome_of_value = np.repeat(np.arange(len(lengths)), lengths)
     present = codes >= 0
-    flags = np.zeros((len(slugs), len(lists)), dtype=bool)  # one contiguous row per output column
+    flags = np.zeros((len(slugs), len(lengths)), dtype=bool)  # one contiguous row per output column
     flags[row_of_code[codes[present]], outcome_of_value[present]] = True
     return {_APPLIES_TO_PREFIX + slug: flags[row] for row, slug in enumerate(slugs)}
 
 
-def _applies_to_long(lists: list[list]) -> tuple[np.ndarray, pd.Categorical]:
+def _applies_to_long(records: _Records) -> tuple[np.ndarray, pd.Categorical]:
     """Return (outcome row of each output row, the ``applies_to`` value of each output row).
 
     One output row per value, in record order; an outcome with no value keeps one row whose value is missing.
     """
-    lengths, codes, uniques = _flatten_applies_to(lists)
+    lengths, codes, uniques = _flatten_applies_to(records)
     rows_per_outcome = np.maximum(lengths, 1)
-    outcome_of_row = np.repeat(np.arange(len(lists)), rows_per_outcome)
+    outcome_of_row = np.repeat(np.arange(len(lengths)), rows_per_outcome)
     first_row = np.cumsum(rows_per_outcome) - rows_per_outcome
     first_value = np.cumsum(lengths) - lengths
-    outcome_of_value = np.repeat(np.arange(len(lists)), lengths)
+    outcome_of_value = np.repeat(np.arange(len(lengths)), lengths)
     rank_in_outcome = np.arange(len(codes)) - first_value[outcome_of_value]
     value_codes = np.full(len(outcome_of_row), -1, dtype=np.int64)
     value_codes[first_row[outcome_of_value] + rank_in_outcome] = codes
@@ -437,14 +530,18 @@ def outcomes_frame(records: Iterable[Mapping[str, Any]], applies_to: str = "colu
     _check_applies_to_mode(applies_to)
     records = _materialize(records)
     count = len(records)
-    columns = _schema_columns(records, _OUTCOME_SCHEMA, skip=("applies_to",))
-    columns = _label_columns(columns, count, organization_names, accounts)
-    lists = _applies_to_lists(_field_values(records, "applies_to"))
+    columns = _label_columns(_pinned_columns(records, _OUTCOME_SCHEMA), count, organization_names, accounts)
     if applies_to == "columns":
-        return _frame(_insert_after(columns, "date_updated", _applies_to_flags(lists)), count)
-    outcome_of_row, values = _applies_to_long(lists)
-    columns = {name: column.take(outcome_of_row) for name, column in columns.items()}
-    return _frame(_insert_after(columns, "date_updated", {"applies_to": values}), len(outcome_of_row))
+        columns.update(_applies_to_flags(records))
+        columns.update(_extra_columns(records, (*_OUTCOME_SCHEMA, "applies_to")))
+        return _frame(columns, count)
+    outcome_of_row, values = _applies_to_long(records)
+    columns["applies_to"] = values
+    columns.update(_extra_columns(records, (*_OUTCOME_SCHEMA, "applies_to")))
+    # Repeat each outcome's row once per value (the values column already has one entry per output row).
+    columns = {name: column if name == "applies_to" else column.take(outcome_of_row)
+               for name, column in columns.items()}
+    return _frame(columns, len(outcome_of_row))
 
 
 def empty_outcomes_frame(applies_to: str = "columns") -> pd.DataFrame:
@@ -513,7 +610,8 @@ def _activity_frame(records: Iterable[Mapping[str, Any]], schema: Mapping[str, s
                     organization_names: Mapping[str, Any] | None, accounts: Sequence[Any] | None) -> pd.DataFrame:
     """Shape call or meeting records by ``schema``, with the optional label columns."""
     records = _materialize(records)
-    columns = _label_columns(_schema_columns(records, schema), len(records), organization_names, accounts)
+    columns = _label_columns(_pinned_columns(records, schema), len(records), organization_names, accounts)
+    columns.update(_extra_columns(records, tuple(schema)))
     return _frame(columns, len(records))
 
 

@@ -442,3 +442,27 @@ def test_calls_values_on_a_generated_sample_match_a_plain_construction():
     assert df["duration"].tolist() == [pd.NA if r["duration"] is None else r["duration"] for r in records]
     assert [None if pd.isna(v) else v for v in df["disposition"]] == [r["disposition"] for r in records]
     assert df["activity_at"].tolist() == pd.to_datetime([r["activity_at"] for r in records], utc=True).tolist()
+
+
+def test_extra_fields_found_wherever_they_appear(documented):
+    complete = [dict(record) for record in documented * 3]
+    complete[4]["late_field"] = "x"  # only in one later record; every record has every pinned field
+    assert outcomes_frame(complete)["late_field"].isna().tolist() == [True] * 4 + [False] + [True]
+    swapped = [dict(record) for record in documented]
+    del swapped[1]["name"]
+    swapped[1]["nickname"] = "same number of keys as the others"
+    df = outcomes_frame(swapped)
+    assert list(df.columns)[-1] == "nickname" and pd.isna(df["name"][1])
+
+
+@pytest.mark.parametrize("mode", APPLIES_TO_MODES)
+def test_applies_to_given_as_a_lone_string_or_tuple_is_one_value_each(mode):
+    records = [{"id": "a", "applies_to": "sms"}, {"id": "b", "applies_to": ("calls", "meetings")},
+               {"id": "c", "applies_to": ["calls"]}]
+    df = outcomes_frame(records, mode)
+    if mode == "columns":
+        assert df[["applies_to_calls", "applies_to_meetings", "applies_to_sms"]].to_numpy().tolist() == [
+            [False, False, True], [True, True, False], [True, False, False]]
+    else:
+        assert list(zip(df["id"], df["applies_to"])) == [("a", "sms"), ("b", "calls"), ("b", "meetings"),
+                                                         ("c", "calls")]
