@@ -120,10 +120,10 @@ def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, a
     ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     if len(counts.columns):
         # Outside the bars, right of the axes: inside, it would hide the longest bars.
-        ax.legend(title="type", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+        ax.legend(title="type", loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   prop={"family": font_families(), "size": "small"})
-    _set_texts(ax, f"Outcomes per organization ({_count(len(unique), 'outcome')}, {_count(len(counts), 'organization')})",
-               "outcomes", "organization")
+    totals = f"{_count(len(unique), 'outcome')}, {_count(len(counts), 'organization')}"
+    _set_texts(ax, f"Outcomes per organization ({totals})", "outcomes", "organization")
     return ax
 
 

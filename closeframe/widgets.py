@@ -285,8 +285,8 @@ class Explorer(w.VBox):
         self.children = [pickers, self.status,
                          w.HBox([self.table, self.chart], layout=w.Layout(flex_flow="row wrap")), self._views_box]
         self.add_class("closeframe-explorer")
-        for picker in (self.organizations, self.types, self.applies_to, self.start, self.end):
-            picker.observe(self._on_change, names="value")
+        for widget in (self.organizations, self.types, self.applies_to, self.start, self.end):
+            widget.observe(self._on_change, names="value")
         self.update()
 
     @property
