@@ -44,6 +44,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "compare_outcomes",
+    "explore",
     "export",
     "filter_usage",
     "load_calls",
@@ -56,3 +57,12 @@ __all__ = [
     "usage_by_week",
     "usage_events",
 ]
+
+
+def __getattr__(name: str):
+    # cf.explore loads ipywidgets (and IPython), half a second that the CLI and plain loads should not pay.
+    if name == "explore":
+        from closeframe.widgets import explore
+
+        return explore
+    raise AttributeError(f"module 'closeframe' has no attribute {name!r}")

@@ -111,6 +111,22 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from closeframe.report import write_report
+    from closeframe.source import load_default_outcomes
+
+    loaded = load_default_outcomes(seed=args.seed, progress=_progress(args))
+    path = write_report(loaded.frame, args.out, source=loaded.source)
+    print(f"wrote {path} ({len(loaded.frame)} outcomes from {loaded.source})")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from closeframe.dashboard import run_dashboard
+
+    return run_dashboard(args.port, seed=args.seed)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeframe", description="Close CRM outcomes as pandas DataFrames.")
     parser.add_argument("--version", action="version", version=f"closeframe {__version__}")
@@ -141,6 +157,18 @@ def _build_parser() -> argparse.ArgumentParser:
     box.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     box.add_argument("--seed", type=int, default=0, help="seed of the synthetic organizations")
     box.set_defaults(run=_cmd_sandbox)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report (Close with CLOSE_API_KEY, "
+                                                "else the sandbox)")
+    report.add_argument("--out", default="report.html", help="output file (default ./report.html)")
+    report.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
+    report.set_defaults(run=_cmd_report)
+
+    dash = commands.add_parser("dashboard", help="serve the outcome explorer in the browser with Voilà "
+                                                 "(the dashboard extra)")
+    dash.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
+    dash.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
+    dash.set_defaults(run=_cmd_dashboard)
     return parser
 
 

@@ -54,7 +54,7 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
     result = AccountResult(account)
     try:
         with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
-            try:
+            with progress.watch(client.throttle):  # 429 waits pass through the throttle too
                 me = client.get("me/")
                 result.organization_names = {
                     org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
@@ -62,8 +62,6 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
                 }
                 for record in fetch(client, progress):
                     result.records.append(record)
-            finally:
-                progress.add_wait(client.throttle.waited)  # 429 waits pass through the throttle too
     except CloseError as exc:
         result.error = exc
     return result

@@ -26,6 +26,7 @@ __all__ = [
     "new_axes",
     "require_columns",
     "safe_label",
+    "set_texts",
 ]
 
 #: Okabe & Ito's colour-blind-safe qualitative palette (black left out: it is for text), in their order.
@@ -156,3 +157,12 @@ def require_columns(data: object, columns: Sequence[str], what: str) -> pd.DataF
             f"The frame lacks column(s) {', '.join(map(repr, missing))}; expected {what} with columns "
             f"{', '.join(map(repr, columns))}. It has: {', '.join(map(repr, data.columns))}.")
     return data
+
+
+def set_texts(ax, title: str, xlabel: str, ylabel: str) -> None:
+    """Set an Axes' title, axis labels and tick labels in the fonts that have their glyphs."""
+    family = font_families()
+    ax.set_title(safe_label(title, None), fontfamily=family)
+    ax.set_xlabel(xlabel, fontfamily=family)
+    ax.set_ylabel(ylabel, fontfamily=family)
+    ax.tick_params(axis="both", labelfontfamily=family)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 __all__ = ["LoadProgress", "progress_enabled"]
 
@@ -39,11 +40,17 @@ class LoadProgress:
         self.pages = 0
         self.records = 0
         self.waited = 0.0
+        self._watched: list = []  # throttles of clients still loading: their waits show while they happen
         self._bar: Any = None
         if progress_enabled(progress):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(desc=desc, unit=" rec", leave=True, dynamic_ncols=True)
+
+    @property
+    def rate_wait(self) -> float:
+        """Seconds spent waiting on rate limits so far, by finished and still-loading accounts."""
+        return self.waited + sum(throttle.waited for throttle in self._watched)
 
     def page(self, records: int) -> None:
         """Count one page of ``records`` records."""
@@ -52,17 +59,24 @@ class LoadProgress:
             self.records += records
             if self._bar is not None:
                 self._bar.update(records)
-                self._bar.set_postfix(pages=self.pages, rate_wait=f"{self.waited:.1f}s", refresh=False)
+                self._bar.set_postfix(pages=self.pages, rate_wait=f"{self.rate_wait:.1f}s", refresh=False)
 
-    def add_wait(self, seconds: float) -> None:
-        """Count seconds spent waiting on rate limits."""
+    @contextmanager
+    def watch(self, throttle: Any) -> Iterator[None]:
+        """Show a client's rate-limit waits (``throttle.waited``) live while it loads; keep them afterwards."""
         with self._lock:
-            self.waited += seconds
+            self._watched.append(throttle)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watched.remove(throttle)
+                self.waited += throttle.waited
 
     def close(self) -> None:
         """Finish the bar."""
         if self._bar is not None:
-            self._bar.set_postfix(pages=self.pages, rate_wait=f"{self.waited:.1f}s")
+            self._bar.set_postfix(pages=self.pages, rate_wait=f"{self.rate_wait:.1f}s")
             self._bar.close()
 
     def __enter__(self) -> "LoadProgress":

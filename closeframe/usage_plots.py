@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
-from closeframe.plotstyle import OKABE_ITO, fit_labels, font_families, new_axes, require_columns, safe_label
+from closeframe.plotstyle import OKABE_ITO, fit_labels, font_families, new_axes, require_columns, safe_label, set_texts
 from closeframe.usage import period_span, period_start
 
 __all__ = ["MIX_BY", "plot_outcome_mix", "plot_top_outcomes", "plot_usage_over_time"]
@@ -50,14 +50,6 @@ def _outcome_label(frame: pd.DataFrame) -> pd.Series:
     deleted = frame["deleted"].astype(bool) if "deleted" in frame.columns else frame["outcome_id"].notna()
     label = np.where(names.notna(), names, np.where(deleted, DELETED, NO_OUTCOME))
     return pd.Series(label, index=frame.index, dtype=object).map(str)
-
-
-def _set_texts(ax, title: str, xlabel: str, ylabel: str) -> None:
-    family = font_families()
-    ax.set_title(safe_label(title, None), fontfamily=family)
-    ax.set_xlabel(xlabel, fontfamily=family)
-    ax.set_ylabel(ylabel, fontfamily=family)
-    ax.tick_params(axis="both", labelfontfamily=family)
 
 
 def _legend(ax, title: str, count: int) -> None:
@@ -105,7 +97,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     ax.set_yticks(positions, labels)
     if several:
         _legend(ax, "organization", len(organizations))
-    _set_texts(ax, f"Top {len(top)} outcomes by use", "activities (calls + meetings)", "outcome")
+    set_texts(ax, f"Top {len(top)} outcomes by use", "activities (calls + meetings)", "outcome")
     return ax
 
 
@@ -180,7 +172,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
     _legend(ax, "outcome", len(table.columns))
-    _set_texts(ax, f"Outcome mix by {by}", "share of activities", by)
+    set_texts(ax, f"Outcome mix by {by}", "share of activities", by)
     return ax
 
 
@@ -220,5 +212,5 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
         ax.plot(table.index, table[label].to_numpy(), label=safe_label(label, max_label), **{**style, **kwargs})
     ax.set_ylim(bottom=0)
     _legend(ax, "outcome", len(order))
-    _set_texts(ax, f"Usage over time (per {freq})", "period start (UTC)", "activities")
+    set_texts(ax, f"Usage over time (per {freq})", "period start (UTC)", "activities")
     return ax
