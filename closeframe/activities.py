@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.client import CloseClient, normalize_fields
+from closeframe.continuity import paginate_newest_first
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, _check_choice, frame_from_results, load_records
@@ -123,7 +124,8 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                  fields: list[str] | None, bar: LoadProgress) -> list[dict]:
     """Every record of one window, splitting it (and loading both halves afresh) when it reaches the cap."""
     try:
-        return list(client.paginate(path, {**params, **window.params()}, fields=fields, on_page=bar.page))
+        return list(paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
+                                          on_page=bar.page))
     except SkipCapError:
         left, right = split_window(window)
         return _load_window(client, path, left, params, fields, bar) + \

@@ -15,6 +15,7 @@ import pandas as pd
 
 from closeframe.accounts import Account, resolve_accounts
 from closeframe.client import CloseClient, normalize_fields, resolve_base_url
+from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
 from closeframe.frames import APPLIES_TO_MODES, outcomes_frame
 from closeframe.progress import LoadProgress
@@ -135,9 +136,11 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
         result.error.partial = build(result.records, organization_names=result.organization_names)
     if len(results) == 1:
         error = failed[0].error
-        if failed[0].records:
-            error.add_note(f"{len(failed[0].records)} {what} loaded before this failure; they are in .partial "
-                           "but the load is incomplete.")
+        loaded_count = len(failed[0].records)
+        # Say what loaded even when nothing did, so no failure leaves the user guessing about .partial.
+        error.add_note(f"{loaded_count} {what} loaded before this failure; they are in .partial "
+                       "but the load is incomplete." if loaded_count else
+                       f"No {what} loaded before this failure; .partial is empty.")
         raise error
     summary = "; ".join(f"{r.account.name}: {type(r.error).__name__}: {r.error}" for r in failed)
     message = (f"{len(failed)} of {len(results)} accounts failed to load {what} ({summary}). "
@@ -202,7 +205,7 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     fields = normalize_fields(fields)
 
     def fetch(client: CloseClient, bar: LoadProgress):
-        return client.paginate("outcome/", fields=fields, on_page=bar.page)
+        return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
 
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc="outcomes", client_options=client_options)
