@@ -6,9 +6,9 @@ before the cursor pulls an unread one back onto the page already read (a silent 
 neither adding more than one request per listing:
 
 * :func:`paginate_newest_first` (calls and meetings, listed newest first): each page after the first asks for
-  ``date_created__lte=<the last date read>`` and skips only the records already read at exactly that date. Its
-  position no longer depends on what came before, so deletions and insertions before the cursor change nothing,
-  at no extra request (and ``_skip`` stays near 0, far from Close's cap).
+  the records older than the last one read (``date_created__lt``, ``_skip=0``). Its position no longer depends
+  on what came before, so deletions and insertions before the cursor change nothing, at no extra request (and
+  ``_skip`` stays 0, far from Close's cap).
 * :func:`paginate_verified` (outcomes, which have no filters; and the fallback when a listing turns out not to be
   newest first): each page after the first starts one record early, at the last record already read. If that
   record is no longer there and an unread one is, records were deleted before the cursor: the listing is paged
@@ -153,40 +153,38 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
 
     Notes
     -----
-    The order is checked on every record. A record without a readable ``date_created``, a record newer than the
-    one before it, or a page that brings nothing new (a server ignoring the date filter) switches to
-    :func:`paginate_verified` for the rest, keeping what was read.
+    A page after the first asks for ``date_created__lt=<oldest date read>`` with ``_skip=0``: what was deleted or
+    inserted above that date cannot move it. When that date is shared by several records read, or has no
+    microseconds (second-precision dates make ties likely), it asks ``__lte`` instead and re-reads that instant
+    (dropped by id), so a record sharing it is not lost. The order is checked on every record: a record without
+    a readable ``date_created``, one newer than the record before it, or a page with nothing new (a server that
+    ignores the date filter) switches to :func:`paginate_verified` for the rest, keeping what was read.
     """
     query = _base_query(params, fields, also=("date_created",))
     seen: set = set()
-    if "date_created__lte" in query:  # the anchor would replace the caller's own bound
-        yield from paginate_verified(client, path, params, fields=fields, page_size=page_size, on_page=on_page,
-                                     seen=seen)
-        return
-    anchor_text, anchor, ties = None, None, 0
+    anchor, anchor_text, ties = None, None, 0
     while True:
-        page_query = {**query, "_skip": ties, "_limit": page_size}
-        if anchor_text is not None:
-            page_query["date_created__lte"] = anchor_text
+        page_query = {**query, "_skip": 0, "_limit": page_size}
+        if anchor is not None:
+            unique_instant = ties == 1 and anchor.microsecond != 0
+            page_query.pop("date_created__lte" if unique_instant else "date_created__lt", None)
+            page_query["date_created__lt" if unique_instant else "date_created__lte"] = anchor_text
         records, has_more = _page(client, path, page_query)
         dates = [_created(record) for record in records]
-        newest_first = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records)) and all(
+        ordered = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records)) and all(
             later <= earlier for earlier, later in zip([anchor or dates[0], *dates], dates)) if records else True
-        if not newest_first:
+        if not ordered:
             log.info("%s for %s is not listed newest first; paging it by offset", path, client.label)
             yield from paginate_verified(client, path, params, fields=fields, page_size=page_size,
                                          on_page=on_page, seen=seen)
             return
         fresh = []
         for record, created in zip(records, dates):
-            if record["id"] in seen:
-                continue
-            seen.add(record["id"])
-            fresh.append(record)
-            if created == anchor:
-                ties += 1
-            else:
-                anchor, anchor_text, ties = created, record["date_created"], 1
+            ties = ties + 1 if created == anchor else 1
+            anchor, anchor_text = created, record["date_created"]
+            if record["id"] not in seen:
+                seen.add(record["id"])
+                fresh.append(record)
         if on_page is not None:
             on_page(len(fresh))
         yield from fresh
