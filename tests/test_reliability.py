@@ -4,7 +4,7 @@ A load either returns the records the server held (compared by id with the sandb
 a :class:`~closeframe.errors.CloseError` naming the listing that failed and how much loaded: never a silently
 partial frame, never a hang (a wall-clock guard fails the test), never another exception type.
 
-``MATRIX`` below is the single table of cases; ``python tests/test_reliability.py`` prints it as the markdown table
+``MATRIX`` below is the single table of cases; ``python -m tests.test_reliability`` prints it as the markdown table
 of docs/reliability.md, and a test checks that the doc shows exactly it.
 """
 
@@ -268,7 +268,7 @@ def test_every_fault_kind_is_in_the_matrix():
 def test_doc_shows_exactly_this_matrix_and_its_counts():
     doc = DOC.read_text(encoding="utf-8")
     table = doc.split("<!-- matrix -->")[1].strip()
-    assert table == matrix_markdown(), "regenerate the table with: python tests/test_reliability.py"
+    assert table == matrix_markdown(), "regenerate the table with: python -m tests.test_reliability"
     counts = matrix_counts()
     assert re.search(rf"\b{counts['cases']} cases\b", doc) and re.search(rf"\b{counts['complete']} complete\b", doc)
     assert re.search(rf"\b{counts['raises']} raise\b", doc)
