@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from closeframe.client import CloseClient, normalize_fields
+from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first
 from closeframe.errors import ConfigurationError, SkipCapError
-from closeframe.frames import calls_frame, meetings_frame
-from closeframe.load import ON_ERROR_MODES, _check_choice, frame_from_results, load_records
+from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.load import ON_ERROR_MODES, _check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress
 
 __all__ = ["Window", "load_calls", "load_meetings", "parse_bound", "split_window", "initial_windows"]
@@ -158,9 +158,11 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     _check_choice("on_error", on_error, ON_ERROR_MODES)
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
     if start is not None and end is not None and start >= end:
-        raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive.")
+        raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
+                                 "since earlier than until (or leave either out for an open end).")
+    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
     fetch = _windowed_fetch(f"activity/{kind}/", initial_windows(start, end), dict(filters or {}),
-                            normalize_fields(fields))
+                            check_fields(fields, known, f"{kind}s"))
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc=f"{kind}s", client_options=client_options)
     return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")

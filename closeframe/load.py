@@ -17,7 +17,7 @@ from closeframe.accounts import Account, resolve_accounts
 from closeframe.client import CloseClient, normalize_fields, resolve_base_url
 from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
-from closeframe.frames import APPLIES_TO_MODES, outcomes_frame
+from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
 from closeframe.progress import LoadProgress
 
 __all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "load_outcomes", "load_records"]
@@ -47,6 +47,28 @@ Fetch = Callable[[CloseClient, LoadProgress], "list[dict] | Any"]
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.")
+
+
+def check_fields(fields: Sequence[str] | str | None, known: Sequence[str], what: str) -> list[str] | None:
+    """Normalize ``fields=`` and refuse names closeframe does not know.
+
+    Close silently drops an unknown ``_fields`` name, so a typo would load an empty column without a word. The
+    escape hatch for a field Close added after this release: ``fields=None`` loads every field, new ones as extra
+    columns.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the unknown names and listing the known ones.
+    """
+    names = normalize_fields(fields)
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for {what}; known "
+            f"fields are {', '.join(known)}. For a field Close added recently, pass fields=None: every field is "
+            "loaded and new ones become extra columns.")
+    return names
 
 
 def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
@@ -202,7 +224,7 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     """
     _check_choice("applies_to", applies_to, APPLIES_TO_MODES)
     _check_choice("on_error", on_error, ON_ERROR_MODES)
-    fields = normalize_fields(fields)
+    fields = check_fields(fields, (*OUTCOME_COLUMNS, "applies_to"), "outcomes")
 
     def fetch(client: CloseClient, bar: LoadProgress):
         return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
