@@ -11,7 +11,6 @@ of docs/reliability.md, and a test checks that the doc shows exactly it.
 from __future__ import annotations
 
 import re
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 import closeframe as cf
 from closeframe.sandbox.faults import FAULT_KINDS
+from tests.guards import wall_clock_limit
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 ORG = "Org"
@@ -31,21 +31,11 @@ CLIENT_OPTIONS = {"timeout": (2, 1), "backoff": 0.01, "max_wait": 5}
 WALL_CLOCK_LIMIT = 30  # seconds per test: far above the slowest case, far below "hung"
 
 
-class Hung(Exception):
-    """Raised by the wall-clock guard; deliberately not a CloseError."""
-
-
 @pytest.fixture(autouse=True)
 def wall_clock_guard():
-    """Fail (not freeze) any test that runs past WALL_CLOCK_LIMIT: SIGALRM interrupts the blocked main thread."""
-    def fire(signum, frame):
-        raise Hung(f"still running after {WALL_CLOCK_LIMIT} s: a wait or retry is unbounded")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, WALL_CLOCK_LIMIT)
-    yield
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    """Fail (not freeze) any test that runs past WALL_CLOCK_LIMIT."""
+    with wall_clock_limit(WALL_CLOCK_LIMIT):
+        yield
 
 
 # -- the data-quality knobs ---------------------------------------------------------------------------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 
 from bench.soak import run_soak
+from tests.guards import wall_clock_limit
 
 #: A hang guard, not a speed target (speed lives in bench/): the CI-size soak takes ~10-20 s.
 WALL_CLOCK_LIMIT = 120
@@ -16,14 +15,8 @@ PEAK_MEMORY_MB = 200
 
 @pytest.fixture
 def wall_clock_guard():
-    def fire(signum, frame):
-        raise TimeoutError(f"the soak ran past {WALL_CLOCK_LIMIT} s")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, WALL_CLOCK_LIMIT)
-    yield
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    with wall_clock_limit(WALL_CLOCK_LIMIT):
+        yield
 
 
 def test_ten_accounts_under_thirty_percent_faults_load_exactly(wall_clock_guard, capsys):
