@@ -17,10 +17,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, resolve_cache_dir, stored_end
-from closeframe.client import CloseClient, normalize_fields
+from closeframe.client import CloseClient
+from closeframe.continuity import paginate_newest_first
 from closeframe.errors import ConfigurationError, SkipCapError
-from closeframe.frames import calls_frame, meetings_frame
-from closeframe.load import ON_ERROR_MODES, _check_choice, frame_from_results, load_records
+from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.load import ON_ERROR_MODES, _check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
@@ -136,7 +137,8 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     """
     started = pd.Timestamp.now(tz="UTC")
     try:
-        records = list(client.paginate(path, {**params, **window.params()}, fields=fields, on_page=bar.page))
+        records = list(paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
+                                             on_page=bar.page))
     except SkipCapError:
         left, right = split_window(window)
         return _load_window(client, path, left, params, fields, bar, on_leaf) + \
@@ -254,11 +256,13 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     _check_choice("on_error", on_error, ON_ERROR_MODES)
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
     if start is not None and end is not None and start >= end:
-        raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive.")
+        raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
+                                 "since earlier than until (or leave either out for an open end).")
+    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
     root = resolve_cache_dir(cache)
     cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
-                            normalize_fields(fields), cache_options)
+                            check_fields(fields, known, f"{kind}s"), cache_options)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc=f"{kind}s", client_options=client_options)
     return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")

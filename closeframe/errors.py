@@ -6,6 +6,7 @@
     ├── ConfigurationError          bad argument or setting (also a ValueError): no key, bad URL, bad option
     ├── TransportError              the request never got a usable answer: connection, timeout, broken body
     ├── PartialLoadError            some accounts or windows loaded, others failed; ``.partial`` keeps what loaded
+    ├── DataChangedError            records kept being deleted while a listing was paged; no complete read
     └── CloseAPIError               Close answered with an error status (``.status``)
         ├── ValidationError         400, with Close's ``errors`` and ``field-errors``
         │   └── SkipCapError        400 because ``_skip`` passed the resource's cap
@@ -26,6 +27,7 @@ __all__ = [
     "CloseAPIError",
     "CloseError",
     "ConfigurationError",
+    "DataChangedError",
     "NotFoundError",
     "PartialLoadError",
     "RateLimitError",
@@ -76,6 +78,23 @@ class TransportError(CloseError):
     """
 
     def __init__(self, message: str, *, path: str | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.path = path
+        self.attempts = attempts
+
+
+class DataChangedError(CloseError):
+    """A listing kept changing under the pager (records deleted before the cursor) and no consistent read came.
+
+    Attributes
+    ----------
+    path : str
+        The API path of the listing.
+    attempts : int
+        How many times the listing was paged from the start.
+    """
+
+    def __init__(self, message: str, *, path: str, attempts: int) -> None:
         super().__init__(message)
         self.path = path
         self.attempts = attempts

@@ -15,8 +15,9 @@ import pandas as pd
 
 from closeframe.accounts import Account, resolve_accounts
 from closeframe.client import CloseClient, normalize_fields, resolve_base_url
+from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
-from closeframe.frames import APPLIES_TO_MODES, outcomes_frame
+from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
 from closeframe.progress import LoadProgress
 
 __all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "load_outcomes", "load_records"]
@@ -46,6 +47,28 @@ Fetch = Callable[[CloseClient, LoadProgress], "list[dict] | Any"]
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.")
+
+
+def check_fields(fields: Sequence[str] | str | None, known: Sequence[str], what: str) -> list[str] | None:
+    """Normalize ``fields=`` and refuse names closeframe does not know.
+
+    Close silently drops an unknown ``_fields`` name, so a typo would load an empty column without a word. The
+    escape hatch for a field Close added after this release: ``fields=None`` loads every field, new ones as extra
+    columns.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the unknown names and listing the known ones.
+    """
+    names = normalize_fields(fields)
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for {what}; known "
+            f"fields are {', '.join(known)}. For a field Close added recently, pass fields=None: every field is "
+            "loaded and new ones become extra columns.")
+    return names
 
 
 def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
@@ -133,9 +156,11 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
         result.error.partial = build(result.records, organization_names=result.organization_names)
     if len(results) == 1:
         error = failed[0].error
-        if failed[0].records:
-            error.add_note(f"{len(failed[0].records)} {what} loaded before this failure; they are in .partial "
-                           "but the load is incomplete.")
+        loaded_count = len(failed[0].records)
+        # Say what loaded even when nothing did, so no failure leaves the user guessing about .partial.
+        error.add_note(f"{loaded_count} {what} loaded before this failure; they are in .partial "
+                       "but the load is incomplete." if loaded_count else
+                       f"No {what} loaded before this failure; .partial is empty.")
         raise error
     summary = "; ".join(f"{r.account.name}: {type(r.error).__name__}: {r.error}" for r in failed)
     message = (f"{len(failed)} of {len(results)} accounts failed to load {what} ({summary}). "
@@ -197,10 +222,10 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     """
     _check_choice("applies_to", applies_to, APPLIES_TO_MODES)
     _check_choice("on_error", on_error, ON_ERROR_MODES)
-    fields = normalize_fields(fields)
+    fields = check_fields(fields, (*OUTCOME_COLUMNS, "applies_to"), "outcomes")
 
     def fetch(client: CloseClient, bar: LoadProgress):
-        return client.paginate("outcome/", fields=fields, on_page=bar.page)
+        return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
 
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc="outcomes", client_options=client_options)

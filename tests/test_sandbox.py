@@ -454,7 +454,7 @@ def test_fault_json_5xx(fresh, http, kind):
     assert fresh.stats.by_status[int(kind)] == 1
 
 
-@pytest.mark.parametrize("kind", ["502-html", "503-html"])
+@pytest.mark.parametrize("kind", ["500-html", "502-html", "503-html", "504-html"])
 def test_fault_html(fresh, http, kind):
     fresh.faults.script(kind)
     answer = get(http, fresh, "outcome/")

@@ -137,7 +137,7 @@ def outcome_sort_key(record: dict) -> tuple:
     """Listing order of outcomes: date_created, then id (records lacking either sort last)."""
     try:
         created = parse_us(record["date_created"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):  # missing, null or not a date
         created = float("inf")
     return created, str(record.get("id", ""))
 

@@ -23,15 +23,17 @@ FAULT_KINDS = {
     "502": "502 JSON error",
     "503": "503 JSON error",
     "504": "504 JSON error",
+    "500-html": "500 with a text/html proxy page",
     "502-html": "502 with a text/html proxy page",
     "503-html": "503 with a text/html proxy page",
+    "504-html": "504 with a text/html proxy page",
     "reset-before": "the connection is closed without an answer",
     "reset-mid-body": "headers with the full Content-Length, part of the body, then the connection closes",
     "truncated-json": "200 whose body (Content-Length matching) is cut-off JSON",
     "stall": "the real answer after sleeping (param seconds, default 5)",
     "lying-has-more": "the real page but has_more is always true",
-    "shift": "a new record is inserted at the front of the listing before answering",
-    "delete": "the first record of the listing is deleted before answering",
+    "shift": "a new record is inserted at the front of the requested listing (filters applied) before answering",
+    "delete": "the first record of the requested listing (filters applied) is deleted before answering",
 }
 
 

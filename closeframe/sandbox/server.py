@@ -32,8 +32,8 @@ _OUTCOME_TYPES = ("custom", "vm-dropped")
 _PROXY_PAGE = ("<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
                "</center><hr><center>nginx</center></body></html>\n")
 # Faults answered instead of the request; the others change how the real answer is produced or sent.
-_REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "500", "502", "503", "504", "502-html",
-              "503-html", "reset-before"}
+_REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "500", "502", "503", "504", "500-html",
+              "502-html", "503-html", "504-html", "reset-before"}
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -153,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             if fault and fault["kind"] == "stall":
                 time.sleep(float(fault.get("seconds", sb.stall_seconds)))
             if fault and fault["kind"] in ("shift", "delete"):
-                self._mutate_for_fault(fault["kind"], principal, path)
+                self._mutate_for_fault(fault["kind"], principal, path, parse_qs(split.query))
             if not in_api:
                 raise _error(404, f"Not found. API paths start with {API_PREFIX}/.")
             status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
@@ -246,14 +246,16 @@ class Handler(BaseHTTPRequestHandler):
         self._write(status, body.encode("utf-8"), JSON_TYPE, headers)
         return status
 
-    def _mutate_for_fault(self, kind: str, principal: Principal, path: str) -> None:
+    def _mutate_for_fault(self, kind: str, principal: Principal, path: str, query: dict) -> None:
         store = self.server.sandbox.store
         if path.startswith("/activity/call/") or path.startswith("/activity/meeting/"):
             table = "call" if path.startswith("/activity/call/") else "meeting"
+            # The listing this request pages (its date window and filters), so the change shifts *its* pages.
+            filters = self._activity_filters({name: values[-1] for name, values in query.items()})
             if kind == "shift":
-                store.shift_activities(principal.org, table)
+                store.shift_activities(principal.org, table, **filters)
             else:
-                store.delete_first_activity(principal.org, table)
+                store.delete_first_activity(principal.org, table, **filters)
         elif kind == "shift":
             store.add_outcome(principal.org, position=0, name="Inserted while you paged")
         else:
@@ -421,8 +423,8 @@ class Handler(BaseHTTPRequestHandler):
         return 200, self._fields(params, store.organization(who.org))
 
     # -- activities ---------------------------------------------------------------------------------------------
-    def _activity_list(self, who, parts, params, **_):
-        skip, limit = self._paging(params)
+    def _activity_filters(self, params: dict) -> dict:
+        """The store filters of an activity list request (date bounds in µs, id equality filters)."""
         try:
             offset = float(self.headers.get("X-TZ-Offset") or 0)
         except ValueError:
@@ -440,13 +442,17 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     raise _error(400, f"{field}__{op}: {raw!r} is not an ISO 8601 date or datetime.") from None
             bounds[field] = tuple(values)
+        return {"created": bounds["date_created"], "activity": bounds["activity_at"],
+                "user_id": params.get("user_id") or None, "lead_id": params.get("lead_id") or None,
+                "contact_id": params.get("contact_id") or None}
+
+    def _activity_list(self, who, parts, params, **_):
+        skip, limit = self._paging(params)
+        filters = self._activity_filters(params)
         org_filter = params.get("organization_id")
         if org_filter and org_filter != who.org_id:
             return self._page(params, [], False)
-        records, has_more = self.server.sandbox.store.activity_page(
-            who.org, parts[1], skip, limit, created=bounds["date_created"], activity=bounds["activity_at"],
-            user_id=params.get("user_id") or None, lead_id=params.get("lead_id") or None,
-            contact_id=params.get("contact_id") or None)
+        records, has_more = self.server.sandbox.store.activity_page(who.org, parts[1], skip, limit, **filters)
         return self._page(params, records, has_more)
 
     def _activity_get(self, who, parts, params, **_):

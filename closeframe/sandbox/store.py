@@ -333,16 +333,28 @@ class Store:
                 raise KeyError(f"no {kind} {activity_id!r} in {org_name!r}")
             table.delete(i)
 
-    def shift_activities(self, org_name: str, kind: str) -> None:
-        """Add a record at the front of the listing (the newest), for the ``shift`` fault."""
-        with self.lock:
-            table = self.table(org_name, kind)
-            newest = int(table.cols["dc"][-1]) if table.n else NOW_US
-            self.add_activity(org_name, kind, date_created=newest + 1_000_000)
+    def shift_activities(self, org_name: str, kind: str, **filters: Any) -> None:
+        """Add a record at the front (the newest) of the listing that ``filters`` select, for the ``shift`` fault.
 
-    def delete_first_activity(self, org_name: str, kind: str) -> None:
-        """Remove the first record of the listing (the newest), for the ``delete`` fault."""
+        Its ``date_created`` is one second after the listing's newest, kept inside the filter's upper bound.
+        """
         with self.lock:
             table = self.table(org_name, kind)
-            if table.n:
-                table.delete(table.n - 1)
+            rows, _ = table.page(table.select(**filters), 0, 1)
+            newest = int(table.cols["dc"][rows[0]]) if rows else NOW_US
+            created = filters.get("created") or (None, None, None, None)
+            _, _, lt, lte = created
+            stamp = newest + 1_000_000
+            if lt is not None:
+                stamp = min(stamp, lt - 1)
+            if lte is not None:
+                stamp = min(stamp, lte)
+            self.add_activity(org_name, kind, date_created=max(stamp, newest))
+
+    def delete_first_activity(self, org_name: str, kind: str, **filters: Any) -> None:
+        """Remove the first record (the newest) of the listing that ``filters`` select, for the ``delete`` fault."""
+        with self.lock:
+            table = self.table(org_name, kind)
+            rows, _ = table.page(table.select(**filters), 0, 1)
+            if rows:
+                table.delete(rows[0])
