@@ -1,14 +1,15 @@
 """load_calls / load_meetings: every activity, in ``date_created`` windows that stay under Close's ``_skip`` cap.
 
 Offset paging cannot go past a resource's ``_skip`` cap (250,000 on Close's activity lists), and Close's advice is
-to split deep reads into ``date_created`` windows. A window that reaches the cap is split in two and both halves are
-loaded again, so every activity is loaded and none twice (windows are half-open, ``[start, end)``); never a
-silently truncated frame. Windows of one account load concurrently, within the key's rate limit.
+to split deep reads into ``date_created`` windows. ``[since, until)`` is read as one listing, its pages requested
+ahead (:mod:`closeframe.pager`), so it costs one partial last page, not one per window. A listing that reaches the
+cap goes on below the oldest ``date_created`` it saw (Close lists activities newest first); if the order is not
+that, the window is split in two and both halves are loaded again. Either way every activity is loaded and none
+twice (windows are half-open, ``[start, end)``); never a silently truncated frame.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -19,14 +20,13 @@ from closeframe.client import CloseClient, normalize_fields
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, _check_choice, frame_from_results, load_records
+from closeframe.pager import paginate_ahead
 from closeframe.progress import LoadProgress
 
-__all__ = ["Window", "load_calls", "load_meetings", "parse_bound", "split_window", "initial_windows"]
+__all__ = ["Window", "load_calls", "load_meetings", "parse_bound", "split_window"]
 
 #: No Close activity predates the company; the first window is open below this anyway, so nothing is missed.
 EPOCH = pd.Timestamp("2013-01-01", tz="UTC")
-#: Windows of one account paged at once (the key's rate limit, not this, is what bounds the speed).
-WINDOW_WORKERS = 4
 _SMALLEST_WINDOW = pd.Timedelta(seconds=1)
 
 
@@ -71,30 +71,6 @@ def parse_bound(value: Any, name: str) -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def initial_windows(since: pd.Timestamp | None, until: pd.Timestamp | None,
-                    now: pd.Timestamp | None = None) -> list[Window]:
-    """Cut ``[since, until)`` into yearly windows, open at the ends that are not given.
-
-    Years are small enough that most organizations never need a split, and few enough that empty ones cost
-    little (one request each).
-    """
-    now = now or pd.Timestamp.now(tz="UTC")
-    low = since if since is not None else EPOCH
-    high = until if until is not None else now.ceil("D") + pd.Timedelta(days=1)
-    edges = [low]
-    year = pd.Timestamp(year=low.year + 1, month=1, day=1, tz="UTC")
-    while year < high:
-        edges.append(year)
-        year = pd.Timestamp(year=year.year + 1, month=1, day=1, tz="UTC")
-    edges.append(high)
-    windows = [Window(a, b) for a, b in zip(edges, edges[1:])]
-    # Open outer ends, so an activity dated before 2013 or after tomorrow (an upcoming meeting) is still loaded.
-    first, last = windows[0], windows[-1]
-    windows[0] = Window(since, first.end)
-    windows[-1] = Window(last.start if len(windows) > 1 else windows[0].start, until)
-    return windows
-
-
 def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Window, Window]:
     """Split a window in two halves; an open side is first closed at a year beyond the other side.
 
@@ -119,32 +95,50 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
+def _oldest_of_descending(records: list[dict]) -> pd.Timestamp | None:
+    """The oldest ``date_created`` of records listed newest first; ``None`` if they are not in that order."""
+    stamps = pd.to_datetime([r.get("date_created") for r in records], utc=True, format="ISO8601", errors="coerce")
+    if len(stamps) == 0 or stamps.hasnans or not stamps.is_monotonic_decreasing:
+        return None
+    return stamps[-1]
+
+
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
                  fields: list[str] | None, bar: LoadProgress) -> list[dict]:
-    """Every record of one window, splitting it (and loading both halves afresh) when it reaches the cap."""
+    """Every record of one window as one paged listing, continued past the ``_skip`` cap.
+
+    One listing per window, not one per year: every listing ends in a partial page, i.e. a request more.
+    Close lists activities newest first, so past the cap the rest of the window lies at or before the oldest
+    ``date_created`` seen: the listing goes on there (the records sharing that second come again and are dropped
+    as duplicates by id). If the listing turned out not to be in that order, both halves load afresh instead.
+    """
+    records: list[dict] = []
     try:
-        return list(client.paginate(path, {**params, **window.params()}, fields=fields, on_page=bar.page))
+        for record in paginate_ahead(client, path, {**params, **window.params()}, fields=fields,
+                                     on_page=bar.page):
+            records.append(record)
+        return records
     except SkipCapError:
+        oldest = _oldest_of_descending(records)
+        rest = None if oldest is None else Window(window.start, oldest + pd.Timedelta(microseconds=1))
+        if rest is not None and rest != window:  # equal: a whole cap's worth shares one instant; split instead
+            return records + _load_window(client, path, rest, params, fields, bar)
         left, right = split_window(window)
         return _load_window(client, path, left, params, fields, bar) + \
             _load_window(client, path, right, params, fields, bar)
 
 
-def _windowed_fetch(path: str, windows: Sequence[Window], params: Mapping[str, Any],
-                    fields: list[str] | None) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
+def _window_fetch(path: str, window: Window, params: Mapping[str, Any],
+                  fields: list[str] | None) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
     def fetch(client: CloseClient, bar: LoadProgress) -> list[dict]:
-        with ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)),
-                                thread_name_prefix="closeframe-window") as pool:
-            parts = pool.map(lambda w: _load_window(client, path, w, params, fields, bar), windows)
-            seen: set = set()
-            records = []
-            for part in parts:
-                for record in part:
-                    # Windows are disjoint; an id seen twice means it moved while we paged: keep it once.
-                    key = record.get("id")
-                    if key is None or key not in seen:
-                        seen.add(key)
-                        records.append(record)
+        seen: set = set()
+        records = []
+        for record in _load_window(client, path, window, params, fields, bar):
+            # A continued listing repeats the records of its first second; an id seen twice is kept once.
+            key = record.get("id")
+            if key is None or key not in seen:
+                seen.add(key)
+                records.append(record)
         return records
 
     return fetch
@@ -157,8 +151,7 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive.")
-    fetch = _windowed_fetch(f"activity/{kind}/", initial_windows(start, end), dict(filters or {}),
-                            normalize_fields(fields))
+    fetch = _window_fetch(f"activity/{kind}/", Window(start, end), dict(filters or {}), normalize_fields(fields))
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc=f"{kind}s", client_options=client_options)
     return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")

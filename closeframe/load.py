@@ -17,6 +17,7 @@ from closeframe.accounts import Account, resolve_accounts
 from closeframe.client import CloseClient, normalize_fields, resolve_base_url
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
 from closeframe.frames import APPLIES_TO_MODES, outcomes_frame
+from closeframe.pager import paginate_ahead
 from closeframe.progress import LoadProgress
 
 __all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "load_outcomes", "load_records"]
@@ -54,15 +55,20 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
     result = AccountResult(account)
     try:
         with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
+            # /me/ (for the organization names) travels alongside the first pages instead of before them:
+            # one round trip less per account, and it is another endpoint group, so it costs no page its slot.
+            me_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me")
             try:
-                me = client.get("me/")
+                me_future = me_pool.submit(client.get, "me/")
+                for record in fetch(client, progress):
+                    result.records.append(record)
+                me = me_future.result()
                 result.organization_names = {
                     org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
                     and org.get("id")
                 }
-                for record in fetch(client, progress):
-                    result.records.append(record)
             finally:
+                me_pool.shutdown(wait=True)
                 progress.add_wait(client.throttle.waited)  # 429 waits pass through the throttle too
     except CloseError as exc:
         result.error = exc
@@ -202,7 +208,7 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     fields = normalize_fields(fields)
 
     def fetch(client: CloseClient, bar: LoadProgress):
-        return client.paginate("outcome/", fields=fields, on_page=bar.page)
+        return paginate_ahead(client, "outcome/", fields=fields, on_page=bar.page)
 
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc="outcomes", client_options=client_options)
