@@ -86,10 +86,10 @@ class Scenario:
         return f"{self.name}: {self.organizations} x {self.records:,} {what}"
 
 
-def scenarios(quick: bool) -> list[Scenario]:
+def scenarios(quick: bool, calls: int | None = None) -> list[Scenario]:
     if quick:
-        return [Scenario("A", "outcomes", 3, 250), Scenario("B", "calls", 1, 3_000)]
-    return [Scenario("A", "outcomes", 20, 300), Scenario("B", "calls", 1, 200_000)]
+        return [Scenario("A", "outcomes", 3, 250), Scenario("B", "calls", 1, calls or 3_000)]
+    return [Scenario("A", "outcomes", 20, 300), Scenario("B", "calls", 1, calls or 200_000)]
 
 
 # -- what each tool does, inside its worker process -------------------------------------------------------------
@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["A", "B", "shaping", "explorer"], action="append",
                         help="run only these scenarios (repeatable)")
     parser.add_argument("--json", type=Path, help="also write every row as JSON (for tests)")
+    parser.add_argument("--calls", type=int, help="calls in scenario B (default 200,000; 3,000 with --quick)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -440,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(args.only or ["A", "B", "shaping", "explorer"])
     timeout = 120 if args.quick else 1800
     rows: list[Row] = []
-    for scenario in scenarios(args.quick):
+    for scenario in scenarios(args.quick, args.calls):
         if scenario.name in wanted:
             rows += bench_loading(scenario, timeout)
     if "shaping" in wanted:
