@@ -66,7 +66,9 @@ def paginate_ahead(client: CloseClient, path: str, params: Mapping[str, Any] | N
     def fetch(skip: int) -> dict:
         return client.get(path, {**query, "_skip": skip, "_limit": page_size})
 
-    pool = ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix="closeframe-page")
+    # Nothing asked ahead: each page is fetched when it is needed, in the caller's thread.
+    pool = ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix="closeframe-page") if ahead else None
+    submit = pool.submit if pool else _call_now
     in_flight: dict[int, Future] = {}
     try:
         skip = 0  # the next page to use, in listing order
@@ -75,7 +77,7 @@ def paginate_ahead(client: CloseClient, path: str, params: Mapping[str, Any] | N
             # Keep every page from `skip` to `known + ahead` pages in flight.
             for next_skip in range(skip, known + (ahead + 1) * page_size, page_size):
                 if next_skip not in in_flight:
-                    in_flight[next_skip] = pool.submit(fetch, next_skip)
+                    in_flight[next_skip] = submit(fetch, next_skip)
             page = in_flight.pop(skip).result()
             records = page.get("data")
             if not isinstance(records, list):
@@ -103,4 +105,15 @@ def paginate_ahead(client: CloseClient, path: str, params: Mapping[str, Any] | N
     finally:
         for future in in_flight.values():
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_now(function: Callable, *args: Any) -> Future:
+    """Run ``function`` at once and return its outcome as a finished future (the no-thread ``submit``)."""
+    future: Future = Future()
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller by future.result(), as a pool would
+        future.set_exception(exc)
+    return future
