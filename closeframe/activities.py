@@ -1,9 +1,12 @@
-"""load_calls / load_meetings: every activity, in ``date_created`` windows that stay under Close's ``_skip`` cap.
+"""load_calls / load_meetings: every activity, in ``date_created`` windows, never stopped by Close's ``_skip`` cap.
 
-Offset paging cannot go past a resource's ``_skip`` cap (250,000 on Close's activity lists), and Close's advice is
-to split deep reads into ``date_created`` windows. A window that reaches the cap is split in two and both halves are
-loaded again, so every activity is loaded and none twice (windows are half-open, ``[start, end)``); never a
-silently truncated frame. Windows of one account load concurrently, within the key's rate limit.
+Offset paging cannot go past a resource's ``_skip`` cap (250,000 on Close's activity lists); Close's advice is to
+split deep reads by ``date_created``. Each window is paged newest first with every page anchored below the oldest
+``date_created`` read so far (``_skip`` stays 0), so the cap is never reached; should a listing not be newest first,
+the pager falls back to offset paging, and a window that then reaches the cap is split in two and both halves are
+loaded again. Every activity is loaded and none twice (windows are half-open, ``[start, end)``); never a silently
+truncated frame. Windows of one account load concurrently, within the key's rate limit, and with a cache each
+completed window is stored at once, so an interrupted load resumes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 
 from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, resolve_cache_dir, stored_end
 from closeframe.client import CloseClient
-from closeframe.continuity import paginate_newest_first
+from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, _check_choice, check_fields, frame_from_results, load_records
@@ -79,26 +82,22 @@ def parse_bound(value: Any, name: str) -> pd.Timestamp | None:
 
 def initial_windows(since: pd.Timestamp | None, until: pd.Timestamp | None,
                     now: pd.Timestamp | None = None) -> list[Window]:
-    """Cut ``[since, until)`` into yearly windows, open at the ends that are not given.
+    """Cut ``[since, until)`` in two at the start of the last year it covers, open at the ends not given.
 
-    Years are small enough that most organizations never need a split, and few enough that empty ones cost
-    little (one request each).
+    Two windows page concurrently, which is enough to keep a key at Close's rate limit, and each window's last,
+    partial page is the only request beyond one per 100 records: two windows cost at most one extra request.
+    Pages are anchored by ``date_created`` (see :func:`closeframe.continuity.paginate_newest_first`), so a window
+    never needs cutting for the ``_skip`` cap unless the listing is not newest first.
     """
     now = now or pd.Timestamp.now(tz="UTC")
-    low = since if since is not None else EPOCH
-    high = until if until is not None else now.ceil("D") + pd.Timedelta(days=1)
-    edges = [low]
-    year = pd.Timestamp(year=low.year + 1, month=1, day=1, tz="UTC")
-    while year < high:
-        edges.append(year)
-        year = pd.Timestamp(year=year.year + 1, month=1, day=1, tz="UTC")
-    edges.append(high)
-    windows = [Window(a, b) for a, b in zip(edges, edges[1:])]
-    # Open outer ends, so an activity dated before 2013 or after tomorrow (an upcoming meeting) is still loaded.
-    first, last = windows[0], windows[-1]
-    windows[0] = Window(since, first.end)
-    windows[-1] = Window(last.start if len(windows) > 1 else windows[0].start, until)
-    return windows
+    high = until if until is not None else now
+    cut = pd.Timestamp(year=high.year, month=1, day=1, tz="UTC")
+    if cut >= high:
+        cut = pd.Timestamp(year=high.year - 1, month=1, day=1, tz="UTC")
+    if since is not None and since >= cut:
+        return [Window(since, until)]
+    # The outer ends stay open, so an activity dated before 2013 or an upcoming meeting is still loaded.
+    return [Window(since, cut), Window(cut, until)]
 
 
 def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Window, Window]:
@@ -125,7 +124,11 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
-Leaf = tuple  # (Window, records): a window paged to the end without reaching the cap
+Leaf = tuple  # (Window, records): a window, or the newer part of one, paged completely
+#: With a cache, a window being paged is also stored every this many records (its newer part is complete by then),
+#: so an interrupted load refetches at most this much of it.
+CHECKPOINT_RECORDS = 5_000
+_MICROSECOND = pd.Timedelta(microseconds=1)
 
 
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
@@ -133,19 +136,45 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                  on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
-    ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there).
+    ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there). While the
+    listing comes newest first, everything newer than the last record read is complete: with ``on_leaf``, that
+    part is handed over every :data:`CHECKPOINT_RECORDS` records as a leaf of its own.
     """
     started = pd.Timestamp.now(tz="UTC")
+    leaves: list[Leaf] = []
+    end = window.end  # the end of what is not handed over yet
+    pending: list[dict] = []
+    newest_first = on_leaf is not None
+    previous = None
     try:
-        records = list(paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
-                                             on_page=bar.page))
+        for record in paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
+                                            on_page=bar.page):
+            pending.append(record)
+            if not newest_first:
+                continue
+            created = record_created(record)
+            if created is None or (previous is not None and created > previous):
+                newest_first = False  # the pager fell back to offset paging: no more checkpoints
+                continue
+            previous = created
+            if len(pending) >= CHECKPOINT_RECORDS:
+                # Records at the last record's instant may continue on the next page: they stay pending.
+                cut = pd.Timestamp(created) + _MICROSECOND
+                done = [r for r in pending if record_created(r) >= cut]
+                if done:
+                    leaf = Window(cut, end)
+                    on_leaf(leaf, done, started)
+                    leaves.append((leaf, done))
+                    pending = [r for r in pending if record_created(r) < cut]
+                    end = cut
     except SkipCapError:
-        left, right = split_window(window)
-        return _load_window(client, path, left, params, fields, bar, on_leaf) + \
+        left, right = split_window(Window(window.start, end))
+        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf) + \
             _load_window(client, path, right, params, fields, bar, on_leaf)
+    rest = Window(window.start, end)
     if on_leaf is not None:
-        on_leaf(window, records, started)
-    return [(window, records)]
+        on_leaf(rest, pending, started)
+    return leaves + [(rest, pending)]
 
 
 def _start_key(window: Window) -> pd.Timestamp:

@@ -341,31 +341,11 @@ class CloseClient:
         (so a lying server cannot make it loop forever). A ``_skip`` past Close's cap raises
         :class:`~closeframe.errors.SkipCapError`: never a silently truncated list.
         """
-        query = dict(params or {})
-        field_list = normalize_fields(fields)
-        if field_list is not None:
-            query["_fields"] = ",".join(field_list)
-        seen: set = set()
-        skip = 0
-        while True:
-            page = self.get(path, {**query, "_skip": skip, "_limit": page_size})
-            records = page.get("data")
-            if not isinstance(records, list):
-                raise TransportError(
-                    f"GET /{path.strip('/')}/ for {self.label} answered without a 'data' list; "
-                    "is the base URL a Close API (…/api/v1/)?", path=path)
-            if on_page is not None:
-                on_page(len(records))
-            for record in records:
-                key = record.get("id") if isinstance(record, dict) else None
-                if key is not None:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                yield record
-            if not page.get("has_more") or not records:
-                return
-            skip += len(records)
+        # One paging loop for both: this is paginate_ahead with no page asked ahead (imported here, as the pager
+        # builds on this client).
+        from closeframe.pager import paginate_ahead
+
+        return paginate_ahead(self, path, params, fields=fields, page_size=page_size, on_page=on_page, ahead=0)
 
 
 def normalize_fields(fields: Sequence[str] | str | None) -> list[str] | None:

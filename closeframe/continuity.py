@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from closeframe.client import PAGE_SIZE, CloseClient, normalize_fields
 from closeframe.errors import DataChangedError, TransportError
 
-__all__ = ["MAX_RESTARTS", "paginate_newest_first", "paginate_verified"]
+__all__ = ["MAX_RESTARTS", "paginate_newest_first", "paginate_verified", "record_created"]
 
 #: Times a listing is paged again from the start after records were deleted under the pager.
 MAX_RESTARTS = 3
@@ -133,7 +133,7 @@ def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] 
         "fewer changes are being made.", path=shown, attempts=MAX_RESTARTS + 1)
 
 
-def _created(record: Any) -> datetime | None:
+def record_created(record: Any) -> datetime | None:
     value = record.get("date_created") if isinstance(record, dict) else None
     if not isinstance(value, str):
         return None
@@ -170,7 +170,7 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
             page_query.pop("date_created__lte" if unique_instant else "date_created__lt", None)
             page_query["date_created__lt" if unique_instant else "date_created__lte"] = anchor_text
         records, has_more = _page(client, path, page_query)
-        dates = [_created(record) for record in records]
+        dates = [record_created(record) for record in records]
         ordered = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records)) and all(
             later <= earlier for earlier, later in zip([anchor or dates[0], *dates], dates)) if records else True
         if not ordered:

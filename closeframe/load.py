@@ -77,14 +77,18 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
     result = AccountResult(account)
     try:
         with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
-            with progress.watch(client.throttle):  # 429 waits pass through the throttle too
-                me = client.get("me/")
-                result.organization_names = {
-                    org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
-                    and org.get("id")
-                }
+            # /me/ (for the organization names) travels alongside the first pages instead of before them:
+            # one round trip less per account, and it is another endpoint group, so it costs no page its slot.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me") as me_pool, \
+                    progress.watch(client.throttle):  # 429 waits pass through the throttle too
+                me_future = me_pool.submit(client.get, "me/")
                 for record in fetch(client, progress):
                     result.records.append(record)
+                me = me_future.result()
+            result.organization_names = {
+                org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
+                and org.get("id")
+            }
     except CloseError as exc:
         result.error = exc
     return result

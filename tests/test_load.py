@@ -107,10 +107,12 @@ def test_on_error_warn_returns_what_loaded(sandbox):
 def test_key_revoked_mid_load_keeps_what_arrived(fresh_sandbox):
     sb = fresh_sandbox(organizations=[{"name": "Org", "outcomes": 250}])
     key = sb.api_keys["Org"]
-    sb.faults.revoke_after(key, 2)  # /me/ and the first page succeed
+    sb.faults.revoke_after(key, 3)  # /me/ and the first two pages, which travel together, succeed
     with pytest.raises(cf.AuthenticationError) as info:
         cf.load_outcomes(key, base_url=sb.base_url, progress=False)
-    assert len(info.value.partial) == 100 and "100 outcomes loaded before" in " ".join(info.value.__notes__)
+    partial, listing = list(info.value.partial["id"]), expected_ids(sb, ["Org"])
+    assert 0 < len(partial) and partial == listing[:len(partial)]
+    assert f"{len(partial)} outcomes loaded before" in " ".join(info.value.__notes__)
 
 
 @pytest.mark.parametrize("kwargs, message", [

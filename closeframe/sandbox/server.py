@@ -64,6 +64,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False  # a stalled handler must not hold up shutdown
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections (20 accounts opening
+    # theirs at once), and each dropped SYN costs the client a 1 s retransmit: a stall no real API shows.
+    request_queue_size = 128
 
     def __init__(self, address, sandbox):
         self.sandbox = sandbox

@@ -1,0 +1,469 @@
+"""Benchmark the loaders and the shaping of closeframe against what users would write instead, on the sandbox.
+
+Every tool runs in its own Python process (this script re-invoking itself with ``--worker``) against one sandbox
+served by the parent process, so its peak memory is its own, and the sandbox counts its requests and 429s.
+
+Scenarios (the issue's goals 1, 2 and 3; the explorer row of goal 4 comes from ``bench/explorer.py`` when
+``closeframe.widgets`` exists):
+
+- ``A``: 20 organizations (one key each) x 300 outcomes, 50 ms latency, 20 requests/s per key, 60 per organization.
+- ``B``: 1 organization x 200,000 calls (``load_calls``), same sandbox settings.
+- ``shaping``: ``cf.outcomes_frame`` vs the naive recipe on 1,000,000 outcome records, no network.
+
+The bound of a loading scenario is ``max(pages x latency / concurrency, pages / rate limit)`` with ``pages`` the
+minimum page requests (one per 100 records per account, at least one), ``concurrency`` the number of accounts (each
+account's listing is one chain of pages: a page's ``has_more`` is only known once the page before it came back, so
+a tool that does not guess can keep one page per account in flight), and ``rate limit`` the requests per second the
+accounts may make together (each key's own limit, capped by its organization's). Date windows or speculative pages
+can beat the latency term; nothing polite beats the rate term. For B both terms give the same 100 s, so the
+reading of "concurrency" does not change B's bound; for A both terms give 0.15 s.
+
+Usage::
+
+    python bench/run.py            # the full run (B takes 100 s per tool), writes bench/results.md
+    python bench/run.py --quick    # every scenario small, in seconds; writes nothing unless --out is given
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGE_SIZE = 100
+LATENCY = 0.05
+RATE_LIMIT = 20.0
+ORG_RATE_FACTOR = 3.0
+LOADER_TOOLS = ("closeframe", "requests loop", "closeio", "dlt rest_api")
+SHAPING_TOOLS = ("closeframe", "naive recipe")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One loading scenario: how many organizations, what each holds, and which listing is loaded."""
+
+    name: str
+    kind: str  # "outcomes" or "calls"
+    organizations: int
+    records: int  # per organization
+
+    def sandbox_options(self) -> dict:
+        outcomes, calls = (self.records, 0) if self.kind == "outcomes" else (5, self.records)
+        return dict(seed=5, organizations=self.organizations, outcomes=outcomes, calls=calls, meetings=0,
+                    users=2, latency=LATENCY, rate_limit=RATE_LIMIT, org_rate_factor=ORG_RATE_FACTOR,
+                    quirks=False)
+
+    @property
+    def min_pages_per_account(self) -> int:
+        return max(1, -(-self.records // PAGE_SIZE))
+
+    @property
+    def min_pages(self) -> int:
+        return self.min_pages_per_account * self.organizations
+
+    @property
+    def bound(self) -> float:
+        """``max(pages x latency / concurrency, pages / rate limit)``; see the module docstring."""
+        key_rate = min(RATE_LIMIT, RATE_LIMIT * ORG_RATE_FACTOR)
+        return max(self.min_pages * LATENCY / self.organizations, self.min_pages / (key_rate * self.organizations))
+
+    @property
+    def title(self) -> str:
+        what = "outcomes" if self.kind == "outcomes" else "calls"
+        return f"{self.name}: {self.organizations} x {self.records:,} {what}"
+
+
+def scenarios(quick: bool, calls: int | None = None) -> list[Scenario]:
+    if quick:
+        return [Scenario("A", "outcomes", 3, 250), Scenario("B", "calls", 1, calls or 3_000)]
+    return [Scenario("A", "outcomes", 20, 300), Scenario("B", "calls", 1, calls or 200_000)]
+
+
+# -- what each tool does, inside its worker process -------------------------------------------------------------
+
+def naive_outcomes(records: list) -> "pd.DataFrame":
+    """The recipe users write: flatten, one row per applies_to value, dummies back to one row, parse dates."""
+    import pandas as pd
+
+    frame = pd.json_normalize(records)
+    if "applies_to" in frame:
+        long = frame["applies_to"].explode()
+        dummies = pd.get_dummies(long, prefix="applies_to").groupby(level=0).max()
+        frame = frame.drop(columns="applies_to").join(dummies)
+    for column in ("date_created", "date_updated"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+def naive_calls(records: list) -> "pd.DataFrame":
+    """The same recipe for calls: flatten and parse the dates."""
+    import pandas as pd
+
+    frame = pd.json_normalize(records)
+    for column in ("date_created", "date_updated", "activity_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+def _plain_loop(get_page, path: str) -> list:
+    """The ``_skip`` loop of the baselines: one page after the other until ``has_more`` is false."""
+    records, skip = [], 0
+    while True:
+        page = get_page(path, {"_skip": skip, "_limit": PAGE_SIZE})
+        records.extend(page["data"])
+        if not page.get("has_more") or not page["data"]:
+            return records
+        skip += len(page["data"])
+
+
+def _load_requests(base_url: str, keys: list, path: str) -> list:
+    import requests
+
+    records = []
+    for key in keys:  # one account after the other, as a script would
+        with requests.Session() as session:
+            session.auth = (key, "")
+
+            def get_page(p, params):
+                response = session.get(base_url + p, params=params, timeout=30)
+                response.raise_for_status()
+                return response.json()
+
+            records += _plain_loop(get_page, path)
+    return records
+
+
+def _load_closeio(base_url: str, keys: list, path: str) -> list:
+    from closeio_api import API
+
+    records = []
+    for key in keys:
+        api = API(base_url, api_key=key)
+        # closeio appends the trailing slash itself
+        records += _plain_loop(lambda p, params: api.get(p.rstrip("/"), params=params), path)
+    return records
+
+
+def _load_dlt(base_url: str, keys: list, path: str) -> list:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    from dlt.sources.rest_api import rest_api_source
+
+    records = []
+    for key in keys:
+        source = rest_api_source({
+            "client": {
+                "base_url": base_url,
+                "auth": {"type": "http_basic", "username": key, "password": ""},
+                "paginator": {"type": "offset", "limit": PAGE_SIZE, "offset_param": "_skip",
+                              "limit_param": "_limit", "total_path": None, "has_more_path": "has_more"},
+            },
+            "resources": [{"name": "records", "endpoint": {"path": path, "data_selector": "data"}}],
+        })
+        records += list(source.resources["records"])
+    return records
+
+
+def _load_closeframe(base_url: str, keys: list, kind: str) -> "pd.DataFrame":
+    import closeframe as cf
+
+    loader = cf.load_outcomes if kind == "outcomes" else cf.load_calls
+    return loader(keys if len(keys) > 1 else keys[0], base_url=base_url, progress=False)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _digest(ids) -> str:
+    return hashlib.sha1("\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+
+
+def run_loader(spec: dict) -> dict:
+    """Load one scenario with one tool; the wall time covers paging and the frame (imports excluded)."""
+    import pandas as pd  # noqa: F401 - imported before the clock starts, as every tool needs it
+
+    tool, kind, base_url, keys = spec["tool"], spec["kind"], spec["base_url"], spec["keys"]
+    path = "outcome/" if kind == "outcomes" else "activity/call/"
+    loaders = {"requests loop": _load_requests, "closeio": _load_closeio, "dlt rest_api": _load_dlt}
+    if tool == "dlt rest_api":
+        import dlt  # noqa: F401 - its import takes seconds; not the loader's time
+    elif tool == "closeio":
+        import closeio_api  # noqa: F401
+    started = time.perf_counter()
+    if tool == "closeframe":
+        frame = _load_closeframe(base_url, keys, kind)
+    else:
+        records = loaders[tool](base_url, keys, path)
+        frame = naive_outcomes(records) if kind == "outcomes" else naive_calls(records)
+    wall = time.perf_counter() - started
+    return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "peak_mb": _peak_mb()}
+
+
+# -- shaping ----------------------------------------------------------------------------------------------------
+
+def outcome_records(count: int) -> list:
+    """Outcome records like ``GET /outcome/`` answers: bench/shaping.py's generator when it is there."""
+    try:
+        from shaping import generate_outcomes  # bench/shaping.py, beside this file
+
+        return generate_outcomes(count)
+    except ImportError:
+        pass
+    import random
+
+    rng = random.Random(7)
+    orgs = [f"orga_{i:043d}" for i in range(50)]
+    users = [f"user_{i:043d}" for i in range(600)]
+    names = [f"Outcome {i}" for i in range(400)]
+    records = []
+    for i in range(count):
+        stamp = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i % 999999:06d}+00:00"
+        records.append({
+            "id": f"outcome_{i:022d}", "name": rng.choice(names),
+            "description": None if i % 3 == 0 else "What the rep should do next.",
+            "type": "vm-dropped" if i % 7 == 0 else "custom",
+            "applies_to": ["calls"] if i % 7 == 0 else ["calls", "meetings"],
+            "organization_id": rng.choice(orgs), "created_by": rng.choice(users), "updated_by": rng.choice(users),
+            "date_created": stamp, "date_updated": stamp,
+        })
+    return records
+
+
+def _resident_mb(field_name: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_shaping(spec: dict) -> dict:
+    """Shape ``spec["n"]`` records with one tool; extra peak = resident high-water mark above the input."""
+    import gc
+
+    import pandas as pd  # noqa: F401
+
+    import closeframe as cf
+
+    records = outcome_records(spec["n"])
+    gc.collect()
+    try:  # reset the high-water mark to the current resident size, so only the shaping's growth counts
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _resident_mb("VmRSS")
+    except OSError:
+        before = _peak_mb()
+    started = time.perf_counter()
+    frame = cf.outcomes_frame(records) if spec["tool"] == "closeframe" else naive_outcomes(records)
+    wall = time.perf_counter() - started
+    peak = _resident_mb("VmHWM") if Path("/proc/self/clear_refs").exists() else _peak_mb()
+    return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "peak_mb": peak - before}
+
+
+# -- the parent: sandbox, subprocesses, table --------------------------------------------------------------------
+
+@dataclass
+class Row:
+    scenario: str
+    tool: str
+    requests: str = "–"
+    rate_limited: str = "–"
+    wall: float | None = None
+    ratio: str = "–"
+    peak_mb: float | None = None
+    note: str = ""
+    rows: int | None = None
+    ids: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def cells(self) -> list[str]:
+        wall = "–" if self.wall is None else f"{self.wall:.2f}"
+        peak = "–" if self.peak_mb is None else f"{self.peak_mb:.0f}"
+        return [self.scenario, self.tool, self.requests, self.rate_limited, wall, self.ratio, peak, self.note]
+
+
+def _worker(spec: dict, timeout: float) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:200]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _tool_available(tool: str) -> str | None:
+    """Why a baseline cannot run here, or None."""
+    module = {"closeio": "closeio_api", "dlt rest_api": "dlt"}.get(tool)
+    if module and importlib.util.find_spec(module) is None:
+        return f"left out: {module} is not installed (pip install '.[bench]')"
+    return None
+
+
+def _expected_ids(sandbox, scenario: Scenario) -> tuple[int, str]:
+    ids = []
+    for org in sandbox.api_keys:
+        if scenario.kind == "outcomes":
+            records, _ = sandbox.store.outcome_page(org, 0, 10**9)
+        else:
+            records, _ = sandbox.store.activity_page(org, "call", 0, 10**9)
+        ids += [r["id"] for r in records]
+    return len(ids), _digest(ids)
+
+
+def bench_loading(scenario: Scenario, timeout: float) -> list[Row]:
+    from closeframe.sandbox import serve
+
+    rows = []
+    with serve(**scenario.sandbox_options()) as sandbox:
+        keys = list(sandbox.api_keys.values())
+        expected_rows, expected_ids = _expected_ids(sandbox, scenario)
+        allowed = scenario.min_pages + scenario.organizations
+        for tool in LOADER_TOOLS:
+            row = Row(scenario.title, tool)
+            rows.append(row)
+            missing = _tool_available(tool)
+            if missing:
+                row.note = missing
+                continue
+            sandbox.set_rate_limit(RATE_LIMIT, ORG_RATE_FACTOR)  # every tool starts with full buckets
+            sandbox.stats.reset()
+            result = _worker({"mode": "load", "tool": tool, "kind": scenario.kind, "base_url": sandbox.base_url,
+                              "keys": keys}, timeout)
+            stats = sandbox.stats.snapshot()
+            page_path = "/outcome/" if scenario.kind == "outcomes" else "/activity/call/"
+            pages = stats["by_path"].get(page_path, 0)
+            other = stats["requests"] - pages
+            row.requests = f"{pages}" + (f" (+{other} other)" if other else "")
+            row.rate_limited = str(stats["rate_limited"])
+            row.extra = {"pages": pages, "other": other, "min_pages": scenario.min_pages, "allowed_pages": allowed,
+                         "bound": scenario.bound, "expected_rows": expected_rows}
+            if "error" in result:
+                row.note = f"failed: {result['error']}"
+                continue
+            row.wall, row.peak_mb, row.rows, row.ids = result["wall"], result["peak_mb"], result["rows"], result["ids"]
+            row.ratio = f"{row.wall / scenario.bound:.2f}"
+            notes = []
+            if (row.rows, row.ids) != (expected_rows, expected_ids):
+                notes.append(f"WRONG DATA: {row.rows} rows, expected {expected_rows}")
+            if pages > allowed:
+                notes.append(f"{pages - scenario.min_pages} extra pages")
+            row.note = "; ".join(notes)
+    return rows
+
+
+def bench_shaping(n: int, timeout: float) -> list[Row]:
+    rows = []
+    for tool in SHAPING_TOOLS:
+        row = Row(f"shaping: {n:,} outcomes", tool)
+        rows.append(row)
+        result = _worker({"mode": "shape", "tool": tool, "n": n}, timeout)
+        if "error" in result:
+            row.note = f"failed: {result['error']}"
+            continue
+        row.wall, row.peak_mb, row.rows, row.ids = result["wall"], result["peak_mb"], result["rows"], result["ids"]
+    fast, naive = rows
+    if fast.wall and naive.wall:
+        fast.note = (f"{naive.wall / fast.wall:.1f}x faster, {fast.peak_mb / max(naive.peak_mb, 1e-9):.2f} of the "
+                     "naive extra peak (peak MB = growth above the input records)")
+    return rows
+
+
+def bench_explorer(quick: bool, timeout: float) -> list[Row]:
+    """The explorer's update time, measured by bench/explorer.py (issue 3), when the widgets exist."""
+    row = Row("explorer update: 100,000 rows", "closeframe")
+    script = Path(__file__).with_name("explorer.py")
+    if importlib.util.find_spec("closeframe.widgets") is None or not script.exists():
+        row.note = "skipped: closeframe.widgets / bench/explorer.py not on this branch"
+        return [row]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    match = re.search(r"([0-9]+(?:\.[0-9]+)?)\s*ms", done.stdout)
+    if done.returncode != 0 or not match:
+        row.note = "bench/explorer.py failed or printed no 'N ms'"
+    else:
+        row.wall = float(match.group(1)) / 1000
+        row.ratio = f"{row.wall / 0.1:.2f} of 100 ms"
+    return [row]
+
+
+HEADER = ["scenario", "tool", "requests", "429s", "wall s", "ratio to bound", "peak MB", "note"]
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import pandas as pd
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, pandas {pd.__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="every scenario small (seconds)")
+    parser.add_argument("--out", type=Path, help="where to write the markdown (default bench/results.md, "
+                                                 "none with --quick)")
+    parser.add_argument("--only", choices=["A", "B", "shaping", "explorer"], action="append",
+                        help="run only these scenarios (repeatable)")
+    parser.add_argument("--json", type=Path, help="also write every row as JSON (for tests)")
+    parser.add_argument("--calls", type=int, help="calls in scenario B (default 200,000; 3,000 with --quick)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        spec = json.loads(args.worker)
+        print(json.dumps((run_loader if spec["mode"] == "load" else run_shaping)(spec)))
+        return 0
+
+    wanted = set(args.only or ["A", "B", "shaping", "explorer"])
+    timeout = 120 if args.quick else 1800
+    rows: list[Row] = []
+    for scenario in scenarios(args.quick, args.calls):
+        if scenario.name in wanted:
+            rows += bench_loading(scenario, timeout)
+    if "shaping" in wanted:
+        rows += bench_shaping(20_000 if args.quick else 1_000_000, timeout)
+    if "explorer" in wanted:
+        rows += bench_explorer(args.quick, timeout)
+
+    header = (f"Machine: {machine()}.\n\nSandbox: {LATENCY * 1000:.0f} ms latency, {RATE_LIMIT:g} requests/s per "
+              f"key, {RATE_LIMIT * ORG_RATE_FACTOR:g} per organization. Bound = max(pages x latency / concurrency, "
+              "pages / rate limit) with pages the minimum page requests, concurrency the number of accounts (one "
+              "chain of pages each), rate limit the accounts' summed per-key limits. Requests = page requests "
+              "(+ others such as /me/). Wall = paging + frame, in the tool's own process; peak MB = that process's "
+              "peak RSS (for shaping: growth above the input records).")
+    table = markdown(rows)
+    print(table)
+    out = args.out or (None if args.quick else ROOT / "bench" / "results.md")
+    if out:
+        out.write_text(f"# Benchmark results\n\n{header}\n\n{table}\n")
+    if args.json:
+        args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
