@@ -123,3 +123,21 @@ def test_plain_http_is_allowed_on_loopback(url):
 def test_sandbox_listens_on_loopback_only(sandbox):
     host, port = sandbox._server.socket.getsockname()[:2]
     assert host == "127.0.0.1" and sandbox.base_url.startswith(f"http://127.0.0.1:{port}/")
+
+
+def test_committed_notebooks_show_no_key():
+    # Every notebook loads from a seeded sandbox; collect the keys of the seeds they use (not started here).
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + [ROOT / "closeframe" / "dashboard.ipynb"]
+    seeds = {0} | {int(seed) for path in notebooks
+                   for seed in re.findall(r"seed=(\d+)", path.read_text(encoding="utf-8"))}
+    secrets = [secret for seed in sorted(seeds) for secret in all_secrets(Sandbox(seed=seed))]
+    assert len(notebooks) >= 4 and assert_no_secrets(notebooks, secrets) > 10_000
+
+
+def test_report_with_a_key_in_the_environment_holds_no_key(sandbox, tmp_path):
+    key = next(iter(sandbox.api_keys.values()))
+    done = run_cli(["-v", "report", "--out", "report.html"], tmp_path, CLOSE_API_KEY=key,
+                   CLOSE_BASE_URL=sandbox.base_url)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "report.html").stat().st_size > 10_000  # the report, with its plots, was written
+    assert_no_secrets([done.stdout, done.stderr, tmp_path], all_secrets(sandbox))
