@@ -110,6 +110,9 @@ def render_report(df: pd.DataFrame, *, source: str, generated_at: dt.datetime | 
         columns = [c for c in ("organization", "name", "type", "applies_to", "date_created", "date_updated")
                    if c in listed.columns]
         listed = listed.sort_values(["organization", "name"])[columns]
+        for column in ("date_created", "date_updated"):
+            if column in listed.columns:  # minutes are enough to read; the exports keep the full precision
+                listed[column] = listed[column].dt.strftime("%Y-%m-%d %H:%M UTC")
         if len(listed) > MAX_LISTED_OUTCOMES:
             parts.append(f"<p>The first {MAX_LISTED_OUTCOMES:,} of {len(listed):,}; export the frame for all.</p>")
         parts.append(_table(listed.head(MAX_LISTED_OUTCOMES), index=False))
