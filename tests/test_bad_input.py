@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import closeframe as cf
+from closeframe import plots
 from closeframe.cli import main
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, OUTCOME_COLUMNS
 
@@ -88,3 +89,9 @@ def test_bad_cli_values_exit_1_with_one_line(argv, named, listed, capsys, monkey
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("closeframe: error:") and named in err and listed in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", [name for name in plots.__all__ if name.startswith("plot_")])
+def test_every_plot_refuses_a_non_frame_and_says_what_it_takes(name):
+    with pytest.raises(cf.ConfigurationError, match=r"Expected an? \w+ frame from cf\.\w+\(\).*got a list"):
+        getattr(plots, name)([{"id": "outcome_1"}])
