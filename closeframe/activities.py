@@ -24,7 +24,7 @@ from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
-from closeframe.load import ON_ERROR_MODES, _check_choice, check_fields, frame_from_results, load_records
+from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
@@ -282,7 +282,7 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
                      since: Any, until: Any, fields: Any, progress: bool | None, on_error: str,
                      filters: Mapping[str, Any] | None, client_options: Mapping[str, Any] | None,
                      cache: Any = None, refresh: bool = False, lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
-    _check_choice("on_error", on_error, ON_ERROR_MODES)
+    check_choice("on_error", on_error, ON_ERROR_MODES)
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "

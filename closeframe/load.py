@@ -20,7 +20,8 @@ from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
 from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
 from closeframe.progress import LoadProgress
 
-__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "load_outcomes", "load_records"]
+__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "check_choice", "check_fields", "frame_from_results", "load_outcomes",
+           "load_records"]
 
 ON_ERROR_MODES = ("raise", "warn")
 #: Accounts loaded at once; each is its own key, so each has its own rate limit.
@@ -44,7 +45,8 @@ class AccountResult:
 Fetch = Callable[[CloseClient, LoadProgress], "list[dict] | Any"]
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Refuse a value that is not one of ``choices``, naming it and listing them."""
     if value not in choices:
         raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.")
 
@@ -224,8 +226,8 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     >>> df = cf.load_outcomes({"EU": "api_...", "US": "api_..."})   # doctest: +SKIP
     >>> df.groupby("organization_name", observed=True).size()        # doctest: +SKIP
     """
-    _check_choice("applies_to", applies_to, APPLIES_TO_MODES)
-    _check_choice("on_error", on_error, ON_ERROR_MODES)
+    check_choice("applies_to", applies_to, APPLIES_TO_MODES)
+    check_choice("on_error", on_error, ON_ERROR_MODES)
     fields = check_fields(fields, (*OUTCOME_COLUMNS, "applies_to"), "outcomes")
 
     def fetch(client: CloseClient, bar: LoadProgress):
