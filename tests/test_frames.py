@@ -466,3 +466,31 @@ def test_applies_to_given_as_a_lone_string_or_tuple_is_one_value_each(mode):
     else:
         assert list(zip(df["id"], df["applies_to"])) == [("a", "sms"), ("b", "calls"), ("b", "meetings"),
                                                          ("c", "calls")]
+
+
+def test_more_records_than_one_conversion_chunk_match_the_naive_recipe():
+    count = 2 * frames._CONVERT_CHUNK + 5  # records are converted to pyarrow a chunk at a time
+    records = generated_outcomes(count, seed=11)
+    # In the last chunk only: a record lacking a pinned field but carrying an unknown one (same number of keys).
+    del records[-2]["name"]
+    records[-2]["nickname"] = "late"
+    ours = outcomes_frame(records)
+    naive = naive_outcomes_frame(records)
+
+    assert list(ours.columns)[-1] == "nickname"
+    assert sorted(ours.columns) == sorted(naive.columns)
+    for column in naive.columns:
+        expected = [None if pd.isna(value) else value for value in naive[column].tolist()]
+        got = [None if pd.isna(value) else value for value in ours[column].tolist()]
+        assert got == expected, column
+
+    long = outcomes_frame(records, "long")
+    assert list(zip(long["id"], long["applies_to"])) == [
+        (record["id"], value) for record in records for value in record["applies_to"]]
+
+    # A value pyarrow refuses, in a later chunk, sends every field down the lenient path: same frame otherwise.
+    refused = [dict(record) for record in records]
+    refused[-3]["description"] = 42
+    lenient = outcomes_frame(refused)
+    assert lenient["description"][count - 3] == "42"
+    pd.testing.assert_frame_equal(lenient.drop(columns="description"), ours.drop(columns="description"))
