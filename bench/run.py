@@ -42,6 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/shaping.py
+
+from shaping import measure, naive_outcomes  # noqa: E402  (the one naive recipe, the one shaping measurement)
 
 PAGE_SIZE = 100
 LATENCY = 0.05
@@ -94,23 +97,8 @@ def scenarios(quick: bool, calls: int | None = None) -> list[Scenario]:
 
 # -- what each tool does, inside its worker process -------------------------------------------------------------
 
-def naive_outcomes(records: list) -> "pd.DataFrame":
-    """The recipe users write: flatten, one row per applies_to value, dummies back to one row, parse dates."""
-    import pandas as pd
-
-    frame = pd.json_normalize(records)
-    if "applies_to" in frame:
-        long = frame["applies_to"].explode()
-        dummies = pd.get_dummies(long, prefix="applies_to").groupby(level=0).max()
-        frame = frame.drop(columns="applies_to").join(dummies)
-    for column in ("date_created", "date_updated"):
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-    return frame
-
-
-def naive_calls(records: list) -> "pd.DataFrame":
-    """The same recipe for calls: flatten and parse the dates."""
+def flatten_calls(records: list) -> "pd.DataFrame":
+    """What the baselines' loops do with calls: flatten and parse the dates."""
     import pandas as pd
 
     frame = pd.json_normalize(records)
@@ -209,68 +197,19 @@ def run_loader(spec: dict) -> dict:
         frame = _load_closeframe(base_url, keys, kind)
     else:
         records = loaders[tool](base_url, keys, path)
-        frame = naive_outcomes(records) if kind == "outcomes" else naive_calls(records)
+        frame = naive_outcomes(records) if kind == "outcomes" else flatten_calls(records)
     wall = time.perf_counter() - started
     return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "peak_mb": _peak_mb()}
 
 
 # -- shaping ----------------------------------------------------------------------------------------------------
 
-def outcome_records(count: int) -> list:
-    """Outcome records like ``GET /outcome/`` answers: bench/shaping.py's generator when it is there."""
-    try:
-        from shaping import generate_outcomes  # bench/shaping.py, beside this file
-
-        return generate_outcomes(count)
-    except ImportError:
-        pass
-    import random
-
-    rng = random.Random(7)
-    orgs = [f"orga_{i:043d}" for i in range(50)]
-    users = [f"user_{i:043d}" for i in range(600)]
-    names = [f"Outcome {i}" for i in range(400)]
-    records = []
-    for i in range(count):
-        stamp = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i % 999999:06d}+00:00"
-        records.append({
-            "id": f"outcome_{i:022d}", "name": rng.choice(names),
-            "description": None if i % 3 == 0 else "What the rep should do next.",
-            "type": "vm-dropped" if i % 7 == 0 else "custom",
-            "applies_to": ["calls"] if i % 7 == 0 else ["calls", "meetings"],
-            "organization_id": rng.choice(orgs), "created_by": rng.choice(users), "updated_by": rng.choice(users),
-            "date_created": stamp, "date_updated": stamp,
-        })
-    return records
-
-
-def _resident_mb(field_name: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run_shaping(spec: dict) -> dict:
-    """Shape ``spec["n"]`` records with one tool; extra peak = resident high-water mark above the input."""
-    import gc
-
-    import pandas as pd  # noqa: F401
-
-    import closeframe as cf
-
-    records = outcome_records(spec["n"])
-    gc.collect()
-    try:  # reset the high-water mark to the current resident size, so only the shaping's growth counts
-        Path("/proc/self/clear_refs").write_text("5")
-        before = _resident_mb("VmRSS")
-    except OSError:
-        before = _peak_mb()
-    started = time.perf_counter()
-    frame = cf.outcomes_frame(records) if spec["tool"] == "closeframe" else naive_outcomes(records)
-    wall = time.perf_counter() - started
-    peak = _resident_mb("VmHWM") if Path("/proc/self/clear_refs").exists() else _peak_mb()
-    return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "peak_mb": peak - before}
+    """Shape ``spec["n"]`` records with one tool, measured by bench/shaping.py (best of 3, extra peak RSS)."""
+    recipe = "ours" if spec["tool"] == "closeframe" else "naive"
+    result = measure("outcomes", recipe, spec["n"], repeat=spec.get("repeat", 3), fingerprint=_digest)
+    return {"rows": result["rows"], "ids": result["ids"], "wall": result["seconds"],
+            "peak_mb": result["extra_peak_mb"]}
 
 
 # -- the parent: sandbox, subprocesses, table --------------------------------------------------------------------

@@ -153,8 +153,12 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure(kind: str, recipe: str, count: int, repeat: int) -> dict:
-    """Run one recipe in this process: extra peak RSS of the first run, best time of ``repeat`` runs."""
+def measure(kind: str, recipe: str, count: int, repeat: int, fingerprint=None) -> dict:
+    """Run one recipe in this process: extra peak RSS of the first run, best time of ``repeat`` runs.
+
+    ``fingerprint(ids)``, when given, summarizes the first frame's ``id`` column (bench/run.py compares the
+    recipes' results with it).
+    """
     records = generate_outcomes(count) if kind == "outcomes" else generate_calls(count)
     import pandas  # noqa: F401  (import cost and its memory are not part of the shaping)
     import pyarrow  # noqa: F401
@@ -173,6 +177,7 @@ def measure(kind: str, recipe: str, count: int, repeat: int) -> dict:
     times.append(time.perf_counter() - start)
     extra = _peak_rss() - baseline
     result_bytes = int(frame.memory_usage(deep=False).sum())
+    checked = {"rows": len(frame), "ids": fingerprint(frame["id"])} if fingerprint else {}
     del frame
     for _ in range(repeat - 1):
         gc.collect()
@@ -180,7 +185,7 @@ def measure(kind: str, recipe: str, count: int, repeat: int) -> dict:
         function(records)
         times.append(time.perf_counter() - start)
     return {"seconds": min(times), "extra_peak_mb": extra / 2**20, "frame_mb": result_bytes / 2**20,
-            "peak_reset": reset}
+            "peak_reset": reset, **checked}
 
 
 def _run_child(kind: str, recipe: str, count: int, repeat: int) -> dict:
