@@ -289,12 +289,25 @@ def _category_array(values: list) -> pd.Categorical:
     return _sorted_categorical(codes, uniques)
 
 
+#: A time of day followed by ``Z`` or an offset: "2025-07-29T10:30:00+02:00" has one, "2025-07-29" does not.
+_OFFSET_AT_END = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+
+
 def _parse_datetimes(codes: np.ndarray, uniques: Sequence) -> pd.api.extensions.ExtensionArray:
     """Parse each distinct value once with pandas' lenient ISO 8601 parser, then spread by ``codes``; never raise."""
     # Numbers would be read as epochs (a deprecated pandas path); Close never sends them: treat as unparseable.
-    parseable = [value if isinstance(value, str) or hasattr(value, "isoformat") else None for value in uniques]
-    parsed = pd.to_datetime(pd.Series(parseable, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    return parsed.astype(UTC_DATETIME_DTYPE).array.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
+    parseable = pd.Series([value if isinstance(value, str) or hasattr(value, "isoformat") else None
+                           for value in uniques], dtype=object)
+    # Texts with an offset, naive texts and datetime objects are parsed apart: in one call, pandas 2 reads a naive
+    # text in the offset of the aware ones beside it instead of as UTC.
+    aware = parseable.map(lambda v: isinstance(v, str) and bool(_OFFSET_AT_END.search(v.strip())))
+    naive = parseable.map(lambda v: isinstance(v, str)) & ~aware
+    parsed = pd.Series(pd.NaT, index=parseable.index, dtype=UTC_DATETIME_DTYPE)
+    for group in (aware, naive, parseable.notna() & ~aware & ~naive):
+        if group.any():
+            parsed[group] = pd.to_datetime(parseable[group], utc=True, format="ISO8601",
+                                           errors="coerce").astype(UTC_DATETIME_DTYPE)
+    return parsed.array.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
 
 
 def _integer_array(values: list) -> pd.api.extensions.ExtensionArray:
