@@ -479,7 +479,8 @@ def _label_columns(columns: dict[str, Any], count: int, organization_names: Mapp
     if organization_names is not None:
         if not isinstance(organization_names, Mapping):
             raise ConfigurationError(
-                f"organization_names must be a mapping {{organization_id: name}}, not {type(organization_names).__name__}"
+                "organization_names must be a mapping {organization_id: name}, "
+                f"not {type(organization_names).__name__}"
             )
         labels["organization_name"] = _relabel(columns["organization_id"], organization_names)
     if accounts is not None:

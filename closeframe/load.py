@@ -20,8 +20,8 @@ from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
 from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
 from closeframe.progress import LoadProgress
 
-__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "check_choice", "check_fields", "frame_from_results", "load_outcomes",
-           "load_records"]
+__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "check_choice", "check_fields", "frame_from_results",
+           "load_outcomes", "load_records"]
 
 ON_ERROR_MODES = ("raise", "warn")
 #: Accounts loaded at once; each is its own key, so each has its own rate limit.
