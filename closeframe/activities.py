@@ -12,6 +12,7 @@ completed window is stored at once, so an interrupted load resumes.
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +26,7 @@ from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
-from closeframe.progress import LoadProgress
+from closeframe.progress import LoadProgress, LoadStopped
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -133,7 +134,8 @@ _MICROSECOND = pd.Timedelta(microseconds=1)
 
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
                  fields: list[str] | None, bar: LoadProgress,
-                 on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None) -> list[Leaf]:
+                 on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None,
+                 stop: threading.Event | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
     ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there). While the
@@ -149,6 +151,8 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     try:
         for record in paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
                                             on_page=bar.page):
+            if stop is not None and stop.is_set():
+                raise LoadStopped(f"{path} window stopped: another window of the load failed")
             pending.append(record)
             if not newest_first:
                 continue
@@ -169,8 +173,8 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                     end = cut
     except SkipCapError:
         left, right = split_window(Window(window.start, end))
-        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf) + \
-            _load_window(client, path, right, params, fields, bar, on_leaf)
+        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf, stop) + \
+            _load_window(client, path, right, params, fields, bar, on_leaf, stop)
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)
@@ -200,15 +204,18 @@ def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], par
     """Load ``windows`` concurrently; on a failure (or Ctrl-C) windows not yet started are cancelled."""
     if not windows:
         return []
+    stop = threading.Event()  # this account's windows only: another account's failure must not stop them
     pool = ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)), thread_name_prefix="closeframe-window")
     try:
-        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf) for w in windows]
-        leaves = [leaf for future in futures for leaf in future.result()]
+        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop) for w in windows]
+        return [leaf for future in futures for leaf in future.result()]
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # running windows finish (and are cached); queued ones go
+        # One window failed, or Ctrl-C: the others stop at their next record (what they checkpointed stays
+        # cached) and windows not started are dropped.
+        stop.set()
         raise
-    pool.shutdown(wait=True)
-    return leaves
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)

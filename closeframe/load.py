@@ -125,9 +125,15 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
     with LoadProgress(progress, desc) as bar:
         if len(accounts) == 1:
             return [_load_account(accounts[0], fetch, base_url, bar, options)]
-        workers = min(len(accounts), MAX_CONCURRENT_ACCOUNTS)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="closeframe-account") as pool:
+        pool = ThreadPoolExecutor(max_workers=min(len(accounts), MAX_CONCURRENT_ACCOUNTS),
+                                  thread_name_prefix="closeframe-account")
+        try:
             return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options), accounts))
+        except BaseException:
+            bar.stopped.set()  # Ctrl-C: the accounts' pagers stop at their next page, so the wait below is short
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def frame_from_results(results: list[AccountResult], build: Callable[..., pd.DataFrame], *, on_error: str,

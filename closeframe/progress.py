@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-__all__ = ["LoadProgress", "progress_enabled"]
+__all__ = ["LoadProgress", "LoadStopped", "progress_enabled"]
 
 
 def _in_notebook() -> bool:
@@ -22,6 +22,10 @@ def progress_enabled(progress: bool | None) -> bool:
         stream = sys.stderr
         return _in_notebook() or bool(getattr(stream, "isatty", lambda: False)())
     return bool(progress)
+
+
+class LoadStopped(Exception):
+    """Raised inside a load's worker threads once the load was interrupted, so they stop at their next page."""
 
 
 class LoadProgress:
@@ -41,6 +45,9 @@ class LoadProgress:
         self.records = 0
         self.waited = 0.0
         self._watched: list = []  # throttles of clients still loading: their waits show while they happen
+        # Set when the load is interrupted (Ctrl-C): every pager reports its pages here, so each stops at its next
+        # page instead of loading to the end while the user waits.
+        self.stopped = threading.Event()
         self._bar: Any = None
         if progress_enabled(progress):
             from tqdm.auto import tqdm
@@ -53,7 +60,9 @@ class LoadProgress:
         return self.waited + sum(throttle.waited for throttle in self._watched)
 
     def page(self, records: int) -> None:
-        """Count one page of ``records`` records."""
+        """Count one page of ``records`` records; raise :class:`LoadStopped` once the load was interrupted."""
+        if self.stopped.is_set():
+            raise LoadStopped("the load was interrupted")
         with self._lock:
             self.pages += 1
             self.records += records

@@ -186,3 +186,50 @@ def test_cache_true_uses_the_environment_folder(small_cap, tmp_path, monkeypatch
     name = next(iter(sb.api_keys))
     cf.load_meetings(sb.api_keys[name], base_url=sb.base_url, progress=False, cache=True)
     assert list((tmp_path / "env-cache").rglob("*.parquet"))
+
+
+_INTERRUPTED_LOAD = """
+import sys
+import closeframe as cf
+import closeframe.activities
+
+closeframe.activities.CHECKPOINT_RECORDS = 1000  # checkpoints early, so a short load has some to keep
+key, base_url, cache = sys.argv[1:4]
+cf.load_calls(key, base_url=base_url, cache=cache, lookback=None, progress=False)
+print("finished without being interrupted")
+"""
+
+
+def test_ctrl_c_stops_a_load_promptly_and_it_resumes_from_the_cache(fresh_sandbox, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    sb = fresh_sandbox(seed=6, organizations=1, calls=12_000, meetings=0, latency=0.02)
+    name, key = next(iter(sb.api_keys.items()))
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_LOAD, key, sb.base_url, str(tmp_path)],
+                               env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)  # Ctrl-C, once the first checkpoint is on disk
+    interrupted_at = time.monotonic()
+    out, err = process.communicate(timeout=30)
+    stopped_after = time.monotonic() - interrupted_at
+    assert process.returncode != 0 and "KeyboardInterrupt" in err and "finished" not in out
+    assert stopped_after < 5  # it stopped at the next page, not at the end of a 120-page load
+    kept = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
+    assert kept
+    sb.stats.reset()
+    resumed = cf.load_calls(key, base_url=sb.base_url, cache=tmp_path, lookback=None, progress=False)
+    resumed_requests = sb.stats.requests
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # what was kept was not fetched again
+    sb.stats.reset()
+    plain = cf.load_calls(key, base_url=sb.base_url, progress=False)
+    assert_frame_equal(resumed, plain)
+    assert resumed_requests < sb.stats.requests
