@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from closeframe import __version__
+from closeframe.accounts import resolve_accounts
 from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
 from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
 
@@ -154,24 +155,18 @@ class CloseClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
     ) -> None:
-        if api_key is not None and token is not None:
-            raise ConfigurationError("Pass either api_key= or token=, not both.")
-        if api_key is None and token is None:
-            api_key = os.environ.get("CLOSE_API_KEY") or None
-        if not (api_key or token):
-            raise ConfigurationError(
-                "No Close API key: set CLOSE_API_KEY, pass api_key= (or token= for OAuth), "
-                "or try the offline sandbox with `closeframe demo`."
-            )
         for name, value in (("api_key", api_key), ("token", token)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigurationError(f"{name} must be a non-empty string, got a {type(value).__name__}.")
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(
+                    f"CloseClient takes one {name} string, not a {type(value).__name__}; for several "
+                    "organizations pass them to cf.load_outcomes (or load_calls / load_meetings).")
+        (account,) = resolve_accounts(api_key, token)  # the environment, emptiness, both-at-once: one set of rules
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
         self.max_retries = int(max_retries)
         self.max_wait = float(max_wait)
         self.backoff = float(backoff)
-        self._auth = _Auth(api_key.strip() if api_key else None, token.strip() if token else None)
+        self._auth = _Auth(account.api_key, account.token)
         self.label = label or self._auth.masked
         self._sleep = sleep
         self.throttle = Throttle(sleep=sleep)
