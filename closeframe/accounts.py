@@ -44,7 +44,8 @@ class Account:
 def _as_secret(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(
-            f"Each {what} must be a non-empty string, got {type(value).__name__}. "
+            f"Each {what} must be a non-empty string, got "
+            f"{'an empty one' if isinstance(value, str) else 'a value of type ' + type(value).__name__}. "
             "Pass one key, a list of keys, or a mapping {label: key}."
         )
     return value.strip()
@@ -88,7 +89,7 @@ def resolve_accounts(api_key: Any = None, token: Any = None) -> list[Account]:
         pairs = [(f"account {i}", secret) for i, secret in enumerate(value, start=1)]
     else:
         raise ConfigurationError(
-            f"{kind}= takes one key, a list of keys or a mapping {{label: key}}, not a {type(value).__name__}."
+            f"{kind}= takes one key, a list of keys or a mapping {{label: key}}, not a value of type {type(value).__name__}."
         )
     if not pairs:
         raise ConfigurationError(f"{kind}= is empty: give at least one {what}.")

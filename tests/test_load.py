@@ -119,7 +119,7 @@ def test_key_revoked_mid_load_keeps_what_arrived(fresh_sandbox):
     ({"applies_to": "wide"}, "applies_to='wide' is not one of 'columns', 'long'"),
     ({"on_error": "ignore"}, "on_error='ignore'"),
     ({"fields": ["name", "bad name"]}, "Bad field name 'bad name'"),
-    ({"api_key": 42}, "not a int"),
+    ({"api_key": 42}, "not a value of type int"),
     ({"api_key": {}}, "empty"),
     ({"api_key": "k", "token": "t"}, "not both"),
     ({"api_key": None}, "CLOSE_API_KEY"),
