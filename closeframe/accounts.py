@@ -89,7 +89,8 @@ def resolve_accounts(api_key: Any = None, token: Any = None) -> list[Account]:
         pairs = [(f"account {i}", secret) for i, secret in enumerate(value, start=1)]
     else:
         raise ConfigurationError(
-            f"{kind}= takes one key, a list of keys or a mapping {{label: key}}, not a value of type {type(value).__name__}."
+            f"{kind}= takes one key, a list of keys or a mapping {{label: key}}, "
+            f"not a value of type {type(value).__name__}."
         )
     if not pairs:
         raise ConfigurationError(f"{kind}= is empty: give at least one {what}.")
