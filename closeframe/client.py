@@ -21,7 +21,7 @@ from closeframe.accounts import resolve_accounts
 from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
 from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
 
-__all__ = ["DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "normalize_fields", "resolve_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "list_query", "normalize_fields", "resolve_base_url"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 #: Close's maximum ``_limit`` for outcomes, calls and meetings; asking for more is a 400.
@@ -336,11 +336,48 @@ class CloseClient:
         (so a lying server cannot make it loop forever). A ``_skip`` past Close's cap raises
         :class:`~closeframe.errors.SkipCapError`: never a silently truncated list.
         """
-        # One paging loop for both: this is paginate_ahead with no page asked ahead (imported here, as the pager
-        # builds on this client).
-        from closeframe.pager import paginate_ahead
+        query = list_query(params, fields)
+        seen: set = set()
+        skip = 0
+        while True:
+            records, has_more = self.get_page(path, {**query, "_skip": skip, "_limit": page_size})
+            if on_page is not None:
+                on_page(len(records))
+            for record in records:
+                key = record.get("id") if isinstance(record, dict) else None
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                yield record
+            if not has_more or not records:
+                return
+            skip += len(records)
 
-        return paginate_ahead(self, path, params, fields=fields, page_size=page_size, on_page=on_page, ahead=0)
+    def get_page(self, path: str, query: Mapping[str, Any]) -> tuple[list, bool]:
+        """GET one page of a list endpoint and return its records and ``has_more``.
+
+        Raises
+        ------
+        TransportError
+            When the answer has no ``data`` list (the base URL is not a Close API).
+        """
+        page = self.get(path, query)
+        records = page.get("data")
+        if not isinstance(records, list):
+            raise TransportError(f"GET /{path.strip('/')}/ for {self.label} answered without a 'data' list; is "
+                                 "the base URL a Close API (…/api/v1/)?", path=path)
+        return records, bool(page.get("has_more"))
+
+
+def list_query(params: Mapping[str, Any] | None, fields: Sequence[str] | str | None,
+               also: Sequence[str] = ()) -> dict:
+    """The query of every page of a listing: the filters, and ``_fields`` (with ``id`` and the ``also`` names)."""
+    query = dict(params or {})
+    names = normalize_fields(fields)
+    if names is not None:
+        query["_fields"] = ",".join([*names, *(n for n in also if n not in names)])
+    return query
 
 
 def normalize_fields(fields: Sequence[str] | str | None) -> list[str] | None:

@@ -25,8 +25,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from closeframe.client import PAGE_SIZE, CloseClient, normalize_fields
-from closeframe.errors import DataChangedError, TransportError
+from closeframe.client import PAGE_SIZE, CloseClient, list_query
+from closeframe.errors import DataChangedError
 
 __all__ = ["MAX_RESTARTS", "paginate_newest_first", "paginate_verified", "record_created"]
 
@@ -36,15 +36,6 @@ MAX_RESTARTS = 3
 log = logging.getLogger("closeframe.continuity")
 
 OnPage = Callable[[int], None]
-
-
-def _page(client: CloseClient, path: str, query: Mapping[str, Any]) -> tuple[list, bool]:
-    page = client.get(path, query)
-    records = page.get("data")
-    if not isinstance(records, list):
-        raise TransportError(f"GET /{path.strip('/')}/ for {client.label} answered without a 'data' list; is the "
-                             "base URL a Close API (…/api/v1/)?", path=path)
-    return records, bool(page.get("has_more"))
 
 
 def _unseen(records: list, seen: set) -> list:
@@ -62,15 +53,6 @@ def _unseen(records: list, seen: set) -> list:
 
 def _record_id(record: Any) -> Any:
     return record.get("id") if isinstance(record, dict) else None
-
-
-def _base_query(params: Mapping[str, Any] | None, fields: Sequence[str] | str | None,
-                also: Sequence[str] = ()) -> dict:
-    query = dict(params or {})
-    names = normalize_fields(fields)
-    if names is not None:
-        query["_fields"] = ",".join([*names, *(n for n in also if n not in names)])
-    return query
 
 
 def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] | None = None, *,
@@ -98,14 +80,14 @@ def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] 
     DataChangedError
         When records were deleted under the cursor on more than :data:`MAX_RESTARTS` passes.
     """
-    query = _base_query(params, fields)
+    query = list_query(params, fields)
     seen = set() if seen is None else seen
     shown = "/" + path.strip("/") + "/"
     for attempt in range(MAX_RESTARTS + 1):
         skip, last_id, changed = 0, None, False
         while True:
             start = skip - 1 if last_id is not None else skip
-            records, has_more = _page(client, path, {**query, "_skip": start, "_limit": page_size})
+            records, has_more = client.get_page(path, {**query, "_skip": start, "_limit": page_size})
             if last_id is not None:
                 first = _record_id(records[0]) if records else None
                 # The last record read should open this page. A record read before (an insertion moved it) is
@@ -160,7 +142,7 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
     a readable ``date_created``, one newer than the record before it, or a page with nothing new (a server that
     ignores the date filter) switches to :func:`paginate_verified` for the rest, keeping what was read.
     """
-    query = _base_query(params, fields, also=("date_created",))
+    query = list_query(params, fields, also=("date_created",))
     seen: set = set()
     anchor, anchor_text, ties = None, None, 0
     while True:
@@ -169,7 +151,7 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
             unique_instant = ties == 1 and anchor.microsecond != 0
             page_query.pop("date_created__lte" if unique_instant else "date_created__lt", None)
             page_query["date_created__lt" if unique_instant else "date_created__lte"] = anchor_text
-        records, has_more = _page(client, path, page_query)
+        records, has_more = client.get_page(path, page_query)
         dates = [record_created(record) for record in records]
         ordered = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records)) and all(
             later <= earlier for earlier, later in zip([anchor or dates[0], *dates], dates)) if records else True

@@ -233,3 +233,13 @@ def test_ctrl_c_stops_a_load_promptly_and_it_resumes_from_the_cache(fresh_sandbo
     plain = cf.load_calls(key, base_url=sb.base_url, progress=False)
     assert_frame_equal(resumed, plain)
     assert resumed_requests < sb.stats.requests
+
+
+@pytest.mark.parametrize("fields", [None, ["id", "outcome_id"]])
+def test_calls_past_the_skip_cap_load_once_each(fresh_sandbox, fields):
+    # Without date_created in the fields the listing's order cannot be checked: the window is split instead.
+    sb = fresh_sandbox(organizations=[{"name": "Org", "calls": 1234, "meetings": 0}], max_skip=300,
+                       rate_limit=None)
+    df = cf.load_calls(sb.api_keys["Org"], base_url=sb.base_url, fields=fields, progress=False)
+    expected = [r["id"] for r in sb.store.activity_page("Org", "call", 0, 10**9)[0]]
+    assert sorted(df["id"]) == sorted(expected) and df["id"].is_unique
