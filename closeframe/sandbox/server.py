@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import socket
 import struct
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from closeframe.sandbox.common import format_us, parse_us
+from closeframe.sandbox.events import EVENT_PAGE_LIMIT, EventFilterError
 from closeframe.sandbox.ratelimit import Decision, endpoint_group
 from closeframe.sandbox.store import applies_to_for
 
@@ -89,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         """The Server header."""
         return "closeframe-sandbox"
+
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header, from the store's clock (as Close's servers date their answers by their own clock)."""
+        from email.utils import formatdate
+
+        if timestamp is None:
+            timestamp = self.server.sandbox.store.clock_us() / 1_000_000
+        return formatdate(timestamp, usegmt=True)
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -159,8 +169,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._mutate_for_fault(fault["kind"], principal, path, parse_qs(split.query))
             if not in_api:
                 raise _error(404, f"Not found. API paths start with {API_PREFIX}/.")
-            status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
-                                          principal)
+            api_key_id = None if credential in sb.tokens.values() else \
+                "api_" + hashlib.sha256(principal.label.encode()).hexdigest()[:22]  # an id, never the key
+            with sb.store.events.acting(principal.user["id"], api_key_id):
+                status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
+                                              principal)
             if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
                 payload["has_more"] = True
             headers: dict = {}
@@ -280,8 +293,12 @@ class Handler(BaseHTTPRequestHandler):
             ("organization", "*"): {"GET": self._organization_get},
             ("activity", "call"): {"GET": self._activity_list},
             ("activity", "meeting"): {"GET": self._activity_list},
-            ("activity", "call", "*"): {"GET": self._activity_get, "PUT": self._activity_update},
-            ("activity", "meeting", "*"): {"GET": self._activity_get, "PUT": self._activity_update},
+            ("activity", "call", "*"): {"GET": self._activity_get, "PUT": self._activity_update,
+                                        "DELETE": self._activity_delete},
+            ("activity", "meeting", "*"): {"GET": self._activity_get, "PUT": self._activity_update,
+                                           "DELETE": self._activity_delete},
+            ("event",): {"GET": self._event_list},
+            ("event", "*"): {"GET": self._event_get},
         }
         shape = tuple(parts[:2] if parts[:1] == ["activity"] else parts[:1]) + ("*",) * (
             len(parts) - (2 if parts[:1] == ["activity"] else 1))
@@ -445,9 +462,11 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     raise _error(400, f"{field}__{op}: {raw!r} is not an ISO 8601 date or datetime.") from None
             bounds[field] = tuple(values)
+        ids = params.get("id__in")
         return {"created": bounds["date_created"], "activity": bounds["activity_at"],
                 "user_id": params.get("user_id") or None, "lead_id": params.get("lead_id") or None,
-                "contact_id": params.get("contact_id") or None}
+                "contact_id": params.get("contact_id") or None,
+                "ids": None if ids is None else [i.strip() for i in ids.split(",") if i.strip()]}
 
     def _activity_list(self, who, parts, params, **_):
         skip, limit = self._paging(params)
@@ -475,3 +494,49 @@ class Handler(BaseHTTPRequestHandler):
         if outcome_id is not None and store.get_outcome(who.org, outcome_id) is None:
             raise _HTTPError(400, {"errors": [], "field-errors": {"outcome_id": "Object does not exist."}})
         return 200, store.set_activity_outcome(who.org, parts[1], parts[2], outcome_id)
+
+    def _activity_delete(self, who, parts, **_):
+        try:
+            self.server.sandbox.store.delete_activity(who.org, parts[1], parts[2])
+        except KeyError:
+            raise _error(404, f"{parts[1].capitalize()} {parts[2]!r} not found.") from None
+        return 200, {}
+
+    # -- the event log ------------------------------------------------------------------------------------------
+    def _event_reader(self, who) -> bool:
+        """Whether ``who`` is an admin; 403 when the log's access knob keeps them out."""
+        store = self.server.sandbox.store
+        admin = any(m["user_id"] == who.user["id"] and m["role_id"] == "admin"
+                    for m in store.organization(who.org)["memberships"])
+        access = store.events.access
+        if access == "none" or (access == "admins" and not admin):
+            raise _error(403, "You don't have access to the event log of this organization.")
+        return admin
+
+    def _event_list(self, who, params, **_):
+        admin = self._event_reader(who)
+        raw = params.get("_limit", "")
+        try:
+            limit = int(raw) if raw != "" else EVENT_PAGE_LIMIT
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise _error(400, f"_limit must be a non-negative integer, got {raw!r}.")
+        if limit > EVENT_PAGE_LIMIT:
+            raise _error(400, "The limit you set is larger than the maximum limit for this resource "
+                              f"(max_limit = {EVENT_PAGE_LIMIT}).")
+        store = self.server.sandbox.store
+        try:
+            events, cursor_next, cursor_previous = store.events.page(who.org_id, params, admin=admin,
+                                                                     limit=limit or EVENT_PAGE_LIMIT)
+        except EventFilterError as exc:
+            raise _error(400, str(exc)) from None
+        return 200, {"data": [self._fields(params, e) for e in events], "cursor_next": cursor_next,
+                     "cursor_previous": cursor_previous}
+
+    def _event_get(self, who, parts, params, **_):
+        admin = self._event_reader(who)
+        for event in self.server.sandbox.store.events.page(who.org_id, {}, admin=admin, limit=None)[0]:
+            if event["id"] == parts[1]:
+                return 200, self._fields(params, event)
+        raise _error(404, f"Event {parts[1]!r} not found.")

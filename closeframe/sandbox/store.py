@@ -18,6 +18,7 @@ import numpy as np
 from closeframe.sandbox import tables
 from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
 from closeframe.sandbox.data import outcome_sort_key
+from closeframe.sandbox.events import EventLog
 
 __all__ = ["Store", "applies_to_for", "outcome_sort_key"]
 
@@ -60,6 +61,9 @@ class Store:
         self._by_id = {org["id"]: org for org in self._orgs.values()}
         self._rng = np.random.default_rng([seed, 424242])
         self._tick = 0
+        self._advanced_us = 0
+        #: The event log every write below records into (served as ``GET /event/``).
+        self.events = EventLog(self.clock_us, seed=seed)
 
     # -- organizations and users --------------------------------------------------------------------------------
     def _org(self, org: str) -> dict:
@@ -114,7 +118,16 @@ class Store:
         """A logical clock for records written after seeding: one second past the last write, after NOW."""
         with self.lock:
             self._tick += 1
-            return NOW_US + self._tick * 1_000_000
+            return self.clock_us()
+
+    def clock_us(self) -> int:
+        """The store's current time (µs) without advancing it: NOW, one second per write, plus any advance."""
+        return NOW_US + self._tick * 1_000_000 + self._advanced_us
+
+    def advance_clock(self, seconds: float) -> None:
+        """Let time pass (e.g. 31 days, so the event log's retention drops what came before)."""
+        with self.lock:
+            self._advanced_us += int(seconds * 1_000_000)
 
     # -- outcomes -----------------------------------------------------------------------------------------------
     def outcomes(self, org_name: str) -> list[dict]:
@@ -179,6 +192,7 @@ class Store:
             if position is None:
                 position = bisect.bisect_right([outcome_sort_key(r) for r in listing], outcome_sort_key(record))
             listing.insert(position, record)
+            self.events.record(org["id"], "outcome", record.get("id"), "created", data=record)
             return copy.deepcopy(record)
 
     def update_outcome(self, org_name: str, outcome_id: str, **fields: Any) -> dict:
@@ -186,7 +200,10 @@ class Store:
         with self.lock:
             for record in self._org(org_name)["outcomes"]:
                 if record.get("id") == outcome_id:
+                    before = copy.deepcopy(record)
                     record.update(copy.deepcopy(fields))
+                    self.events.record(self._org(org_name)["id"], "outcome", outcome_id, "updated", data=record,
+                                       previous_data=before)
                     return copy.deepcopy(record)
             raise KeyError(f"no outcome {outcome_id!r} in {org_name!r}")
 
@@ -197,6 +214,8 @@ class Store:
             for i, record in enumerate(listing):
                 if record.get("id") == outcome_id:
                     del listing[i]
+                    self.events.record(self._org(org_name)["id"], "outcome", outcome_id, "deleted", data=None,
+                                       previous_data=record)
                     return
             raise KeyError(f"no outcome {outcome_id!r} in {org_name!r}")
 
@@ -205,7 +224,9 @@ class Store:
         with self.lock:
             listing = self._org(org_name)["outcomes"]
             if listing:
-                del listing[0]
+                record = listing.pop(0)
+                self.events.record(self._org(org_name)["id"], "outcome", record.get("id"), "deleted", data=None,
+                                   previous_data=record)
 
     # -- calls and meetings -------------------------------------------------------------------------------------
     def table(self, org_name: str, kind: str) -> tables.ActivityTable:
@@ -259,8 +280,9 @@ class Store:
             i = table.find(activity_id)
             if i is None:
                 raise KeyError(f"no {kind} {activity_id!r} in {org_name!r}")
+            before = table.render(i)
             table.set_outcome(i, outcome_id, self.now_us())
-            return table.render(i)
+            return self._logged(table, i, before)
 
     def set_call_outcome(self, org_name: str, call_id: str, outcome_id: str | None) -> dict:
         """Set a call's ``outcome_id``; see :meth:`set_activity_outcome`."""
@@ -277,11 +299,20 @@ class Store:
             i = table.find(activity_id)
             if i is None:
                 raise KeyError(f"no {kind} {activity_id!r} in {org_name!r}")
+            before = table.render(i)
             if "outcome_id" in fields:
                 table.set_outcome(i, fields.pop("outcome_id"), self.now_us())
             if fields:
                 table.overrides.setdefault(table.render(i)["id"], {}).update(copy.deepcopy(fields))
-            return table.render(i)
+            return self._logged(table, i, before)
+
+    def _logged(self, table: tables.ActivityTable, i: int, before: dict | None) -> dict:
+        """Row ``i`` rendered, its change recorded in the event log (``before=None``: it was created)."""
+        after = table.render(i)
+        self.events.record(table.context.org_id, f"activity.{table.kind}", after["id"],
+                           "created" if before is None else "updated", data=after, previous_data=before,
+                           lead_id=after.get("lead_id"))
+        return after
 
     def add_call(self, org_name: str, **fields: Any) -> dict:
         """Add a call and return it; omitted fields get defaults, unknown fields are kept verbatim."""
@@ -332,7 +363,7 @@ class Store:
             i = table.insert(values)
             if fields:  # whatever has no column (unknown users, new fields, odd values) is served verbatim
                 table.overrides[record_id] = fields
-            return table.render(i)
+            return self._logged(table, i, None)
 
     def delete_activity(self, org_name: str, kind: str, activity_id: str) -> None:
         """Remove a call or meeting."""
@@ -341,7 +372,13 @@ class Store:
             i = table.find(activity_id)
             if i is None:
                 raise KeyError(f"no {kind} {activity_id!r} in {org_name!r}")
-            table.delete(i)
+            self._delete_row(table, i)
+
+    def _delete_row(self, table: tables.ActivityTable, i: int) -> None:
+        before = table.render(i)
+        table.delete(i)
+        self.events.record(table.context.org_id, f"activity.{table.kind}", before["id"], "deleted", data=None,
+                           previous_data=before, lead_id=before.get("lead_id"))
 
     def shift_activities(self, org_name: str, kind: str, **filters: Any) -> None:
         """Add a record at the front (the newest) of the listing that ``filters`` select, for the ``shift`` fault.
@@ -367,4 +404,4 @@ class Store:
             table = self.table(org_name, kind)
             rows, _ = table.page(table.select(**filters), 0, 1)
             if rows:
-                table.delete(rows[0])
+                self._delete_row(table, rows[0])

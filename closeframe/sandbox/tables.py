@@ -137,7 +137,8 @@ class ActivityTable:
 
     # -- querying -----------------------------------------------------------------------------------------------
     def select(self, *, created: tuple = (None, None, None, None), activity: tuple = (None, None, None, None),
-               user_id: str | None = None, lead_id: str | None = None, contact_id: str | None = None):
+               user_id: str | None = None, lead_id: str | None = None, contact_id: str | None = None,
+               ids: list[str] | None = None):
         """Rows matching the filters, as ``(lo, hi, indices)``.
 
         Parameters
@@ -146,6 +147,8 @@ class ActivityTable:
             ``(gt, gte, lt, lte)`` bounds in µs (``None`` = unbounded) on date_created / activity_at.
         user_id, lead_id, contact_id : str, optional
             Equality filters.
+        ids : list of str, optional
+            ``id__in``: only these ids.
 
         Returns
         -------
@@ -188,6 +191,9 @@ class ActivityTable:
             narrow(self.cols["lead"][lo:hi] == self.context.lead_index(lead_id))
         if contact_id is not None:
             narrow(self.cols["contact"][lo:hi] == self.context.contact_index(contact_id))
+        if ids is not None:
+            wanted = [i[len(self.prefix):].encode("ascii", "replace") for i in ids if i.startswith(self.prefix)]
+            narrow(np.isin(self.cols["id"][lo:hi], np.array(wanted, dtype=self.cols["id"].dtype)))
         return lo, hi, (None if mask is None else lo + np.flatnonzero(mask))
 
     def page(self, selection, skip: int, limit: int) -> tuple[list[int], bool]:

@@ -1,0 +1,228 @@
+"""The sandbox's event log: what ``GET /event/`` serves, recorded by every write to the store.
+
+Close's event log as documented (developer.close.com, "Event Log" and "Retrieve a list of events"):
+
+- One event per change of an object: ``object_type`` (``activity.call``, ``activity.meeting``; ``outcome`` is
+  inferred, see :attr:`EventLog.outcome_events`), ``object_id``, ``action`` (``created``, ``updated``,
+  ``deleted``), ``changed_fields``, ``data`` (the object after) and ``previous_data`` (before), ``user_id``
+  (``None`` when no user did it), ``request_id``, ``api_key_id``, ``lead_id``, ``organization_id``, ``meta``,
+  ``date_created`` and ``date_updated``.
+- Several quick changes of one object by one user merge into one event whose ``date_updated`` moves (its
+  ``date_created`` stays, ``previous_data`` keeps the state before the first change).
+- Listed newest ``date_updated`` first, cursor-paged: ``{"data": [...], "cursor_next": ..., "cursor_previous": ...}``;
+  ``_limit`` defaults to 50 and is capped at 50; there is no ``_skip``.
+- Only some filter combinations are supported (``object_type`` + ``action`` among them), each optionally with
+  ``date_updated__gte|lte``; another combination answers 400.
+- Events are kept 30 days. ``data``/``previous_data`` are shown to admins always, to other users for one hour.
+
+Knobs the docs leave open: :attr:`EventLog.merge_seconds` (how quick "quick" is), :attr:`EventLog.access`
+(who may read the log at all: ``"all"``, ``"admins"``, ``"none"`` answer 403 to the others) and
+:attr:`EventLog.outcome_events` (whether outcome changes are logged).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from closeframe.sandbox.common import DAY_US, format_us, parse_us, random_id
+
+__all__ = ["EVENT_ACCESS", "EVENT_PAGE_LIMIT", "RETENTION_US", "SUPPORTED_FILTERS", "EventFilterError", "EventLog"]
+
+#: Events older than this (by ``date_updated``) are gone.
+RETENTION_US = 30 * DAY_US
+#: Non-admins see ``data`` and ``previous_data`` of events younger than this.
+PRIVATE_DATA_US = 3600 * 1_000_000
+#: Default and largest ``_limit`` of ``GET /event/``.
+EVENT_PAGE_LIMIT = 50
+#: Who may read the log: everyone, admins only, nobody (the plan lacks it).
+EVENT_ACCESS = ("all", "admins", "none")
+#: The filter combinations Close documents; ``date_updated__gte|lte`` may be added to any of them.
+SUPPORTED_FILTERS = frozenset(frozenset(combo) for combo in (
+    (), ("object_type", "object_id"), ("object_type", "action"), ("object_id", "action"), ("lead_id", "object_type"),
+    ("lead_id", "object_type", "action"), ("lead_id", "user_id", "object_type"),
+    ("lead_id", "user_id", "object_type", "action"), ("lead_id", "user_id"), ("user_id", "object_id"),
+    ("user_id", "object_id", "action"), ("user_id", "object_type"), ("user_id", "object_type", "action"),
+    ("lead_id",), ("user_id",), ("request_id",),
+))
+_FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "request_id")
+
+
+class EventFilterError(ValueError):
+    """A request Close would answer 400 (unsupported filters, a bad cursor or date)."""
+
+
+def _encode_cursor(direction: str, key: tuple[int, str], bounds: tuple) -> str:
+    raw = json.dumps([direction, key[0], key[1], list(bounds)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> tuple[str, tuple[int, str], tuple]:
+    try:
+        direction, when, event_id, bounds = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if direction not in ("next", "previous"):
+            raise ValueError(direction)
+        return direction, (int(when), str(event_id)), tuple(bounds)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise EventFilterError(f"_cursor: {text!r} is not a cursor this endpoint gave out.") from None
+
+
+class EventLog:
+    """Every organization's events, newest change last; thread-safe.
+
+    Parameters
+    ----------
+    clock : callable
+        The store's current time in µs (read, not advanced).
+    seed : int
+        Seeds event and request ids.
+    """
+
+    def __init__(self, clock: Callable[[], int], *, seed: int = 0):
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._events: dict[str, list[dict]] = {}
+        self._rng = np.random.default_rng([seed, 777])
+        self._actor = threading.local()
+        #: Changes by one user to one object within this many seconds of its event's last update merge into it.
+        self.merge_seconds = 60.0
+        #: ``"all"``, ``"admins"`` or ``"none"``: who may read the log (the others get 403).
+        self.access = "all"
+        #: Whether outcome creations, updates and deletions are logged (Close's list does not say).
+        self.outcome_events = True
+
+    # -- recording ----------------------------------------------------------------------------------------------
+    @contextmanager
+    def acting(self, user_id: str | None, api_key_id: str | None = None) -> Iterator[str]:
+        """Attribute the events recorded in this thread to ``user_id`` and one new request id."""
+        with self._lock:
+            request_id = random_id(self._rng, "req_", 22)
+        previous = getattr(self._actor, "who", None)
+        self._actor.who = (user_id, request_id, api_key_id)
+        try:
+            yield request_id
+        finally:
+            self._actor.who = previous
+
+    def record(self, org_id: str, object_type: str, object_id: str, action: str, *, data: dict | None,
+               previous_data: dict | None = None, lead_id: str | None = None) -> None:
+        """Log one change (merging it into the object's recent event when Close would)."""
+        if object_type == "outcome" and not self.outcome_events:
+            return
+        user_id, request_id, api_key_id = getattr(self._actor, "who", None) or (None, None, None)
+        now = self._clock()
+        changed = sorted(k for k in set(data or {}) | set(previous_data or {})
+                         if (data or {}).get(k) != (previous_data or {}).get(k)) if action == "updated" else []
+        with self._lock:
+            events = self._events.setdefault(org_id, [])
+            if action == "updated":
+                for event in reversed(events):
+                    if event["object_id"] != object_id:
+                        continue
+                    if event["action"] in ("created", "updated") and event["user_id"] == user_id and \
+                            now - event["_updated"] <= self.merge_seconds * 1_000_000:
+                        event["_updated"] = max(now, event["_updated"] + 1)
+                        event["changed_fields"] = sorted(set(event["changed_fields"]) | set(changed))
+                        event["data"] = copy.deepcopy(data)
+                        event["request_id"] = request_id
+                        events.remove(event)
+                        events.append(event)  # the list stays in date_updated order
+                        return
+                    break
+            events.append({
+                "id": random_id(self._rng, "ev_", 22), "_created": now, "_updated": now, "organization_id": org_id,
+                "user_id": user_id, "request_id": request_id, "api_key_id": api_key_id, "object_type": object_type,
+                "object_id": object_id, "lead_id": lead_id, "action": action, "changed_fields": changed, "meta": {},
+                "data": copy.deepcopy(data), "previous_data": copy.deepcopy(previous_data),
+            })
+
+    def seed(self, org_id: str, event: dict) -> None:
+        """Add a past event as given (``date_created``/``date_updated`` as ISO strings or µs)."""
+        record = copy.deepcopy(event)
+        for name, key in (("date_created", "_created"), ("date_updated", "_updated")):
+            value = record.pop(name, None)
+            record[key] = parse_us(value) if isinstance(value, str) else int(value if value is not None
+                                                                             else self._clock())
+        with self._lock:
+            record.setdefault("id", random_id(self._rng, "ev_", 22))
+            for name in ("user_id", "request_id", "api_key_id", "lead_id", "data", "previous_data"):
+                record.setdefault(name, None)
+            record.setdefault("changed_fields", [])
+            record.setdefault("meta", {})
+            record["organization_id"] = org_id
+            events = self._events.setdefault(org_id, [])
+            events.append(record)
+            events.sort(key=lambda e: (e["_updated"], e["id"]))
+
+    def events(self, org_id: str) -> list[dict]:
+        """Every retained event of an organization as served to an admin, newest first (for tests)."""
+        return self.page(org_id, {}, admin=True, limit=None)[0]
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def page(self, org_id: str, params: dict, *, admin: bool, limit: int | None = EVENT_PAGE_LIMIT
+             ) -> tuple[list[dict], str | None, str | None]:
+        """One page of ``GET /event/``: events, ``cursor_next``, ``cursor_previous``.
+
+        Raises
+        ------
+        EventFilterError
+            For an unsupported filter combination, a bad date or a cursor not given out here.
+        """
+        given = {name: params[name] for name in _FILTERS if params.get(name)}
+        if frozenset(given) not in SUPPORTED_FILTERS:
+            raise EventFilterError(
+                f"Unsupported combination of filters: {', '.join(sorted(given))}. Supported combinations: "
+                + "; ".join(sorted(" + ".join(sorted(c)) for c in SUPPORTED_FILTERS if c)) + ".")
+        bounds = []
+        for op in ("gte", "lte"):
+            raw = params.get(f"date_updated__{op}")
+            try:
+                bounds.append(parse_us(raw) if raw else None)
+            except ValueError:
+                raise EventFilterError(f"date_updated__{op}: {raw!r} is not an ISO 8601 date or datetime.") from None
+        cursor = params.get("_cursor")
+        direction, position = None, None
+        if cursor:
+            direction, position, cursor_bounds = _decode_cursor(cursor)
+            bounds = [b if b is not None else c for b, c in zip(bounds, cursor_bounds)]
+        now = self._clock()
+        with self._lock:
+            events = self._events.get(org_id, [])
+            # Retention: what is older than 30 days is gone for good.
+            while events and events[0]["_updated"] < now - RETENTION_US:
+                events.pop(0)
+            matching = [e for e in events if all(e.get(k) == v for k, v in given.items())
+                        and (bounds[0] is None or e["_updated"] >= bounds[0])
+                        and (bounds[1] is None or e["_updated"] <= bounds[1])]
+            key = lambda e: (e["_updated"], e["id"])  # noqa: E731 - the listing's order
+            if direction == "next":
+                matching = [e for e in matching if key(e) < position]
+            elif direction == "previous":
+                newer = [e for e in matching if key(e) > position]
+                matching = newer[:limit] if limit else newer
+            matching = matching[::-1]  # newest first
+            chosen = matching if limit is None else matching[:limit]
+            more = limit is not None and len(matching) > limit
+            shown = [self._public(e, admin, now) for e in chosen]
+        cursor_next = _encode_cursor("next", key(chosen[-1]), tuple(bounds)) if chosen and more else None
+        cursor_previous = _encode_cursor("previous", key(chosen[0]), tuple(bounds)) if chosen else None
+        return shown, cursor_next, cursor_previous
+
+    @staticmethod
+    def _public(event: dict, admin: bool, now: int) -> dict:
+        shown = {name: copy.deepcopy(value) for name, value in event.items() if not name.startswith("_")}
+        shown["date_created"] = format_us(event["_created"])
+        shown["date_updated"] = format_us(event["_updated"])
+        if not admin and now - event["_updated"] > PRIVATE_DATA_US:
+            shown.pop("data", None)
+            shown.pop("previous_data", None)
+        order = ("id", "object_type", "object_id", "action", "changed_fields", "date_created", "date_updated",
+                 "organization_id", "user_id", "request_id", "api_key_id", "lead_id", "meta", "data",
+                 "previous_data")
+        return {name: shown[name] for name in order if name in shown}
