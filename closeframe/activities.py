@@ -27,6 +27,7 @@ from closeframe.errors import ConfigurationError, SkipCapError
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
+from closeframe.refresh import begin_sync
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -273,14 +274,18 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             return _newest_first(_load_windows(client, path, windows, params, fields, bar))
         cache = ActivityCache(cache_options.root, client.base_url, _organization_key(client), kind,
                               variant={"fields": fields, "filters": dict(params)})
-        cached, gaps = _cached_windows(cache, windows, cache_options)
+        # The event log brings every cached row up to date where it can (then nothing cached is re-read).
+        sync = begin_sync(client, cache, kind, path, params, fields, cache_options)
+        cached, gaps = _cached_windows(cache, windows, sync.options)
 
         def store(window: Window, records: list, started: pd.Timestamp) -> None:
             end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
             if _start_key(window) < end:
                 cache.write(_start_key(window), end, records)
 
-        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store))
+        records = _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store))
+        sync.commit()
+        return records
 
     return fetch
 

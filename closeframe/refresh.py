@@ -1,0 +1,326 @@
+"""Exact incremental refresh of cached calls and meetings from Close's event log (``GET /event/``).
+
+A cached load remembers when it started, by the API's clock (the ``Date`` header of its first event-log answer).
+The next cached load, if that was less than the log's 30-day retention ago, reads the ``activity.call`` (or
+``activity.meeting``) events ``created``, ``updated`` and ``deleted`` since then, refetches the changed ids in
+batches of 100 (``id__in``, with the load's own filters and fields), drops the deleted ones (and the ids the
+refetch no longer returns) from the cache, and trusts every other cached row: only the new ``date_created`` range
+is paged. The result equals a fresh load, including outcomes set on years-old calls and deleted calls.
+
+Where that cannot be done, the load falls back to the lookback re-scan (``lookback=``, default 30 days) and warns
+with :class:`EventRefreshWarning` how stale the older cached rows may be: the last sync is older than the log's
+retention, the key may not read the log (403/404), the log refuses the filters (400), or the list endpoint ignores
+``id__in``. The next load that can read the log is exact again from then on; ``refresh=True`` reloads everything.
+
+What the event log cannot tell, and how this copes:
+
+- A change older than the retention: the fallback above.
+- When exactly "now" is on Close's side: events are read from 5 minutes before the last sync started
+  (:data:`OVERLAP`), and re-applying an event is harmless (a refetch by id is idempotent).
+- Quick changes merge into one event whose ``date_updated`` moves, possibly into the ``created`` event: every
+  action is read, and the event only names the id, which is refetched.
+- ``data`` is missing for non-admins after an hour, and is not the list endpoint's representation anyway: it is
+  never used for the rows, only the ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from closeframe.cache import MAX_TIME, ActivityCache
+from closeframe.client import CloseClient, list_query
+from closeframe.continuity import record_created
+from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
+
+__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
+           "read_events"]
+
+log = logging.getLogger("closeframe.refresh")
+
+#: How long Close keeps events.
+RETENTION = pd.Timedelta(days=30)
+#: A last sync must be this much younger than the retention to be trusted (time to run, clocks).
+SAFETY = pd.Timedelta(hours=6)
+#: Events are read from this long before the last sync started.
+OVERLAP = pd.Timedelta(minutes=5)
+#: Ids per ``id__in`` refetch (one page of Close's maximum ``_limit``).
+ID_BATCH = 100
+#: The actions read for calls and meetings.
+EVENT_ACTIONS = ("created", "updated", "deleted")
+_STATE_FILE = "sync.json"
+_STATE_VERSION = 1
+
+
+class EventRefreshWarning(UserWarning):
+    """A cached load could not use the event log and re-read only its lookback: older rows may be stale."""
+
+
+def read_events(client: CloseClient, params: Mapping[str, Any], *, page_size: int = 50) -> Iterator[dict]:
+    """Yield every event of ``GET /event/`` matching ``params``, newest first, following ``cursor_next``.
+
+    Parameters
+    ----------
+    client : CloseClient
+    params : mapping
+        A filter combination Close supports, e.g. ``{"object_type": "activity.call", "action": "updated",
+        "date_updated__gte": "2026-11-01T00:00:00+00:00"}``; sent again with every cursor, as Close asks.
+    page_size : int, default 50
+        ``_limit`` (Close's maximum for events is 50).
+    """
+    cursor, seen_cursors = None, set()
+    while True:
+        query = {**params, "_limit": page_size, **({"_cursor": cursor} if cursor else {})}
+        page = client.get("event/", query)
+        events = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(events, list):
+            raise ValidationError(400, "GET /event/ answered without a 'data' list.", path="/event/")
+        yield from (e for e in events if isinstance(e, dict))
+        cursor = page.get("cursor_next")
+        if not cursor or not events or cursor in seen_cursors:  # a repeated cursor would loop forever
+            return
+        seen_cursors.add(cursor)
+
+
+class _ServerClock:
+    """The ``Date`` of the answers a client receives: the API's clock, read from a session response hook."""
+
+    def __init__(self, client: CloseClient):
+        self.first: pd.Timestamp | None = None
+        self._lock = threading.Lock()
+        client.session.hooks["response"].append(self._seen)
+
+    def _seen(self, response, *args, **kwargs):
+        try:
+            stamp = pd.Timestamp(parsedate_to_datetime(response.headers["Date"])).tz_convert("UTC")
+        except (KeyError, TypeError, ValueError, IndexError):
+            return response
+        with self._lock:
+            if self.first is None:
+                self.first = stamp
+        return response
+
+
+def _iso(stamp: pd.Timestamp | None) -> str | None:
+    return None if stamp is None else stamp.isoformat()
+
+
+def _stamp(text: Any) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(text).tz_convert("UTC") if isinstance(text, str) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _read_state(folder: Path) -> dict:
+    try:
+        state = json.loads((folder / _STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) and state.get("version") == _STATE_VERSION else {}
+
+
+def _write_state(folder: Path, state: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump({**state, "version": _STATE_VERSION}, out)
+        os.replace(temporary, folder / _STATE_FILE)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class SyncPlan:
+    """What :func:`begin_sync` decided for one cached load, and the state :meth:`commit` records after it.
+
+    Attributes
+    ----------
+    options
+        The load's cache options; ``lookback`` is 0 when the event log brought every cached row up to date.
+    mode : {"events", "full", "lookback"}
+        Refreshed from the log; everything loaded afresh; or the lookback fallback.
+    requests : int
+        Event-log and refetch requests made.
+    changed, deleted : int
+        Ids refetched, and ids dropped from the cache.
+    """
+
+    options: Any
+    mode: str
+    cache: ActivityCache
+    started: pd.Timestamp | None
+    local_started: pd.Timestamp
+    exact: bool
+    stale_since: str | None
+    requests: int = 0
+    changed: int = 0
+    deleted: int = 0
+
+    def commit(self) -> None:
+        """Record the sync once the load completed (a failed load leaves the last state, so it is redone)."""
+        if self.started is None:
+            return
+        _write_state(self.cache.folder, {
+            "synced_at": _iso(self.started), "local_synced_at": _iso(self.local_started), "exact": self.exact,
+            "stale_since": self.stale_since, "mode": self.mode})
+
+
+def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, params: Mapping[str, Any],
+               fields: list[str] | None, options: Any) -> SyncPlan:
+    """Bring the cache up to date from the event log before a cached load; see the module docstring.
+
+    Parameters
+    ----------
+    client : CloseClient
+    cache : ActivityCache
+        The load's cache folder (organization, kind, variant).
+    kind : {"call", "meeting"}
+    path : str
+        ``activity/call/`` or ``activity/meeting/``.
+    params, fields
+        The load's filters and ``_fields`` (the refetch sends them too).
+    options : CacheOptions
+        The load's cache options.
+
+    Returns
+    -------
+    SyncPlan
+        Call :meth:`SyncPlan.commit` when the load has completed.
+    """
+    clock = _ServerClock(client)
+    local_started = pd.Timestamp.now(tz="UTC")
+    state = {} if options.refresh else _read_state(cache.folder)
+    ranges = [] if options.refresh else cache.ranges()
+    object_type = f"activity.{kind}"
+    plan = SyncPlan(options, "full" if not ranges else "lookback", cache, None, local_started, exact=not ranges,
+                    stale_since=None)
+    last = _stamp(state.get("synced_at"))
+    try:
+        if not ranges or last is None:
+            # Nothing to bring up to date (or no record of when it was loaded): one event read starts the clock
+            # and tells whether this key may read the log at all.
+            next(iter(read_events(client, {"object_type": object_type, "action": "created"}, page_size=1)), None)
+            plan.requests += 1
+            plan.started = clock.first
+            if ranges:
+                _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache")
+            elif not options.refresh:
+                # An empty cache: whatever this load writes is fetched after it started, so the sync holds at once
+                # (an interrupted load resumes from its checkpoints with the event log). refresh=True commits at
+                # the end instead, since older files it has not replaced yet are still there.
+                plan.commit()
+            return plan
+        since = last - OVERLAP
+        events: list[dict] = []
+        for action in EVENT_ACTIONS:
+            pages_before = client.requests_sent
+            events.extend(read_events(client, {"object_type": object_type, "action": action,
+                                               "date_updated__gte": since.isoformat()}))
+            plan.requests += client.requests_sent - pages_before
+            if action == EVENT_ACTIONS[0]:
+                plan.started = clock.first
+                now = clock.first
+                age = (now - last) if now is not None else (local_started - _stamp(state.get("local_synced_at"))
+                                                            if _stamp(state.get("local_synced_at")) else None)
+                if age is None or age > RETENTION - SAFETY:
+                    _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than "
+                                f"the event log's {RETENTION.days}-day retention")
+                    plan.stale_since = plan.stale_since or state.get("synced_at")
+                    return plan
+        requests_before = client.requests_sent
+        if not _apply_events(client, cache, path, params, fields, events, ranges, plan):
+            plan.requests += client.requests_sent - requests_before
+            _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter")
+            return plan
+        plan.requests += client.requests_sent - requests_before
+    except (AuthenticationError, NotFoundError, ValidationError) as exc:
+        # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
+        plan.started = None  # nothing proves when this load started: the next one cannot use the log either
+        if ranges:
+            _warn_stale(plan, cache, options, f"the event log could not be read ({type(exc).__name__}: {exc})")
+        return plan
+    plan.mode, plan.exact = "events", bool(state.get("exact", False))
+    plan.stale_since = state.get("stale_since")
+    plan.options = replace(options, lookback=pd.Timedelta(0))
+    plan.commit()  # every cached row is now as of `started`, and what is paged next is read after it
+    log.info("%s: %d %ss refetched, %d dropped from the event log in %d requests", client.label, plan.changed, kind,
+             plan.deleted, plan.requests)
+    return plan
+
+
+def _warn_stale(plan: SyncPlan, cache: ActivityCache, options: Any, reason: str) -> None:
+    """Fall back to the lookback re-scan, saying how old the cached rows it does not re-read may be."""
+    plan.mode, plan.exact = "lookback", False
+    oldest = min((r.path.stat().st_mtime for r in cache.ranges()), default=None)
+    written = f"; the oldest cached file was written {pd.Timestamp(oldest, unit='s', tz='UTC'):%Y-%m-%d %H:%M} " \
+              "UTC" if oldest is not None else ""
+    lookback = f"the last {options.lookback.days} days before the newest cached one" if options.lookback else \
+        "no lookback"
+    warnings.warn(
+        f"Cached {cache.folder.name} were refreshed by re-reading {lookback} (lookback=): {reason}. Older cached "
+        f"rows keep what they had when loaded{written}: outcome changes and deletions since then are not seen. "
+        "Pass refresh=True to reload everything.", EventRefreshWarning, stacklevel=2)
+
+
+def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: Mapping[str, Any],
+                  fields: list[str] | None, events: list[dict], ranges: list, plan: SyncPlan) -> bool:
+    """Refetch the changed ids, drop the deleted ones, rewrite the cache files they touch; False if id__in is
+    ignored by the server (then nothing is changed)."""
+    deleted = {e.get("object_id") for e in events if e.get("action") == "deleted"} - {None}
+    covered_until = max((r.end for r in ranges), default=MAX_TIME)
+    changed = set()
+    for event in events:
+        object_id = event.get("object_id")
+        if event.get("action") == "deleted" or object_id is None or object_id in deleted:
+            continue
+        data = event.get("data") or {}
+        created = record_created(data)
+        # A new activity dated after everything cached is read with the new date range anyway.
+        if event.get("action") == "created" and created is not None and created >= covered_until:
+            continue
+        changed.add(object_id)
+    fresh: dict[str, dict] = {}
+    query = list_query(params, fields, also=("date_created",))
+    ordered = sorted(changed)
+    for start in range(0, len(ordered), ID_BATCH):
+        batch = ordered[start:start + ID_BATCH]
+        records, _ = client.get_page(path, {**query, "id__in": ",".join(batch), "_skip": 0, "_limit": ID_BATCH})
+        wanted = set(batch)
+        if any(not isinstance(r, dict) or r.get("id") not in wanted for r in records):
+            return False
+        fresh.update((r["id"], r) for r in records)
+    # Ids asked for and not returned were deleted or no longer match the load's filters: both leave the cache.
+    gone = deleted | (changed - set(fresh))
+    plan.changed, plan.deleted = len(fresh), 0
+    for cached in ranges:
+        records = cache.read(cached, cached.start, cached.end)
+        kept = [r for r in records if r.get("id") not in gone and r.get("id") not in fresh]
+        plan.deleted += sum(1 for r in records if r.get("id") in gone)
+        added = [r for r in fresh.values() if _inside(r, cached)]
+        if len(kept) == len(records) and not added:
+            continue
+        cache.write(cached.start, cached.end, _listing_order(kept + added))
+    return True
+
+
+def _inside(record: dict, cached) -> bool:
+    created = record_created(record)
+    return created is not None and cached.start <= pd.Timestamp(created) < cached.end
+
+
+def _listing_order(records: list[dict]) -> list[dict]:
+    """Newest ``date_created`` first, ties by id descending: the order of Close's activity lists."""
+    return sorted(records, key=lambda r: (pd.Timestamp(record_created(r)).value, str(r.get("id"))), reverse=True)
