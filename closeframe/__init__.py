@@ -19,7 +19,9 @@ from closeframe.errors import (
 )
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
+from closeframe.history import OutcomeHistoryWarning, outcome_catalogue, outcome_changes
 from closeframe.load import PartialLoadWarning, load_outcomes
+from closeframe.refresh import EventRefreshWarning
 from closeframe.usage import (
     compare_outcomes,
     filter_usage,
@@ -37,7 +39,9 @@ __all__ = [
     "CloseError",
     "ConfigurationError",
     "DataChangedError",
+    "EventRefreshWarning",
     "NotFoundError",
+    "OutcomeHistoryWarning",
     "PartialLoadError",
     "PartialLoadWarning",
     "RateLimitError",
@@ -53,6 +57,8 @@ __all__ = [
     "load_meetings",
     "load_outcomes",
     "normalize_outcome_name",
+    "outcome_catalogue",
+    "outcome_changes",
     "outcome_usage",
     "outcomes_frame",
     "usage_by_user",

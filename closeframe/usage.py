@@ -8,6 +8,9 @@ Conventions, the same in every function:
 - An activity's outcome is resolved by ``(organization_id, outcome_id)``. An ``outcome_id`` that no row of the
   outcomes frame resolves is a *deleted* outcome (Close keeps the id on the activity after the outcome is
   deleted): it is kept, with ``deleted=True`` and no name or type.
+- An outcomes frame with a ``deleted_at`` column (:func:`closeframe.outcome_catalogue`) also names deleted
+  outcomes: rows with a ``deleted_at`` are deleted ones (``deleted=True``) with their last known name and type;
+  :func:`outcome_usage` then has a ``deleted_at`` column and leaves out deleted outcomes nobody used.
 - Activities without an outcome are counted apart: in :func:`outcome_usage` each organization that has some gets
   one row whose ``outcome_id`` is missing (``pd.NA``) and ``deleted`` is False; the same counts are in
   ``usage.attrs["no_outcome"]`` as ``{organization_id: count}``. :func:`filter_usage` drops those rows on request.
@@ -86,6 +89,8 @@ def _outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
         "outcome_name": _as_string(outcomes["name"]),
         "outcome_type": _as_string(outcomes["type"]) if "type" in outcomes.columns
         else pd.Series(pd.NA, index=outcomes.index, dtype=STRING_DTYPE),
+        "deleted_at": outcomes["deleted_at"].astype(UTC_DATETIME_DTYPE) if "deleted_at" in outcomes.columns
+        else pd.Series(pd.NaT, index=outcomes.index, dtype=UTC_DATETIME_DTYPE),
     })
     # applies_to="long" repeats an outcome once per value: keep one row each.
     return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
@@ -144,7 +149,8 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         events = _activity_part(pd.DataFrame({c: pd.Series(dtype=STRING_DTYPE) for c in _EVENT_SOURCE_COLUMNS})
                                 .astype({"date_created": UTC_DATETIME_DTYPE}), "call")
     events = events.merge(lookup, how="left", on=_KEY, indicator=True, sort=False)
-    events["deleted"] = (events["outcome_id"].notna() & (events.pop("_merge") == "left_only")).astype(bool)
+    events["deleted"] = (events["outcome_id"].notna() & ((events.pop("_merge") == "left_only")
+                                                         | events.pop("deleted_at").notna())).astype(bool)
     events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
     events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
     order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
@@ -216,11 +222,11 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     usage = base.merge(counts, how="left", on=_KEY)
     for column in ("calls", "meetings", "total", "users"):
         usage[column] = usage[column].fillna(0).astype(np.int64)
-    for column in ("first_used", "last_used"):
+    for column in ("first_used", "last_used", "deleted_at"):
         usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
     for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
         usage[column] = usage[column].astype(STRING_DTYPE)
-    resolved = pd.MultiIndex.from_frame(lookup[_KEY].astype(object))
+    resolved = pd.MultiIndex.from_frame(lookup.loc[lookup["deleted_at"].isna(), _KEY].astype(object))
     usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
         ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
     per_org = events.groupby(events["organization_id"].astype(object), sort=False).size()
@@ -231,7 +237,11 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
                               ascending=[True, True, False, True, True], kind="stable", na_position="last")
     no_outcome = usage[usage.pop("_no_outcome")]
-    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns]].reset_index(drop=True)
+    with_deleted_at = "deleted_at" in outcomes.columns
+    if with_deleted_at:  # the catalogue's deleted outcomes: only those still on some activity
+        usage = usage[usage["deleted_at"].isna() | (usage["total"] > 0)]
+    usage = usage[[c for c in (*USAGE_COLUMNS, *(("deleted_at",) if with_deleted_at else ()))
+                   if c in usage.columns]].reset_index(drop=True)
     usage = _with_organization_names(usage, _organization_names(outcomes, calls, meetings))
     usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
     return usage

@@ -226,3 +226,34 @@ class EventLog:
                  "organization_id", "user_id", "request_id", "api_key_id", "lead_id", "meta", "data",
                  "previous_data")
         return {name: shown[name] for name in order if name in shown}
+
+
+#: Names of the seeded outcomes deleted within the log's retention (a deleted outcome is not listed any more).
+_RETIRED_NAMES = ("Retired: Callback requested", "Retired: Wrong number", "Retired: Not now")
+
+
+def seed_outcome_history(log: EventLog, org: dict) -> None:
+    """Past outcome events of a seeded organization, as Close would still hold them.
+
+    Outcomes created in the last 30 days get their ``created`` event. Of the two outcomes deleted before seeding
+    (their ids linger on activities), the first was deleted 10 days before now, so its ``deleted`` event keeps its
+    last state; the second was deleted before the retention, so nothing in the log names it.
+    """
+    now = log._clock()
+    for record in org["outcomes"]:
+        created = parse_us(record["date_created"]) if isinstance(record.get("date_created"), str) else None
+        if created is not None and now - created < RETENTION_US:
+            log.seed(org["id"], {"object_type": "outcome", "object_id": record["id"], "action": "created",
+                                 "date_created": created, "date_updated": created, "data": record,
+                                 "user_id": record.get("created_by")})
+    deleted = org.get("deleted_outcome_ids") or []
+    if deleted:
+        index = sum(map(ord, org["id"])) % len(_RETIRED_NAMES)
+        author = org["users"][0]["id"] if org["users"] else None
+        when = now - 10 * DAY_US
+        last = {"id": deleted[0], "name": _RETIRED_NAMES[index], "description": None, "type": "custom",
+                "applies_to": ["calls", "meetings"], "organization_id": org["id"], "created_by": author,
+                "updated_by": author, "date_created": format_us(now - 400 * DAY_US),
+                "date_updated": format_us(now - 200 * DAY_US)}
+        log.seed(org["id"], {"object_type": "outcome", "object_id": deleted[0], "action": "deleted",
+                             "date_created": when, "date_updated": when, "previous_data": last, "user_id": author})

@@ -18,7 +18,7 @@ import numpy as np
 from closeframe.sandbox import tables
 from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
 from closeframe.sandbox.data import outcome_sort_key
-from closeframe.sandbox.events import EventLog
+from closeframe.sandbox.events import EventLog, seed_outcome_history
 
 __all__ = ["Store", "applies_to_for", "outcome_sort_key"]
 
@@ -64,6 +64,8 @@ class Store:
         self._advanced_us = 0
         #: The event log every write below records into (served as ``GET /event/``).
         self.events = EventLog(self.clock_us, seed=seed)
+        for org in self._orgs.values():
+            seed_outcome_history(self.events, org)
 
     # -- organizations and users --------------------------------------------------------------------------------
     def _org(self, org: str) -> dict:
