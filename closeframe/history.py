@@ -45,8 +45,9 @@ __all__ = ["CHANGE_COLUMNS", "CHANGE_KINDS", "OutcomeHistoryWarning", "catalogue
            "changes_from_history", "outcome_catalogue", "outcome_changes"]
 
 #: The columns of :func:`outcome_changes`, in order (``organization_name`` when known).
-CHANGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "date", "change", "user_id", "name",
-                  "previous_name", "type", "previous_type", "applies_to", "previous_applies_to", "source", "exact")
+CHANGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "date", "change", "user_id", "user_name",
+                  "name", "previous_name", "type", "previous_type", "applies_to", "previous_applies_to", "source",
+                  "exact")
 #: What a change row can say (an edit of several fields joins them: ``"renamed, type changed"``).
 CHANGE_KINDS = ("created", "renamed", "type changed", "applies_to changed", "edited", "deleted")
 _TRACKED = (("name", "renamed"), ("type", "type changed"), ("applies_to", "applies_to changed"))
@@ -155,8 +156,8 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
     Parameters
     ----------
     history : mapping
-        ``{organization_id: {"snapshots": [{"taken_at": iso, "outcomes": [records]}], "events": [events]}}``,
-        events as ``GET /event/`` returns them (``object_type`` ``outcome``).
+        ``{organization_id: {"snapshots": [{"taken_at": iso, "outcomes": [records]}], "events": [events],
+        "users": {user_id: name}}}``, events as ``GET /event/`` returns them (``object_type`` ``outcome``).
     organization_names : mapping, optional
         Adds ``organization_name``.
 
@@ -166,10 +167,10 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
         :data:`CHANGE_COLUMNS`, sorted by organization and ``date``. ``date`` is when the change happened (UTC);
         for a deletion seen only between two snapshots it is the later snapshot's time and ``exact`` is False.
     """
-    rows = [row for org, parts in history.items()
+    rows = [{**row, "user_name": (parts.get("users") or {}).get(row["user_id"])} for org, parts in history.items()
             for row in _org_change_rows(org, parts.get("snapshots") or [], parts.get("events") or [])]
     frame = pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c != "organization_name"])
-    for column in ("organization_id", "outcome_id", "user_id", "name", "previous_name", "type", "previous_type",
+    for column in ("organization_id", "outcome_id", "user_id", "user_name", "name", "previous_name", "type", "previous_type",
                    "applies_to", "previous_applies_to"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None).astype(STRING_DTYPE)
     frame["date"] = pd.to_datetime(frame["date"], utc=True).astype(UTC_DATETIME_DTYPE)
@@ -267,6 +268,8 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     clock = _ServerClock(client)
     organization = _organization_key(client)
     live = list(paginate_verified(client, "outcome/", on_page=bar.page))
+    users = {u.get("id"): " ".join(filter(None, (u.get("first_name"), u.get("last_name")))) or u.get("email")
+             for u in paginate_verified(client, "user/") if isinstance(u, dict)}
     taken_at = (clock.first or pd.Timestamp.now(tz="UTC")).isoformat()
     folder = None if root is None else _folder(root, client, organization)
     snapshots, archive = _stored_history(folder)
@@ -290,7 +293,8 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     if folder is not None:
         _atomic_json(folder / "events.json", archive)
     history_org = live[0].get("organization_id") if live and live[0].get("organization_id") else organization
-    return history_org, live, {history_org: {"snapshots": snapshots, "events": list(archive.values())}}
+    return history_org, live, {history_org: {"snapshots": snapshots, "events": list(archive.values()),
+                                             "users": users}}
 
 
 def _load(what: str, api_key, token, base_url, cache, progress, on_error, client_options, build):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.plotstyle import OKABE_ITO, fit_labels, font_families, new_axes, require_columns, safe_label, set_texts
+from closeframe.history_plots import plot_outcome_changes
 from closeframe.usage_plots import plot_outcome_mix, plot_top_outcomes, plot_usage_over_time
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "organization_labels",
     "plot_applies_to_coverage",
     "plot_catalogue_over_time",
+    "plot_outcome_changes",
     "plot_outcome_mix",
     "plot_outcomes_per_organization",
     "plot_top_outcomes",

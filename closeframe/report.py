@@ -57,7 +57,7 @@ def _table(frame: pd.DataFrame, *, index: bool = True) -> str:
 
 
 def render_report(df: pd.DataFrame, *, source: str, generated_at: dt.datetime | None = None,
-                  title: str = "Close outcomes report") -> str:
+                  title: str = "Close outcomes report", changes: pd.DataFrame | None = None) -> str:
     """Return the report as one HTML document.
 
     Parameters
@@ -69,6 +69,8 @@ def render_report(df: pd.DataFrame, *, source: str, generated_at: dt.datetime | 
     generated_at : datetime, optional
         Defaults to now (UTC).
     title : str, default "Close outcomes report"
+    changes : pandas.DataFrame, optional
+        From :func:`closeframe.outcome_changes`: adds a "Catalogue changes" section.
 
     Returns
     -------
@@ -116,6 +118,10 @@ def render_report(df: pd.DataFrame, *, source: str, generated_at: dt.datetime | 
         if len(listed) > MAX_LISTED_OUTCOMES:
             parts.append(f"<p>The first {MAX_LISTED_OUTCOMES:,} of {len(listed):,}; export the frame for all.</p>")
         parts.append(_table(listed.head(MAX_LISTED_OUTCOMES), index=False))
+    if changes is not None:
+        from closeframe.history_report import changes_section
+
+        parts.append(changes_section(changes))
     parts.append("</body></html>")
     return "\n".join(parts)
 

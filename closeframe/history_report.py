@@ -1,0 +1,75 @@
+"""The report's "Catalogue changes" section: the changes plot and the latest changes, as one HTML fragment."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from closeframe.history_plots import plot_outcome_changes
+from closeframe.plots import organization_labels
+from closeframe.report import _png_data_uri, _table
+
+__all__ = ["MAX_LISTED_CHANGES", "changes_section"]
+
+#: Changes listed in the table, newest first (the frame has them all).
+MAX_LISTED_CHANGES = 200
+
+
+def _what(row) -> str:
+    """A sentence-like description: ``renamed "Old" → "New"``, ``type changed custom → vm-dropped``."""
+    name, before = row["name"], row["previous_name"]
+    parts = []
+    if "renamed" in row["change"] and pd.notna(before) and pd.notna(name):
+        parts.append(f"“{before}” → “{name}”")
+    elif pd.notna(name):
+        parts.append(f"“{name}”")
+    if "type changed" in row["change"] and pd.notna(row["previous_type"]):
+        parts.append(f"type {row['previous_type']} → {row['type']}")
+    if "applies_to changed" in row["change"] and pd.notna(row["previous_applies_to"]):
+        parts.append(f"applies to {row['previous_applies_to']} → {row['applies_to']}")
+    return "; ".join(parts)
+
+
+def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
+    """HTML for the report: a heading, the changes per period, and the latest changes as a table.
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        From :func:`closeframe.outcome_changes`.
+    freq : str, default "M"
+        The plot's period (see :func:`closeframe.plots.plot_outcome_changes`).
+
+    Returns
+    -------
+    str
+        An HTML fragment (escaped; the plot is a ``data:`` URI).
+    """
+    parts = ["<h2>Catalogue changes</h2>"]
+    if not len(changes):
+        return parts[0] + "<p>No changes to the outcome catalogue are known.</p>"
+    counts = changes["change"].astype(str).str.split(", ").explode().value_counts()
+    summary = ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
+    parts.append(f"<p>{len(changes):,} changes known ({html.escape(summary)}), from Close's event log (30 days) "
+                 "and the catalogue snapshots kept in the cache. A deletion marked ≈ was noticed between two "
+                 "snapshots: it happened at some time before the date shown.</p>")
+    caption = "Outcome catalogue changes per period"
+    parts.append(f'<figure><img src="{_png_data_uri(plot_outcome_changes, changes, 8, freq=freq)}" '
+                 f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    latest = changes.sort_values("date", ascending=False, kind="stable").head(MAX_LISTED_CHANGES)
+    listed = pd.DataFrame({
+        # Non-breaking hyphens and space: a date never wraps inside a narrow column.
+        "when (UTC)": [("≈\u00a0" if not exact else "") + (d.strftime("%Y\u2011%m\u2011%d\u00a0%H:%M") if pd.notna(d)
+                                                           else "") for d, exact in zip(latest["date"], latest["exact"])],
+        "organization": organization_labels(latest).to_numpy(),
+        "change": latest["change"].astype(str).to_numpy(),
+        "outcome": [_what(row) for _, row in latest.iterrows()],
+        "by": latest["user_name"].astype(object).fillna(latest["user_id"].astype(object)).fillna("").to_numpy(),
+    })
+    if len(changes) > MAX_LISTED_CHANGES:
+        parts.append(f"<p>The latest {MAX_LISTED_CHANGES:,} of {len(changes):,}.</p>")
+    # On a phone the table scrolls sideways instead of squeezing each description into a narrow column.
+    table = _table(listed, index=False).replace("<table", '<table style="min-width:44rem"', 1)
+    parts.append(f'<div style="overflow-x:auto">{table}</div>')
+    return "\n".join(parts)
