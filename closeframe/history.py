@@ -22,6 +22,7 @@ the snapshots alone are used and :class:`OutcomeHistoryWarning` says so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -288,7 +289,9 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     if not snapshots or snapshots[-1].get("outcomes") != live:
         snapshots.append(snapshot)
         if folder is not None:
-            name = pd.Timestamp(taken_at).strftime("%Y%m%dT%H%M%S.%f") + "Z.json"
+            # The Date header has whole seconds: the content's hash keeps two snapshots of one second apart.
+            digest = hashlib.sha1(json.dumps(live, sort_keys=True).encode()).hexdigest()[:10]
+            name = f"{pd.Timestamp(taken_at).strftime('%Y%m%dT%H%M%S.%f')}Z-{digest}.json"
             _atomic_json(folder / "snapshots" / name, snapshot)
     if folder is not None:
         _atomic_json(folder / "events.json", archive)
