@@ -305,15 +305,25 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
     # Ids asked for and not returned were deleted or no longer match the load's filters: both leave the cache.
     gone = deleted | (changed - set(fresh))
     plan.changed, plan.deleted = len(fresh), 0
+    touched = gone | set(fresh)
     for cached in ranges:
+        added = [r for r in fresh.values() if _inside(r, cached)]
+        if not added and touched.isdisjoint(_cached_ids(cached.path)):
+            continue  # most files: only their id column is read
         records = cache.read(cached, cached.start, cached.end)
         kept = [r for r in records if r.get("id") not in gone and r.get("id") not in fresh]
         plan.deleted += sum(1 for r in records if r.get("id") in gone)
-        added = [r for r in fresh.values() if _inside(r, cached)]
         if len(kept) == len(records) and not added:
             continue
         cache.write(cached.start, cached.end, _listing_order(kept + added))
     return True
+
+
+def _cached_ids(path: Path) -> set:
+    """The ids a cache file holds (its ``id`` column; see :mod:`closeframe.cache` for the layout)."""
+    import pyarrow.parquet as pq
+
+    return set(pq.read_table(path, columns=["id"]).column(0).to_pylist())
 
 
 def _inside(record: dict, cached) -> bool:
