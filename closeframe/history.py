@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -40,7 +38,7 @@ from closeframe.errors import AuthenticationError, NotFoundError, ValidationErro
 from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE, outcomes_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, frame_from_results, load_records
 from closeframe.progress import LoadProgress
-from closeframe.refresh import _ServerClock, read_events
+from closeframe.refresh import ServerClock, read_events, write_json_atomic
 
 __all__ = ["CHANGE_COLUMNS", "CHANGE_KINDS", "OutcomeHistoryWarning", "catalogue_from_history",
            "changes_from_history", "outcome_catalogue", "outcome_changes"]
@@ -171,8 +169,8 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
     rows = [{**row, "user_name": (parts.get("users") or {}).get(row["user_id"])} for org, parts in history.items()
             for row in _org_change_rows(org, parts.get("snapshots") or [], parts.get("events") or [])]
     frame = pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c != "organization_name"])
-    for column in ("organization_id", "outcome_id", "user_id", "user_name", "name", "previous_name", "type", "previous_type",
-                   "applies_to", "previous_applies_to"):
+    for column in ("organization_id", "outcome_id", "user_id", "user_name", "name", "previous_name", "type",
+                   "previous_type", "applies_to", "previous_applies_to"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None).astype(STRING_DTYPE)
     frame["date"] = pd.to_datetime(frame["date"], utc=True).astype(UTC_DATETIME_DTYPE)
     frame["exact"] = frame["exact"].astype(bool)
@@ -236,18 +234,6 @@ def _folder(root: Path, client: CloseClient, organization: str) -> Path:
     return ActivityCache(root, client.base_url, organization, "outcome").folder
 
 
-def _atomic_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(value, out, ensure_ascii=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _read_json(path: Path, default: Any) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -266,7 +252,7 @@ def _stored_history(folder: Path | None) -> tuple[list[dict], dict[str, dict]]:
 
 def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> tuple[str, list, dict]:
     """List the outcomes, read the outcome events, store both; return (organization, live records, history)."""
-    clock = _ServerClock(client)
+    clock = ServerClock(client)
     organization = _organization_key(client)
     live = list(paginate_verified(client, "outcome/", on_page=bar.page))
     users = {u.get("id"): " ".join(filter(None, (u.get("first_name"), u.get("last_name")))) or u.get("email")
@@ -292,9 +278,9 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
             # The Date header has whole seconds: the content's hash keeps two snapshots of one second apart.
             digest = hashlib.sha1(json.dumps(live, sort_keys=True).encode()).hexdigest()[:10]
             name = f"{pd.Timestamp(taken_at).strftime('%Y%m%dT%H%M%S.%f')}Z-{digest}.json"
-            _atomic_json(folder / "snapshots" / name, snapshot)
+            write_json_atomic(folder / "snapshots" / name, snapshot)
     if folder is not None:
-        _atomic_json(folder / "events.json", archive)
+        write_json_atomic(folder / "events.json", archive)
     history_org = live[0].get("organization_id") if live and live[0].get("organization_id") else organization
     return history_org, live, {history_org: {"snapshots": snapshots, "events": list(archive.values()),
                                              "users": users}}

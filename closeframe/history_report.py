@@ -16,6 +16,12 @@ __all__ = ["MAX_LISTED_CHANGES", "changes_section"]
 MAX_LISTED_CHANGES = 200
 
 
+def _when(date, exact: bool) -> str:
+    """``2026-10-01 12:00`` with non-breaking hyphens and space (it never wraps), ``≈`` before an upper bound."""
+    text = date.strftime("%Y\u2011%m\u2011%d\u00a0%H:%M") if pd.notna(date) else ""
+    return text if exact else "≈\u00a0" + text
+
+
 def _what(row) -> str:
     """A sentence-like description: ``renamed "Old" → "New"``, ``type changed custom → vm-dropped``."""
     name, before = row["name"], row["previous_name"]
@@ -59,9 +65,7 @@ def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
                  f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
     latest = changes.sort_values("date", ascending=False, kind="stable").head(MAX_LISTED_CHANGES)
     listed = pd.DataFrame({
-        # Non-breaking hyphens and space: a date never wraps inside a narrow column.
-        "when (UTC)": [("≈\u00a0" if not exact else "") + (d.strftime("%Y\u2011%m\u2011%d\u00a0%H:%M") if pd.notna(d)
-                                                           else "") for d, exact in zip(latest["date"], latest["exact"])],
+        "when (UTC)": [_when(d, exact) for d, exact in zip(latest["date"], latest["exact"])],
         "organization": organization_labels(latest).to_numpy(),
         "change": latest["change"].astype(str).to_numpy(),
         "outcome": [_what(row) for _, row in latest.iterrows()],

@@ -43,8 +43,8 @@ from closeframe.client import CloseClient, list_query
 from closeframe.continuity import record_created
 from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
 
-__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
-           "read_events"]
+__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "ServerClock", "SyncPlan",
+           "begin_sync", "read_events", "write_json_atomic"]
 
 log = logging.getLogger("closeframe.refresh")
 
@@ -92,7 +92,7 @@ def read_events(client: CloseClient, params: Mapping[str, Any], *, page_size: in
         seen_cursors.add(cursor)
 
 
-class _ServerClock:
+class ServerClock:
     """The ``Date`` of the answers a client receives: the API's clock, read from a session response hook."""
 
     def __init__(self, client: CloseClient):
@@ -130,16 +130,21 @@ def _read_state(folder: Path) -> dict:
     return state if isinstance(state, dict) and state.get("version") == _STATE_VERSION else {}
 
 
-def _write_state(folder: Path, state: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` through a temporary file and a rename, so a reader never sees half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".json")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({**state, "version": _STATE_VERSION}, out)
-        os.replace(temporary, folder / _STATE_FILE)
+            json.dump(value, out, ensure_ascii=False)
+        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_state(folder: Path, state: dict) -> None:
+    write_json_atomic(folder / _STATE_FILE, {**state, "version": _STATE_VERSION})
 
 
 @dataclass
@@ -200,7 +205,7 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
     SyncPlan
         Call :meth:`SyncPlan.commit` when the load has completed.
     """
-    clock = _ServerClock(client)
+    clock = ServerClock(client)
     local_started = pd.Timestamp.now(tz="UTC")
     state = {} if options.refresh else _read_state(cache.folder)
     ranges = [] if options.refresh else cache.ranges()

@@ -8,7 +8,9 @@ Behaviour worth knowing when coding against it (the rest follows ``close-api.md`
 
 - Endpoints under ``/api/v1/`` (trailing slash required): ``outcome/`` (GET, POST), ``outcome/{id}/`` (GET, PUT,
   DELETE), ``me/``, ``user/``, ``user/{id}/``, ``organization/{id}/``, ``activity/call/``,
-  ``activity/meeting/`` (GET), ``activity/call/{id}/``, ``activity/meeting/{id}/`` (GET, PUT).
+  ``activity/meeting/`` (GET, with ``id__in``), ``activity/call/{id}/``, ``activity/meeting/{id}/`` (GET, PUT,
+  DELETE), ``event/`` and ``event/{id}/`` (GET; see :mod:`closeframe.sandbox.events`: every write is logged;
+  ``store.events`` has the knobs, ``store.advance_clock(seconds)`` ages the log).
 - Rate-limit endpoint groups (:data:`ENDPOINT_GROUPS`): ``outcome``; ``activity`` (calls and meetings);
   ``account`` (``me``, ``user``, ``organization``); ``other`` (unknown paths). All methods of a path share its group.
 - List order: outcomes by ``(date_created, id)`` ascending unless a test inserted one at a ``position``;
