@@ -15,8 +15,9 @@ retention, the key may not read the log (403/404), the log refuses the filters (
 What the event log cannot tell, and how this copes:
 
 - A change older than the retention: the fallback above.
-- When exactly "now" is on Close's side: events are read from 5 minutes before the last sync started
-  (:data:`OVERLAP`), and re-applying an event is harmless (a refetch by id is idempotent).
+- When exactly "now" is on Close's side: the sync's time is the ``Date`` of Close's first answer (our clock if
+  there is none), events are read from 5 minutes before it (:data:`OVERLAP`), and re-applying an event is harmless
+  (a refetch by id is idempotent). The retention is judged on Close's clock too.
 - Quick changes merge into one event whose ``date_updated`` moves, possibly into the ``created`` event: every
   action is read, and the event only names the id, which is refetched.
 - ``data`` is missing for non-admins after an hour, and is not the list endpoint's representation anyway: it is
@@ -219,7 +220,8 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             # and tells whether this key may read the log at all.
             next(iter(read_events(client, {"object_type": object_type, "action": "created"}, page_size=1)), None)
             plan.requests += 1
-            plan.started = clock.first
+            # HTTP servers date their answers; without a Date, our clock (the overlap absorbs a little skew).
+            plan.started = clock.first or local_started
             if ranges:
                 _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache")
             elif not options.refresh:
@@ -236,7 +238,7 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
                                                "date_updated__gte": since.isoformat()}))
             plan.requests += client.requests_sent - pages_before
             if action == EVENT_ACTIONS[0]:
-                plan.started = clock.first
+                plan.started = clock.first or local_started
                 now = clock.first
                 age = (now - last) if now is not None else (local_started - _stamp(state.get("local_synced_at"))
                                                             if _stamp(state.get("local_synced_at")) else None)

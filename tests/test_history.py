@@ -93,11 +93,12 @@ def test_outcome_changes_over_the_sandbox(fresh_sandbox, tmp_path):
     assert len(list(tmp_path.rglob("snapshots/*.json"))) == 3  # one each, and a new one where the catalogue changed
 
 
-def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_path):
+@pytest.mark.parametrize("deleted_state", ["previous_data", "data"])
+def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_path, deleted_state):
     sb = fresh_sandbox(seed=13, organizations=1, calls=1500, meetings=100)
+    sb.store.events.deleted_state = deleted_state
     name, key = next(iter(sb.api_keys.items()))
     kwargs = dict(base_url=sb.base_url, progress=False)
-    cf.outcome_catalogue(key, cache=tmp_path, **kwargs)
     target = sb.store.outcomes(name)[0]
     requests.delete(f"{sb.base_url}outcome/{target['id']}/", auth=(key, ""), timeout=10)
     catalogue = cf.outcome_catalogue(key, cache=tmp_path, **kwargs)

@@ -245,3 +245,18 @@ def test_refresh_interrupted_by_a_failure_is_redone(fresh_sandbox, tmp_path):
     with pytest.raises(cf.CloseError):
         cf.load_calls(key, **kwargs)
     assert_frame_equal(cf.load_calls(key, **kwargs), cf.load_calls(key, base_url=sb.base_url, progress=False))
+
+
+def test_refresh_of_a_filtered_load_with_fields(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(seed=15, organizations=1, calls=3000, meetings=50)
+    name, key = _first(sb)
+    user = sb.store.users(name)[0]["id"]
+    kwargs = dict(base_url=sb.base_url, progress=False, filters={"user_id": user}, fields=["outcome_id", "user_id"])
+    cf.load_calls(key, cache=tmp_path, **kwargs)
+    _change_everything(sb, name, key)
+    mine = next(c for c in sb.store.calls(name)[200:] if c["user_id"] == user)
+    sb.store.set_call_outcome(name, mine["id"], None)
+    refreshed = cf.load_calls(key, cache=tmp_path, **kwargs)
+    assert_frame_equal(refreshed, cf.load_calls(key, **kwargs))
+    expected = {c["id"]: c["outcome_id"] for c in sb.store.calls(name) if c["user_id"] == user}
+    assert set(refreshed["id"]) == set(expected) and pd.isna(refreshed.set_index("id").loc[mine["id"], "outcome_id"])

@@ -16,8 +16,9 @@ Close's event log as documented (developer.close.com, "Event Log" and "Retrieve 
 - Events are kept 30 days. ``data``/``previous_data`` are shown to admins always, to other users for one hour.
 
 Knobs the docs leave open: :attr:`EventLog.merge_seconds` (how quick "quick" is), :attr:`EventLog.access`
-(who may read the log at all: ``"all"``, ``"admins"``, ``"none"`` answer 403 to the others) and
-:attr:`EventLog.outcome_events` (whether outcome changes are logged).
+(who may read the log at all: ``"all"``, ``"admins"``, ``"none"`` answer 403 to the others),
+:attr:`EventLog.outcome_events` (whether outcome changes are logged) and :attr:`EventLog.deleted_state`
+(whether a ``deleted`` event keeps the object's last state in ``previous_data`` or in ``data``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class EventLog:
         self.access = "all"
         #: Whether outcome creations, updates and deletions are logged (Close's list does not say).
         self.outcome_events = True
+        #: Where a ``deleted`` event keeps the object's last state: ``"previous_data"`` or ``"data"``.
+        self.deleted_state = "previous_data"
 
     # -- recording ----------------------------------------------------------------------------------------------
     @contextmanager
@@ -115,6 +118,8 @@ class EventLog:
         """Log one change (merging it into the object's recent event when Close would)."""
         if object_type == "outcome" and not self.outcome_events:
             return
+        if action == "deleted" and self.deleted_state == "data":
+            data, previous_data = previous_data, None
         user_id, request_id, api_key_id = getattr(self._actor, "who", None) or (None, None, None)
         now = self._clock()
         changed = sorted(k for k in set(data or {}) | set(previous_data or {})
