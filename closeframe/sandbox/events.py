@@ -15,7 +15,9 @@ Close's event log as documented (developer.close.com, "Event Log" and "Retrieve 
   ``date_updated__gte|lte``; another combination answers 400.
 - Events are kept 30 days. ``data``/``previous_data`` are shown to admins always, to other users for one hour.
 
-Knobs the docs leave open: :attr:`EventLog.merge_seconds` (how quick "quick" is), :attr:`EventLog.access`
+Seeded organizations come with the events Close would still hold for their last 30 days (calls created, outcomes
+set late, upcoming meetings synced, outcomes created, one outcome deleted 10 days ago), made on the log's first
+read. Knobs the docs leave open: :attr:`EventLog.merge_seconds` (how quick "quick" is), :attr:`EventLog.access`
 (who may read the log at all: ``"all"``, ``"admins"``, ``"none"`` answer 403 to the others),
 :attr:`EventLog.outcome_events` (whether outcome changes are logged) and :attr:`EventLog.deleted_state`
 (whether a ``deleted`` event keeps the object's last state in ``previous_data`` or in ``data``).
@@ -24,6 +26,7 @@ Knobs the docs leave open: :attr:`EventLog.merge_seconds` (how quick "quick" is)
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
 import threading
@@ -32,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from closeframe.sandbox.common import DAY_US, format_us, parse_us, random_id
+from closeframe.sandbox.common import DAY_US, format_us, parse_us, random_id, random_ids
 
 __all__ = ["EVENT_ACCESS", "EVENT_PAGE_LIMIT", "RETENTION_US", "SUPPORTED_FILTERS", "EventFilterError", "EventLog"]
 
@@ -91,6 +94,9 @@ class EventLog:
         self._events: dict[str, list[dict]] = {}
         self._rng = np.random.default_rng([seed, 777])
         self._actor = threading.local()
+        # Past events generated on the first read of an organization's log (seeded tables can be large).
+        self._deferred: dict[str, list[Callable[[], list[dict]]]] = {}
+        self._seed_lock = threading.Lock()
         #: Changes by one user to one object within this many seconds of its event's last update merge into it.
         self.merge_seconds = 60.0
         #: ``"all"``, ``"admins"`` or ``"none"``: who may read the log (the others get 403).
@@ -147,23 +153,42 @@ class EventLog:
                 "data": copy.deepcopy(data), "previous_data": copy.deepcopy(previous_data),
             })
 
-    def seed(self, org_id: str, event: dict) -> None:
-        """Add a past event as given (``date_created``/``date_updated`` as ISO strings or µs)."""
-        record = copy.deepcopy(event)
-        for name, key in (("date_created", "_created"), ("date_updated", "_updated")):
-            value = record.pop(name, None)
-            record[key] = parse_us(value) if isinstance(value, str) else int(value if value is not None
-                                                                             else self._clock())
-        with self._lock:
-            record.setdefault("id", random_id(self._rng, "ev_", 22))
+    def seed(self, org_id: str, *events: dict, copied: bool = True) -> None:
+        """Add past events as given (``date_created``/``date_updated`` as ISO strings or µs); ``copied=False``
+        takes ownership of freshly made dicts instead of copying them."""
+        records = []
+        for event in events:
+            record = copy.deepcopy(event) if copied else dict(event)
+            for name, key in (("date_created", "_created"), ("date_updated", "_updated")):
+                value = record.pop(name, None)
+                record[key] = parse_us(value) if isinstance(value, str) else int(value if value is not None
+                                                                                 else self._clock())
             for name in ("user_id", "request_id", "api_key_id", "lead_id", "data", "previous_data"):
                 record.setdefault(name, None)
             record.setdefault("changed_fields", [])
             record.setdefault("meta", {})
             record["organization_id"] = org_id
-            events = self._events.setdefault(org_id, [])
-            events.append(record)
-            events.sort(key=lambda e: (e["_updated"], e["id"]))
+            records.append(record)
+        with self._lock:
+            ids = random_ids(self._rng, len(records), 22)
+            for record, new_id in zip(records, ids):
+                record.setdefault("id", "ev_" + new_id.decode("ascii"))
+            listing = self._events.setdefault(org_id, [])
+            listing.extend(records)
+            listing.sort(key=lambda e: (e["_updated"], e["id"]))
+
+    def defer(self, org_id: str, make: Callable[[], list[dict]]) -> None:
+        """Seed the events ``make()`` returns when the organization's log is first read."""
+        with self._lock:
+            self._deferred.setdefault(org_id, []).append(make)
+
+    def _run_deferred(self, org_id: str) -> None:
+        # Lock order: seeding, then the store's lock (inside make), then the log's; no one takes them the other way.
+        with self._seed_lock:
+            with self._lock:
+                makers = self._deferred.pop(org_id, [])
+            for make in makers:
+                self.seed(org_id, *make(), copied=False)
 
     def events(self, org_id: str) -> list[dict]:
         """Every retained event of an organization as served to an admin, newest first (for tests)."""
@@ -196,14 +221,16 @@ class EventLog:
         if cursor:
             direction, position, cursor_bounds = _decode_cursor(cursor)
             bounds = [b if b is not None else c for b, c in zip(bounds, cursor_bounds)]
+        self._run_deferred(org_id)
         now = self._clock()
         with self._lock:
             events = self._events.get(org_id, [])
             # Retention: what is older than 30 days is gone for good.
             while events and events[0]["_updated"] < now - RETENTION_US:
                 events.pop(0)
-            matching = [e for e in events if all(e.get(k) == v for k, v in given.items())
-                        and (bounds[0] is None or e["_updated"] >= bounds[0])
+            # The list is in date_updated order: start at the lower bound instead of scanning a month of events.
+            start = 0 if bounds[0] is None else bisect.bisect_left(events, bounds[0], key=lambda e: e["_updated"])
+            matching = [e for e in events[start:] if all(e.get(k) == v for k, v in given.items())
                         and (bounds[1] is None or e["_updated"] <= bounds[1])]
             key = lambda e: (e["_updated"], e["id"])  # noqa: E731 - the listing's order
             if direction == "next":
@@ -262,3 +289,42 @@ def seed_outcome_history(log: EventLog, org: dict) -> None:
                 "date_updated": format_us(now - 200 * DAY_US)}
         log.seed(org["id"], {"object_type": "outcome", "object_id": deleted[0], "action": "deleted",
                              "date_created": when, "date_updated": when, "previous_data": last, "user_id": author})
+
+
+def seed_activity_history(log: EventLog, org: dict, lock) -> None:
+    """Past events of a seeded organization's calls and meetings in the 30 days before now, made on first read.
+
+    Calls created then get their ``created`` event (without the outcome when it was set later) and, when their
+    outcome was set later in that span, an ``updated`` event; upcoming meetings their ``created`` event when they
+    were synced, and meetings whose outcome was set in that span an ``updated`` event.
+    """
+    from closeframe.sandbox.common import NOW_US
+
+    def make() -> list[dict]:
+        low = NOW_US - RETENTION_US
+        made = []
+        with lock:
+            for table in (org["calls"], org["meetings"]):
+                dc, du, outcome = table.cols["dc"], table.cols["du"], table.cols["outcome"]
+                object_type = f"activity.{table.kind}"
+                late = du - dc > 5_000_000
+                if table.kind == "call":
+                    rows = np.flatnonzero((dc >= low) & (dc <= NOW_US))
+                else:
+                    rows = np.flatnonzero((du >= low) & (du <= NOW_US) & ((dc > NOW_US) | (outcome >= 0)))
+                for i in rows:
+                    after = table.render(int(i))
+                    before = dict(after, outcome_id=None, date_updated=after["date_created"])
+                    common = {"object_type": object_type, "object_id": after["id"], "lead_id": after["lead_id"],
+                              "user_id": after["user_id"]}
+                    if table.kind == "call" or dc[i] > NOW_US:
+                        when = int(dc[i]) if table.kind == "call" else int(du[i])
+                        made.append({**common, "action": "created", "date_created": when, "date_updated": when,
+                                     "data": before if late[i] and table.kind == "call" else after})
+                    if outcome[i] >= 0 and late[i] and low <= du[i] <= NOW_US and not dc[i] > NOW_US:
+                        made.append({**common, "action": "updated", "changed_fields": ["date_updated", "outcome_id"],
+                                     "date_created": int(du[i]), "date_updated": int(du[i]), "data": after,
+                                     "previous_data": before})
+        return made
+
+    log.defer(org["id"], make)

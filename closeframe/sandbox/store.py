@@ -18,7 +18,7 @@ import numpy as np
 from closeframe.sandbox import tables
 from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
 from closeframe.sandbox.data import outcome_sort_key
-from closeframe.sandbox.events import EventLog, seed_outcome_history
+from closeframe.sandbox.events import EventLog, seed_activity_history, seed_outcome_history
 
 __all__ = ["Store", "applies_to_for", "outcome_sort_key"]
 
@@ -66,6 +66,7 @@ class Store:
         self.events = EventLog(self.clock_us, seed=seed)
         for org in self._orgs.values():
             seed_outcome_history(self.events, org)
+            seed_activity_history(self.events, org, self.lock)
 
     # -- organizations and users --------------------------------------------------------------------------------
     def _org(self, org: str) -> dict:
