@@ -32,6 +32,7 @@ import os
 import tempfile
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -231,22 +232,23 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
                 plan.commit()
             return plan
         since = last - OVERLAP
-        events: list[dict] = []
-        for action in EVENT_ACTIONS:
-            pages_before = client.requests_sent
-            events.extend(read_events(client, {"object_type": object_type, "action": action,
-                                               "date_updated__gte": since.isoformat()}))
-            plan.requests += client.requests_sent - pages_before
-            if action == EVENT_ACTIONS[0]:
-                plan.started = clock.first or local_started
-                now = clock.first
-                age = (now - last) if now is not None else (local_started - _stamp(state.get("local_synced_at"))
-                                                            if _stamp(state.get("local_synced_at")) else None)
-                if age is None or age > RETENTION - SAFETY:
-                    _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than "
-                                f"the event log's {RETENTION.days}-day retention")
-                    plan.stale_since = plan.stale_since or state.get("synced_at")
-                    return plan
+        before = client.requests_sent
+        # The three actions are read at once (each its own cursor chain): one round trip instead of three.
+        with ThreadPoolExecutor(max_workers=len(EVENT_ACTIONS), thread_name_prefix="closeframe-events") as pool:
+            reads = [pool.submit(lambda a: list(read_events(client, {
+                "object_type": object_type, "action": a, "date_updated__gte": since.isoformat()})), action)
+                for action in EVENT_ACTIONS]
+            events = [event for read in reads for event in read.result()]
+        plan.requests += client.requests_sent - before
+        plan.started = clock.first or local_started
+        local_last = _stamp(state.get("local_synced_at"))
+        age = clock.first - last if clock.first is not None else \
+            (local_started - local_last if local_last is not None else None)
+        if age is None or age > RETENTION - SAFETY:
+            _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event "
+                        f"log's {RETENTION.days}-day retention")
+            plan.stale_since = state.get("stale_since") or state.get("synced_at")
+            return plan
         requests_before = client.requests_sent
         if not _apply_events(client, cache, path, params, fields, events, ranges, plan):
             plan.requests += client.requests_sent - requests_before
@@ -320,9 +322,9 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
         records = cache.read(cached, cached.start, cached.end)
         kept = [r for r in records if r.get("id") not in gone and r.get("id") not in fresh]
         plan.deleted += sum(1 for r in records if r.get("id") in gone)
-        if len(kept) == len(records) and not added:
-            continue
-        cache.write(cached.start, cached.end, _listing_order(kept + added))
+        patched = _listing_order(kept + added)
+        if patched != records:  # a refetch that changed nothing leaves the file as it was
+            cache.write(cached.start, cached.end, patched)
     return True
 
 
