@@ -151,3 +151,21 @@ def test_report_section_lists_changes_offline():
     assert "<h2>Catalogue changes</h2>" in page and "“Demo booked” → “Demo scheduled”" in page
     assert "Mo Member" in page and "≈\u00a02026\u201110\u201101" in page
     assert "http://" not in page and "https://" not in page
+
+
+def test_history_arguments_and_no_cache(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(seed=17, organizations=1, calls=10, meetings=2)
+    key = next(iter(sb.api_keys.values()))
+    with pytest.raises(cf.ConfigurationError, match="on_error='loud'"):
+        cf.outcome_changes(key, base_url=sb.base_url, on_error="loud")
+    with pytest.raises(cf.ConfigurationError, match="cache=42"):
+        cf.outcome_catalogue(key, base_url=sb.base_url, cache=42)
+    changes = cf.outcome_changes(key, base_url=sb.base_url, progress=False, cache=None)
+    assert set(changes["outcome_id"]) >= {o["id"] for o in sb.store.outcomes(next(iter(sb.api_keys)))}
+    (tmp_path / "x").mkdir()
+    damaged = tmp_path / "x"
+    cf.outcome_changes(key, base_url=sb.base_url, progress=False, cache=damaged)
+    for path in damaged.rglob("*.json"):
+        path.write_text("{broken", encoding="utf-8")  # a damaged cache costs the history, never the call
+    again = cf.outcome_changes(key, base_url=sb.base_url, progress=False, cache=damaged)
+    assert len(again) and not again["outcome_id"].isna().any()

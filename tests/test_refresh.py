@@ -260,3 +260,16 @@ def test_refresh_of_a_filtered_load_with_fields(fresh_sandbox, tmp_path):
     assert_frame_equal(refreshed, cf.load_calls(key, **kwargs))
     expected = {c["id"]: c["outcome_id"] for c in sb.store.calls(name) if c["user_id"] == user}
     assert set(refreshed["id"]) == set(expected) and pd.isna(refreshed.set_index("id").loc[mine["id"], "outcome_id"])
+
+
+def test_a_damaged_sync_record_falls_back_once_and_then_is_exact_again(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(seed=16, organizations=1, calls=1500, meetings=50)
+    name, key = _first(sb)
+    kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
+    cf.load_calls(key, **kwargs)
+    [state] = tmp_path.rglob("calls/sync.json")
+    state.write_text("{not json", encoding="utf-8")
+    with pytest.warns(EventRefreshWarning, match="no earlier sync"):
+        cf.load_calls(key, **kwargs)
+    _change_everything(sb, name, key)
+    assert_frame_equal(cf.load_calls(key, **kwargs), cf.load_calls(key, base_url=sb.base_url, progress=False))
