@@ -24,7 +24,7 @@ from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, 
 from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import ConfigurationError, SkipCapError
-from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
 
@@ -294,7 +294,7 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
                                  "since earlier than until (or leave either out for an open end).")
-    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
+    known = CALL_FIELDS if kind == "call" else MEETING_FIELDS
     root = resolve_cache_dir(cache)
     cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
