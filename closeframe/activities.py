@@ -241,7 +241,8 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
     """What the cache already answers (as leaves) and the windows still to fetch.
 
     Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
-    on those activities since, so they are fetched again.
+    on those activities since, so they are fetched again. "Newest" counts only records that were already past
+    when cached (:meth:`ActivityCache.newest`): upcoming meetings must not push the lookback into the future.
     """
     ranges = [] if options.refresh else cache.ranges()
     newest = cache.newest(ranges) if ranges else None

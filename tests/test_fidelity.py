@@ -182,3 +182,25 @@ def test_recorded_pages_keep_every_field():
         frame = build(records)
         assert set().union(*records) <= set(frame.columns)
         assert len(frame) == len(records)
+
+
+def test_cached_meetings_pick_up_outcomes_set_later_despite_upcoming_ones(fresh_sandbox, tmp_path):
+    """Upcoming meetings (date_created in the future) must not push the cache's lookback past today."""
+    import os
+
+    sb = fresh_sandbox(seed=23, organizations=1, calls=5, meetings=400)
+    name = next(iter(sb.api_keys))
+    kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
+    cf.load_meetings(sb.api_keys[name], **kwargs)
+    # The cache was written at the sandbox's "now" (its files' write time), with a month of upcoming meetings.
+    now = NOW_US / 1e6
+    for path in tmp_path.rglob("*.parquet"):
+        os.utime(path, (now, now))
+    meetings = sb.store.meetings(name)
+    assert parse_us(meetings[0]["date_created"]) > NOW_US + 7 * 86_400_000_000  # upcoming ones are cached
+    past = next(m for m in meetings if NOW_US - 3 * 86_400_000_000 > parse_us(m["date_created"]))
+    target = next(o["id"] for o in sb.store.outcomes(name) if "meetings" in o["applies_to"])
+    sb.store.set_meeting_outcome(name, past["id"], target)
+    frame = cf.load_meetings(sb.api_keys[name], **kwargs).set_index("id")
+    assert frame.loc[past["id"], "outcome_id"] == target
+    assert sorted(frame.index) == sorted(m["id"] for m in sb.store.meetings(name))
