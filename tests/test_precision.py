@@ -19,8 +19,9 @@ from closeframe.sandbox.common import parse_us
 
 PRECISIONS = ("microsecond", "millisecond", "second")
 ROUNDINGS = ("bucket", "value")
-#: No burst; one burst of 2.5 pages at one instant; three bursts around a page each.
-BURSTS = {"none": (), "one-250": (250,), "three-99-100-101": (99, 100, 101)}
+#: No burst; one burst of 2.5 pages at one instant; three bursts around a page each; a dialer's 400 calls in a
+#: minute (several per second, milliseconds apart).
+BURSTS = {"none": (), "one-250": (250,), "three-99-100-101": (99, 100, 101), "dialer-400-in-60s": ((400, 60),)}
 
 
 @pytest.fixture(scope="module", params=list(BURSTS))

@@ -234,9 +234,10 @@ def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool 
         Add one unknown extra field to a couple of records, as Close does when it grows a field.
     date_resolution : {"millisecond", "microsecond", "second"}
         The precision of activity dates; real Close stores milliseconds.
-    bursts : sequence of int or None
-        Sizes of groups of calls sharing one instant (a dialer, a bulk import). ``None``: one burst of
-        :data:`DEFAULT_BURST` calls in organizations with at least :data:`BURST_FROM_CALLS` calls.
+    bursts : sequence of int or (int, float), or None
+        Groups of calls created together: a count on one instant (a bulk import), ``(count, seconds)`` spread
+        over that span (a power dialer). ``None``: one burst of :data:`DEFAULT_BURST` calls at one instant in
+        organizations with at least :data:`BURST_FROM_CALLS` calls.
 
     Returns
     -------

@@ -45,9 +45,10 @@ class Sandbox:
         Seed a couple of records with an unknown extra field, as Close adds fields over time.
     date_resolution : {"millisecond", "microsecond", "second"}, default "millisecond"
         Precision of the seeded activity dates (real Close: milliseconds).
-    bursts : sequence of int or None
-        Per organization, sizes of groups of calls created at one instant (a dialer, a bulk import). ``None``:
-        one burst of 150 in organizations with 1,000 calls or more; ``()`` none.
+    bursts : sequence of int or (int, float), or None
+        Per organization, groups of calls created together: a count puts them on one instant (a bulk import),
+        ``(count, seconds)`` spreads them over that span (a power dialer). ``None``: one burst of 150 at one
+        instant in organizations with 1,000 calls or more; ``()`` none.
     filter_precision : {"second", "millisecond", "microsecond"}, default "second"
         How finely ``date_created__*``/``activity_at__*`` filters compare. Close does not document it; a Singer
         tap for Close says "to the second", so that is the default. See :func:`tables.coarsen_bounds`.

@@ -99,15 +99,21 @@ def _sorted_rows(dc: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _dates(rng: np.random.Generator, n: int, low: int, high: int, resolution_us: int,
-           bursts: Sequence[int]) -> np.ndarray:
-    """``n`` dates in ``[low, high)`` at ``resolution_us``; each burst puts that many of them on one instant."""
+           bursts: Sequence[Any]) -> np.ndarray:
+    """``n`` dates in ``[low, high)`` at ``resolution_us``.
+
+    Each burst is a count (that many dates on one instant: a bulk import) or ``(count, span_seconds)`` (that many
+    spread over the span: a power dialer, several calls in most seconds).
+    """
     dc = rng.integers(low, high, n, dtype=np.int64)
     taken = 0
-    for size in bursts:
+    for burst in bursts:
+        size, span = (burst, 0) if np.isscalar(burst) else burst
         size = min(int(size), n - taken)
         if size <= 0:
             break
-        dc[taken:taken + size] = dc[taken]  # a dialer or a bulk import: many activities in one instant
+        spread = rng.integers(0, int(float(span) * _S_US), size) if span else 0
+        dc[taken:taken + size] = dc[taken] + spread
         taken += size
     if resolution_us > 1:
         dc -= dc % resolution_us
