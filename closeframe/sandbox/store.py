@@ -227,7 +227,7 @@ class Store:
     def _all(self, org_name: str, kind: str) -> list[dict]:
         with self.lock:
             table = self.table(org_name, kind)
-            return [table.render(i) for i in range(table.n - 1, -1, -1)]
+            return table.render_many(range(table.n - 1, -1, -1))
 
     def activity_page(self, org_name: str, kind: str, skip: int, limit: int, *, requested: Any = (),
                       **filters: Any) -> tuple[list[dict], bool]:
@@ -239,7 +239,7 @@ class Store:
         with self.lock:
             table = self.table(org_name, kind)
             rows, has_more = table.page(table.select(**filters), skip, limit)
-            return [table.render(i, requested) for i in rows], has_more
+            return table.render_many(rows, requested), has_more
 
     def get_activity(self, org_name: str, kind: str, activity_id: str, requested: Any = ()) -> dict | None:
         """One call or meeting, or ``None``."""

@@ -20,7 +20,6 @@ import numpy as np
 
 from closeframe.sandbox.common import DAY_US as _DAY_US
 from closeframe.sandbox.common import NOW_US as _NOW_US
-from closeframe.sandbox.common import format_us as _iso
 from closeframe.sandbox.common import random_ids
 
 __all__ = ["ActivityTable", "CallTable", "DATE_RESOLUTIONS", "FILTER_PRECISIONS", "FILTER_ROUNDINGS", "MeetingTable",
@@ -94,8 +93,19 @@ def coarsen_bounds(bounds: tuple, precision_us: int, rounding: str = "bucket") -
 
 
 def _sorted_rows(dc: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The permutation that orders rows by ``(date_created, id)`` (ties at one instant are real and kept)."""
-    return np.lexsort((ids, dc))
+    """The permutation that orders rows by ``(date_created, id)`` (ties at one instant are real and kept).
+
+    Sorting a million 43-byte ids costs seconds; ties are few (bursts, a shared millisecond), so the dates are
+    sorted and only the runs of equal dates are then ordered by id.
+    """
+    order = np.argsort(dc, kind="stable")
+    ties = np.flatnonzero(np.diff(dc[order]) == 0)
+    if ties.size:
+        tied = np.zeros(order.size, dtype=bool)
+        tied[ties] = tied[ties + 1] = True
+        rows = order[tied]  # the tied rows, in date order: sorting them by (date, id) keeps each run in place
+        order[tied] = rows[np.lexsort((ids[rows], dc[rows]))]
+    return order
 
 
 def _dates(rng: np.random.Generator, n: int, low: int, high: int, resolution_us: int,
@@ -169,6 +179,21 @@ class OrgContext:
 
     def user(self, i: int) -> dict | None:
         return None if i < 0 else self.users[i]
+
+
+def _iso_many(us: np.ndarray) -> list[str]:
+    """:func:`format_us` of every value, vectorised: a fraction of 6 digits, none for whole seconds."""
+    us = np.asarray(us, dtype=np.int64)
+    stamps = us.astype("datetime64[us]")
+    text = np.datetime_as_string(stamps, unit="us").astype(object)
+    whole = us % _S_US == 0
+    if whole.any():
+        text[whole] = np.datetime_as_string(stamps[whole], unit="s")
+    return [t + "+00:00" for t in text.tolist()]
+
+
+def _ids(prefix: str, column: np.ndarray) -> list[str]:
+    return [prefix + b.decode("ascii") for b in column.tolist()]
 
 
 def _name(user: dict | None) -> str | None:
@@ -307,16 +332,24 @@ class ActivityTable:
 
     def render(self, i: int, requested: Sequence[str] = ()) -> dict:
         """Row ``i`` as Close's JSON object, overrides applied; ``requested`` adds fields sent only on request."""
-        record = self._render(i)
-        for name in self.on_request:
-            if name in requested:
-                record[name] = self._on_request(i, name)
-        extra = self.overrides.get(record["id"])
-        if extra:
-            record.update(extra)
-        return record
+        return self.render_many([i], requested)[0]
 
-    def _render(self, i: int) -> dict:  # pragma: no cover - subclasses
+    def render_many(self, rows: Sequence[int], requested: Sequence[str] = ()) -> list[dict]:
+        """Rows ``rows`` (a page) as Close's JSON objects: each column is read once for the whole page."""
+        if not len(rows):
+            return []
+        index = np.asarray(rows, dtype=np.int64)
+        records = self._render_rows({name: column[index] for name, column in self.cols.items()})
+        asked = [name for name in self.on_request if name in requested]
+        for i, record in zip(index.tolist(), records):
+            for name in asked:
+                record[name] = self._on_request(i, name)
+            extra = self.overrides.get(record["id"])
+            if extra:
+                record.update(extra)
+        return records
+
+    def _render_rows(self, values: dict[str, np.ndarray]) -> list[dict]:  # pragma: no cover - subclasses
         raise NotImplementedError
 
     def _on_request(self, i: int, name: str) -> Any:  # pragma: no cover - subclasses
@@ -353,14 +386,16 @@ class ActivityTable:
         code = int(self.cols["outcome"][i])
         return None if code < 0 else self.context.codes[code]
 
-    def _outcome_fields(self, i: int) -> dict:
-        reason = int(self.cols["reason"][i])
-        return {
-            "outcome_id": self._outcome(i),
-            "outcome_reason": None if reason < 0 else OUTCOME_REASONS[reason],
-            "outcome_autofill_reasoning": _AUTOFILL_REASONINGS[i % len(_AUTOFILL_REASONINGS)] if reason == 1
-            else None,
-        }
+    def _outcome_lists(self, values: dict[str, np.ndarray]) -> tuple[list, list, list]:
+        """``outcome_id``, ``outcome_reason`` and ``outcome_autofill_reasoning`` of a page's rows."""
+        codes = self.context.codes
+        outcome = [None if c < 0 else codes[c] for c in values["outcome"].tolist()]
+        reasons = values["reason"].tolist()
+        reason = [None if r < 0 else OUTCOME_REASONS[r] for r in reasons]
+        # The reasoning text is picked by the record's date, so it stays the same wherever the row moves.
+        pick = (values["dc"] // 1000 % len(_AUTOFILL_REASONINGS)).tolist()
+        reasoning = [_AUTOFILL_REASONINGS[p] if r == 1 else None for r, p in zip(reasons, pick)]
+        return outcome, reason, reasoning
 
     @staticmethod
     def _sorted(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -461,53 +496,62 @@ class CallTable(ActivityTable):
         }
         return cls(context, cls._sorted(columns))
 
-    def _render(self, i: int) -> dict:
+    def _render_rows(self, v: dict[str, np.ndarray]) -> list[dict]:
         c = self.context
-        cols = self.cols
-        user_index = int(cols["user"][i])
-        user = c.user(user_index)
-        dc = int(cols["dc"][i])
-        contact = int(cols["contact"][i])
-        disposition = int(cols["disposition"][i])
-        ring = int(cols["ring"][i])
-        cost = int(cols["cost"][i])
-        inbound = int(cols["direction"][i]) == 0
-        remote = _phone(2, max(contact, 0) + int(cols["lead"][i]))
-        local = None if user is None else _phone(6, user_index)
-        return {
-            "id": "acti_" + cols["id"][i].decode("ascii"),
-            "_type": "Call",
-            "organization_id": c.org_id,
-            "lead_id": c.lead(int(cols["lead"][i])),
-            "contact_id": c.contact(contact),
-            "user_id": None if user is None else user["id"],
-            "user_name": _name(user),
-            "users": [],
-            "created_by": None if user is None or inbound else user["id"],
-            "updated_by": None if user is None else user["id"],
-            "date_created": _iso(dc),
-            "date_updated": _iso(int(cols["du"][i])),
-            "activity_at": _iso(dc),
-            "date_answered": None if ring < 0 else _iso(dc + ring * 1_000),
-            "direction": DIRECTIONS[int(cols["direction"][i])],
-            "duration": int(cols["dur"][i]),
-            "voicemail_duration": int(cols["vm"][i]),
-            "status": CALL_STATUSES[int(cols["status"][i])],
-            "disposition": None if disposition < 0 else DISPOSITIONS[disposition],
-            "call_method": CALL_METHODS[int(cols["method"][i])],
-            "source": CALL_SOURCES[int(cols["source"][i])],
-            "cost": None if cost < 0 else str(cost),
-            "phone": remote,
-            "local_phone": local,
-            "remote_phone": remote,
-            **self._outcome_fields(i),
-        }
+        ids = _ids("acti_", v["id"])
+        leads = _ids("lead_", c.lead_ids[v["lead"]])
+        contact_index = v["contact"]
+        contacts = [None if k < 0 else x for k, x in zip(contact_index.tolist(),
+                                                          _ids("cont_", c.contact_ids[np.maximum(contact_index, 0)]))]
+        created, updated = _iso_many(v["dc"]), _iso_many(v["du"])
+        ring = v["ring"]
+        answered = [None if r < 0 else x for r, x in
+                    zip(ring.tolist(), _iso_many(v["dc"] + np.maximum(ring, 0).astype(np.int64) * 1_000))]
+        outcome, reason, reasoning = self._outcome_lists(v)
+        records = []
+        for k, (user_index, direction, disposition, cost, lead_index, contact) in enumerate(zip(
+                v["user"].tolist(), v["direction"].tolist(), v["disposition"].tolist(), v["cost"].tolist(),
+                v["lead"].tolist(), contact_index.tolist())):
+            user = c.user(user_index)
+            remote = _phone(2, max(contact, 0) + lead_index)
+            records.append({
+                "id": ids[k],
+                "_type": "Call",
+                "organization_id": c.org_id,
+                "lead_id": leads[k],
+                "contact_id": contacts[k],
+                "user_id": None if user is None else user["id"],
+                "user_name": _name(user),
+                "users": [],
+                "created_by": None if user is None or direction == 0 else user["id"],
+                "updated_by": None if user is None else user["id"],
+                "date_created": created[k],
+                "date_updated": updated[k],
+                "activity_at": created[k],
+                "date_answered": answered[k],
+                "direction": DIRECTIONS[direction],
+                "duration": int(v["dur"][k]),
+                "voicemail_duration": int(v["vm"][k]),
+                "status": CALL_STATUSES[v["status"][k]],
+                "disposition": None if disposition < 0 else DISPOSITIONS[disposition],
+                "call_method": CALL_METHODS[v["method"][k]],
+                "source": CALL_SOURCES[v["source"][k]],
+                "cost": None if cost < 0 else str(cost),
+                "phone": remote,
+                "local_phone": None if user is None else _phone(6, user_index),
+                "remote_phone": remote,
+                "outcome_id": outcome[k],
+                "outcome_reason": reason[k],
+                "outcome_autofill_reasoning": reasoning[k],
+            })
+        return records
 
     def _on_request(self, i: int, name: str) -> Any:
         disposition = int(self.cols["disposition"][i])
         if name == "recording_transcript":
-            return _transcript(i, 4) if disposition == 0 and int(self.cols["dur"][i]) >= 30 else None
-        return _transcript(i, 1) if disposition == 3 else None
+            seed = int(self.cols["dc"][i]) // 1000  # by date: the same text wherever the row moves
+            return _transcript(seed, 4) if disposition == 0 and int(self.cols["dur"][i]) >= 30 else None
+        return _transcript(int(self.cols["dc"][i]) // 1000, 1) if disposition == 3 else None
 
 
 class MeetingTable(ActivityTable):
@@ -570,57 +614,64 @@ class MeetingTable(ActivityTable):
         }
         return cls(context, cls._sorted(columns))
 
-    def _render(self, i: int) -> dict:
-        cols = self.cols
+    def _render_rows(self, v: dict[str, np.ndarray]) -> list[dict]:
         ctx = self.context
-        user = ctx.users[int(cols["user"][i])]
-        co = ctx.user(int(cols["co"][i]))
-        user_name = _name(user)
-        dc = int(cols["dc"][i])
-        status_code = int(cols["status"][i])
-        status = None if status_code < 0 else MEETING_STATUSES[status_code]
-        contact = int(cols["contact"][i])
-        contact_status = {"completed": "yes", "declined-by-lead": "no", "upcoming": "yes"}.get(status, "noreply")
-        lead = int(cols["lead"][i])
-        attendees = [
-            {"email": user["email"], "name": user_name, "status": "yes", "user_id": user["id"],
-             "contact_id": None, "is_organizer": True},
-            {"email": f"contact{contact}@lead{lead}.example", "name": _CONTACT_NAMES[contact % len(_CONTACT_NAMES)],
-             "status": contact_status, "user_id": None, "contact_id": ctx.contact(contact), "is_organizer": False},
-        ]
-        if co is not None:
-            attendees.insert(1, {"email": co["email"], "name": _name(co), "status": "yes", "user_id": co["id"],
-                                 "contact_id": None, "is_organizer": False})
-        actual = int(cols["actual"][i])
-        call = bytes(cols["call"][i])
-        manual = int(cols["source"][i]) == 1
-        return {
-            "id": "acti_" + cols["id"][i].decode("ascii"),
-            "_type": "Meeting",
-            "organization_id": ctx.org_id,
-            "title": MEETING_TITLES[int(cols["title"][i])],
-            "lead_id": ctx.lead(lead),
-            "contact_id": ctx.contact(contact),
-            "user_id": user["id"],
-            "user_name": user_name,
-            "users": [user["id"]] + ([co["id"]] if co is not None else []),
-            "created_by": user["id"] if manual else None,
-            "updated_by": user["id"] if manual else None,
-            "starts_at": _iso(dc),
-            "ends_at": _iso(dc + int(cols["dur"][i]) * _S_US),
-            "activity_at": _iso(dc),
-            "date_created": _iso(dc),
-            "date_updated": _iso(int(cols["du"][i])),
-            "duration": int(cols["dur"][i]),
-            "actual_duration": None if actual < 0 else actual,
-            "status": status,
-            "source": MEETING_SOURCES[int(cols["source"][i])],
-            "attendees": attendees,
-            "attached_call_ids": ["acti_" + call.decode("ascii")] if call else [],
-            "integrations": [],
-            "is_recurring": False,
-            **self._outcome_fields(i),
-        }
+        ids = _ids("acti_", v["id"])
+        leads = _ids("lead_", ctx.lead_ids[v["lead"]])
+        contacts = _ids("cont_", ctx.contact_ids[v["contact"]])
+        starts, updated = _iso_many(v["dc"]), _iso_many(v["du"])
+        ends = _iso_many(v["dc"] + v["dur"].astype(np.int64) * _S_US)
+        outcome, reason, reasoning = self._outcome_lists(v)
+        records = []
+        for k, (user_index, co_index, status_code, contact, lead, actual, call, source) in enumerate(zip(
+                v["user"].tolist(), v["co"].tolist(), v["status"].tolist(), v["contact"].tolist(),
+                v["lead"].tolist(), v["actual"].tolist(), v["call"].tolist(), v["source"].tolist())):
+            user = ctx.users[user_index]
+            co = ctx.user(co_index)
+            user_name = _name(user)
+            status = None if status_code < 0 else MEETING_STATUSES[status_code]
+            contact_status = {"completed": "yes", "declined-by-lead": "no", "upcoming": "yes"}.get(status, "noreply")
+            attendees = [
+                {"email": user["email"], "name": user_name, "status": "yes", "user_id": user["id"],
+                 "contact_id": None, "is_organizer": True},
+                {"email": f"contact{contact}@lead{lead}.example",
+                 "name": _CONTACT_NAMES[contact % len(_CONTACT_NAMES)], "status": contact_status, "user_id": None,
+                 "contact_id": contacts[k], "is_organizer": False},
+            ]
+            if co is not None:
+                attendees.insert(1, {"email": co["email"], "name": _name(co), "status": "yes", "user_id": co["id"],
+                                     "contact_id": None, "is_organizer": False})
+            manual = source == 1
+            records.append({
+                "id": ids[k],
+                "_type": "Meeting",
+                "organization_id": ctx.org_id,
+                "title": MEETING_TITLES[v["title"][k]],
+                "lead_id": leads[k],
+                "contact_id": contacts[k],
+                "user_id": user["id"],
+                "user_name": user_name,
+                "users": [user["id"]] + ([co["id"]] if co is not None else []),
+                "created_by": user["id"] if manual else None,
+                "updated_by": user["id"] if manual else None,
+                "starts_at": starts[k],
+                "ends_at": ends[k],
+                "activity_at": starts[k],
+                "date_created": starts[k],
+                "date_updated": updated[k],
+                "duration": int(v["dur"][k]),
+                "actual_duration": None if actual < 0 else actual,
+                "status": status,
+                "source": MEETING_SOURCES[source],
+                "attendees": attendees,
+                "attached_call_ids": ["acti_" + call.decode("ascii")] if call else [],
+                "integrations": [],
+                "is_recurring": False,
+                "outcome_id": outcome[k],
+                "outcome_reason": reason[k],
+                "outcome_autofill_reasoning": reasoning[k],
+            })
+        return records
 
     def _on_request(self, i: int, name: str) -> Any:
-        return [_transcript(i, 6)] if int(self.cols["actual"][i]) >= 0 else []
+        return [_transcript(int(self.cols["dc"][i]) // 1000, 6)] if int(self.cols["actual"][i]) >= 0 else []
