@@ -76,16 +76,16 @@ def precision_table(calls: int, baseline: Path) -> pd.DataFrame:
                     sb.stats.reset()
                     result = _load(tree, key, sb.base_url)
                     requests = sb.stats.requests
+                    setting = dict(bursts=label, precision=f"{precision} ({rounding})", code=code,
+                                   calls=len(expected))
                     if "error" in result:
-                        rows.append(dict(bursts=label, precision=f"{precision} ({rounding})", code=code, calls=len(expected),
-                                         loaded=0, lost="-", lost_pct="-", duplicates="-", requests=requests,
+                        rows.append(dict(**setting, loaded=0, lost="-", lost_pct="-", duplicates="-", requests=requests,
                                          extra_pct="-", seconds="-", note=result["error"]))
                         continue
                     ids = result["ids"]
                     lost = len(expected - set(ids))
-                    rows.append(dict(bursts=label, precision=f"{precision} ({rounding})", code=code, calls=len(expected),
-                                     loaded=len(ids), lost=lost, lost_pct=f"{100 * lost / len(expected):.2f}",
-                                     duplicates=len(ids) - len(set(ids)), requests=requests,
+                    rows.append(dict(**setting, loaded=len(ids), lost=lost,
+                                     lost_pct=f"{100 * lost / len(expected):.2f}", duplicates=len(ids) - len(set(ids)), requests=requests,
                                      extra_pct=f"{100 * (requests - minimum) / minimum:.2f}",
                                      seconds=f"{result['seconds']:.1f}", note=""))
     return pd.DataFrame(rows)
