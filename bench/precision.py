@@ -85,7 +85,8 @@ def precision_table(calls: int, baseline: Path) -> pd.DataFrame:
                     ids = result["ids"]
                     lost = len(expected - set(ids))
                     rows.append(dict(**setting, loaded=len(ids), lost=lost,
-                                     lost_pct=f"{100 * lost / len(expected):.2f}", duplicates=len(ids) - len(set(ids)), requests=requests,
+                                     lost_pct=f"{100 * lost / len(expected):.2f}",
+                                     duplicates=len(ids) - len(set(ids)), requests=requests,
                                      extra_pct=f"{100 * (requests - minimum) / minimum:.2f}",
                                      seconds=f"{result['seconds']:.1f}", note=""))
     return pd.DataFrame(rows)
