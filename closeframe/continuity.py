@@ -121,14 +121,9 @@ def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] 
 
 
 def record_created(record: Any) -> datetime | None:
+    """A record's ``date_created`` as an aware datetime (naive read as UTC), ``None`` when missing or unreadable."""
     value = record.get("date_created") if isinstance(record, dict) else None
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
+    return _parse_date(value) if isinstance(value, str) else None
 
 
 def _parse_date(value: Any) -> datetime | None:
