@@ -324,10 +324,10 @@ class Store:
                 values.update(direction=1, disposition=0, method=0, source=0, status=2, ring=5_000, cost=1, vm=0)
             else:
                 values.update(status=2 if dc <= NOW_US else 0, co=-1, actual=-1, call=b"", source=0)
-            for name in ("user_id", "disposition", "status"):
-                # An explicit null has a column value of its own (no user, no disposition, a manual meeting).
-                if name in fields and fields[name] is None and (name != "status" or kind == "meeting") and \
-                        (name != "disposition" or kind == "call"):
+            # An explicit null with a column value of its own: a call without a user or a disposition, a meeting
+            # without a status (manual). Other nulls are served verbatim as overrides.
+            for name in (("user_id", "disposition") if kind == "call" else ("status",)):
+                if name in fields and fields[name] is None:
                     fields.pop(name)
                     values["user" if name == "user_id" else name] = -1
             if "date_updated" in fields and isinstance(fields["date_updated"], str):
