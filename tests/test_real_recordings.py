@@ -126,3 +126,17 @@ def test_recorded_pages_shape_without_the_network():
     frame = cf.frames.meetings_frame(page["data"])
     assert set(page["data"][0]) <= set(frame.columns)
     assert frame["users"].iloc[0] == page["data"][0]["users"]
+
+
+def test_cache_and_fields_on_real_records(recordings, loaded, tmp_path):
+    _, calls, meetings = loaded
+    with serve_recordings(recordings) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        first = cf.load_meetings(**source, cache=tmp_path)
+        again = cf.load_meetings(**source, cache=tmp_path)
+        picked = cf.load_calls(**source, fields=["disposition", "cost", "date_answered", "recording_url"])
+    pd.testing.assert_frame_equal(first, again)
+    assert sorted(first["id"]) == sorted(meetings["id"])
+    costs = picked.set_index("id")["cost"].sort_index()
+    pd.testing.assert_series_equal(costs, calls.set_index("id")["cost"].sort_index())
+    assert "recording_url" in picked and picked["user_name"].isna().all()  # not asked for: empty, still there
