@@ -224,7 +224,8 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             # HTTP servers date their answers; without a Date, our clock (the overlap absorbs a little skew).
             plan.started = clock.first or local_started
             if ranges:
-                _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache")
+                _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache",
+                            kind, state)
             elif not options.refresh:
                 # An empty cache: whatever this load writes is fetched after it started, so the sync holds at once
                 # (an interrupted load resumes from its checkpoints with the event log). refresh=True commits at
@@ -246,20 +247,21 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             (local_started - local_last if local_last is not None else None)
         if age is None or age > RETENTION - SAFETY:
             _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event "
-                        f"log's {RETENTION.days}-day retention")
+                        f"log's {RETENTION.days}-day retention", kind, state)
             plan.stale_since = state.get("stale_since") or state.get("synced_at")
             return plan
         requests_before = client.requests_sent
         if not _apply_events(client, cache, path, params, fields, events, ranges, plan):
             plan.requests += client.requests_sent - requests_before
-            _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter")
+            _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter", kind, state)
             return plan
         plan.requests += client.requests_sent - requests_before
     except (AuthenticationError, NotFoundError, ValidationError) as exc:
         # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
         plan.started = None  # nothing proves when this load started: the next one cannot use the log either
         if ranges:
-            _warn_stale(plan, cache, options, f"the event log could not be read ({type(exc).__name__}: {exc})")
+            _warn_stale(plan, cache, options, f"the event log could not be read ({type(exc).__name__}: {exc})",
+                        kind, state)
         return plan
     plan.mode, plan.exact = "events", bool(state.get("exact", False))
     plan.stale_since = state.get("stale_since")
@@ -270,18 +272,22 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
     return plan
 
 
-def _warn_stale(plan: SyncPlan, cache: ActivityCache, options: Any, reason: str) -> None:
-    """Fall back to the lookback re-scan, saying how old the cached rows it does not re-read may be."""
+def _warn_stale(plan: SyncPlan, cache: ActivityCache, options: Any, reason: str, kind: str, state: dict) -> None:
+    """Fall back to the lookback re-scan, saying since when the cached rows it does not re-read may be stale."""
     plan.mode, plan.exact = "lookback", False
-    oldest = min((r.path.stat().st_mtime for r in cache.ranges()), default=None)
-    written = f"; the oldest cached file was written {pd.Timestamp(oldest, unit='s', tz='UTC'):%Y-%m-%d %H:%M} " \
-              "UTC" if oldest is not None else ""
-    lookback = f"the last {options.lookback.days} days before the newest cached one" if options.lookback else \
-        "no lookback"
+    as_of = _stamp(state.get("stale_since")) or _stamp(state.get("synced_at"))
+    if as_of is not None:
+        since = f"as Close had them on {as_of:%Y-%m-%d %H:%M} UTC"
+    else:
+        oldest = min((r.path.stat().st_mtime for r in cache.ranges()), default=None)
+        written = "" if oldest is None else f" (the oldest file on {pd.Timestamp(oldest, unit='s'):%Y-%m-%d %H:%M} UTC)"
+        since = "as they were when cached" + written
+    scope = f"the {options.lookback.days} days before the newest cached {kind}" if options.lookback else \
+        f"only {kind}s newer than the cache (lookback=None)"
     warnings.warn(
-        f"Cached {cache.folder.name} were refreshed by re-reading {lookback} (lookback=): {reason}. Older cached "
-        f"rows keep what they had when loaded{written}: outcome changes and deletions since then are not seen. "
-        "Pass refresh=True to reload everything.", EventRefreshWarning, stacklevel=2)
+        f"Cached {kind}s were refreshed by re-reading {scope}, because {reason}. Older cached {kind}s are {since}: "
+        "outcome changes and deletions on them since then are missing. Pass refresh=True to reload everything.",
+        EventRefreshWarning, stacklevel=2)
 
 
 def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: Mapping[str, Any],
