@@ -20,10 +20,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, resolve_cache_dir, stored_end
+from closeframe.cache import (MAX_TIME, MIN_TIME, ActivityCache, check_cache_dir, parse_lookback, resolve_cache_dir,
+                              stored_end)
 from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
-from closeframe.errors import ConfigurationError, SkipCapError
+from closeframe.errors import CloseError, ConfigurationError, SkipCapError
+from closeframe.filters import fold_date_filters
 from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
@@ -135,13 +137,15 @@ _MICROSECOND = pd.Timedelta(microseconds=1)
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
                  fields: list[str] | None, bar: LoadProgress,
                  on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None,
-                 stop: threading.Event | None = None) -> list[Leaf]:
+                 stop: threading.Event | None = None, arrived: list | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
     ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there). While the
     listing comes newest first, everything newer than the last record read is complete: with ``on_leaf``, that
-    part is handed over every :data:`CHECKPOINT_RECORDS` records as a leaf of its own.
+    part is handed over every :data:`CHECKPOINT_RECORDS` records as a leaf of its own. Every record is also
+    appended to ``arrived`` as it arrives, so a failed load can hand over all it read.
     """
+    arrived = [] if arrived is None else arrived
     started = pd.Timestamp.now(tz="UTC")
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
@@ -154,6 +158,7 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
             if stop is not None and stop.is_set():
                 raise LoadStopped(f"{path} window stopped: another window of the load failed")
             pending.append(record)
+            arrived.append(record)  # list.append is atomic: the windows of one account share this list
             if not newest_first:
                 continue
             created = record_created(record)
@@ -173,8 +178,8 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                     end = cut
     except SkipCapError:
         left, right = split_window(Window(window.start, end))
-        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf, stop) + \
-            _load_window(client, path, right, params, fields, bar, on_leaf, stop)
+        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf, stop, arrived) + \
+            _load_window(client, path, right, params, fields, bar, on_leaf, stop, arrived)
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)
@@ -200,14 +205,16 @@ def _newest_first(leaves: Iterable[Leaf]) -> list[dict]:
 
 
 def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], params: Mapping[str, Any],
-                  fields: list[str] | None, bar: LoadProgress, on_leaf=None) -> list[Leaf]:
+                  fields: list[str] | None, bar: LoadProgress, on_leaf=None, arrived: list | None = None
+                  ) -> list[Leaf]:
     """Load ``windows`` concurrently; on a failure (or Ctrl-C) windows not yet started are cancelled."""
     if not windows:
         return []
     stop = threading.Event()  # this account's windows only: another account's failure must not stop them
     pool = ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)), thread_name_prefix="closeframe-window")
     try:
-        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop) for w in windows]
+        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop, arrived)
+                   for w in windows]
         return [leaf for future in futures for leaf in future.result()]
     except BaseException:
         # One window failed, or Ctrl-C: the others stop at their next record (what they checkpointed stays
@@ -269,8 +276,16 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
                     fields: list[str] | None, cache_options: CacheOptions | None
                     ) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
     def fetch(client: CloseClient, bar: LoadProgress) -> list[dict]:
+        arrived: list = []  # every record read so far, cached or fetched: what a failure hands over
+        try:
+            return _fetch(client, bar, arrived)
+        except CloseError as error:
+            error.records = _newest_first([(Window(None, None), arrived)])
+            raise
+
+    def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[dict]:
         if cache_options is None:
-            return _newest_first(_load_windows(client, path, windows, params, fields, bar))
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, arrived=arrived))
         cache = ActivityCache(cache_options.root, client.base_url, _organization_key(client), kind,
                               variant={"fields": fields, "filters": dict(params)})
         cached, gaps = _cached_windows(cache, windows, cache_options)
@@ -280,7 +295,10 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             if _start_key(window) < end:
                 cache.write(_start_key(window), end, records)
 
-        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store))
+        for _, records in cached:
+            arrived.extend(records)
+        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store,
+                                                    arrived=arrived))
 
     return fetch
 
@@ -290,13 +308,16 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
                      filters: Mapping[str, Any] | None, client_options: Mapping[str, Any] | None,
                      cache: Any = None, refresh: bool = False, lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
     check_choice("on_error", on_error, ON_ERROR_MODES)
+    if not isinstance(refresh, bool):
+        raise ConfigurationError(f"refresh={refresh!r} is not valid: pass True or False.")
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
+    filters, start, end = fold_date_filters(filters, start, end, parse_bound)
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
                                  "since earlier than until (or leave either out for an open end).")
     known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
     root = resolve_cache_dir(cache)
-    cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
+    cache_options = None if root is None else CacheOptions(check_cache_dir(root), refresh, parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
                             check_fields(fields, known, f"{kind}s"), cache_options)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,

@@ -29,8 +29,8 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 
-__all__ = ["CACHE_ENV", "MAX_TIME", "MIN_TIME", "ActivityCache", "CachedRange", "default_cache_dir",
-           "parse_lookback", "resolve_cache_dir"]
+__all__ = ["CACHE_ENV", "MAX_TIME", "MIN_TIME", "ActivityCache", "CachedRange", "check_cache_dir",
+           "default_cache_dir", "parse_lookback", "resolve_cache_dir"]
 
 #: The environment variable naming the cache folder used by ``cache=True``.
 CACHE_ENV = "CLOSEFRAME_CACHE"
@@ -65,6 +65,31 @@ def resolve_cache_dir(cache: Any) -> Path | None:
         return Path(cache).expanduser()
     raise ConfigurationError(
         f"cache={cache!r} is not valid: pass True (${CACHE_ENV} or ~/.cache/closeframe), a folder path, or None.")
+
+
+def check_cache_dir(root: Path) -> Path:
+    """Make sure ``root`` is a folder this process can write, before any request; return it.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``root`` or a folder above it is a file, or the folder cannot be created or written.
+    """
+    for place in (root, *root.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ConfigurationError(f"cache={str(root)!r} cannot be a cache folder: {str(place)!r} is a file. "
+                                         "Pass a folder path (it is created if missing), or cache=None.")
+            break
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=root, prefix=".probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigurationError(f"The cache folder {str(root)!r} cannot be written ({exc.strerror or exc}): pass "
+                                 "a folder you can write with cache=, or cache=None.") from None
+    return root
 
 
 def parse_lookback(lookback: Any) -> pd.Timedelta:

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 import requests
 
 from closeframe import __version__
-from closeframe.accounts import resolve_accounts
+from closeframe.accounts import check_sendable, resolve_accounts
 from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
 from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
 
-__all__ = ["DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "list_query", "normalize_fields", "resolve_base_url"]
+__all__ = ["CLIENT_OPTIONS", "DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "check_client_options", "list_query",
+           "normalize_fields", "resolve_base_url"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 #: Close's maximum ``_limit`` for outcomes, calls and meetings; asking for more is a 400.
@@ -56,6 +57,9 @@ def resolve_base_url(base_url: str | None = None) -> str:
     ConfigurationError
         When the URL is not ``http(s)://host/...``, or is plain ``http://`` to a host that is not loopback.
     """
+    if base_url is not None and not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url={base_url!r} is a {type(base_url).__name__}, not a URL: pass a string "
+                                 f"such as {DEFAULT_BASE_URL!r}, or None for CLOSE_BASE_URL.")
     url = base_url if base_url is not None else (os.environ.get("CLOSE_BASE_URL") or DEFAULT_BASE_URL)
     try:
         parts = urlsplit(url.strip())
@@ -79,6 +83,62 @@ def resolve_base_url(base_url: str | None = None) -> str:
         raise ConfigurationError(f"The base URL {url!r} must not have a query or fragment.")
     clean = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return clean if clean.endswith("/") else clean + "/"
+
+
+#: The keyword arguments of :class:`CloseClient` a loader's ``client_options=`` may set.
+CLIENT_OPTIONS = ("timeout", "max_retries", "max_wait", "backoff", "sleep", "pool_size")
+
+
+def _number(name: str, value: Any, *, low: float = 0.0, integer: bool = False, positive: bool = False) -> float:
+    """``value`` as a number no smaller than ``low`` (above it with ``positive``), else a ConfigurationError."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        ok = value > low if positive else value >= low
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        bound = f"above {low:g}" if positive else f"at least {low:g}"
+        raise ConfigurationError(f"{name}={value!r} is not valid: pass {kind} {bound}.")
+    return value
+
+
+def _check_timeout(timeout: Any) -> float | tuple[float, float]:
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        return tuple(_number("timeout", part, positive=True) for part in timeout)  # type: ignore[return-value]
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return _number("timeout", timeout, positive=True)
+    raise ConfigurationError(f"timeout={timeout!r} is not valid: pass seconds (e.g. 30) or a pair (connect, read) "
+                             "such as (5, 30).")
+
+
+def check_client_options(options: Any) -> dict[str, Any]:
+    """Check a loader's ``client_options=`` before any request: known names, sensible values.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the bad option or value and listing the valid names.
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigurationError(f"client_options= takes a mapping such as {{'timeout': 30, 'max_wait': 600}}, not "
+                                 f"a {type(options).__name__}.")
+    unknown = [name for name in options if name not in CLIENT_OPTIONS]
+    if unknown:
+        raise ConfigurationError(f"Unknown client option{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; valid names are {', '.join(CLIENT_OPTIONS)}.")
+    options = dict(options)
+    if "timeout" in options:
+        _check_timeout(options["timeout"])
+    for name, integer, low in (("max_retries", True, 0), ("max_wait", False, 0), ("backoff", False, 0),
+                               ("pool_size", True, 1)):
+        if name in options:
+            _number(name, options[name], low=low, integer=integer)
+    if "sleep" in options and not callable(options["sleep"]):
+        raise ConfigurationError(f"sleep={options['sleep']!r} is not callable.")
+    return options
 
 
 class _Auth(requests.auth.AuthBase):
@@ -161,6 +221,8 @@ class CloseClient:
                     f"CloseClient takes one {name} string, not a {type(value).__name__}; for several "
                     "organizations pass them to cf.load_outcomes (or load_calls / load_meetings).")
         (account,) = resolve_accounts(api_key, token)  # the environment, emptiness, both-at-once: one set of rules
+        check_client_options({"timeout": timeout, "max_retries": max_retries, "max_wait": max_wait,
+                              "backoff": backoff, "sleep": sleep, "pool_size": pool_size})
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
         self.max_retries = int(max_retries)
@@ -168,6 +230,7 @@ class CloseClient:
         self.backoff = float(backoff)
         self._auth = _Auth(account.api_key, account.token)
         self.label = label or self._auth.masked
+        check_sendable(account.api_key or account.token, "OAuth token" if account.token else "API key", self.label)
         self._sleep = sleep
         self.throttle = Throttle(sleep=sleep)
         self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
@@ -390,6 +453,9 @@ def normalize_fields(fields: Sequence[str] | str | None) -> list[str] | None:
     """
     if fields is None:
         return None
+    if not isinstance(fields, (str, Sequence)) and not isinstance(fields, (set, frozenset)):
+        raise ConfigurationError(f"fields={fields!r} is not a list of field names: pass e.g. ['id', 'name'] or "
+                                 "'id,name', or None for every field.")
     names = fields.split(",") if isinstance(fields, str) else list(fields)
     clean = []
     for name in names:
