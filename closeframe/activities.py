@@ -212,17 +212,19 @@ def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], par
         return []
     stop = threading.Event()  # this account's windows only: another account's failure must not stop them
     pool = ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)), thread_name_prefix="closeframe-window")
-    try:
-        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop, arrived)
-                   for w in windows]
-        return [leaf for future in futures for leaf in future.result()]
-    except BaseException:
-        # One window failed, or Ctrl-C: the others stop at their next record (what they checkpointed stays
-        # cached) and windows not started are dropped.
-        stop.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    # A window waiting on the rate limit (or backing off) wakes as soon as stop is set.
+    with client.stopped_by(stop):
+        try:
+            futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop, arrived)
+                       for w in windows]
+            return [leaf for future in futures for leaf in future.result()]
+        except BaseException:
+            # One window failed, or Ctrl-C: the others stop at their next record or wait (what they checkpointed
+            # stays cached) and windows not started are dropped.
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)

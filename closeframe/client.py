@@ -10,7 +10,9 @@ import json
 import logging
 import os
 import random
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -18,8 +20,8 @@ import requests
 
 from closeframe import __version__
 from closeframe.accounts import check_sendable, resolve_accounts
-from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
-from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
+from closeframe.errors import ConfigurationError, RateLimitError, TransportError, error_for_status, mask_secret
+from closeframe.ratelimit import Throttle, ThrottleStopped, ThrottleWaitTooLong, endpoint_group, rate_limit_wait
 
 __all__ = ["CLIENT_OPTIONS", "DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "check_client_options", "list_query",
            "normalize_fields", "resolve_base_url"]
@@ -232,7 +234,9 @@ class CloseClient:
         self.label = label or self._auth.masked
         check_sendable(account.api_key or account.token, "OAuth token" if account.token else "API key", self.label)
         self._sleep = sleep
-        self.throttle = Throttle(sleep=sleep)
+        # Waits end early when one of these is set (Ctrl-C, or another part of the load failed).
+        self._stop_events: list[threading.Event] = [threading.Event()]
+        self.throttle = Throttle(sleep=None if sleep is time.sleep else sleep)
         self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
         self.requests_sent = 0
         self.session = requests.Session()
@@ -255,6 +259,40 @@ class CloseClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+
+    def stop(self) -> None:
+        """Make every wait of this client (rate limits, backoff) end now; requests then raise ``LoadStopped``."""
+        self._stop_events[0].set()
+
+    @contextmanager
+    def stopped_by(self, event: threading.Event):
+        """While inside, setting ``event`` stops this client's waits as :meth:`stop` does."""
+        self._stop_events.append(event)
+        try:
+            yield self
+        finally:
+            self._stop_events.remove(event)
+
+    def _stop_requested(self) -> bool:
+        return any(event.is_set() for event in list(self._stop_events))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the client is stopped (the injected ``sleep`` is used as given)."""
+        if self._sleep is not time.sleep:
+            self._sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop_requested():
+                break
+            self._stop_events[0].wait(min(left, Throttle.POLL))
+        self._raise_if_stopped()
+
+    def _raise_if_stopped(self) -> None:
+        if self._stop_requested():
+            from closeframe.progress import LoadStopped
+
+            raise LoadStopped(f"the load for {self.label} was stopped")
 
     def url(self, path: str) -> str:
         """The full URL of an API path; Close's paths always end in ``/``."""
@@ -299,12 +337,15 @@ class CloseClient:
         failures = 0
         last_problem = ""
         while True:
-            self.throttle.wait(group)
+            self._acquire(group, shown_path)
             try:
                 self.requests_sent += 1
                 response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
                 body_bytes = response.content  # read the whole body here, so a mid-body reset is caught
-            except requests.exceptions.RequestException as exc:
+            except BaseException as exc:
+                self.throttle.release(group)  # no answer: it no longer counts against the window
+                if not isinstance(exc, requests.exceptions.RequestException):
+                    raise
                 never_sent = isinstance(exc, (requests.exceptions.ConnectTimeout,)) or (
                     isinstance(exc, requests.exceptions.ConnectionError)
                     and "Connection refused" in str(exc)
@@ -352,6 +393,20 @@ class CloseClient:
                 continue
             return body
 
+    def _acquire(self, group: str, shown_path: str) -> None:
+        """Wait for the throttle's go, within ``max_wait`` for any single wait, and stoppable."""
+        self._raise_if_stopped()
+        try:
+            self.throttle.acquire(group, max_wait=self.max_wait, stop=self._stop_requested)
+        except ThrottleWaitTooLong as exc:
+            raise RateLimitError(429, f"GET {shown_path} for {self.label}: Close's rate limit asks to wait "
+                                      f"{exc.seconds:.0f} s before the next request, longer than max_wait="
+                                      f"{self.max_wait:g}; raise max_wait or try again later.",
+                                 path=shown_path) from None
+        except ThrottleStopped:
+            self._raise_if_stopped()
+            raise
+
     def _backoff_or_raise(self, failures: int, path: str, problem: str, *, status: int | None = None,
                           body: Any = None) -> int:
         """Sleep before retry number ``failures + 1``, or raise once ``max_retries`` are used up."""
@@ -367,7 +422,7 @@ class CloseClient:
             raise TransportError(message, path=path, attempts=failures)
         # Full jitter: a random wait up to the exponential step, so many clients do not retry in lockstep.
         step = min(30.0, self.backoff * 2 ** (failures - 1))
-        self._sleep(random.uniform(step / 2, step))
+        self._pause(random.uniform(step / 2, step))
         return failures
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None, *,

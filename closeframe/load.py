@@ -91,7 +91,7 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
             # /me/ (for the organization names) travels alongside the first pages instead of before them:
             # one round trip less per account, and it is another endpoint group, so it costs no page its slot.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me") as me_pool, \
-                    progress.watch(client.throttle):  # 429 waits pass through the throttle too
+                    progress.watch(client.throttle), client.stopped_by(progress.stopped):  # 429 waits too
                 me_future = me_pool.submit(client.get, "me/")
                 for record in fetch(client, progress):
                     result.records.append(record)
