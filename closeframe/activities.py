@@ -11,7 +11,7 @@ completed window is stored at once, so an interrupted load resumes.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +32,8 @@ from closeframe.progress import LoadProgress, LoadStopped
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
+
+log = logging.getLogger("closeframe.activities")
 
 #: No Close activity predates the company; the first window is open below this anyway, so nothing is missed.
 EPOCH = pd.Timestamp("2013-01-01", tz="UTC")
@@ -146,7 +148,9 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     appended to ``arrived`` as it arrives, so a failed load can hand over all it read.
     """
     arrived = [] if arrived is None else arrived
-    started = pd.Timestamp.now(tz="UTC")
+    # The server's clock, not ours: what is created after this moment may be missing from the window.
+    server_now = client.server_now()
+    started = pd.Timestamp(server_now) if server_now is not None else pd.Timestamp.now(tz="UTC")
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
     pending: list[dict] = []
@@ -236,13 +240,19 @@ class CacheOptions:
     lookback: pd.Timedelta
 
 
-def _organization_key(client: CloseClient) -> str:
-    """The cache folder name of the key's organization, from ``/me/`` (never derived from the key)."""
-    ids = sorted(org["id"] for org in client.get("me/").get("organizations") or []
-                 if isinstance(org, dict) and org.get("id"))
+def _organization_key(client: CloseClient, path: str) -> str | None:
+    """The id of the organization the key reads, which names its cache folder (never derived from the key).
+
+    ``/me/`` lists every organization of the key's user, but a key reads one: with several listed, the first
+    record of the listing says which. ``None`` when that cannot be told (no record yet): the load is not cached.
+    """
+    ids = sorted({org["id"] for org in client.get("me/").get("organizations") or []
+                  if isinstance(org, dict) and isinstance(org.get("id"), str) and org["id"]})
     if len(ids) == 1:
         return ids[0]
-    return "organizations-" + hashlib.sha1("+".join(ids).encode()).hexdigest()[:16]
+    records, _ = client.get_page(path, {"_limit": 1, "_fields": "id,organization_id"})
+    found = records[0].get("organization_id") if records and isinstance(records[0], dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions
@@ -252,7 +262,8 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
     Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
     on those activities since, so they are fetched again.
     """
-    ranges = [] if options.refresh else cache.ranges()
+    usable = cache.load()  # damaged entries are dropped here, also on a refresh
+    ranges = [] if options.refresh else usable
     newest = cache.newest(ranges) if ranges else None
     # Without a lookback every cached range is trusted: each was stored up to where its fetch was complete.
     trusted_until = MAX_TIME if newest is None or not options.lookback else \
@@ -288,7 +299,12 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
     def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[dict]:
         if cache_options is None:
             return _newest_first(_load_windows(client, path, windows, params, fields, bar, arrived=arrived))
-        cache = ActivityCache(cache_options.root, client.base_url, _organization_key(client), kind,
+        organization = _organization_key(client, path)
+        if organization is None:
+            log.info("%s for %s: cannot tell which organization the key reads; loading without the cache", path,
+                     client.label)
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, arrived=arrived))
+        cache = ActivityCache(cache_options.root, client.base_url, organization, kind,
                               variant={"fields": fields, "filters": dict(params)})
         cached, gaps = _cached_windows(cache, windows, cache_options)
 

@@ -5,6 +5,8 @@ Only this module and :mod:`closeframe.ratelimit` touch the network. Everything r
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import ipaddress
 import json
 import logging
@@ -238,6 +240,7 @@ class CloseClient:
         self._stop_events: list[threading.Event] = [threading.Event()]
         self.throttle = Throttle(sleep=None if sleep is time.sleep else sleep)
         self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
+        self._server_offset: float | None = None  # the server's clock minus time.time(), from Date headers
         self.requests_sent = 0
         self.session = requests.Session()
         self.session.auth = self._auth
@@ -360,6 +363,7 @@ class CloseClient:
                 failures = self._backoff_or_raise(failures, shown_path, last_problem)
                 continue
 
+            self._note_server_clock(response.headers.get("Date"))
             status = response.status_code
             log.debug("%s %s %s -> %s (%s)", method, shown_path, dict(params or {}), status, self.label)
             self.throttle.update(group, response.headers)
@@ -392,6 +396,27 @@ class CloseClient:
                 failures = self._backoff_or_raise(failures, shown_path, last_problem)
                 continue
             return body
+
+    def _note_server_clock(self, date_header: str | None) -> None:
+        """Remember how far the server's clock (its ``Date`` header) is from ours."""
+        if not date_header:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date_header).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date is rounded down to the second, so server + offset is a lower bound of the server's time: keep the
+        # tightest one seen.
+        offset = server - time.time()
+        if self._server_offset is None or offset > self._server_offset:
+            self._server_offset = offset
+
+    def server_now(self) -> datetime.datetime | None:
+        """The server's clock now, as its ``Date`` headers tell it (never later than the truth); ``None`` before
+        any answer with a ``Date`` header."""
+        if self._server_offset is None:
+            return None
+        return datetime.datetime.fromtimestamp(time.time() + self._server_offset, tz=datetime.timezone.utc)
 
     def _acquire(self, group: str, shown_path: str) -> None:
         """Wait for the throttle's go, within ``max_wait`` for any single wait, and stoppable."""

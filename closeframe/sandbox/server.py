@@ -89,6 +89,13 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         """The Server header."""
         return "closeframe-sandbox"
+
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header, from the store's clock: the clock that stamps the records it creates, as Close's
+        Date and its records' dates come from one clock. It stands behind the real one (see ``NOW``)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return super().date_time_string(self.server.sandbox.store.clock_us() / 1_000_000)
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -398,7 +405,8 @@ class Handler(BaseHTTPRequestHandler):
     def _me(self, who, params, **_):
         store = self.server.sandbox.store
         me = {name: value for name, value in who.user.items() if name != "organizations"}
-        me["organizations"] = [{"id": who.org_id, "name": store.org_name(who.org_id)}]
+        others = self.server.sandbox.memberships.get(who.label, [])
+        me["organizations"] = [{"id": org_id, "name": store.org_name(org_id)} for org_id in [who.org_id, *others]]
         return 200, self._fields(params, me)
 
     def _user_list(self, who, params, **_):
