@@ -28,16 +28,17 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import pandas as pd
 
+from closeframe.durable import write_durably
 from closeframe.errors import ConfigurationError
 from closeframe.locking import folder_lock
 
 __all__ = ["CACHE_ENV", "MAX_TIME", "MIN_TIME", "ActivityCache", "CacheWarning", "CachedRange", "check_cache_dir",
-           "default_cache_dir", "fsync_folder", "parse_lookback", "resolve_cache_dir", "stored_end", "write_durably"]
+           "default_cache_dir", "parse_lookback", "resolve_cache_dir", "stored_end"]
 
 #: The environment variable naming the cache folder used by ``cache=True``.
 CACHE_ENV = "CLOSEFRAME_CACHE"
@@ -274,40 +275,7 @@ class ActivityCache:
         table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                _ORGANIZATION_KEY: self.organization.encode()})
-        write_durably(target, lambda handle: pq.write_table(table, handle))
-
-
-def write_durably(target: Path, write: Callable[[Any], None]) -> None:
-    """Write ``target`` through a temporary file in its folder, fsynced, renamed over it, and the folder fsynced.
-
-    A crash or Ctrl-C leaves either the old file or the new one, never a part of one; after return the new one
-    survives a power loss.
-    """
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=target.suffix)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_folder(target.parent)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+        write_durably(target, lambda temporary: pq.write_table(table, temporary))
 
 
 def _records_frame(records: list[dict]) -> pd.DataFrame:

@@ -148,11 +148,12 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket (idempotent)."""
+        """Stop serving, close the listening socket and end open connections (idempotent)."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
             self._thread.join(timeout=5)
 
     def __enter__(self) -> "Sandbox":

@@ -12,6 +12,7 @@ import binascii
 import json
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +71,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address, sandbox):
         self.sandbox = sandbox
+        self._connections: set = set()  # open client sockets, so stopping ends keep-alive connections too
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: a stopped sandbox must not keep answering on keep-alive sockets."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         # Clients hanging up mid-answer (timeouts, the reset faults) are expected; anything else is a bug that a
