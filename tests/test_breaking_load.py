@@ -245,3 +245,17 @@ def test_bad_input_never_hangs(sandbox):
         with pytest.raises(cf.ConfigurationError):
             cf.load_calls(next(iter(sandbox.api_keys.values())), base_url=sandbox.base_url, progress=False,
                           client_options={"timeout": (1, "x")})
+
+
+def test_partial_of_a_cached_load_holds_what_the_cache_answered(fresh_sandbox, tmp_path):
+    sb = big_sandbox(fresh_sandbox)
+    key = sb.api_keys[ORG]
+    cf.load_calls(key, base_url=sb.base_url, progress=False, cache=tmp_path)
+    sb.faults.revoke_after(key, 2)  # the two /me/ requests; every page is refused
+    with pytest.raises(cf.AuthenticationError) as info:
+        cf.load_calls(key, base_url=sb.base_url, progress=False, cache=tmp_path)
+    calls = store_records(sb, "calls")
+    newest = max(pd.Timestamp(c["date_created"]) for c in calls)
+    trusted = {c["id"] for c in calls if pd.Timestamp(c["date_created"]) < newest - pd.Timedelta("30D")}
+    partial = set(info.value.partial["id"])
+    assert trusted and trusted <= partial <= {c["id"] for c in calls}
