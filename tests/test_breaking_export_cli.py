@@ -29,8 +29,8 @@ def run_cli(*args, env=None, timeout=120):
 
 
 def big_frame(rows: int, tag: str) -> pd.DataFrame:
-    return pd.DataFrame({"id": [f"{tag}{i}" for i in range(rows)], "organization_id": ["orga_1", "orga_2"] * (rows // 2),
-                         "value": range(rows),
+    return pd.DataFrame({"id": [f"{tag}{i}" for i in range(rows)],
+                         "organization_id": ["orga_1", "orga_2"] * (rows // 2), "value": range(rows),
                          "date_created": pd.date_range("2025-01-01", periods=rows, freq="min", tz="UTC")})
 
 

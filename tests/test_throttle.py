@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import closeframe as cf
+from closeframe.ratelimit import Throttle, ThrottleWaitTooLong
 from tests.guards import wall_clock_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +97,60 @@ def test_a_windowed_load_stays_under_the_rate_limit(fresh_sandbox):
         frame = cf.load_calls(sb.api_keys["Org"], base_url=sb.base_url, progress=False)
     assert sorted(frame["id"]) == sorted(c["id"] for c in sb.store.calls("Org"))
     assert sb.stats.rate_limited == 0, sb.stats
+
+
+# -- the throttle alone, on a fake clock ---------------------------------------------------------------------------
+class FakeTime:
+    """A clock that an injected sleep moves on, so the throttle is tested without sleeping."""
+
+    def __init__(self):
+        self.now, self.slept = 100.0, []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+
+
+def test_throttle_waits_only_when_the_window_is_spent():
+    fake = FakeTime()
+    throttle = Throttle(clock=fake.clock, sleep=fake.sleep)
+    assert throttle.acquire("outcome") == 0  # nothing known yet: one request goes to learn the numbers
+    throttle.update("outcome", {"RateLimit": "limit=2, remaining=1, reset=4"})
+    assert throttle.acquire("outcome") == 0  # one left: it goes, and takes it
+    throttle.update("outcome", {"RateLimit": "limit=2, remaining=0, reset=4"})
+    assert throttle.acquire("outcome") == pytest.approx(4.0)
+    assert fake.slept == [pytest.approx(4.0)] and throttle.waited == pytest.approx(4.0)
+    assert throttle.acquire("activity") == 0  # other groups were never held
+
+
+def test_throttle_counts_requests_in_flight_and_spreads_them():
+    fake = FakeTime()
+    throttle = Throttle(clock=fake.clock, sleep=fake.sleep)
+    throttle.acquire("activity")
+    throttle.update("activity", {"RateLimit": "limit=10, remaining=4, reset=2"})
+    waits = [throttle.acquire("activity") for _ in range(4)]  # four go, none answered yet
+    assert waits[0] == 0 and all(w == pytest.approx(0.5) for w in waits[1:])  # 4 in 2 s: one every 0.5 s
+    # An answer says 3 remain, but three other requests are still in flight: they will take them.
+    throttle.update("activity", {"RateLimit": "limit=10, remaining=3, reset=1"})
+    assert throttle.delay("activity") == pytest.approx(1.0)
+
+
+def test_throttle_never_waits_longer_than_allowed():
+    fake = FakeTime()
+    throttle = Throttle(clock=fake.clock, sleep=fake.sleep)
+    throttle.acquire("me")
+    throttle.update("me", {"RateLimit": "limit=10, remaining=0, reset=100"})
+    with pytest.raises(ThrottleWaitTooLong) as info:
+        throttle.acquire("me", max_wait=5)
+    assert info.value.seconds == pytest.approx(100) and fake.slept == []
+
+
+def test_throttle_block_after_429():
+    fake = FakeTime()
+    throttle = Throttle(clock=fake.clock, sleep=fake.sleep)
+    throttle.block("me", 1.5)
+    assert throttle.delay("me") == pytest.approx(1.5)
+    fake.now += 2.0
+    assert throttle.delay("me") == 0
