@@ -131,7 +131,8 @@ class _Window:
 
     budget: float = 0.0         # requests that may still start before reset_at
     reset_at: float = 0.0
-    spacing: float = 0.0        # seconds between request starts, so the budget is spread to the reset
+    spacing: float = 0.0        # seconds between request starts: the window's sustainable pace
+    period: float = 0.0         # the longest reset seen: how long a window of ``limit`` requests lasts
     next_at: float = 0.0        # the earliest start of the next request
     in_flight: int = 0          # requests sent and not answered yet
     known: bool = False         # an answer with a RateLimit header came
@@ -153,9 +154,9 @@ class Throttle:
 
     Notes
     -----
-    Each answer's ``RateLimit`` header gives ``remaining`` and ``reset``; the requests still in flight will count
-    against that ``remaining`` too, so the budget is ``remaining - in flight``, spread evenly until the reset instead
-    of fired at once. Until a group's first answer, and after each reset, one request goes alone and the others
+    Each answer's ``RateLimit`` header gives ``limit``, ``remaining`` and ``reset``; the requests still in flight
+    will count against that ``remaining`` too, so the budget is ``remaining - in flight``, and requests start at the
+    pace the window sustains (``limit`` per the longest ``reset`` seen) instead of all at once. Until a group's first answer, and after each reset, one request goes alone and the others
     wait for its answer (a burst of threads at a fresh window is what provokes 429s). Thread-safe: the threads of
     one account share it.
     """
@@ -243,7 +244,11 @@ class Throttle:
                 window.known, window.free = True, False
                 window.budget = max(info.remaining - window.in_flight, 0.0)
                 window.reset_at = now + info.reset
-                window.spacing = info.reset / window.budget if window.budget >= 1 else 0.0
+                window.period = max(window.period, info.reset)
+                # Spread requests at the pace the window sustains (limit per period), never bunched at its start;
+                # without a limit, spread what remains until the reset.
+                window.spacing = window.period / info.limit if info.limit else \
+                    info.reset / window.budget if window.budget >= 1 else 0.0
                 window.next_at = min(window.next_at, now + window.spacing)
             self._cond.notify_all()
         return info

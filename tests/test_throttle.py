@@ -131,7 +131,8 @@ def test_throttle_counts_requests_in_flight_and_spreads_them():
     throttle.acquire("activity")
     throttle.update("activity", {"RateLimit": "limit=10, remaining=4, reset=2"})
     waits = [throttle.acquire("activity") for _ in range(4)]  # four go, none answered yet
-    assert waits[0] == 0 and all(w == pytest.approx(0.5) for w in waits[1:])  # 4 in 2 s: one every 0.5 s
+    # The window sustains 10 requests per 2 s: one every 0.2 s, not all four at once.
+    assert waits[0] == 0 and all(w == pytest.approx(0.2) for w in waits[1:])
     # An answer says 3 remain, but three other requests are still in flight: they will take them.
     throttle.update("activity", {"RateLimit": "limit=10, remaining=3, reset=1"})
     assert throttle.delay("activity") == pytest.approx(1.0)
