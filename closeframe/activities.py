@@ -26,7 +26,7 @@ from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import CloseError, ConfigurationError, SkipCapError
 from closeframe.filters import fold_date_filters
-from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
 
@@ -260,7 +260,8 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
     """What the cache already answers (as leaves) and the windows still to fetch.
 
     Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
-    on those activities since, so they are fetched again.
+    on those activities since, so they are fetched again. "Newest" counts only records that were already past
+    when cached (:meth:`ActivityCache.newest`): upcoming meetings must not push the lookback into the future.
     """
     usable = cache.load()  # damaged entries are dropped here, also on a refresh
     ranges = [] if options.refresh else usable
@@ -309,6 +310,11 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
         cached, gaps = _cached_windows(cache, windows, cache_options)
 
         def store(window: Window, records: list, started: pd.Timestamp) -> None:
+            if any(isinstance(r, dict) and r.get("organization_id") not in (None, organization) for r in records):
+                # The key read another organization's records here too: this range is not cached, so a cache
+                # entry only ever holds (and is checked against) the one organization it is named by.
+                log.info("%s for %s: records of several organizations in one range; not cached", path, client.label)
+                return
             end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
             if _start_key(window) < end:
                 cache.write(_start_key(window), end, records)
@@ -333,7 +339,7 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
                                  "since earlier than until (or leave either out for an open end).")
-    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
+    known = CALL_FIELDS if kind == "call" else MEETING_FIELDS
     root = resolve_cache_dir(cache)
     cache_options = None if root is None else CacheOptions(check_cache_dir(root), refresh, parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),

@@ -188,6 +188,7 @@ class ActivityCache:
         self.folder = folder
         self.organization = organization
         self._entries: dict[Path, tuple[pd.Series, list[dict]]] = {}  # path -> (date_created, records)
+        self._written: dict[Path, pd.Timestamp] = {}  # path -> when the file was written
 
     def ranges(self) -> list[CachedRange]:
         """The cached ranges, oldest first (files that are not ours, e.g. leftover temporary files, are ignored)."""
@@ -212,6 +213,7 @@ class ActivityCache:
             for cached in self.ranges():
                 try:
                     self._entries[cached.path] = _read_entry(cached.path, self.organization)
+                    self._written[cached.path] = pd.Timestamp(cached.path.stat().st_mtime, unit="s", tz="UTC")
                 except _Damaged as problem:
                     warnings.warn(f"closeframe cache: dropped {cached.path.name} in {str(self.folder)!r}: "
                                   f"{problem}. Its range is fetched again.", CacheWarning, stacklevel=2)
@@ -221,12 +223,19 @@ class ActivityCache:
         return usable
 
     def newest(self, ranges: Iterable[CachedRange]) -> pd.Timestamp | None:
-        """The latest ``date_created`` cached in ``ranges`` (from :meth:`load`), or ``None`` when there is none."""
+        """The latest ``date_created`` cached in ``ranges`` (from :meth:`load`) that was already past when its file
+        was written.
+
+        A meeting's ``date_created`` is its start, so upcoming meetings are cached with dates in the future; they
+        say nothing about how far loading has come. Each file's write time bounds what it held in the past.
+        ``None`` when no such record is cached.
+        """
         latest = None
         for cached in ranges:
-            created = self._entries[cached.path][0].dropna()
-            if len(created):
-                value = created.max()
+            created, written = self._entries[cached.path][0].dropna(), self._written[cached.path]
+            past = created[created <= written]
+            if len(past):
+                value = past.max()
                 latest = value if latest is None else max(latest, value)
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC")
 
