@@ -21,7 +21,7 @@ from closeframe.export import EXPORT_FORMATS, check_export_target, export
 from closeframe.frames import APPLIES_TO_MODES
 from closeframe.load import load_outcomes
 
-__all__ = ["main", "summarize_outcomes"]
+__all__ = ["main", "port_argument", "summarize_outcomes"]
 
 EXPORT_KINDS = ("outcomes", "calls", "meetings", "usage")
 
@@ -189,7 +189,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"closeframe: error: {message} (see {self.prog} --help)\n")
 
 
-def _port(text: str) -> int:
+def port_argument(text: str) -> int:
     """A TCP port for --port: 0 (a free one) to 65535."""
     try:
         port = int(text)
@@ -243,7 +243,7 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(run=_cmd_export)
 
     box = commands.add_parser("sandbox", help="run the Close-compatible sandbox in the foreground")
-    box.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (default: a free one)")
+    box.add_argument("--port", type=port_argument, default=0, help="port on 127.0.0.1 (default: a free one)")
     box.add_argument("--seed", type=int, default=0, help="seed of the synthetic organizations")
     box.set_defaults(run=_cmd_sandbox)
 
@@ -255,7 +255,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     dash = commands.add_parser("dashboard", help="serve the outcome explorer in the browser with Voilà "
                                                  "(the dashboard extra)")
-    dash.add_argument("--port", type=_port, default=8866, help="port on 127.0.0.1 (default 8866)")
+    dash.add_argument("--port", type=port_argument, default=8866, help="port on 127.0.0.1 (default 8866)")
     dash.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
     dash.set_defaults(run=_cmd_dashboard)
     return parser

@@ -181,3 +181,9 @@ def test_sandbox_stop_closes_keep_alive_connections():
     with pytest.raises(requests.exceptions.ConnectionError):
         session.get(url + "me/", timeout=5)
     session.close()
+
+
+def test_python_m_sandbox_refuses_a_port_out_of_range():
+    result = subprocess.run([sys.executable, "-m", "closeframe.sandbox", "--port", "99999"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 2 and "99999" in result.stderr and "Traceback" not in result.stderr
