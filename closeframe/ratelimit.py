@@ -283,8 +283,9 @@ class Throttle:
                 if max_wait is not None and pause > max_wait:
                     raise ThrottleWaitTooLong(pause)
                 if self._sleep is None:
-                    step = min(pause, self.POLL)
-                    self._cond.wait(step)
+                    before = self._clock()
+                    self._cond.wait(min(pause, self.POLL))  # woken early by any answer
+                    step = self._clock() - before
             if stop is not None and stop():
                 raise ThrottleStopped("stopped while waiting for the rate limit")
             if self._sleep is not None:
