@@ -20,7 +20,7 @@ from closeframe.errors import (
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
 from closeframe.history import OutcomeHistoryWarning, outcome_catalogue, outcome_changes
-from closeframe.load import PartialLoadWarning, load_outcomes
+from closeframe.load import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
 from closeframe.refresh import EventRefreshWarning
 from closeframe.usage import (
     compare_outcomes,
@@ -39,6 +39,7 @@ __all__ = [
     "CloseError",
     "ConfigurationError",
     "DataChangedError",
+    "DuplicateOrganizationWarning",
     "EventRefreshWarning",
     "NotFoundError",
     "OutcomeHistoryWarning",

@@ -38,7 +38,7 @@ from closeframe.errors import AuthenticationError, NotFoundError, ValidationErro
 from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE, outcomes_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, frame_from_results, load_records
 from closeframe.progress import LoadProgress
-from closeframe.refresh import ServerClock, read_events, write_json_atomic
+from closeframe.refresh import read_events, server_time, write_json_atomic
 
 __all__ = ["CHANGE_COLUMNS", "CHANGE_KINDS", "OutcomeHistoryWarning", "catalogue_from_history",
            "changes_from_history", "outcome_catalogue", "outcome_changes"]
@@ -252,13 +252,13 @@ def _stored_history(folder: Path | None) -> tuple[list[dict], dict[str, dict]]:
 
 def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> tuple[str, list, dict]:
     """List the outcomes, read the outcome events, store both; return (organization, live records, history)."""
-    clock = ServerClock(client)
-    organization = _organization_key(client)
     live = list(paginate_verified(client, "outcome/", on_page=bar.page))
+    # The organization the key reads (its outcomes say so when /me/ lists several); None: nothing is kept.
+    organization = _organization_key(client, "outcome/")
     users = {u.get("id"): " ".join(filter(None, (u.get("first_name"), u.get("last_name")))) or u.get("email")
              for u in paginate_verified(client, "user/") if isinstance(u, dict)}
-    taken_at = (clock.first or pd.Timestamp.now(tz="UTC")).isoformat()
-    folder = None if root is None else _folder(root, client, organization)
+    taken_at = (server_time(client) or pd.Timestamp.now(tz="UTC")).isoformat()
+    folder = None if root is None or organization is None else _folder(root, client, organization)
     snapshots, archive = _stored_history(folder)
     try:
         for action in _ACTIONS:
@@ -281,7 +281,8 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
             write_json_atomic(folder / "snapshots" / name, snapshot)
     if folder is not None:
         write_json_atomic(folder / "events.json", archive)
-    history_org = live[0].get("organization_id") if live and live[0].get("organization_id") else organization
+    history_org = live[0].get("organization_id") if live and live[0].get("organization_id") else \
+        (organization or "unknown")
     return history_org, live, {history_org: {"snapshots": snapshots, "events": list(archive.values()),
                                              "users": users}}
 

@@ -30,11 +30,9 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -45,8 +43,8 @@ from closeframe.client import CloseClient, list_query
 from closeframe.continuity import record_created
 from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
 
-__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "ServerClock", "SyncPlan",
-           "begin_sync", "read_events", "write_json_atomic"]
+__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
+           "read_events", "server_time", "write_json_atomic"]
 
 log = logging.getLogger("closeframe.refresh")
 
@@ -94,23 +92,10 @@ def read_events(client: CloseClient, params: Mapping[str, Any], *, page_size: in
         seen_cursors.add(cursor)
 
 
-class ServerClock:
-    """The ``Date`` of the answers a client receives: the API's clock, read from a session response hook."""
-
-    def __init__(self, client: CloseClient):
-        self.first: pd.Timestamp | None = None
-        self._lock = threading.Lock()
-        client.session.hooks["response"].append(self._seen)
-
-    def _seen(self, response, *args, **kwargs):
-        try:
-            stamp = pd.Timestamp(parsedate_to_datetime(response.headers["Date"])).tz_convert("UTC")
-        except (KeyError, TypeError, ValueError, IndexError):
-            return response
-        with self._lock:
-            if self.first is None:
-                self.first = stamp
-        return response
+def server_time(client: CloseClient) -> pd.Timestamp | None:
+    """The API's clock now, from the ``Date`` of its answers so far (a lower bound; ``None`` before any)."""
+    now = client.server_now()
+    return None if now is None else pd.Timestamp(now).tz_convert("UTC")
 
 
 def _iso(stamp: pd.Timestamp | None) -> str | None:
@@ -207,8 +192,9 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
     SyncPlan
         Call :meth:`SyncPlan.commit` when the load has completed.
     """
-    clock = ServerClock(client)
+    # The sync's time: Close's clock before anything below is read (its /me/ answer dated it), else our own.
     local_started = pd.Timestamp.now(tz="UTC")
+    server_started = server_time(client)
     state = {} if options.refresh else _read_state(cache.folder)
     ranges = [] if options.refresh else cache.ranges()
     object_type = f"activity.{kind}"
@@ -222,7 +208,7 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             next(iter(read_events(client, {"object_type": object_type, "action": "created"}, page_size=1)), None)
             plan.requests += 1
             # HTTP servers date their answers; without a Date, our clock (the overlap absorbs a little skew).
-            plan.started = clock.first or local_started
+            plan.started = server_started or server_time(client) or local_started
             if ranges:
                 _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache",
                             kind, state)
@@ -241,9 +227,10 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
                 for action in EVENT_ACTIONS]
             events = [event for read in reads for event in read.result()]
         plan.requests += client.requests_sent - before
-        plan.started = clock.first or local_started
+        plan.started = server_started or server_time(client) or local_started
         local_last = _stamp(state.get("local_synced_at"))
-        age = clock.first - last if clock.first is not None else \
+        server_now = server_time(client)
+        age = server_now - last if server_now is not None else \
             (local_started - local_last if local_last is not None else None)
         if age is None or age > RETENTION - SAFETY:
             _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event "
@@ -325,7 +312,9 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
         added = [r for r in fresh.values() if _inside(r, cached)]
         if not added and touched.isdisjoint(_cached_ids(cached.path)):
             continue  # most files: only their id column is read
-        records = cache.read(cached, cached.start, cached.end)
+        records = cache.records(cached)
+        if records is None:
+            continue  # a damaged file: the load drops it (with a warning) and fetches its range again
         kept = [r for r in records if r.get("id") not in gone and r.get("id") not in fresh]
         plan.deleted += sum(1 for r in records if r.get("id") in gone)
         patched = _listing_order(kept + added)

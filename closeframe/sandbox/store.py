@@ -125,7 +125,9 @@ class Store:
             return self.clock_us()
 
     def clock_us(self) -> int:
-        """The store's current time (µs) without advancing it: NOW, one second per write, plus any advance."""
+        """The store's current time (µs) without advancing it: NOW, one second per write, plus any advance.
+
+        No lock: the event log reads it while holding its own, and a write holds this one while logging."""
         return NOW_US + self._tick * 1_000_000 + self._advanced_us
 
     def advance_clock(self, seconds: float) -> None:
