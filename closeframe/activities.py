@@ -309,7 +309,12 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
         cache = ActivityCache(cache_options.root, client.base_url, organization, kind,
                               variant={"fields": fields, "filters": dict(params)})
         # The event log brings every cached row up to date where it can (then nothing cached is re-read).
-        sync = begin_sync(client, cache, kind, path, params, fields, cache_options)
+        try:
+            sync = begin_sync(client, cache, kind, path, params, fields, cache_options)
+        except CloseError:
+            # The log could not be read at all (e.g. the key was revoked): the partial holds what the cache answers.
+            arrived.extend(r for _, records in _cached_windows(cache, windows, cache_options)[0] for r in records)
+            raise
         cached, gaps = _cached_windows(cache, windows, sync.options)
 
         def store(window: Window, records: list, started: pd.Timestamp) -> None:

@@ -268,6 +268,8 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
                     # A later read of a merged event has its later state; one without data keeps the old data.
                     archive[event.get("id")] = {**(kept or {}), **{k: v for k, v in event.items() if v is not None}}
     except (AuthenticationError, NotFoundError, ValidationError) as exc:
+        if exc.status == 401:
+            raise
         warnings.warn(f"Outcome events could not be read for {client.label} ({type(exc).__name__}: {exc}); the "
                       "history comes from catalogue snapshots alone, so deletion times are only known to lie "
                       "between two snapshots.", OutcomeHistoryWarning, stacklevel=2)

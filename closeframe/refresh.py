@@ -245,6 +245,9 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
         plan.requests += client.requests_sent - requests_before
     except (AuthenticationError, NotFoundError, ValidationError) as exc:
         # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
+        # 401 is a key Close does not accept at all: that is the load's error, not the log's.
+        if exc.status == 401:
+            raise
         plan.started = None  # nothing proves when this load started: the next one cannot use the log either
         if ranges:
             _warn_stale(plan, cache, options, f"the event log could not be read ({type(exc).__name__}: {exc})",
@@ -310,8 +313,9 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
     touched = gone | set(fresh)
     for cached in ranges:
         added = [r for r in fresh.values() if _inside(r, cached)]
-        if not added and touched.isdisjoint(_cached_ids(cached.path)):
-            continue  # most files: only their id column is read
+        ids = _cached_ids(cached.path)
+        if ids is None or (not added and touched.isdisjoint(ids)):
+            continue  # most files: only their id column is read; a damaged one is the load's to drop
         records = cache.records(cached)
         if records is None:
             continue  # a damaged file: the load drops it (with a warning) and fetches its range again
@@ -323,11 +327,16 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
     return True
 
 
-def _cached_ids(path: Path) -> set:
-    """The ids a cache file holds (its ``id`` column; see :mod:`closeframe.cache` for the layout)."""
+def _cached_ids(path: Path) -> set | None:
+    """The ids a cache file holds (its ``id`` column; see :mod:`closeframe.cache` for the layout); ``None`` when
+    it cannot be read (damaged, or replaced by another process just now)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return set(pq.read_table(path, columns=["id"]).column(0).to_pylist())
+    try:
+        return set(pq.read_table(path, columns=["id"]).column(0).to_pylist())
+    except (OSError, pa.ArrowException, KeyError):
+        return None
 
 
 def _inside(record: dict, cached) -> bool:
