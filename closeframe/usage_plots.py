@@ -458,7 +458,7 @@ def plot_users(by_user: pd.DataFrame, *, max_label: int = 30, order: str = "valu
     matplotlib.axes.Axes
     """
     require_columns(by_user, ["organization", "user", "total", "with_outcome"],
-                    "a by-user frame from cf.selection.by_user_table()")
+                    "a users frame from cf.selection.by_user_table()")
     ax = new_axes(ax, rows=len(by_user))
     if by_user.empty or by_user["total"].sum() == 0:
         return no_data(ax, "No activity to draw", "Activities per user")
