@@ -20,6 +20,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.selection import (
+    NO_OUTCOME,
     Selection,
     by_user_table,
     catalogue_table,
@@ -45,7 +46,7 @@ SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outc
             ("connected calls and held meetings", "connected"))
 MAX_TABLE_ROWS = 60
 _TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
-                "tabular-nums; } .closeframe-table td.text, .closeframe-table th { text-align: left; "
+                "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } .closeframe-table td.text, .closeframe-table th { text-align: left; "
                 "padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
                 "white-space: normal; }</style>")
 
@@ -391,13 +392,17 @@ class UsageExplorer(w.VBox):
         from closeframe.usage_plots import plot_usage_trend
 
         trend = trend_table(self.data, selection, freq=self.freq.value, now=self.now)
+        if self.share_of.value != "all":  # the activities without an outcome only with "Share of: all"
+            trend = trend[trend["outcome"] != NO_OUTCOME]
         pivot = trend.groupby(["period", "outcome"], sort=False)["total"].sum().unstack(fill_value=0)
-        pivot = pivot.reindex(columns=trend.attrs.get("outcomes", list(pivot.columns))).sort_index(ascending=False)
+        order = [c for c in trend.attrs.get("outcomes", []) if c in pivot.columns] or list(pivot.columns)
+        pivot = pivot.reindex(columns=order).sort_index(ascending=False)
         partial = trend.groupby("period")["partial"].any()
         pivot.index = [f"{p:%Y-%m-%d}" + (" (partial)" if partial.get(p, False) else "") for p in pivot.index]
-        table = pivot.reset_index(names=f"{trend.attrs['freq_word']} from")
+        word = trend.attrs.get("freq_word", "period")
+        table = pivot.reset_index(names=f"{word} from")
         html_table = _html_table(table, {c: _count for c in table.columns[1:]},
-                                 note=f"Activities per {trend.attrs['freq_word']}, all selected organizations.")
+                                 note=f"Activities per {word}, all selected organizations.")
 
         def draw(figure):
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
