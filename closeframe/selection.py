@@ -38,7 +38,7 @@ Rules every view follows:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Iterable
 
@@ -127,7 +127,8 @@ class Selection:
         Activity ``status`` values (e.g. ``"completed"``).
 
     A single string is accepted where a tuple is expected. Invalid kinds or dates raise
-    :class:`~closeframe.ConfigurationError`; names are checked against the data by :func:`options`' ``check``.
+    :class:`~closeframe.ConfigurationError`; names are checked against the data by :func:`selection_mask` with
+    ``strict=True`` (by default an unknown name matches nothing).
     """
 
     organizations: tuple = ()
@@ -817,7 +818,6 @@ class Options:
     statuses: tuple = ()
     first: dt.date | None = None
     last: dt.date | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def options(data: UsageData) -> Options:

@@ -36,6 +36,8 @@ from closeframe.selection import (
     usage_table,
 )
 
+from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
+
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
 #: The views, in the order of the view buttons.
@@ -46,8 +48,8 @@ SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outc
             ("connected calls and held meetings", "connected"))
 MAX_TABLE_ROWS = 60
 _TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
-                "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } .closeframe-table td.text, .closeframe-table th { text-align: left; "
-                "padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
+                "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } "
+                ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
                 "white-space: normal; }</style>")
 
 
@@ -120,20 +122,6 @@ def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str 
     return (_TABLE_STYLE + (f"<p>{html.escape(note)}</p>" if note else "") + empty
             + f'<table class="closeframe-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             + more)
-
-
-def _organization(frame: pd.DataFrame) -> pd.Series:
-    ids = frame["organization_id"].astype(object).map(str)
-    if "organization_name" not in frame.columns:
-        return ids
-    return frame["organization_name"].astype(object).where(frame["organization_name"].notna(), ids).map(str)
-
-
-def _outcome(frame: pd.DataFrame) -> pd.Series:
-    names = frame["outcome_name"].astype(object)
-    label = np.where(names.notna(), names, np.where(frame["deleted"].astype(bool), "(deleted outcome)",
-                                                    "(no outcome)"))
-    return pd.Series(label, index=frame.index)
 
 
 class UsageExplorer(w.VBox):

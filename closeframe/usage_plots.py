@@ -433,8 +433,8 @@ def plot_usage_trend(trend: pd.DataFrame, *, figure=None, max_panels: int = 12, 
     figure.subplots_adjust(left=0.45 / width, right=1 - right - 0.02, bottom=0.5 / height, top=1 - 0.75 / height,
                            wspace=0.25, hspace=0.55)
     if handles:
-        figure.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1 - right, 1 - 0.6 / height),
-                      **legend)
+        figure.legend(list(handles.values()), list(handles), loc="upper left",
+                      bbox_to_anchor=(1 - right, 1 - 0.6 / height), **legend)
     return list(axes[:len(shown)])
 
 
