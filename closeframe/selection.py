@@ -614,9 +614,11 @@ def top_outcomes(data: UsageData, selection: Selection = Selection(), *, n: int 
 
 
 def compare_table(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
-                  min_organizations: int = 1) -> pd.DataFrame:
-    """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations."""
-    return compare_outcomes(usage_table(data, selection), value=value, min_organizations=min_organizations)
+                  min_organizations: int = 1, denominator: str = "all") -> pd.DataFrame:
+    """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations
+    (``denominator`` as for :func:`usage_table`, for ``value="share"``)."""
+    usage = usage_table(data, selection, denominator=denominator)
+    return compare_outcomes(usage, value=value, min_organizations=min_organizations)
 
 
 def _check_count(n: object) -> int:

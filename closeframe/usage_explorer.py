@@ -362,11 +362,11 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection):
         from closeframe.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value="share")
+        compare = compare_table(self.data, selection, value="share", denominator=self.share_of.value)
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: _percent for c in table.columns[2:]}
         formats["organizations"] = _count
-        html_table = _html_table(table, formats, note="Share of each organization's activities, per outcome name.")
+        html_table = _html_table(table, formats, note="Each organization's share per outcome name (see Share of).")
 
         def draw(figure):
             ax = figure.subplots()
