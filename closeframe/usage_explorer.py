@@ -20,6 +20,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.selection import (
+    KINDS,
     NO_OUTCOME,
     Selection,
     by_user_table,
@@ -165,7 +166,7 @@ class UsageExplorer(w.VBox):
         self.span = (choices.first, choices.last)
         self.organizations = _select(choices.organizations, 8, "20em")
         self.outcomes = _select(choices.outcomes, 8, "18em")
-        self.kinds = _select(choices.kinds, 2, "9em")
+        self.kinds = _select(KINDS, 2, "9em")  # both always: picking calls where none were loaded shows zeros
         self.users = _select(choices.users, 8, "14em")
         self.statuses = _select(choices.statuses, 6, "10em")
         style = {"description_width": "initial"}
