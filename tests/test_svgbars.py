@@ -18,7 +18,7 @@ def test_bars_are_proportional_and_labels_stay_text():
     bars = [r for r in root.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]
     widths = [float(r.get("width")) for r in bars]
     assert len(bars) == 3 and widths == pytest.approx([3 * widths[1], widths[1], widths[1]], rel=1e-3)
-    texts = "".join(t.text or "" for t in root.iter(f"{NS}text"))
+    texts = "".join("".join(t.itertext()) for t in root.iter(f"{NS}text"))
     assert "東京 Trading 株式会社" in texts and "A & B <GmbH>" in texts and "meetings" in texts
 
 
