@@ -24,7 +24,7 @@ from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, 
 from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
 from closeframe.errors import ConfigurationError, SkipCapError
-from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
 
@@ -241,7 +241,8 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
     """What the cache already answers (as leaves) and the windows still to fetch.
 
     Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
-    on those activities since, so they are fetched again.
+    on those activities since, so they are fetched again. "Newest" counts only records that were already past
+    when cached (:meth:`ActivityCache.newest`): upcoming meetings must not push the lookback into the future.
     """
     ranges = [] if options.refresh else cache.ranges()
     newest = cache.newest(ranges) if ranges else None
@@ -294,7 +295,7 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
                                  "since earlier than until (or leave either out for an open end).")
-    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
+    known = CALL_FIELDS if kind == "call" else MEETING_FIELDS
     root = resolve_cache_dir(cache)
     cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),

@@ -149,14 +149,21 @@ class ActivityCache:
         return sorted(found, key=lambda r: r.start)
 
     def newest(self, ranges: Iterable[CachedRange]) -> pd.Timestamp | None:
-        """The latest ``date_created`` cached in ``ranges``, or ``None`` when they hold no records."""
+        """The latest ``date_created`` cached in ``ranges`` that was already past when its file was written.
+
+        A meeting's ``date_created`` is its start, so upcoming meetings are cached with dates in the future; they
+        say nothing about how far loading has come. Each file's write time bounds what it held in the past.
+        ``None`` when no such record is cached.
+        """
         import pyarrow.parquet as pq
 
         latest = None
         for cached in ranges:
             column = pq.read_table(cached.path, columns=["date_created"]).column(0).to_pandas()
-            if len(column):
-                value = column.max()
+            written = pd.Timestamp(cached.path.stat().st_mtime, unit="s", tz="UTC")
+            past = column[column <= written]
+            if len(past):
+                value = past.max()
                 latest = value if latest is None else max(latest, value)
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC")
 

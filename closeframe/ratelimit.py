@@ -1,7 +1,10 @@
 """Reads Close's rate-limit signals and keeps one key under them, per endpoint group.
 
-Close sends ``RateLimit: limit=100, remaining=50, reset=5`` on most answers; on a 429 the wait comes from that
-header's ``reset``, else ``Retry-After``, else the deprecated body ``{"error": {"rate_reset": s}}``, else about 2 s.
+Close sends ``RateLimit: limit=100, remaining=50, reset=5`` on most answers; recorded real answers also carry
+separate ``RateLimit-Limit``/``-Remaining``/``-Reset`` headers (2022) or ``X-Rate-Limit-Limit``/``-Remaining``/
+``-Reset`` (2017-2019), and all are read (:func:`read_ratelimit`). On a 429 the wait comes from those headers'
+``reset``, else ``Retry-After``, else the deprecated body ``{"error": {"rate_reset": s}}``, else the older body's
+top-level ``"rate_reset": "<s>"`` (a string), else about 2 s.
 Limits apply per key and per endpoint group, so a :class:`Throttle` belongs to one client (one key) and keeps one
 window per group.
 """
@@ -16,12 +19,20 @@ from typing import Any, Callable, Mapping
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
+    "RATE_LIMIT_SHAPES",
     "RateLimitInfo",
     "Throttle",
     "endpoint_group",
     "parse_ratelimit",
+    "rate_limit_shape",
     "rate_limit_wait",
+    "read_ratelimit",
 ]
+
+#: How an answer told its rate limit, as :func:`rate_limit_shape` names it.
+RATE_LIMIT_SHAPES = ("combined", "separate", "x-rate-limit", "retry-after", "body-error", "body-top-level", "none")
+#: A reset above this is a Unix time, not a number of seconds (some APIs send ``X-Rate-Limit-Reset`` so).
+_EPOCH_RESET = 1_000_000_000
 
 #: Seconds to wait on a 429 that names no reset at all (what the official client does too).
 DEFAULT_RATE_LIMIT_WAIT = 2.0
@@ -37,6 +48,7 @@ class RateLimitInfo:
     limit: float | None
     remaining: float | None
     reset: float | None
+    shape: str = "combined"  # which header shape it came from (see RATE_LIMIT_SHAPES)
 
 
 def parse_ratelimit(header: str | None) -> RateLimitInfo | None:
@@ -72,6 +84,54 @@ def _seconds(value: Any) -> float | None:
     return max(seconds, 0.0) if seconds == seconds else None  # NaN is not a wait
 
 
+_SEPARATE = {"separate": ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"),
+             "x-rate-limit": ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset")}
+
+
+def read_ratelimit(headers: Mapping[str, str], *, now: Callable[[], float] = time.time) -> RateLimitInfo | None:
+    """Read an answer's rate limit from whichever header shape Close used.
+
+    Parameters
+    ----------
+    headers : mapping
+        The response headers (case-insensitive, as requests gives).
+    now : callable, optional
+        Wall clock, for a reset given as a Unix time.
+
+    Returns
+    -------
+    RateLimitInfo or None
+        From ``RateLimit``, else ``RateLimit-Limit``/``-Remaining``/``-Reset``, else ``X-Rate-Limit-*``;
+        ``None`` when none is there or readable.
+    """
+    info = parse_ratelimit(headers.get("RateLimit"))
+    if info is not None:
+        return info
+    for shape, names in _SEPARATE.items():
+        limit, remaining, reset = (_seconds(headers.get(name)) for name in names)
+        if limit is None and remaining is None and reset is None:
+            continue
+        if reset is not None and reset > _EPOCH_RESET:
+            reset = max(reset - now(), 0.0)
+        return RateLimitInfo(limit, remaining, reset, shape)
+    return None
+
+
+def rate_limit_shape(headers: Mapping[str, str], body: Any = None) -> str:
+    """Name the signal a (429) answer gave its wait in: one of :data:`RATE_LIMIT_SHAPES`."""
+    info = read_ratelimit(headers)
+    if info is not None and info.reset is not None:
+        return info.shape
+    if _seconds(headers.get("Retry-After")) is not None:
+        return "retry-after"
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and \
+            _seconds(body["error"].get("rate_reset")) is not None:
+        return "body-error"
+    if isinstance(body, dict) and _seconds(body.get("rate_reset")) is not None:
+        return "body-top-level"
+    return "none"
+
+
 def rate_limit_wait(headers: Mapping[str, str], body: Any = None) -> float:
     """How long to wait after a 429, from Close's signals in their order of authority.
 
@@ -85,10 +145,10 @@ def rate_limit_wait(headers: Mapping[str, str], body: Any = None) -> float:
     Returns
     -------
     float
-        Seconds: ``RateLimit`` reset, else ``Retry-After``, else ``error.rate_reset`` in the body, else
-        :data:`DEFAULT_RATE_LIMIT_WAIT`.
+        Seconds: the rate-limit headers' reset (any shape), else ``Retry-After``, else ``error.rate_reset`` in the
+        body, else a top-level ``rate_reset`` (a string in the older body), else :data:`DEFAULT_RATE_LIMIT_WAIT`.
     """
-    info = parse_ratelimit(headers.get("RateLimit"))
+    info = read_ratelimit(headers)
     if info is not None and info.reset is not None:
         return info.reset
     retry_after = _seconds(headers.get("Retry-After"))
@@ -96,6 +156,10 @@ def rate_limit_wait(headers: Mapping[str, str], body: Any = None) -> float:
         return retry_after
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         rate_reset = _seconds(body["error"].get("rate_reset"))
+        if rate_reset is not None:
+            return rate_reset
+    if isinstance(body, dict):
+        rate_reset = _seconds(body.get("rate_reset"))
         if rate_reset is not None:
             return rate_reset
     return DEFAULT_RATE_LIMIT_WAIT
@@ -136,8 +200,8 @@ class Throttle:
         self.waited = 0.0  # seconds spent holding requests back, for progress reports
 
     def update(self, group: str, headers: Mapping[str, str]) -> RateLimitInfo | None:
-        """Record the ``RateLimit`` header of an answer for ``group``; return what it said."""
-        info = parse_ratelimit(headers.get("RateLimit"))
+        """Record the rate-limit headers of an answer for ``group`` (any shape); return what they said."""
+        info = read_ratelimit(headers)
         if info is None or info.remaining is None or info.reset is None:
             return info
         with self._lock:
