@@ -29,8 +29,7 @@ from closeframe.plotstyle import (
 from closeframe.usage import period_span, period_start
 
 __all__ = ["MIX_BY", "colour_option", "plot_outcome_comparison", "plot_outcome_mix", "plot_top_outcomes",
-           "plot_usage_over_time",
-           "plot_usage_trend", "plot_users"]
+           "plot_usage_over_time", "plot_usage_trend", "plot_users"]
 
 USAGE_FRAME = "a usage frame from cf.outcome_usage()"
 EVENTS_FRAME = "an events frame from cf.usage_events()"
