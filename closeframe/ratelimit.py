@@ -22,6 +22,8 @@ __all__ = [
     "RATE_LIMIT_SHAPES",
     "RateLimitInfo",
     "Throttle",
+    "ThrottleStopped",
+    "ThrottleWaitTooLong",
     "endpoint_group",
     "parse_ratelimit",
     "rate_limit_shape",
@@ -175,63 +177,169 @@ def endpoint_group(path: str) -> str:
     return parts[0] if parts else ""
 
 
+class ThrottleWaitTooLong(Exception):
+    """A request would have to wait longer than the caller allows (``max_wait``); ``.seconds`` says how long."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the rate limit asks to wait {seconds:.1f} s")
+        self.seconds = seconds
+
+
+class ThrottleStopped(Exception):
+    """The caller asked to stop (Ctrl-C, or another part of the load failed) while a request waited its turn."""
+
+
+@dataclass
+class _Window:
+    """What one endpoint group's last answers said, and the requests counted against it."""
+
+    budget: float = 0.0         # requests that may still start before reset_at
+    reset_at: float = 0.0
+    spacing: float = 0.0        # seconds between request starts: the window's sustainable pace
+    period: float = 0.0         # the longest reset seen: how long a window of ``limit`` requests lasts
+    next_at: float = 0.0        # the earliest start of the next request
+    in_flight: int = 0          # requests sent and not answered yet
+    known: bool = False         # an answer with a RateLimit header came
+    free: bool = False          # answers come without a RateLimit header: nothing to hold back
+    probing: bool = False       # a request is out to learn the window's numbers; the others wait for it
+
+
 class Throttle:
-    """Holds back requests of one key while an endpoint group's window is spent.
+    """Keeps the requests of one key under each endpoint group's window, counting requests in flight.
 
     Parameters
     ----------
     clock : callable, optional
         Monotonic clock (injectable for tests).
     sleep : callable, optional
-        Sleep function (injectable so unit tests never really sleep).
+        ``None`` (default) waits on a condition, woken by every answer and every ``stop`` check. An injected
+        ``sleep`` (unit tests) is called with each pause instead, and the throttle's clock moves on by the pause,
+        so a sleep that returns at once still lets time pass for the throttle.
 
     Notes
     -----
-    After each answer :meth:`update` records ``remaining`` and when the window resets. :meth:`wait` then blocks a
-    request only while ``remaining`` is spent and the reset has not come, so a polite client never provokes a 429
-    it could have foreseen. Thread-safe: the threads of one account share it.
+    Each answer's ``RateLimit`` header gives ``limit``, ``remaining`` and ``reset``; the requests still in flight
+    will count against that ``remaining`` too, so the budget is ``remaining - in flight``, and requests start at the
+    pace the window sustains (``limit`` per the longest ``reset`` seen) instead of all at once. Until a group's
+    first answer, and after each reset, one request goes alone and the others wait for its answer (a burst of
+    threads at a fresh window is what provokes 429s). Thread-safe: the threads of one account share it.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self._clock = clock
+    #: The longest single pause between two checks of ``stop`` (Ctrl-C stays prompt).
+    POLL = 0.1
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None):
+        self._real_clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._windows: dict[str, tuple[float, float]] = {}  # group -> (remaining, reset_at)
+        self._skipped = 0.0  # time an injected sleep stood for
+        self._cond = threading.Condition()
+        self._windows: dict[str, _Window] = {}
         self.waited = 0.0  # seconds spent holding requests back, for progress reports
 
+    def _clock(self) -> float:
+        return self._real_clock() + self._skipped
+
+    def _decide(self, group: str, now: float) -> float:
+        """Let one request go (return 0 and count it) or return how long it should wait; holding the lock."""
+        window = self._windows.setdefault(group, _Window())
+        if window.free:
+            window.in_flight += 1
+            return 0.0
+        if not window.known or (window.budget < 1 and now >= window.reset_at):
+            if window.probing:
+                return self.POLL  # its answer (or failure) wakes us
+            window.probing = True
+            window.in_flight += 1
+            return 0.0
+        if window.budget >= 1:
+            if window.next_at > now:
+                return window.next_at - now
+            window.budget -= 1
+            window.in_flight += 1
+            window.next_at = now + window.spacing
+            return 0.0
+        return window.reset_at - now
+
+    def acquire(self, group: str, *, max_wait: float | None = None,
+                stop: Callable[[], bool] | None = None) -> float:
+        """Block until a request to ``group`` may go, count it as in flight, and return the seconds waited.
+
+        Every :meth:`acquire` must be followed by :meth:`update` (an answer came) or :meth:`release` (none did).
+
+        Raises
+        ------
+        ThrottleWaitTooLong
+            When a single pause the server asks for is longer than ``max_wait``: nothing is waited then.
+        ThrottleStopped
+            When ``stop()`` turns true while waiting.
+        """
+        waited = 0.0
+        while True:
+            with self._cond:
+                pause = self._decide(group, self._clock())
+                if pause <= 0:
+                    self.waited += waited
+                    return waited
+                if max_wait is not None and pause > max_wait:
+                    raise ThrottleWaitTooLong(pause)
+                if self._sleep is None:
+                    before = self._clock()
+                    self._cond.wait(min(pause, self.POLL))  # woken early by any answer
+                    step = self._clock() - before
+            if stop is not None and stop():
+                raise ThrottleStopped("stopped while waiting for the rate limit")
+            if self._sleep is not None:
+                self._sleep(pause)
+                with self._cond:
+                    self._skipped += pause
+                step = pause
+            waited += step
+
     def update(self, group: str, headers: Mapping[str, str]) -> RateLimitInfo | None:
-        """Record the rate-limit headers of an answer for ``group`` (any shape); return what they said."""
+        """Record an answer for ``group`` (one request less in flight) and its rate-limit headers (any shape)."""
         info = read_ratelimit(headers)
-        if info is None or info.remaining is None or info.reset is None:
-            return info
-        with self._lock:
-            self._windows[group] = (info.remaining, self._clock() + info.reset)
+        with self._cond:
+            window = self._windows.setdefault(group, _Window())
+            window.in_flight = max(window.in_flight - 1, 0)
+            window.probing = False
+            if info is None or info.remaining is None or info.reset is None:
+                window.free = not window.known  # a server that never sends the header is never held back
+            else:
+                now = self._clock()
+                window.known, window.free = True, False
+                window.budget = max(info.remaining - window.in_flight, 0.0)
+                window.reset_at = now + info.reset
+                window.period = max(window.period, info.reset)
+                # Spread requests at the pace the window sustains (limit per period), never bunched at its start;
+                # without a limit, spread what remains until the reset.
+                window.spacing = window.period / info.limit if info.limit else \
+                    info.reset / window.budget if window.budget >= 1 else 0.0
+                window.next_at = min(window.next_at, now + window.spacing)
+            self._cond.notify_all()
         return info
+
+    def release(self, group: str) -> None:
+        """A request counted by :meth:`acquire` got no answer (a transport failure): stop counting it."""
+        with self._cond:
+            window = self._windows.setdefault(group, _Window())
+            window.in_flight = max(window.in_flight - 1, 0)
+            window.probing = False
+            self._cond.notify_all()
 
     def block(self, group: str, seconds: float) -> None:
         """Mark ``group`` spent for ``seconds`` (after a 429), so other threads of the key wait as well."""
-        with self._lock:
-            self._windows[group] = (0.0, self._clock() + seconds)
+        with self._cond:
+            window = self._windows.setdefault(group, _Window())
+            window.known, window.free, window.budget = True, False, 0.0
+            window.reset_at = max(window.reset_at, self._clock() + seconds)
 
     def delay(self, group: str) -> float:
-        """Seconds a request to ``group`` should wait now (0 when it may go)."""
-        with self._lock:
-            remaining, reset_at = self._windows.get(group, (1.0, 0.0))
-            if remaining >= 1:
-                # Count this request against the window so concurrent threads do not all take the last slot.
-                if group in self._windows:
-                    self._windows[group] = (remaining - 1, reset_at)
+        """Seconds a request to ``group`` would wait now (0 when it may go); nothing is counted."""
+        with self._cond:
+            window = self._windows.get(group)
+            if window is None or window.free:
                 return 0.0
-            return max(reset_at - self._clock(), 0.0)
-
-    def wait(self, group: str) -> float:
-        """Block until a request to ``group`` may go; return the seconds waited."""
-        pause = self.delay(group)
-        if pause <= 0:
-            return 0.0
-        self._sleep(pause)
-        with self._lock:
-            # The window is over: let requests go until an answer tells us the new numbers.
-            self._windows.pop(group, None)
-            self.waited += pause
-        return pause
+            now = self._clock()
+            if window.budget >= 1:
+                return max(window.next_at - now, 0.0)
+            return max(window.reset_at - now, 0.0) if window.known else 0.0

@@ -108,6 +108,7 @@ class Sandbox:
             token = derive_secret(seed, "oauth", i, length=40)
             self.tokens[org["name"]] = token
             self.principals[token] = Principal(org["name"], org["id"], org["users"][0], f"{org['name']}/oauth")
+        self.memberships: dict[str, list[str]] = {}  # principal label -> further organizations its user is in
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -124,6 +125,16 @@ class Sandbox:
         return list(self._keys[org_name])
 
     # -- knobs --------------------------------------------------------------------------------------------------
+    def share_user(self, *org_names: str) -> None:
+        """Make the first keys' users of ``org_names`` one person in all of them: each key still reads only its
+        own organization, but its ``/me/`` lists every one (as Close's does for a user in several)."""
+        for name in org_names:
+            self.keys_for(name)  # KeyError naming the organizations for an unknown one
+        ids = {name: self.store.org_id(name) for name in org_names}
+        for name in org_names:
+            label = self.principals[self._keys[name][0]].label
+            self.memberships[label] = [ids[other] for other in org_names if other != name]
+
     def set_latency(self, seconds: float) -> None:
         """Delay every later request by ``seconds``."""
         self.latency = float(seconds)
@@ -171,11 +182,12 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket (idempotent)."""
+        """Stop serving, close the listening socket and end open connections (idempotent)."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
             self._thread.join(timeout=5)
 
     def __enter__(self) -> "Sandbox":

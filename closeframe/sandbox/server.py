@@ -12,6 +12,7 @@ import binascii
 import json
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,7 +72,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address, sandbox):
         self.sandbox = sandbox
+        self._connections: set = set()  # open client sockets, so stopping ends keep-alive connections too
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: a stopped sandbox must not keep answering on keep-alive sockets."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         # Clients hanging up mid-answer (timeouts, the reset faults) are expected; anything else is a bug that a
@@ -90,6 +113,13 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         """The Server header."""
         return "closeframe-sandbox"
+
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header, from the store's clock: the clock that stamps the records it creates, as Close's
+        Date and its records' dates come from one clock. It stands behind the real one (see ``NOW``)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return super().date_time_string(self.server.sandbox.store.clock_us() / 1_000_000)
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -405,7 +435,8 @@ class Handler(BaseHTTPRequestHandler):
     def _me(self, who, params, **_):
         store = self.server.sandbox.store
         me = {name: value for name, value in who.user.items() if name != "organizations"}
-        me["organizations"] = [{"id": who.org_id, "name": store.org_name(who.org_id)}]
+        others = self.server.sandbox.memberships.get(who.label, [])
+        me["organizations"] = [{"id": org_id, "name": store.org_name(org_id)} for org_id in [who.org_id, *others]]
         return 200, self._fields(params, me)
 
     def _user_list(self, who, params, **_):

@@ -111,6 +111,11 @@ class Store:
         with self.lock:
             return list(self._org(org_name)["deleted_outcome_ids"])
 
+    def clock_us(self) -> int:
+        """The logical clock's reading without moving it: the last write's time (``NOW`` before any)."""
+        with self.lock:
+            return NOW_US + self._tick * 1_000_000
+
     def now_us(self) -> int:
         """A logical clock for records written after seeding: one second past the last write, after NOW."""
         with self.lock:
