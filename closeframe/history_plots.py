@@ -8,7 +8,8 @@ from matplotlib.ticker import MaxNLocator
 
 from closeframe.errors import ConfigurationError
 from closeframe.history import CHANGE_KINDS
-from closeframe.plotstyle import OKABE_ITO, font_families, new_axes, require_columns, set_texts
+from closeframe.plotstyle import OKABE_ITO, font_families, new_axes, no_data, require_columns, set_texts
+from closeframe.usage_plots import colour_option
 
 __all__ = ["CHANGE_FREQUENCIES", "plot_outcome_changes"]
 
@@ -41,7 +42,8 @@ def plot_outcome_changes(changes: pd.DataFrame, *, freq: str = "M", ax=None, **k
         Count per day, week (from Monday), month or quarter, in UTC.
     ax : matplotlib.axes.Axes, optional
     **kwargs
-        Passed to :meth:`~matplotlib.axes.Axes.bar` (e.g. ``alpha=0.8``).
+        Passed to :meth:`~matplotlib.axes.Axes.bar` (e.g. ``alpha=0.8``); ``color=`` (one colour, or one per kind
+        in the legend's order) replaces the palette.
 
     Returns
     -------
@@ -58,28 +60,29 @@ def plot_outcome_changes(changes: pd.DataFrame, *, freq: str = "M", ax=None, **k
     table = pd.crosstab(periods, long["kind"]) if len(long) else pd.DataFrame()
     order = [k for k in (*CHANGE_KINDS, UNDATED_DELETION) if k in table.columns]
     ax = new_axes(ax, rows=8, wide=True)  # rows: a height that shows the stacked segments
-    if len(table):
-        span = pd.period_range(table.index.min(), table.index.max(), freq=table.index.freq)
-        table = table.reindex(span, fill_value=0)
-        starts = span.to_timestamp()
-        width = (span.to_timestamp(how="end") - starts).total_seconds().to_numpy() / 86_400 * 0.8
-        bottom = pd.Series(0, index=span)
-        for kind in order:
-            hatch = "//" if kind == UNDATED_DELETION else None
-            colour = _COLOURS.get(kind, _COLOURS["deleted"])
-            ax.bar(starts, table[kind].to_numpy(), width=width, bottom=bottom.to_numpy(), align="edge",
-                   label=kind, color=colour, hatch=hatch, edgecolor="white" if hatch is None else "#333333",
-                   **kwargs)
-            bottom = bottom + table[kind]
-        locator = mdates.AutoDateLocator(maxticks=10)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-                  prop={"family": font_families(), "size": "small"})
-    else:
-        ax.text(0.5, 0.5, "no catalogue changes", ha="center", va="center", transform=ax.transAxes)
+    period = CHANGE_FREQUENCIES[freq]
+    title = f"Outcome catalogue changes per {period}"
+    if not len(table):
+        return no_data(ax, "no catalogue changes", title)
+    given = colour_option(kwargs, len(order)) if "color" in kwargs else None
+    span = pd.period_range(table.index.min(), table.index.max(), freq=table.index.freq)
+    table = table.reindex(span, fill_value=0)
+    starts = span.to_timestamp()
+    width = (span.to_timestamp(how="end") - starts).total_seconds().to_numpy() / 86_400 * 0.8
+    bottom = pd.Series(0, index=span)
+    for i, kind in enumerate(order):
+        hatch = "//" if kind == UNDATED_DELETION else None
+        colour = given[i] if given else _COLOURS.get(kind, _COLOURS["deleted"])
+        ax.bar(starts, table[kind].to_numpy(), width=width, bottom=bottom.to_numpy(), align="edge",
+               label=kind, color=colour, hatch=hatch, edgecolor="white" if hatch is None else "#333333",
+               **kwargs)
+        bottom = bottom + table[kind]
+    locator = mdates.AutoDateLocator(maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+              prop={"family": font_families(), "size": "small"})
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
-    period = CHANGE_FREQUENCIES[freq]
-    set_texts(ax, f"Outcome catalogue changes per {period}", f"{period} (UTC)", "changes")
+    set_texts(ax, title, f"{period} (UTC)", "changes")
     return ax

@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 
 import closeframe as cf  # noqa: E402
 from closeframe import plots  # noqa: E402
+from closeframe.history import changes_from_history  # noqa: E402
 from closeframe.selection import Selection, by_user_table, prepare, trend_table  # noqa: E402
 from usage_fixtures import ORGANIZATION_NAMES, frames, records  # noqa: E402
 
@@ -40,7 +41,16 @@ def _calls(source):
         "plot_outcome_comparison": lambda **kw: plots.plot_outcome_comparison(cf.compare_outcomes(usage), **kw),
         "plot_usage_trend": lambda **kw: plots.plot_usage_trend(trend_table(data, now="2030-01-01"), **kw),
         "plot_users": lambda **kw: plots.plot_users(by_user_table(data), **kw),
+        "plot_outcome_changes": lambda **kw: plots.plot_outcome_changes(_changes(outcomes), **kw),
     }
+
+
+def _changes(outcomes):
+    """Catalogue changes of the outcomes frame: one snapshot of its records, so each outcome's creation."""
+    records = [{"id": r.id, "name": r.name, "type": r.type, "date_created": r.date_created.isoformat(),
+                "created_by": r.created_by} for r in outcomes.itertuples()]
+    return changes_from_history({"orga": {"snapshots": [{"taken_at": "2030-01-01T00:00:00+00:00",
+                                                          "outcomes": records}]}})
 
 
 def test_all_lists_plot_functions_only():
