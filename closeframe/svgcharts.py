@@ -1,7 +1,7 @@
 """Small SVG charts for the HTML report and the dashboard, whose text stays text so the reader's fonts draw it.
 
 matplotlib renders with ``svg.fonttype = "none"``: labels are ``<text>`` elements, not glyph outlines, so a
-browser draws ``東京 Trading 株式会社`` with whatever CJK font the reader has, even when this computer has none.
+browser draws ``東京 Trading 株式会社`` with any CJK font the reader has, even when this computer has none.
 matplotlib still measures the text with its own fonts for the layout and warns about each glyph they lack; that warning is
 about outlines this file never draws, so it is silenced here (and only here). Sizes are in CSS pixels: a chart is
 drawn at the width it is shown, so its tick labels keep their size (at least 10 px) instead of being scaled down.
