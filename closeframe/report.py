@@ -16,17 +16,28 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from closeframe import __version__
+from closeframe.selection import (
+    Selection,
+    by_user_table,
+    catalogue_table,
+    headline_table,
+    prepare,
+    top_outcomes,
+    trend_table,
+    unused_and_deleted,
+    usage_table,
+)
 from closeframe.svgcharts import bar_chart, line_chart
-from closeframe.usage import compare_outcomes, outcome_usage, period_start, usage_events
+from closeframe.usage import compare_outcomes
 
 __all__ = ["REPORT_SECTIONS", "ReportData", "Section", "render_report", "write_report"]
 
@@ -38,7 +49,6 @@ TOP_USERS = 5
 COMPARED_OUTCOMES = 20
 #: Organizations drawn as lines in the trend chart (the largest); the table has every one.
 TREND_LINES = 6
-NO_OUTCOME = "(no outcome)"
 
 _CSS = """
 :root { color-scheme: light; }
@@ -71,15 +81,6 @@ svg { display: block; }
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _labels(frame: pd.DataFrame) -> pd.Series:
-    """Each row's organization as plain text: its name where known, else its id."""
-    ids = frame["organization_id"].astype(object).map(lambda v: "" if pd.isna(v) else str(v))
-    if "organization_name" not in frame.columns:
-        return ids
-    names = frame["organization_name"].astype(object)
-    return names.where(names.notna(), ids).map(str)
-
-
 def _utc(value: Any) -> pd.Timestamp | None:
     if value is None:
         return None
@@ -97,7 +98,10 @@ def _day(value: Any) -> str:
 
 @dataclass
 class ReportData:
-    """What a report is about: the frames, the period, where they came from, when.
+    """What a report is about: the prepared frames, the selection (the period), where they came from, when.
+
+    Every table of the report comes from :mod:`closeframe.selection` with :attr:`selection`, the same functions
+    the explorer and the dashboard show, so the three never disagree.
 
     Parameters
     ----------
@@ -110,7 +114,7 @@ class ReportData:
     since, until : datetime-like, optional
         The period (``date_created`` in ``[since, until)``, UTC); ``None``: every loaded activity on that side.
     generated_at : datetime, optional
-        Defaults to now (UTC).
+        Defaults to now (UTC); "today" for partial and future periods.
     """
 
     outcomes: pd.DataFrame
@@ -119,65 +123,41 @@ class ReportData:
     source: str = ""
     since: Any = None
     until: Any = None
-    generated_at: dt.datetime | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    generated_at: Any = None
 
     def __post_init__(self) -> None:
-        self.since, self.until = _utc(self.since), _utc(self.until)
         self.generated_at = _utc(self.generated_at if self.generated_at is not None
                                  else pd.Timestamp.now(tz="UTC"))
+        self.selection = Selection(since=self.since, until=self.until)
+        self.since, self.until = self.selection.since, self.selection.until
+        self.data = prepare(self.outcomes, self.calls, self.meetings)
 
     @property
     def has_activities(self) -> bool:
         """Calls or meetings were loaded (an empty frame counts: it says there were none)."""
         return self.calls is not None or self.meetings is not None
 
-    def _in_period(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
-        if frame is None:
-            return None
-        keep = pd.Series(True, index=frame.index)
-        if self.since is not None:
-            keep &= frame["date_created"] >= self.since
-        if self.until is not None:
-            keep &= frame["date_created"] < self.until
-        return frame[keep.to_numpy()]
-
     @cached_property
-    def events(self) -> pd.DataFrame:
-        """One row per call or meeting of the period, with its outcome and an ``organization`` label column."""
-        events = usage_events(self.outcomes, self._in_period(self.calls), self._in_period(self.meetings))
-        events["organization"] = _labels(events).to_numpy()
-        return events
+    def headline(self) -> pd.DataFrame:
+        """:func:`closeframe.selection.headline_table` of the period."""
+        return headline_table(self.data, self.selection)
 
-    @cached_property
-    def usage(self) -> pd.DataFrame:
-        """:func:`closeframe.outcome_usage` of the period, with ``organization`` and ``share_of_outcomes``."""
-        usage = outcome_usage(self.outcomes, self._in_period(self.calls), self._in_period(self.meetings))
-        usage["organization"] = _labels(usage).to_numpy()
-        named = usage["outcome_id"].notna()
-        with_outcome = usage["total"].where(named, 0).groupby(usage["organization"]).transform("sum")
-        usage["share_of_outcomes"] = np.divide(usage["total"].to_numpy(dtype=float),
-                                               with_outcome.to_numpy(dtype=float), out=np.zeros(len(usage)),
-                                               where=(with_outcome.to_numpy() > 0) & named.to_numpy())
-        return usage
-
-    @cached_property
+    @property
     def organizations(self) -> list[str]:
-        """Organization labels, most activities first, then the ones without activities, by name."""
-        counts = self.events["organization"].value_counts()
-        everyone = set(_labels(self.outcomes)) | set(counts.index)
-        return sorted(everyone, key=lambda org: (-int(counts.get(org, 0)), org.casefold()))
+        """Organization labels in the selection layer's (natural) order."""
+        return list(self.data.org_labels)
 
     @cached_property
     def covered(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The period the report covers: the bounds asked for, else the first and last activity loaded."""
-        dates = self.events["date_created"].dropna()
-        first = self.since if self.since is not None else (dates.min() if len(dates) else None)
-        last = self.until if self.until is not None else (dates.max() if len(dates) else None)
+        first = self.headline["first_activity"].min() if len(self.headline) else pd.NaT
+        last = self.headline["last_activity"].max() if len(self.headline) else pd.NaT
+        first = self.since if self.since is not None else (None if pd.isna(first) else first)
+        last = self.until if self.until is not None else (None if pd.isna(last) else last)
         return first, last
 
     def period_text(self) -> str:
-        """The period in words, e.g. ``"1 Jan 2026 to 31 Mar 2026 (as asked)"``."""
+        """The period in words, e.g. ``"1 Jan 2026 to 31 Mar 2026 (as asked; ...)"``."""
         if not self.has_activities:
             return "no calls or meetings were loaded"
         first, last = self.covered
@@ -278,51 +258,25 @@ def _empty(text: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def headline_table(data: ReportData) -> pd.DataFrame:
-    """Per organization: activities, calls, meetings, share with an outcome, outcomes used / never used, deleted
-    outcomes still on activities, users; an "All organizations" row last."""
-    events, usage = data.events, data.usage
-    by_org = events.groupby("organization", sort=False)
-    per_org = pd.DataFrame({
-        "Activities": by_org.size(),
-        "Calls": by_org["activity"].apply(lambda s: int((s == "call").sum())),
-        "Meetings": by_org["activity"].apply(lambda s: int((s == "meeting").sum())),
-        "With an outcome": by_org["outcome_id"].apply(lambda s: float(s.notna().mean()) if len(s) else 0.0),
-        "Users": by_org["user_id"].nunique(),
-    })
-    live = usage[usage["outcome_id"].notna() & ~usage["deleted"]]
-    deleted = usage[usage["deleted"] & (usage["total"] > 0)]
-    catalogue = live.groupby("organization").size()
-    used = live[live["total"] > 0].groupby("organization").size()
-    table = pd.DataFrame(index=pd.Index(data.organizations, name="Organization"))
-    table = table.join(per_org).fillna({"Activities": 0, "Calls": 0, "Meetings": 0, "Users": 0})
-    table["Outcomes"] = catalogue.reindex(table.index).fillna(0)
-    table["Used"] = used.reindex(table.index).fillna(0)
-    table["Never used"] = table["Outcomes"] - table["Used"]
-    table["Deleted, still on activities"] = deleted.groupby("organization").size().reindex(table.index).fillna(0)
-    table["Activities on deleted outcomes"] = deleted.groupby("organization")["total"].sum().reindex(
-        table.index).fillna(0)
-    counts = [c for c in table.columns if c != "With an outcome"]
-    table[counts] = table[counts].astype("int64")
-    table = table.reset_index()
-    if len(table) > 1:
-        total = {c: int(table[c].sum()) for c in counts}
-        total["Users"] = int(events["user_id"].nunique())
-        total["With an outcome"] = float(events["outcome_id"].notna().mean()) if len(events) else np.nan
-        table.loc[len(table)] = {"Organization": "All organizations", **total}
-    return table[["Organization", "Activities", "Calls", "Meetings", "With an outcome", "Outcomes", "Used",
-                  "Never used", "Deleted, still on activities", "Activities on deleted outcomes", "Users"]]
-
-
 def section_headline(data: ReportData) -> Section:
     """Headline figures per organization."""
     if not data.has_activities:
         body = _empty("No calls or meetings were loaded, so there is nothing to say about usage yet; the outcome "
                       "catalogue is below. Load activities (closeframe report does) to see how outcomes are used.")
         return Section("summary", "Usage at a glance", body)
-    table = headline_table(data)
-    chart = bar_chart(table["Organization"][: len(data.organizations)],
-                      table["With an outcome"][: len(data.organizations)].fillna(0),
+    head = data.headline
+    table = pd.DataFrame({
+        "Organization": head.index, "Activities": head["activities"].to_numpy(),
+        "Calls": head["calls"].to_numpy(), "Meetings": head["meetings"].to_numpy(),
+        "With an outcome": head["share_with_outcome"].to_numpy(), "Outcomes": head["outcomes"].to_numpy(),
+        "Used": head["outcomes_used"].to_numpy(), "Never used": head["outcomes_unused"].to_numpy(),
+        "Deleted, still on activities": head["deleted_in_use"].to_numpy()})
+    if len(table) > 1:
+        total = {c: int(table[c].sum()) for c in table.columns[1:] if c != "With an outcome"}
+        activities = int(head["activities"].sum())
+        total["With an outcome"] = head["with_outcome"].sum() / activities if activities else np.nan
+        table.loc[len(table)] = {"Organization": "All organizations", **total}
+    chart = bar_chart(head.index, head["share_with_outcome"].fillna(0),
                       title="Share of calls and meetings with an outcome, per organization",
                       xlabel="share of calls and meetings with an outcome", percent=True)
     body = f'{table_html(table, uid="summary", percents=["With an outcome"])}<div class="chart">{chart}</div>'
@@ -332,29 +286,21 @@ def section_headline(data: ReportData) -> Section:
     return Section("summary", "Usage at a glance", body, intro)
 
 
-def top_outcomes_table(data: ReportData, organization: str, n: int = TOP_OUTCOMES) -> pd.DataFrame:
-    """An organization's most used outcomes: calls, meetings, total, share of its activities with an outcome."""
-    rows = data.usage[(data.usage["organization"] == organization) & data.usage["outcome_id"].notna()
-                      & (data.usage["total"] > 0)]
-    rows = rows.sort_values(["total", "outcome_name"], ascending=[False, True], kind="stable").head(n)
-    names = rows["outcome_name"].astype(object).where(rows["outcome_name"].notna(),
-                                                      "deleted outcome " + rows["outcome_id"].astype(object))
-    return pd.DataFrame({"Outcome": names.to_numpy(), "Calls": rows["calls"].to_numpy(),
-                         "Meetings": rows["meetings"].to_numpy(), "Total": rows["total"].to_numpy(),
-                         "Share": rows["share_of_outcomes"].to_numpy()})
-
-
 def section_top_outcomes(data: ReportData) -> Section | None:
     """Top outcomes of each organization, a table beside its chart."""
     if not data.has_activities:
         return None
+    top = top_outcomes(data.data, data.selection, n=TOP_OUTCOMES, denominator="with_outcome")
     blocks = []
     for number, organization in enumerate(data.organizations):
-        table = top_outcomes_table(data, organization)
+        rows = top[top["organization"] == organization]
         heading = f"<h3>{html.escape(organization)}</h3>"
-        if table.empty:
+        if rows.empty:
             blocks.append(f'<div class="card">{heading}{_empty("No outcome was set in this period.")}</div>')
             continue
+        table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
+                              "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
+                              "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
         chart = bar_chart(table["Outcome"], table["Total"], title=f"Most used outcomes of {organization}",
                           xlabel="calls and meetings")
         blocks.append(f'<div class="card">{heading}<div class="pair"><div>'
@@ -365,78 +311,52 @@ def section_top_outcomes(data: ReportData) -> Section | None:
     return Section("top-outcomes", "Top outcomes per organization", "\n".join(blocks), intro)
 
 
-def comparison_table(data: ReportData, n: int = COMPARED_OUTCOMES) -> pd.DataFrame:
-    """Outcome names found in two or more organizations: each organization's share, and the total count."""
-    usage = data.usage.assign(share=data.usage["share_of_outcomes"])
-    shares = compare_outcomes(usage, value="share", min_organizations=2)
-    totals = compare_outcomes(usage, value="total", min_organizations=2)
-    if shares.empty:
-        return pd.DataFrame()
-    organizations = [c for c in shares.columns if c not in ("outcome_name", "organizations")]
-    organizations = [o for o in data.organizations if o in organizations]
-    table = pd.DataFrame({"Outcome": shares["outcome_name"].astype(object),
-                          "Organizations": shares["organizations"],
-                          "Total": totals[organizations].sum(axis=1).astype("int64")})
-    for organization in organizations:
-        table[organization] = shares[organization].astype(float)
-    return table.head(n).reset_index(drop=True)
-
-
 def section_comparison(data: ReportData) -> Section | None:
     """The same outcome side by side across organizations."""
     if not data.has_activities or len(data.organizations) < 2:
         return None
-    table = comparison_table(data)
-    if table.empty:
+    usage = usage_table(data.data, data.selection, denominator="with_outcome")
+    shares = compare_outcomes(usage, value="share", min_organizations=2)
+    if shares.empty:
         body = _empty("No outcome name is shared by two organizations.")
     else:
-        percents = list(table.columns[3:])
-        body = table_html(table, uid="compare", percents=percents)
+        totals = compare_outcomes(usage, value="total", min_organizations=2)
+        organizations = [o for o in data.organizations if o in shares.columns]
+        table = pd.DataFrame({"Outcome": shares["outcome_name"].astype(object),
+                              "Organizations": shares["organizations"],
+                              "Total": totals[organizations].sum(axis=1).astype("int64")})
+        for organization in organizations:
+            table[organization] = shares[organization].astype(float)
+        body = table_html(table.head(COMPARED_OUTCOMES), uid="compare", percents=organizations)
     intro = ("Outcomes with the same name in several organizations (matched ignoring case, emoji and spacing), "
              "with each organization's share of its calls and meetings that have an outcome. Empty: that "
-             "organization has no such outcome; 0%: it has one but nobody used it in the period.")
+             "organization has no such outcome; 0.0%: it has one but nobody used it in the period.")
     return Section("compare", "The same outcome across organizations", body, intro)
 
 
-def _trend_frequency(first: pd.Timestamp | None, last: pd.Timestamp | None) -> tuple[str, str]:
+def _trend_frequency(first: pd.Timestamp | None, last: pd.Timestamp | None) -> str:
     if first is None or last is None or last - first > pd.Timedelta(days=120):
-        return "M", "month"
-    return "W", "week"
-
-
-def trend_table(data: ReportData) -> tuple[pd.DataFrame, pd.Series, str, int]:
-    """Activities per period and organization (columns), whether each period is partial, the period's name,
-    and how many activities were left out for lying in the future (upcoming meetings)."""
-    events = data.events
-    now = data.generated_at
-    future = events["date_created"] > now
-    events = events[~future.to_numpy()]
-    first, last = data.covered
-    freq, noun = _trend_frequency(first, min(last, now) if last is not None else None)
-    if events.empty:
-        return pd.DataFrame(), pd.Series(dtype=bool), noun, int(future.sum())
-    periods = period_start(events["date_created"], freq)
-    table = events.groupby([periods.rename("period"), "organization"]).size().unstack(fill_value=0)
-    span = pd.period_range(periods.min().tz_localize(None), periods.max().tz_localize(None), freq=freq)
-    index = span.start_time.tz_localize("UTC").as_unit("us")
-    table = table.reindex(index, fill_value=0)
-    ends = span.end_time.tz_localize("UTC")
-    start_bound = first if first is not None else periods.min()
-    end_bound = min(last, now) if last is not None else now
-    partial = pd.Series((table.index < start_bound) | (ends > end_bound), index=table.index)
-    order = [o for o in data.organizations if o in table.columns]
-    return table[order], partial, noun, int(future.sum())
+        return "M"
+    return "W"
 
 
 def section_trend(data: ReportData) -> Section | None:
     """Activities per month (or week) and organization."""
     if not data.has_activities:
         return None
-    table, partial, noun, future = trend_table(data)
-    if table.empty:
+    first, last = data.covered
+    freq = _trend_frequency(first, min(last, data.generated_at) if last is not None else None)
+    trend = trend_table(data.data, data.selection, freq=freq, now=data.generated_at)
+    noun = trend.attrs.get("freq_word", "period")
+    if trend.empty:
         return Section("trend", "Trend", _empty("No activities in this period."))
-    shown = table[table.columns[:TREND_LINES]]
-    chart = line_chart(shown, title=f"Calls and meetings per {noun}, per organization", ylabel=f"per {noun}",
+    table = trend.pivot_table(index="period", columns="organization", values="total", aggfunc="sum",
+                              fill_value=0, observed=True)
+    table = table[[o for o in data.organizations if o in table.columns]]
+    partial = trend.groupby("period")["partial"].any().reindex(table.index)
+    largest = table.sum().sort_values(ascending=False, kind="stable").index[:TREND_LINES]
+    chart = line_chart(table[[c for c in table.columns if c in set(largest)]],
+                       title=f"Calls and meetings per {noun}, per organization", ylabel=f"per {noun}",
                        partial=partial.to_numpy(), width_px=560, height_px=300)
     listing = table.copy()
     listing.insert(0, noun.capitalize(), [(f"{p:%b %Y}" if noun == "month" else f"week of {_day(p)}")
@@ -447,6 +367,7 @@ def section_trend(data: ReportData) -> Section | None:
              "(hollow points, dotted line): its count is not comparable with full ones.")
     if len(table.columns) > TREND_LINES:
         intro += f" The chart draws the {TREND_LINES} organizations with the most activities; the table has all."
+    future = int((data.data.time > int(data.generated_at.tz_localize(None).as_unit("us").value)).sum())
     if future:
         intro += f" {future:,} meetings scheduled after the report was generated are left out."
     body = (f'<div class="pair"><div>{table_html(listing.iloc[::-1], uid="trend")}</div>'
@@ -454,41 +375,25 @@ def section_trend(data: ReportData) -> Section | None:
     return Section("trend", "Trend", body, intro)
 
 
-def top_users_table(data: ReportData, organization: str, n: int = TOP_USERS) -> pd.DataFrame:
-    """An organization's most active users, then "Others": activities, share with an outcome, top outcome."""
-    events = data.events[data.events["organization"] == organization]
-    if events.empty:
-        return pd.DataFrame()
-    user = events["user_name"].astype(object).where(events["user_name"].notna(), events["user_id"].astype(object))
-    user = user.where(user.notna(), "(no user: e.g. inbound voicemail)")
-    counts = user.value_counts()
-    top = list(counts.index[:n])
-    group = user.where(user.isin(top), f"Others ({len(counts) - len(top)} users)" if len(counts) > n else None)
-    rows = []
-    for name in top + ([group[~user.isin(top)].iloc[0]] if len(counts) > n else []):
-        mine = events[(group == name).to_numpy()]
-        named = mine["outcome_name"].dropna()
-        favourite = named.value_counts()
-        rows.append({"User": name, "Activities": len(mine), "With an outcome": float(mine["outcome_id"].notna().mean()),
-                     "Most used outcome": (f"{favourite.index[0]} ({favourite.iloc[0]:,})" if len(favourite)
-                                           else "")})
-    return pd.DataFrame(rows)
-
-
 def section_top_users(data: ReportData) -> Section | None:
     """Who logs the most calls and meetings, and how often they set an outcome."""
     if not data.has_activities:
         return None
+    users = by_user_table(data.data, data.selection, n=TOP_USERS)
     blocks = []
     for number, organization in enumerate(data.organizations):
-        table = top_users_table(data, organization)
-        if table.empty:
+        rows = users[users["organization"] == organization]
+        if rows.empty:
             continue
+        table = pd.DataFrame({"User": rows["user"].to_numpy(), "Activities": rows["total"].to_numpy(),
+                              "With an outcome": rows["share_with_outcome"].to_numpy(),
+                              "Most used outcome": rows["top_outcome"].to_numpy()})
         blocks.append(f'<div class="card"><h3>{html.escape(organization)}</h3>'
                       f'{table_html(table, uid=f"users{number}", percents=["With an outcome"])}</div>')
     if not blocks:
         return None
-    intro = f"The {TOP_USERS} users with the most calls and meetings in each organization, the rest summed up."
+    intro = (f"The {TOP_USERS} users with the most calls and meetings in each organization, the rest summed up as "
+             "(others); (no user) is activity without one, such as an inbound voicemail.")
     return Section("users", "Top users", f'<div class="grid">{"".join(blocks)}</div>', intro)
 
 
@@ -496,66 +401,80 @@ def section_unused_deleted(data: ReportData) -> Section | None:
     """Outcomes nobody used in the period, and deleted outcomes still set on activities."""
     if not data.has_activities:
         return None
-    usage = data.usage
-    unused = usage[usage["outcome_id"].notna() & ~usage["deleted"] & (usage["total"] == 0)]
-    deleted = usage[usage["deleted"] & (usage["total"] > 0)]
-    parts = []
+    rows = unused_and_deleted(data.data, data.selection)
+    unused = rows[rows["state"] == "unused"]
+    deleted = rows[rows["state"] == "deleted"]
+    parts = ["<h3>Never used in this period</h3>"]
     if len(unused):
         listing = unused.groupby("organization", sort=False)["outcome_name"].agg(
             lambda names: ", ".join(sorted(map(str, names), key=str.casefold)))
-        table = pd.DataFrame({"Organization": listing.index, "Never used": unused.groupby(
-            "organization", sort=False).size().reindex(listing.index).to_numpy(), "Outcomes": listing.to_numpy()})
-        order = {o: i for i, o in enumerate(data.organizations)}
-        parts.append("<h3>Never used in this period</h3>" + table_html(
-            table.sort_values("Organization", key=lambda s: s.map(order)), uid="unused"))
+        table = pd.DataFrame({"Organization": listing.index,
+                              "Never used": unused.groupby("organization", sort=False).size()
+                              .reindex(listing.index).to_numpy(), "Outcomes": listing.to_numpy()})
+        parts.append(table_html(table, uid="unused"))
     else:
-        parts.append("<h3>Never used in this period</h3>" + _empty("Every outcome was used at least once."))
+        parts.append(_empty("Every outcome was used at least once."))
+    parts.append("<h3>Deleted, still on activities</h3>")
     if len(deleted):
         table = pd.DataFrame({"Organization": deleted["organization"].to_numpy(),
                               "Deleted outcome id": deleted["outcome_id"].astype(object).to_numpy(),
-                              "Calls": deleted["calls"].to_numpy(), "Meetings": deleted["meetings"].to_numpy(),
+                              "Activities": deleted["total"].to_numpy(),
                               "Last used": deleted["last_used"].to_numpy()})
-        parts.append("<h3>Deleted, still on activities</h3>" + table_html(table, uid="deleted",
-                                                                           dates=["Last used"]))
+        parts.append(table_html(table, uid="deleted", dates=["Last used"]))
     else:
-        parts.append("<h3>Deleted, still on activities</h3>" + _empty("No activity carries a deleted outcome."))
+        parts.append(_empty("No activity carries a deleted outcome."))
     intro = ("Outcomes in the catalogue that nobody picked in the period are candidates for clean-up. Close keeps "
              "a deleted outcome's id on the calls and meetings that had it; only the id is left, no name.")
     return Section("unused", "Unused and deleted outcomes", "".join(parts), intro)
 
 
+def _applies_to_text(outcomes: pd.DataFrame) -> pd.Series:
+    """Each outcome's ``applies_to`` values as ``"calls, meetings"``."""
+    flags = [c for c in outcomes.columns if c.startswith("applies_to_")]
+    if "applies_to" in outcomes.columns or not flags:
+        return pd.Series("", index=outcomes.index)
+    values = outcomes[flags].fillna(False).astype(bool).to_numpy()
+    names = [c.removeprefix("applies_to_") for c in flags]
+    return pd.Series([", ".join(n for n, on in zip(names, row) if on) for row in values], index=outcomes.index)
+
+
 def section_catalogue(data: ReportData) -> Section:
     """The outcome catalogue, one collapsible block per organization."""
-    outcomes = data.outcomes
+    outcomes = catalogue_table(data.data, data.selection)
     if "applies_to" in outcomes.columns:  # applies_to="long": one row per value; one per outcome here
-        applies = outcomes.groupby("id")["applies_to"].agg(lambda v: ", ".join(sorted(map(str, v.dropna()))))
-        outcomes = outcomes.drop_duplicates("id").assign(applies=lambda f: f["id"].map(applies))
+        joined = outcomes.groupby("id")["applies_to"].agg(lambda v: ", ".join(sorted(map(str, v.dropna()))))
+        outcomes = outcomes.drop_duplicates("id")
+        applies = outcomes["id"].map(joined)
     else:
-        flags = [c for c in outcomes.columns if c.startswith("applies_to_")]
-        values = outcomes[flags].fillna(False).astype(bool).to_numpy() if flags else np.zeros((len(outcomes), 0))
-        names = [c.removeprefix("applies_to_") for c in flags]
-        outcomes = outcomes.assign(applies=[", ".join(n for n, on in zip(names, row) if on) for row in values])
-    outcomes = outcomes.assign(organization=_labels(outcomes).to_numpy())
+        applies = _applies_to_text(outcomes)
+    ids = outcomes["organization_id"].astype(object).map(str)
+    labels = dict(zip(data.data.organizations["organization_id"], data.data.organizations["label"]))
+    organization = ids.map(labels)
     used = None
     if data.has_activities:
-        used = data.usage.set_index(data.usage["outcome_id"].astype(object))["total"]
-        used = used[used.index.notna()]
-        used = used[~used.index.duplicated()]
+        usage = usage_table(data.data, data.selection)
+        usage = usage[usage["outcome_id"].notna()]
+        used = pd.Series(usage["total"].to_numpy(), index=pd.MultiIndex.from_arrays(
+            [usage["organization_id"].astype(object).map(str), usage["outcome_id"].astype(object)]))
     blocks = []
-    order = [o for o in data.organizations if o in set(outcomes["organization"])]
-    for number, organization in enumerate(order):
-        mine = outcomes[outcomes["organization"] == organization].sort_values(
-            "name", key=lambda s: s.astype(object).map(lambda v: str(v).casefold()))
+    for number, label in enumerate(data.organizations):
+        keep = (organization == label).to_numpy()
+        if not keep.any():
+            continue
+        mine = outcomes[keep]
         table = pd.DataFrame({"Outcome": mine["name"].astype(object).to_numpy(),
                               "Type": mine["type"].astype(object).to_numpy(),
-                              "Applies to": mine["applies"].to_numpy()})
+                              "Applies to": applies[keep].to_numpy()})
+        never = 0
         if used is not None:
-            table["Used in period"] = mine["id"].astype(object).map(used).fillna(0).astype("int64").to_numpy()
+            key = pd.MultiIndex.from_arrays([ids[keep], mine["id"].astype(object)])
+            table["Used in period"] = used.reindex(key).fillna(0).astype("int64").to_numpy()
+            never = int((table["Used in period"] == 0).sum())
         table["Created"] = mine["date_created"].to_numpy()
         table["Last changed"] = mine["date_updated"].to_numpy()
-        never = int((table["Used in period"] == 0).sum()) if used is not None else 0
+        table = table.sort_values("Outcome", key=lambda s: s.map(lambda v: str(v).casefold()), kind="stable")
         note = f", {never} never used in the period" if used is not None else ""
-        blocks.append(f"<details><summary>{html.escape(organization)}: {len(mine):,} outcomes{note}</summary>"
+        blocks.append(f"<details><summary>{html.escape(label)}: {len(mine):,} outcomes{note}</summary>"
                       f'{table_html(table, uid=f"cat{number}", dates=["Created", "Last changed"])}</details>')
     body = "\n".join(blocks) if blocks else _empty("No outcomes.")
     return Section("catalogue", "Outcome catalogue", body,
@@ -611,7 +530,7 @@ def render_report(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, mee
                       generated_at=generated_at)
     built = [section for section in (build(data) for build in sections) if section is not None]
     organizations = len(data.organizations)
-    activities = f"{len(data.events):,} calls and meetings, " if data.has_activities else ""
+    activities = f"{int(data.headline['activities'].sum()):,} calls and meetings, " if data.has_activities else ""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -2,7 +2,7 @@
 
 matplotlib renders with ``svg.fonttype = "none"``: labels are ``<text>`` elements, not glyph outlines, so a
 browser draws ``東京 Trading 株式会社`` with any CJK font the reader has, even when this computer has none.
-matplotlib still measures the text with its own fonts for the layout and warns about each glyph they lack; that warning is
+matplotlib still measures the text with its own fonts for the layout and warns about each glyph they lack; that
 about outlines this file never draws, so it is silenced here (and only here). Sizes are in CSS pixels: a chart is
 drawn at the width it is shown, so its tick labels keep their size (at least 10 px) instead of being scaled down.
 """
