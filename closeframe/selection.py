@@ -394,7 +394,7 @@ def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> n
 
 
 def _stamp(value: pd.Timestamp) -> int:
-    return int(value.tz_convert("UTC").tz_localize(None).as_unit("us").value)
+    return int(value.tz_convert("UTC").tz_localize(None).as_unit("us").asm8.view(np.int64))
 
 
 def selection_mask(data: UsageData, selection: Selection = Selection(), *, strict: bool = False) -> np.ndarray:

@@ -31,6 +31,7 @@ from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 __all__ = [
     "ACTIVITY_KINDS",
     "AUTOFILL_FIELDS",
+    "CREDITS",
     "DENOMINATORS",
     "USAGE_COLUMNS",
     "autofilled_mask",
@@ -346,14 +347,64 @@ def _finish(out: pd.DataFrame, order: list[str], sort_by: list[str], names: dict
     return _with_organization_names(out, names)
 
 
+#: ``credit=`` of :func:`usage_by_user`.
+CREDITS = ("owner", "all")
+
+
+def _user_ids(value: object) -> list[str]:
+    """The user ids of a Close ``users`` field: a list of ids or of objects with ``id``/``user_id``."""
+    if value is None or isinstance(value, (str, float)) or not hasattr(value, "__iter__"):
+        return []
+    ids = []
+    for item in value:
+        ident = item.get("id") or item.get("user_id") if isinstance(item, dict) else item
+        if ident is not None and ident is not pd.NA and str(ident):
+            ids.append(str(ident))
+    return ids
+
+
+def _credit_all(events: pd.DataFrame, *frames: pd.DataFrame | None) -> pd.DataFrame:
+    """``events`` with one row per user credited: the owner and every user of the activity's ``users`` list."""
+    credited: dict[str, list[str]] = {}
+    for frame in frames:
+        if frame is not None and "users" in frame.columns:
+            for activity, users in zip(frame["id"].astype(object), frame["users"]):
+                ids = _user_ids(users)
+                if ids:
+                    credited[str(activity)] = ids
+    if not credited:
+        return events
+    owners = events["user_id"].astype(object)
+    lists = events["activity_id"].astype(object).map(credited)
+    several = lists.notna().to_numpy()
+    names = dict(zip(owners[owners.notna()], events.loc[owners.notna(), "user_name"].astype(object)))
+    for frame in frames:
+        if frame is not None and {"user_id", "user_name"} <= set(frame.columns):
+            pairs = frame[["user_id", "user_name"]].astype(object).dropna()
+            names.update(zip(pairs["user_id"], pairs["user_name"]))
+    expanded = events[several].copy()
+    expanded["user_id"] = [list(dict.fromkeys(([owner] if pd.notna(owner) else []) + ids))
+                           for owner, ids in zip(owners[several], lists[several])]
+    expanded = expanded.explode("user_id")
+    expanded["user_name"] = expanded["user_id"].map(names)
+    for column in ("user_id", "user_name"):
+        expanded[column] = expanded[column].astype(STRING_DTYPE)
+    return pd.concat([events[~several], expanded], ignore_index=True)
+
+
 def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+                  meetings: pd.DataFrame | None = None, *, credit: str = "owner") -> pd.DataFrame:
     """Usage per (organization, user, outcome): who logs which outcome how often.
 
     Parameters
     ----------
     outcomes, calls, meetings : pandas.DataFrame
         As for :func:`outcome_usage`.
+    credit : {"owner", "all"}, default "owner"
+        ``"owner"``: each activity counts once, for its ``user_id`` (who logged it). ``"all"``: an activity
+        whose Close ``users`` list names several users (a meeting with colleagues) counts once for each of them
+        and for its owner, so the users' totals add up to more than the activities; without a ``users`` column
+        this is the same as ``"owner"``.
 
     Returns
     -------
@@ -363,7 +414,11 @@ def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         ``meetings``, ``total``, ``share`` (of that user's activities), ``first_used``, ``last_used``. Only
         combinations that occur; sorted by organization, user name, ``total`` descending.
     """
+    if credit not in CREDITS:
+        raise ConfigurationError(f"credit={credit!r} is not one of {', '.join(map(repr, CREDITS))}.")
     events = usage_events(outcomes, calls, meetings)
+    if credit == "all":
+        events = _credit_all(events, calls, meetings)
     keys = ["organization_id", "user_id", "outcome_id"]
     out = _with_details(_counts(events, keys).drop(columns="users"), events, keys, ["user_name"])
     per_user = out.groupby(["organization_id", "user_id"], dropna=False)["total"].transform("sum")
