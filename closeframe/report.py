@@ -278,7 +278,7 @@ def section_headline(data: ReportData) -> Section:
         table.loc[len(table)] = {"Organization": "All organizations", **total}
     chart = bar_chart(head.index, head["share_with_outcome"].fillna(0),
                       title="Share of calls and meetings with an outcome, per organization",
-                      xlabel="share of calls and meetings with an outcome", percent=True)
+                      xlabel="with an outcome", percent=True)
     body = f'{table_html(table, uid="summary", percents=["With an outcome"])}<div class="chart">{chart}</div>'
     intro = ("Each organization's calls and meetings in the period: how many carry an outcome, how many of its "
              "outcomes people used, which were never picked, and outcomes deleted from the catalogue that are "
