@@ -143,6 +143,7 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     part is handed over every :data:`CHECKPOINT_RECORDS` records as a leaf of its own.
     """
     started = pd.Timestamp.now(tz="UTC")
+    track = bar.window(window.start, window.end)  # the bar's dates covered and ETA
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
     pending: list[dict] = []
@@ -150,10 +151,11 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     previous = None
     try:
         for record in paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
-                                            on_page=bar.page):
+                                            on_page=track.page):
             if stop is not None and stop.is_set():
                 raise LoadStopped(f"{path} window stopped: another window of the load failed")
             pending.append(record)
+            track.reached(record)
             if not newest_first:
                 continue
             created = record_created(record)
@@ -172,9 +174,11 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                     pending = [r for r in pending if record_created(r) < cut]
                     end = cut
     except SkipCapError:
+        track.discard()  # its halves are tracked on their own
         left, right = split_window(Window(window.start, end))
         return leaves + _load_window(client, path, left, params, fields, bar, on_leaf, stop) + \
             _load_window(client, path, right, params, fields, bar, on_leaf, stop)
+    track.finish()
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)

@@ -174,10 +174,11 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="sandbox seed when no key is set")
     report.set_defaults(run=_cmd_report)
 
-    dash = commands.add_parser("dashboard", help="serve the outcome explorer in the browser with Voilà "
-                                                 "(the dashboard extra)")
-    dash.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
-    dash.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
+    dash = commands.add_parser("dashboard", help="serve the outcome usage explorer in the browser with Voilà "
+                                                 "(CLOSEFRAME_API_KEYS or CLOSE_API_KEY, else the sandbox)")
+    dash.add_argument("--port", type=int, default=None,
+                      help="port on 127.0.0.1 (default 8866, or a free one when it is taken; 0: any free one)")
+    dash.add_argument("--seed", type=int, default=0, help="sandbox seed when no key is set")
     dash.set_defaults(run=_cmd_dashboard)
     return parser
 
