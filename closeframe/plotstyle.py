@@ -26,6 +26,7 @@ __all__ = [
     "font_families",
     "natural_key",
     "new_axes",
+    "no_data",
     "require_columns",
     "safe_label",
     "set_texts",
@@ -177,3 +178,16 @@ def set_texts(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel, fontfamily=family)
     ax.set_ylabel(ylabel, fontfamily=family)
     ax.tick_params(axis="both", labelfontfamily=family)
+
+
+def no_data(ax, message: str, title: str):
+    """Draw ``message`` in the middle of an empty Axes with ``title`` (no 1970 axes, no empty ticks); return it."""
+    family = font_families()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555",
+            fontfamily=family)
+    ax.set_title(safe_label(title, None), fontfamily=family)
+    return ax

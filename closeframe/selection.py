@@ -264,7 +264,7 @@ class UsageData:
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
             subset=["user_id"]).drop_duplicates("user_id")
-        users["label"] = _labels(users["user_id"], users["user_name"]) if len(users) else []
+        users["label"] = _user_labels(users, events, self.organizations) if len(users) else []
         users = users.iloc[sorted(range(len(users)), key=lambda i: natural_key(users["label"].iat[i]))]
         self.users = users.reset_index(drop=True)
         self.user_code = pd.Index(self.users["user_id"]).get_indexer(user_ids).astype(np.int32)
@@ -289,6 +289,18 @@ class UsageData:
     @cached_property
     def org_labels(self) -> np.ndarray:
         return self.organizations["label"].to_numpy(dtype=object)
+
+
+def _user_labels(users: pd.DataFrame, events: pd.DataFrame, organizations: pd.DataFrame) -> list[str]:
+    """User names; a name two users share gets the user's organization added, then the id if still shared."""
+    names = users["user_name"].where(users["user_name"].notna(), users["user_id"]).map(str)
+    shared = names.duplicated(keep=False)
+    if shared.any():
+        org_of = dict(zip(events["user_id"].astype(object), events["organization_id"].astype(object).map(str)))
+        label_of = dict(zip(organizations["organization_id"], organizations["label"]))
+        orgs = users["user_id"].map(org_of).map(label_of)
+        names = names.where(~shared, names + " (" + orgs.fillna("?") + ")")
+    return _labels(users["user_id"], names)
 
 
 def _organization_name_map(*frames: pd.DataFrame) -> dict[str, str]:
