@@ -26,8 +26,8 @@ from pathlib import Path
 from closeframe.errors import ConfigurationError
 from closeframe.source import SANDBOX_SEED_ENV, sandbox_in_use
 
-__all__ = ["DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command", "dashboard_environment",
-           "run_dashboard"]
+__all__ = ["DASHBOARD_CSS", "DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command",
+           "dashboard_environment", "dashboard_header", "run_dashboard"]
 
 #: The notebook Voilà serves; shipped inside the package so an installed closeframe can serve it.
 DASHBOARD_NOTEBOOK = Path(__file__).with_name("dashboard.ipynb")
@@ -36,6 +36,31 @@ DEFAULT_PORT = 8866
 #: How long Voilà may take to start answering.
 START_TIMEOUT = 120.0
 _HOST = "127.0.0.1"
+
+#: The page's own CSS: readable type, and on a narrow screen pickers, table and chart stacked at full width.
+DASHBOARD_CSS = """<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", sans-serif; }
+.closeframe-source { color: #444; margin: 0 0 .6rem; }
+.closeframe-explorer .closeframe-table td, .closeframe-explorer .closeframe-table th { line-height: 1.35;
+  padding: 3px 8px; vertical-align: top; }
+.closeframe-explorer .closeframe-table td { white-space: nowrap; }
+.closeframe-explorer .closeframe-table td.text { white-space: normal; min-width: 9em; max-width: 22em; }
+/* The view: its table and its chart side by side; the chart stays in sight while a long table scrolls. */
+.closeframe-explorer > .widget-hbox:last-child { flex-wrap: nowrap !important; gap: 16px; }
+.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 55%; min-width: 0 !important;
+  overflow-x: auto; }
+.closeframe-explorer > .widget-hbox:last-child > .widget-image { flex: 0 1 auto; max-width: 45%; height: auto;
+  object-fit: contain; position: sticky; top: 8px; align-self: flex-start; }
+@media (max-width: 900px) {
+  /* Narrow screens: everything stacked at full width. A chart keeps its drawn size (its labels stay readable)
+     and scrolls sideways in its own box when wider than the screen; the page itself never does. */
+  .closeframe-explorer .widget-hbox, .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important;
+    overflow-x: auto; max-width: calc(100vw - 24px); }
+  .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%; }
+  .closeframe-explorer > .widget-hbox:last-child > .widget-image { max-width: none !important; position: static; }
+  .closeframe-explorer .widget-select-multiple, .closeframe-explorer select { width: 100% !important; }
+}
+</style>"""
 
 
 def _port_is_free(port: int) -> bool:
@@ -112,8 +137,22 @@ def dashboard_environment(seed: int = 0) -> tuple[dict, str]:
     if env.get("CLOSE_API_KEY"):
         return env, "the organization of CLOSE_API_KEY"
     env[SANDBOX_SEED_ENV] = str(int(seed))
-    return env, (f"the closeframe sandbox's made-up demo data (seed {seed}): neither CLOSEFRAME_API_KEYS nor "
-                 "CLOSE_API_KEY is set")
+    return env, f"the closeframe sandbox's made-up demo data (seed {seed})"
+
+
+def dashboard_header(loaded) -> str:
+    """The line above the explorer: how many calls, meetings and outcomes of how many organizations, from where.
+
+    Parameters
+    ----------
+    loaded : closeframe.source.LoadedUsage
+    """
+    import html
+
+    organizations = loaded.outcomes["organization_id"].nunique() if len(loaded.outcomes) else 0
+    return (f"{DASHBOARD_CSS}<p class=\"closeframe-source\">{len(loaded.calls):,} calls, {len(loaded.meetings):,} "
+            f"meetings and {len(loaded.outcomes):,} outcomes of {organizations:,} organizations from "
+            f"{html.escape(loaded.source)}.</p>")
 
 
 def _wait_until_served(port: int, child: subprocess.Popen, timeout: float) -> bool:
@@ -158,7 +197,8 @@ def run_dashboard(port: int | None = None, *, seed: int = 0) -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env, source = dashboard_environment(seed)
     if sandbox_in_use():
-        print(f"No key set: showing {source}.", flush=True)
+        print("No key set (neither CLOSEFRAME_API_KEYS nor CLOSE_API_KEY): the dashboard shows the closeframe "
+              "sandbox's made-up data.", flush=True)
     url = f"http://{_HOST}:{port}/"
     print(f"Starting the closeframe dashboard on port {port} with data from {source}…", flush=True)
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)

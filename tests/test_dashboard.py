@@ -62,7 +62,7 @@ def test_no_port_given_takes_the_default_or_a_free_one():
 
 def test_environment_without_keys_runs_the_sandbox_in_the_kernel(no_keys):
     env, source = dashboard_environment(seed=3)
-    assert env[SANDBOX_SEED_ENV] == "3" and "sandbox" in source and "CLOSEFRAME_API_KEYS" in source
+    assert env[SANDBOX_SEED_ENV] == "3" and "sandbox" in source and "seed 3" in source
     assert str(ROOT) in env["PYTHONPATH"].split(os.pathsep)
 
 
@@ -108,6 +108,7 @@ def test_the_link_printed_is_the_one_served_when_the_default_port_is_busy(tmp_pa
         assert link is not None, "".join(lines)
         assert int(link.group(2)) != DEFAULT_PORT
         assert any("No key set" in line and "sandbox" in line for line in lines)
+        assert sum("http://" in line for line in lines) == 1  # one link, the right one
         with urllib.request.urlopen(link.group(1), timeout=90) as answer:  # the dashboard itself, rendered
             page = answer.read().decode("utf-8", "replace")
         assert answer.status == 200 and "voila" in page.lower() and "closeframe-explorer" in page
