@@ -26,7 +26,7 @@ from pathlib import Path
 from closeframe.errors import ConfigurationError
 from closeframe.source import SANDBOX_SEED_ENV, sandbox_in_use
 
-__all__ = ["DASHBOARD_CSS", "DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command",
+__all__ = ["CHART_DPI", "DASHBOARD_CSS", "DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command",
            "dashboard_environment", "dashboard_header", "run_dashboard"]
 
 #: The notebook Voilà serves; shipped inside the package so an installed closeframe can serve it.
@@ -37,6 +37,9 @@ DEFAULT_PORT = 8866
 START_TIMEOUT = 120.0
 _HOST = "127.0.0.1"
 
+#: Resolution of the explorer's charts on the page: their smallest tick labels (9 pt) come out at 10 px.
+CHART_DPI = 80
+
 #: The page's own CSS: readable type, and on a narrow screen pickers, table and chart stacked at full width.
 DASHBOARD_CSS = """<style>
 body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", sans-serif; }
@@ -45,20 +48,23 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
   padding: 3px 8px; vertical-align: top; }
 .closeframe-explorer .closeframe-table td { white-space: nowrap; }
 .closeframe-explorer .closeframe-table td.text { white-space: normal; min-width: 9em; max-width: 22em; }
-/* The view: its table and its chart side by side; the chart stays in sight while a long table scrolls. */
-.closeframe-explorer > .widget-hbox:last-child { flex-wrap: nowrap !important; gap: 16px; }
-.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 55%; min-width: 0 !important;
+/* The view: its chart and its table side by side. The chart keeps its drawn size (labels of 10 px or more, never
+   scaled down) and stays in sight while a long table scrolls; when both do not fit, the table moves below the chart. */
+.closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important; gap: 16px; }
+.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 24em; min-width: min(24em, 100%) !important;
   overflow-x: auto; }
-.closeframe-explorer > .widget-hbox:last-child > .widget-image { flex: 0 1 auto; max-width: 45%; height: auto;
-  object-fit: contain; position: sticky; top: 8px; align-self: flex-start; }
+.closeframe-explorer > .widget-hbox:last-child > .widget-image { order: -1; flex: 0 0 auto; max-width: none !important;
+  position: sticky; top: 8px; align-self: flex-start; }
+.closeframe-narrow-note { display: none; color: #555; font-size: 90%; }
 @media (max-width: 900px) {
-  /* Narrow screens: everything stacked at full width. A chart keeps its drawn size (its labels stay readable)
-     and scrolls sideways in its own box when wider than the screen; the page itself never does. */
+  /* Narrow screens: everything stacked at full width. A chart wider than the screen scrolls sideways in its
+     own box (its labels stay readable); the page itself never does. */
   .closeframe-explorer .widget-hbox, .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important;
     overflow-x: auto; max-width: calc(100vw - 24px); }
   .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%; }
-  .closeframe-explorer > .widget-hbox:last-child > .widget-image { max-width: none !important; position: static; }
+  .closeframe-explorer > .widget-hbox:last-child > .widget-image { position: static; }
   .closeframe-explorer .widget-select-multiple, .closeframe-explorer select { width: 100% !important; }
+  .closeframe-narrow-note { display: block; }
 }
 </style>"""
 
@@ -152,7 +158,8 @@ def dashboard_header(loaded) -> str:
     organizations = loaded.outcomes["organization_id"].nunique() if len(loaded.outcomes) else 0
     return (f"{DASHBOARD_CSS}<p class=\"closeframe-source\">{len(loaded.calls):,} calls, {len(loaded.meetings):,} "
             f"meetings and {len(loaded.outcomes):,} outcomes of {organizations:,} organizations from "
-            f"{html.escape(loaded.source)}.</p>")
+            f"{html.escape(loaded.source)}.</p><p class=\"closeframe-narrow-note\">On a narrow screen each chart keeps "
+            "a readable size: swipe it sideways to see all of it.</p>")
 
 
 def _wait_until_served(port: int, child: subprocess.Popen, timeout: float) -> bool:

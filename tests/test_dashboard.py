@@ -120,3 +120,20 @@ def test_the_link_printed_is_the_one_served_when_the_default_port_is_busy(tmp_pa
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)  # the group this test started, by its id
             process.communicate()
+
+
+def test_every_view_draws_tick_labels_of_at_least_10_px(sandbox):
+    import closeframe as cf
+    from closeframe.dashboard import CHART_DPI
+    from closeframe.usage_explorer import USAGE_VIEWS
+
+    keys, url = dict(sandbox.api_keys), sandbox.base_url
+    outcomes = cf.load_outcomes(keys, base_url=url, progress=False)
+    explorer = cf.explore(outcomes, cf.load_calls(keys, base_url=url, progress=False),
+                          cf.load_meetings(keys, base_url=url, progress=False), chart_dpi=CHART_DPI)
+    for view in USAGE_VIEWS:
+        explorer.view.value = view
+        # The figure behind the PNG just drawn (the explorer keeps one and redraws it).
+        labels = [label for ax in explorer._figure.axes for label in
+                  ax.get_xticklabels() + ax.get_yticklabels() if label.get_text()]
+        assert all(label.get_fontsize() * CHART_DPI / 72 >= 10 for label in labels), view
