@@ -357,7 +357,7 @@ def section_trend(data: ReportData) -> Section | None:
     largest = table.sum().sort_values(ascending=False, kind="stable").index[:TREND_LINES]
     chart = line_chart(table[[c for c in table.columns if c in set(largest)]],
                        title=f"Calls and meetings per {noun}, per organization", ylabel=f"per {noun}",
-                       partial=partial.to_numpy(), width_px=560, height_px=300)
+                       partial=partial.to_numpy(), width_px=400, height_px=300)
     listing = table.copy()
     listing.insert(0, noun.capitalize(), [(f"{p:%b %Y}" if noun == "month" else f"week of {_day(p)}")
                                           + (" (partial)" if flag else "")

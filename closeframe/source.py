@@ -116,9 +116,8 @@ def _default_account(seed: int | None) -> Iterator[tuple[Any, str | None, str]]:
 
     seed = _sandbox_seed(seed)
     with serve(seed=seed, rate_limit=None) as sandbox:
-        count = len(sandbox.api_keys)
         yield dict(sandbox.api_keys), sandbox.base_url, \
-            f"the closeframe sandbox: made-up demo data of {count} organizations (seed {seed}), not a Close account"
+            f"the closeframe sandbox: made-up demo data (seed {seed}), not a Close account"
 
 
 def load_default_outcomes(*, seed: int | None = None, progress: bool | None = False) -> LoadedOutcomes:
@@ -135,7 +134,7 @@ def load_default_outcomes(*, seed: int | None = None, progress: bool | None = Fa
     Returns
     -------
     LoadedOutcomes
-        ``.frame`` and ``.source`` (e.g. ``"the closeframe sandbox: made-up demo data of 3 organizations ..."``).
+        ``.frame`` and ``.source`` (e.g. ``"the closeframe sandbox: made-up demo data (seed 0), not a Close account"``).
     """
     with _default_account(seed) as (api_key, base_url, source):
         return LoadedOutcomes(load_outcomes(api_key, base_url=base_url, progress=progress), source)
