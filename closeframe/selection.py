@@ -287,6 +287,14 @@ class UsageData:
         return self._periods[freq]
 
     @cached_property
+    def org_lookup(self) -> dict[str, list[int]]:
+        return _lookup(self.organizations, ("organization_id", "organization_name", "label"))
+
+    @cached_property
+    def user_lookup(self) -> dict[str, list[int]]:
+        return _lookup(self.users, ("user_id", "user_name", "label"))
+
+    @cached_property
     def org_labels(self) -> np.ndarray:
         return self.organizations["label"].to_numpy(dtype=object)
 
@@ -346,23 +354,32 @@ def _allowed(size: int, codes: Iterable[int]) -> np.ndarray:
     return table
 
 
-def _codes(labels: pd.DataFrame, wanted: tuple, columns: tuple[str, ...], what: str, strict: bool) -> list[int]:
+def _lookup(labels: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, list[int]]:
+    """``{value: [row, ...]}`` for every value of ``columns`` (ids, names, labels)."""
+    lookup: dict[str, list[int]] = {}
+    for column in columns:
+        for row, value in enumerate(labels[column].astype(object)):
+            if value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA:
+                rows = lookup.setdefault(str(value), [])
+                if row not in rows:
+                    rows.append(row)
+    return lookup
+
+
+def _codes(lookup: dict[str, list[int]], wanted: tuple, valid: Iterable[str], what: str, strict: bool) -> list[int]:
     found = []
     for value in wanted:
-        hits = np.flatnonzero(np.logical_or.reduce([labels[c].astype(object).map(str).eq(value).to_numpy()
-                                                    for c in columns]))
-        if not len(hits) and strict:
-            valid = list(labels[columns[-1]].astype(object).map(str))
-            raise ConfigurationError(f"{what}={value!r} is not in the data; valid values are {valid}.")
-        found.extend(int(h) for h in hits)
+        hits = lookup.get(value, [])
+        if not hits and strict:
+            raise ConfigurationError(f"{what}={value!r} is not in the data; valid values are {list(valid)}.")
+        found.extend(hits)
     return found
 
 
 def _org_table(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray | None:
     if not selection.organizations:
         return None
-    codes = _codes(data.organizations, selection.organizations, ("organization_id", "organization_name", "label"),
-                   "organizations", strict)
+    codes = _codes(data.org_lookup, selection.organizations, data.organizations["label"], "organizations", strict)
     return _allowed(len(data.organizations), codes)
 
 
@@ -390,7 +407,7 @@ def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> n
     if selection.kinds and len(selection.kinds) < len(KINDS):
         mask &= data.is_meeting if selection.kinds == ("meetings",) else ~data.is_meeting
     if selection.users:
-        codes = _codes(data.users, selection.users, ("user_id", "user_name", "label"), "users", strict)
+        codes = _codes(data.user_lookup, selection.users, data.users["label"], "users", strict)
         mask &= _allowed(len(data.users), codes)[data.user_code]
     if selection.statuses:
         index = pd.Index(data.statuses)

@@ -153,17 +153,20 @@ class UsageExplorer(w.VBox):
         The trend's period.
     status, table : ipywidgets.HTML
     chart : ipywidgets.Image
-        The view's chart as PNG.
+        The view's chart: SVG with its text as text (``chart_format="svg"``, the default) or PNG.
     data : closeframe.selection.UsageData
     """
 
     def __init__(self, outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
                  meetings: pd.DataFrame | None = None, *, events: pd.DataFrame | None = None,
-                 chart_dpi: int = 72, now: Any = None) -> None:
+                 chart_format: str = "svg", chart_dpi: int = 72, now: Any = None) -> None:
         from matplotlib.figure import Figure
 
         super().__init__()
+        if chart_format not in ("svg", "png"):
+            raise ConfigurationError(f"chart_format={chart_format!r} is not one of 'svg', 'png'.")
         self.data = prepare(outcomes, calls, meetings, events=events)
+        self.chart_format = chart_format
         self.chart_dpi = chart_dpi
         self.now = now
         self.updates = 0
@@ -186,7 +189,8 @@ class UsageExplorer(w.VBox):
                                value="M" if long_span else "W", description="Trend per", style=style)
         self.status = w.HTML()
         self.table = w.HTML(layout=w.Layout(min_width="24em", margin="0 16px 0 0"))
-        self.chart = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
+        self.chart = w.Image(format="svg+xml" if chart_format == "svg" else "png",
+                             layout=w.Layout(max_width="100%", height="auto"))
         # Margins are set from the label lengths (_fit) instead of constrained layout, which doubles a redraw.
         self._figure = Figure()
         span = (f"<span style='color:#666'>activities from {choices.first} to {choices.last}</span>"
@@ -311,6 +315,8 @@ class UsageExplorer(w.VBox):
         self.chart.layout.display = None if draw is not None else "none"
 
     def _render(self, draw: Callable | None) -> bytes:
+        import matplotlib
+
         figure = self._figure
         figure.clear()
         if draw is None:
@@ -318,7 +324,13 @@ class UsageExplorer(w.VBox):
         size = draw(figure)
         figure.set_size_inches(*size)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=self.chart_dpi)
+        if self.chart_format == "svg":
+            # Text stays text: the browser draws it (sharp at any zoom, the reader's fonts), and skipping glyph
+            # rasterization is what keeps a redraw fast.
+            with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "closeframe"}):
+                figure.savefig(buffer, format="svg")
+        else:
+            figure.savefig(buffer, format="png", dpi=self.chart_dpi)
         return buffer.getvalue()
 
     def _view_usage(self, selection: Selection):

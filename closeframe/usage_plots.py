@@ -466,7 +466,8 @@ def plot_users(by_user: pd.DataFrame, *, max_label: int = 30, order: str = "valu
         table = table.iloc[sorted(range(len(table)), key=lambda i: (natural_key(table["organization"].iat[i]),
                                                                     natural_key(table["user"].iat[i])))]
     several = table["organization"].nunique() > 1
-    labels = [f"{u} · {o}" if several else u for u, o in zip(table["user"], table["organization"])]
+    labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else u
+              for u, o in zip(table["user"], table["organization"])]
     colours = _colour_option(kwargs, 2) if "color" in kwargs else [OKABE_ITO[4], "#B8D8EE"]
     positions = np.arange(len(table))[::-1]
     with_outcome = table["with_outcome"].to_numpy()
