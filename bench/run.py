@@ -344,7 +344,8 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
         row.note = f"median; p90 {float(match.group(2)):.0f} ms (chart PNG included)"
         pure = re.search(r"selection layer \(usage_table\): median ([0-9.]+) ms, p90 ([0-9.]+) ms", done.stdout)
         if pure:
-            row.note += f"; selection layer alone: median {float(pure.group(1)):.0f} ms, p90 {float(pure.group(2)):.0f} ms"
+            row.note += (f"; selection layer alone: median {float(pure.group(1)):.0f} ms, "
+                         f"p90 {float(pure.group(2)):.0f} ms")
     return rows
 
 

@@ -38,7 +38,7 @@ Rules every view follows:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Iterable
 
@@ -127,7 +127,8 @@ class Selection:
         Activity ``status`` values (e.g. ``"completed"``).
 
     A single string is accepted where a tuple is expected. Invalid kinds or dates raise
-    :class:`~closeframe.ConfigurationError`; names are checked against the data by :func:`options`' ``check``.
+    :class:`~closeframe.ConfigurationError`; names are checked against the data by :func:`selection_mask` with
+    ``strict=True`` (by default an unknown name matches nothing).
     """
 
     organizations: tuple = ()
@@ -613,9 +614,11 @@ def top_outcomes(data: UsageData, selection: Selection = Selection(), *, n: int 
 
 
 def compare_table(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
-                  min_organizations: int = 1) -> pd.DataFrame:
-    """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations."""
-    return compare_outcomes(usage_table(data, selection), value=value, min_organizations=min_organizations)
+                  min_organizations: int = 1, denominator: str = "all") -> pd.DataFrame:
+    """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations
+    (``denominator`` as for :func:`usage_table`, for ``value="share"``)."""
+    usage = usage_table(data, selection, denominator=denominator)
+    return compare_outcomes(usage, value=value, min_organizations=min_organizations)
 
 
 def _check_count(n: object) -> int:
@@ -817,7 +820,6 @@ class Options:
     statuses: tuple = ()
     first: dt.date | None = None
     last: dt.date | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def options(data: UsageData) -> Options:

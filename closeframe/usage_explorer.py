@@ -20,6 +20,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.selection import (
+    NO_OUTCOME,
     Selection,
     by_user_table,
     catalogue_table,
@@ -35,6 +36,8 @@ from closeframe.selection import (
     usage_table,
 )
 
+from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
+
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
 #: The views, in the order of the view buttons.
@@ -45,8 +48,8 @@ SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outc
             ("connected calls and held meetings", "connected"))
 MAX_TABLE_ROWS = 60
 _TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
-                "tabular-nums; } .closeframe-table td.text, .closeframe-table th { text-align: left; "
-                "padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
+                "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } "
+                ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
                 "white-space: normal; }</style>")
 
 
@@ -119,20 +122,6 @@ def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str 
     return (_TABLE_STYLE + (f"<p>{html.escape(note)}</p>" if note else "") + empty
             + f'<table class="closeframe-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             + more)
-
-
-def _organization(frame: pd.DataFrame) -> pd.Series:
-    ids = frame["organization_id"].astype(object).map(str)
-    if "organization_name" not in frame.columns:
-        return ids
-    return frame["organization_name"].astype(object).where(frame["organization_name"].notna(), ids).map(str)
-
-
-def _outcome(frame: pd.DataFrame) -> pd.Series:
-    names = frame["outcome_name"].astype(object)
-    label = np.where(names.notna(), names, np.where(frame["deleted"].astype(bool), "(deleted outcome)",
-                                                    "(no outcome)"))
-    return pd.Series(label, index=frame.index)
 
 
 class UsageExplorer(w.VBox):
@@ -373,11 +362,11 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection):
         from closeframe.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value="share")
+        compare = compare_table(self.data, selection, value="share", denominator=self.share_of.value)
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: _percent for c in table.columns[2:]}
         formats["organizations"] = _count
-        html_table = _html_table(table, formats, note="Share of each organization's activities, per outcome name.")
+        html_table = _html_table(table, formats, note="Each organization's share per outcome name (see Share of).")
 
         def draw(figure):
             ax = figure.subplots()
@@ -391,13 +380,17 @@ class UsageExplorer(w.VBox):
         from closeframe.usage_plots import plot_usage_trend
 
         trend = trend_table(self.data, selection, freq=self.freq.value, now=self.now)
+        if self.share_of.value != "all":  # the activities without an outcome only with "Share of: all"
+            trend = trend[trend["outcome"] != NO_OUTCOME]
         pivot = trend.groupby(["period", "outcome"], sort=False)["total"].sum().unstack(fill_value=0)
-        pivot = pivot.reindex(columns=trend.attrs.get("outcomes", list(pivot.columns))).sort_index(ascending=False)
+        order = [c for c in trend.attrs.get("outcomes", []) if c in pivot.columns] or list(pivot.columns)
+        pivot = pivot.reindex(columns=order).sort_index(ascending=False)
         partial = trend.groupby("period")["partial"].any()
         pivot.index = [f"{p:%Y-%m-%d}" + (" (partial)" if partial.get(p, False) else "") for p in pivot.index]
-        table = pivot.reset_index(names=f"{trend.attrs['freq_word']} from")
+        word = trend.attrs.get("freq_word", "period")
+        table = pivot.reset_index(names=f"{word} from")
         html_table = _html_table(table, {c: _count for c in table.columns[1:]},
-                                 note=f"Activities per {trend.attrs['freq_word']}, all selected organizations.")
+                                 note=f"Activities per {word}, all selected organizations.")
 
         def draw(figure):
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")

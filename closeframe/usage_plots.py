@@ -68,10 +68,11 @@ def _outcome_label(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(label, index=frame.index, dtype=object).map(str)
 
 
-def _legend(ax, title: str, count: int) -> None:
-    """A legend right of the axes, outside them: it never covers bars, lines or tick labels."""
+def _legend(ax, title: str, count: int, x: float = 1.01) -> None:
+    """A legend right of the axes, outside them: it never covers bars, lines or tick labels (``x`` leaves room
+    for an x tick label at the right end, such as "100%")."""
     if count:
-        ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.04, 1.0), borderaxespad=0.0,
+        ax.legend(title=title, loc="upper left", bbox_to_anchor=(x, 1.0),
                   prop={"family": font_families(), "size": "small"}, ncols=1 if count <= 20 else 2)
 
 
@@ -234,7 +235,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     ax.set_yticks(positions, fit_labels(table.index, max_label))
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
-    _legend(ax, "outcome", len(table.columns))
+    _legend(ax, "outcome", len(table.columns), x=1.05)
     what = "share of all activities" if include_no_outcome else "share of activities with an outcome"
     set_texts(ax, f"Outcome mix by {by}", what, by)
     return ax
@@ -312,7 +313,7 @@ def plot_outcome_comparison(compare: pd.DataFrame, *, n: int = 15, max_label: in
     -------
     matplotlib.axes.Axes
     """
-    require_columns(compare, ["outcome_name", "organizations"], "a frame from cf.compare_outcomes()")
+    require_columns(compare, ["outcome_name", "organizations"], "a comparison frame from cf.compare_outcomes()")
     top = compare.head(_check_count(n))
     organizations = [c for c in compare.columns if c not in ("outcome_name", "organizations")]
     ax = new_axes(ax, rows=len(top), wide=True)
@@ -368,7 +369,7 @@ def plot_usage_trend(trend: pd.DataFrame, *, figure=None, max_panels: int = 12, 
     list of matplotlib.axes.Axes
     """
     require_columns(trend, ["organization", "period", "outcome", "total", "partial"],
-                    "a frame from closeframe.selection.trend_table()")
+                    "a trend frame from cf.selection.trend_table()")
     word = trend.attrs.get("freq_word", "period")
     if not include_no_outcome:
         trend = trend[trend["outcome"] != NO_OUTCOME]
@@ -432,8 +433,8 @@ def plot_usage_trend(trend: pd.DataFrame, *, figure=None, max_panels: int = 12, 
     figure.subplots_adjust(left=0.45 / width, right=1 - right - 0.02, bottom=0.5 / height, top=1 - 0.75 / height,
                            wspace=0.25, hspace=0.55)
     if handles:
-        figure.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1 - right, 1 - 0.6 / height),
-                      **legend)
+        figure.legend(list(handles.values()), list(handles), loc="upper left",
+                      bbox_to_anchor=(1 - right, 1 - 0.6 / height), **legend)
     return list(axes[:len(shown)])
 
 
@@ -457,7 +458,7 @@ def plot_users(by_user: pd.DataFrame, *, max_label: int = 30, order: str = "valu
     matplotlib.axes.Axes
     """
     require_columns(by_user, ["organization", "user", "total", "with_outcome"],
-                    "a frame from closeframe.selection.by_user_table()")
+                    "a users frame from cf.selection.by_user_table()")
     ax = new_axes(ax, rows=len(by_user))
     if by_user.empty or by_user["total"].sum() == 0:
         return no_data(ax, "No activity to draw", "Activities per user")

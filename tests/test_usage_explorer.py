@@ -67,7 +67,8 @@ def test_select_from_code_sets_the_pickers_and_the_usage(explorer):
 def test_outcomes_pick_one_name_across_organizations(explorer):
     explorer.select(outcomes="demo booked")
     names = {(o["organization_id"], o["id"]): o["name"] for o in records("outcomes")}
-    expected = sum(1 for _, r in activities() if "demo" in names.get((r["organization_id"], r["outcome_id"]), "").lower())
+    expected = sum(1 for _, r in activities()
+                   if "demo" in names.get((r["organization_id"], r["outcome_id"]), "").lower())
     assert explorer.usage["total"].sum() == expected
     assert set(explorer.usage["organization_id"].astype(str)) == {ALPHA, BETA}
 
