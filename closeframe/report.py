@@ -43,6 +43,8 @@ __all__ = ["REPORT_SECTIONS", "ReportData", "Section", "render_report", "write_r
 
 #: Outcomes listed per organization in "Top outcomes"; the catalogue at the end has them all.
 TOP_OUTCOMES = 10
+#: With more organizations than this, each one's top outcomes are a collapsible block, the busiest ones open.
+OPEN_ORGANIZATIONS = 6
 #: Users listed per organization before the rest are summed up as "Others".
 TOP_USERS = 5
 #: Outcome names compared across organizations.
@@ -287,27 +289,39 @@ def section_headline(data: ReportData) -> Section:
 
 
 def section_top_outcomes(data: ReportData) -> Section | None:
-    """Top outcomes of each organization, a table beside its chart."""
+    """Top outcomes of each organization, a table beside its chart; with many organizations, the busiest open."""
     if not data.has_activities:
         return None
     top = top_outcomes(data.data, data.selection, n=TOP_OUTCOMES, denominator="with_outcome")
+    activities = data.headline["activities"]
+    busiest = set(activities.sort_values(ascending=False, kind="stable").index[:OPEN_ORGANIZATIONS])
+    collapse = len(data.organizations) > OPEN_ORGANIZATIONS
     blocks = []
     for number, organization in enumerate(data.organizations):
         rows = top[top["organization"] == organization]
-        heading = f"<h3>{html.escape(organization)}</h3>"
         if rows.empty:
-            blocks.append(f'<div class="card">{heading}{_empty("No outcome was set in this period.")}</div>')
+            body = _empty("No outcome was set in this period.")
+        else:
+            table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
+                                  "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
+                                  "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
+            chart = bar_chart(table["Outcome"], table["Total"], title=f"Most used outcomes of {organization}",
+                              xlabel="calls and meetings")
+            body = (f'<div class="pair"><div>{table_html(table, uid=f"top{number}", percents=["Share"])}</div>'
+                    f"<div>{chart}</div></div>")
+        if not collapse:
+            blocks.append(f'<div class="card"><h3>{html.escape(organization)}</h3>{body}</div>')
             continue
-        table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
-                              "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
-                              "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
-        chart = bar_chart(table["Outcome"], table["Total"], title=f"Most used outcomes of {organization}",
-                          xlabel="calls and meetings")
-        blocks.append(f'<div class="card">{heading}<div class="pair"><div>'
-                      f'{table_html(table, uid=f"top{number}", percents=["Share"])}</div><div>{chart}</div>'
-                      "</div></div>")
+        count = int(activities.get(organization, 0))
+        lead = f"; most used: {rows['outcome_name'].iloc[0]} ({int(rows['total'].iloc[0]):,})" if len(rows) else ""
+        opened = " open" if organization in busiest else ""
+        blocks.append(f"<details{opened}><summary>{html.escape(organization)}: {count:,} calls and meetings"
+                      f"{html.escape(lead)}</summary>{body}</details>")
     intro = (f"The {TOP_OUTCOMES} outcomes each organization logs most. Share: of that organization's calls and "
              "meetings that have an outcome.")
+    if collapse:
+        intro += (f" The {OPEN_ORGANIZATIONS} organizations with the most calls and meetings are open; click any "
+                  "other to open it.")
     return Section("top-outcomes", "Top outcomes per organization", "\n".join(blocks), intro)
 
 

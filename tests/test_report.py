@@ -209,3 +209,20 @@ def test_sections_are_a_list_a_caller_can_extend(documented_page):
                          generated_at=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.timezone.utc))
     assert _parse(text).sections[-1] == "changes" and "2 outcomes" in text
     assert "Generated</strong> 2 Jan 2026" in text and "03:04" not in text
+
+
+def test_many_organizations_fold_all_but_the_busiest(fresh_sandbox, tmp_path):
+    from closeframe.report import OPEN_ORGANIZATIONS, write_report
+
+    sb = fresh_sandbox(seed=3, organizations=[{"calls": 20 + 10 * i} for i in range(OPEN_ORGANIZATIONS + 3)],
+                       meetings=0)
+    keys = dict(sb.api_keys)
+    outcomes = cf.load_outcomes(keys, base_url=sb.base_url, progress=False)
+    calls = cf.load_calls(keys, base_url=sb.base_url, progress=False)
+    text = write_report(outcomes, tmp_path / "r.html", calls, None, source="test").read_text(encoding="utf-8")
+    section = text[text.index('<section id="top-outcomes">'):text.index('<section id="compare">')]
+    opened = re.findall(r"<details open><summary>(.*?):", section)
+    folded = re.findall(r"<details><summary>(.*?):", section)
+    counts = {html.escape(o["name"]): len(sb.store.calls(o["name"])) for o in sb.store.organizations}
+    assert len(opened) == OPEN_ORGANIZATIONS and len(folded) == len(counts) - OPEN_ORGANIZATIONS
+    assert min(counts[name] for name in opened) >= max(counts[name] for name in folded)
