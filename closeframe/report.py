@@ -399,7 +399,9 @@ def section_top_users(data: ReportData) -> Section | None:
         rows = users[users["organization"] == organization]
         if rows.empty:
             continue
-        table = pd.DataFrame({"User": rows["user"].to_numpy(), "Activities": rows["total"].to_numpy(),
+        # A name shared across organizations is labelled with its organization; inside its own card that is noise.
+        users_here = rows["user"].astype(object).map(lambda u: str(u).removesuffix(f" ({organization})"))
+        table = pd.DataFrame({"User": users_here.to_numpy(), "Activities": rows["total"].to_numpy(),
                               "With an outcome": rows["share_with_outcome"].to_numpy(),
                               "Most used outcome": rows["top_outcome"].to_numpy()})
         blocks.append(f'<div class="card"><h3>{html.escape(organization)}</h3>'
