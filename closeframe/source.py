@@ -153,7 +153,7 @@ def load_default_usage(*, seed: int | None = None, since: Any = None, until: Any
     progress : bool or None, default False
         Passed to the loaders.
     cache : bool, str or Path, optional
-        Passed to :func:`closeframe.load_calls` and :func:`closeframe.load_meetings`.
+        Passed to :func:`closeframe.load_calls` and :func:`closeframe.load_meetings` (not used for the sandbox).
 
     Returns
     -------
@@ -170,7 +170,8 @@ def load_default_usage(*, seed: int | None = None, since: Any = None, until: Any
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}: until is exclusive, so give a "
                                  "since earlier than until (or leave either out).")
-    window = dict(since=start, until=end, progress=progress, cache=cache)
+    # The sandbox is local and fast, and its address changes every run: caching it would only pile up made-up data.
+    window = dict(since=start, until=end, progress=progress, cache=None if sandbox_in_use() else cache)
     with _default_account(seed) as (api_key, base_url, source):
         outcomes = load_outcomes(api_key, base_url=base_url, progress=progress)
         calls = load_calls(api_key, base_url=base_url, **window)
