@@ -137,3 +137,16 @@ def test_every_view_draws_tick_labels_of_at_least_10_px(sandbox):
         labels = [label for ax in explorer._figure.axes for label in
                   ax.get_xticklabels() + ax.get_yticklabels() if label.get_text()]
         assert all(label.get_fontsize() * CHART_DPI / 72 >= 10 for label in labels), view
+
+
+def test_default_usage_caches_close_data_but_never_the_sandboxs(no_keys, monkeypatch, sandbox, tmp_path):
+    from closeframe.source import load_default_usage
+
+    first = load_default_usage(cache=tmp_path / "sandbox-cache")
+    assert len(first.calls) and not (tmp_path / "sandbox-cache").exists()
+    name, key = next(iter(sandbox.api_keys.items()))
+    monkeypatch.setenv("CLOSE_API_KEY", key)
+    monkeypatch.setenv("CLOSE_BASE_URL", sandbox.base_url)
+    loaded = load_default_usage(cache=tmp_path / "cache")
+    assert len(loaded.calls) == len(sandbox.store.calls(name)) and list((tmp_path / "cache").rglob("*.parquet"))
+    assert "key from CLOSE_API_KEY" in loaded.source and key not in loaded.source
