@@ -111,6 +111,17 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date_argument(value: str) -> str:
+    """``--since``/``--until``: refused at once (exit 2, with the usage) unless it reads as a date."""
+    from closeframe.activities import parse_bound
+
+    try:
+        parse_bound(value, "date")
+    except CloseError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("date=", "", 1)) from None
+    return value
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from closeframe.report import write_report
     from closeframe.source import load_default_usage, sandbox_in_use
@@ -167,9 +178,10 @@ def _build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write a self-contained HTML report on outcome usage (Close with "
                                                 "CLOSEFRAME_API_KEYS or CLOSE_API_KEY, else the sandbox)")
     report.add_argument("--out", default="report.html", help="output file (default ./report.html)")
-    report.add_argument("--since", default=None, help="only calls and meetings logged from this date (UTC); "
-                                                      "default: every one")
-    report.add_argument("--until", default=None, help="only calls and meetings logged before this date (UTC)")
+    report.add_argument("--since", default=None, type=_date_argument,
+                        help="only calls and meetings logged from this date (UTC); default: every one")
+    report.add_argument("--until", default=None, type=_date_argument,
+                        help="only calls and meetings logged before this date (UTC)")
     report.add_argument("--cache", default=None, help="a cache folder for calls and meetings, for re-runs")
     report.add_argument("--seed", type=int, default=0, help="sandbox seed when no key is set")
     report.set_defaults(run=_cmd_report)

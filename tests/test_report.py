@@ -226,3 +226,11 @@ def test_many_organizations_fold_all_but_the_busiest(fresh_sandbox, tmp_path):
     counts = {html.escape(o["name"]): len(sb.store.calls(o["name"])) for o in sb.store.organizations}
     assert len(opened) == OPEN_ORGANIZATIONS and len(folded) == len(counts) - OPEN_ORGANIZATIONS
     assert min(counts[name] for name in opened) >= max(counts[name] for name in folded)
+
+
+def test_a_since_that_is_not_a_date_is_refused_before_any_load(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--out", str(tmp_path / "r.html"), "--since", "last tuesday"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--since: 'last tuesday' is not a date" in err and "sandbox" not in err
+    assert not (tmp_path / "r.html").exists()
