@@ -33,12 +33,21 @@ def _short(text: object, limit: int = _MAX_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _figure(width_px: int, height_px: int):
+def _figure(width_px: int, height_px: int, *, layout: str | None = "constrained"):
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width_px / _PX_PER_INCH, height_px / _PX_PER_INCH), dpi=_PX_PER_INCH,
-                    layout="constrained")
-    return figure
+    return Figure(figsize=(width_px / _PX_PER_INCH, height_px / _PX_PER_INCH), dpi=_PX_PER_INCH, layout=layout)
+
+
+def _text_px(text: str, size: float) -> float:
+    """Estimated width of ``text`` in px: wide (CJK) characters one em, others 0.62 em (DejaVu Sans averages less).
+
+    The reader's browser draws the text with its own fonts anyway, so a measurement here would be an estimate too;
+    this one costs nothing, where matplotlib's constrained layout doubles the time of each chart.
+    """
+    import unicodedata
+
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.62 * size for ch in text)
 
 
 def _style(ax) -> None:
@@ -114,12 +123,16 @@ def bar_chart(labels: Sequence[object], values: Sequence[float], *, title: str, 
     values = np.asarray(values, dtype=float)
     if not len(values):
         return _no_data(width_px, title, "No activities in this selection")
-    height = 28 + 22 * len(values) + 30
-    figure = _figure(width_px, height)
+    height = 12 + 22 * len(values) + 46
+    figure = _figure(width_px, height, layout=None)
     ax = figure.subplots()
     positions = np.arange(len(values))[::-1]
     ax.barh(positions, values, color=colour, height=0.7)
-    ax.set_yticks(positions, [_short(label) for label in labels])
+    texts = [_short(label) for label in labels]
+    ax.set_yticks(positions, texts)
+    ax.set_ylim(-0.6, len(values) - 0.4)
+    left = min(max(_text_px(t, CHART_FONT_PX) for t in texts) + 14, width_px * 0.6)
+    figure.subplots_adjust(left=left / width_px, right=1 - 22 / width_px, top=1 - 12 / height, bottom=46 / height)
     top = values.max() if values.max() > 0 else 1
     ax.set_xlim(0, top * 1.22)  # room for the value labels
     for y, value in zip(positions, values):
