@@ -341,7 +341,10 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
             continue
         row.wall = float(match.group(1)) / 1000
         row.ratio = f"{row.wall / 0.1:.2f} of 100 ms"
-        row.note = f"median; p90 {float(match.group(2)):.0f} ms (chart PNG included)"
+        row.note = f"median; p90 {float(match.group(2)):.0f} ms (table and chart included)"
+        cpu = re.search(r"update CPU time: median ([0-9.]+) ms, p90 ([0-9.]+) ms", done.stdout)
+        if cpu:
+            row.note += f"; CPU time median {float(cpu.group(1)):.0f} ms, p90 {float(cpu.group(2)):.0f} ms"
         pure = re.search(r"selection layer \(usage_table\): median ([0-9.]+) ms, p90 ([0-9.]+) ms", done.stdout)
         if pure:
             row.note += (f"; selection layer alone: median {float(pure.group(1)):.0f} ms, "

@@ -20,6 +20,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.selection import (
+    KINDS,
     NO_OUTCOME,
     Selection,
     by_user_table,
@@ -36,6 +37,8 @@ from closeframe.selection import (
     usage_table,
 )
 
+from closeframe.plotstyle import OKABE_ITO, natural_key
+from closeframe.svgbars import barh_svg
 from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
 
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
@@ -49,8 +52,8 @@ SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outc
 MAX_TABLE_ROWS = 60
 _TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
                 "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } "
-                ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } .closeframe-picked { color: #444; font-size: 90%; max-width: 22em; "
-                "white-space: normal; }</style>")
+                ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } "
+                ".closeframe-picked { color: #444; font-size: 90%; max-width: 22em; white-space: normal; }</style>")
 
 
 def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
@@ -165,7 +168,7 @@ class UsageExplorer(w.VBox):
         self.span = (choices.first, choices.last)
         self.organizations = _select(choices.organizations, 8, "20em")
         self.outcomes = _select(choices.outcomes, 8, "18em")
-        self.kinds = _select(choices.kinds, 2, "9em")
+        self.kinds = _select(KINDS, 2, "9em")  # both always: picking calls where none were loaded shows zeros
         self.users = _select(choices.users, 8, "14em")
         self.statuses = _select(choices.statuses, 6, "10em")
         style = {"description_width": "initial"}
@@ -311,6 +314,8 @@ class UsageExplorer(w.VBox):
         if draw is None:
             return b""
         size = draw(figure)
+        if isinstance(size, bytes):  # drawn as SVG directly (closeframe.svgbars)
+            return size
         figure.set_size_inches(*size)
         buffer = io.BytesIO()
         if self.chart_format == "svg":
@@ -335,6 +340,8 @@ class UsageExplorer(w.VBox):
                                          "users": _count, "last used": _day})
 
         def draw(figure):
+            if self.chart_format == "svg":
+                return _top_outcomes_svg(usage, 15)
             ax = figure.subplots()
             plot_top_outcomes(usage, n=15, ax=ax)
             _fit(figure, rows=min(int((usage["total"] > 0).sum()), 15))
@@ -352,6 +359,8 @@ class UsageExplorer(w.VBox):
         usage = self.usage
 
         def draw(figure):
+            if self.chart_format == "svg":
+                return _mix_svg(usage, self.share_of.value == "all")
             ax = figure.subplots()
             plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
             _fit(figure, rows=usage["organization_id"].nunique(), legend=True)
@@ -409,6 +418,8 @@ class UsageExplorer(w.VBox):
                                          "with outcome": _count, "share with outcome": _percent})
 
         def draw(figure):
+            if self.chart_format == "svg":
+                return _users_svg(users)
             ax = figure.subplots()
             plot_users(users, ax=ax)
             _fit(figure, rows=len(users), legend=True)
@@ -437,6 +448,8 @@ class UsageExplorer(w.VBox):
                                  note="Outcomes per organization (only the organization and outcome pickers apply).")
 
         def draw(figure):
+            if self.chart_format == "svg":
+                return _catalogue_svg(catalogue)
             ax = figure.subplots()
             plot_outcomes_per_organization(catalogue, ax=ax)
             _fit(figure, rows=len(summary), legend=True)
@@ -446,6 +459,58 @@ class UsageExplorer(w.VBox):
 
     def __repr__(self) -> str:
         return f"<UsageExplorer: {describe(self.selection)}; view {self.view.value!r}>"
+
+
+def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
+    """The Usage view's chart: the ``n`` most used outcomes, coloured by organization (as plot_top_outcomes)."""
+    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
+    used["_org"], used["_label"] = _organization(used), _outcome(used)
+    top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(n)
+    organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
+    several = used["_org"].nunique() > 1
+    labels = [f"{name} · {org}" if several else name for name, org in zip(top["_label"], top["_org"])]
+    totals = top["total"].to_numpy(dtype=float)
+    series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    return barh_svg(labels, series, title=f"Top {len(top)} outcomes by use", xlabel="activities (calls + meetings)",
+                    legend_title="organization" if several else None,
+                    empty="No outcome was used on the selected activities")
+
+
+def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
+    """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
+    from closeframe.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
+
+    table = _mix_table(usage, _organization(usage), 8, include_no_outcome, "natural")
+    table = table[table.sum(axis=1) > 0]
+    colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
+               for i, c in enumerate(table.columns)]
+    what = "share of all activities" if include_no_outcome else "share of activities with an outcome"
+    return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
+                    "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
+                    empty="No activity with an outcome")
+
+
+def _users_svg(users: pd.DataFrame) -> bytes:
+    """The Users view's chart: activities with and without an outcome per user (as plot_users)."""
+    several = users["organization"].nunique() > 1
+    labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else str(u)
+              for u, o in zip(users["user"], users["organization"])]
+    with_outcome = users["with_outcome"].to_numpy(dtype=float)
+    return barh_svg(labels, [("with an outcome", with_outcome), ("without", users["total"].to_numpy() - with_outcome)],
+                    title="Activities per user", xlabel="activities (calls + meetings)", legend_title="activities",
+                    colours=[OKABE_ITO[4], "#B8D8EE"], empty="No activity to draw")
+
+
+def _catalogue_svg(catalogue: pd.DataFrame) -> bytes:
+    """The Catalogue view's chart: outcomes per organization by type (as plot_outcomes_per_organization)."""
+    from closeframe.plots import organization_labels
+
+    unique = catalogue.drop_duplicates("id") if "applies_to" in catalogue.columns else catalogue
+    counts = unique.groupby([organization_labels(unique), "type"], observed=True).size().unstack(fill_value=0)
+    counts = counts.loc[sorted(counts.index, key=natural_key)] if len(counts) else counts
+    return barh_svg([str(i) for i in counts.index], [(str(c), counts[c].to_numpy()) for c in counts.columns],
+                    title=f"Outcomes per organization ({len(unique):,} outcomes)", xlabel="outcomes",
+                    legend_title="type", empty="No outcome to draw")
 
 
 def _text_width(text: str) -> float:

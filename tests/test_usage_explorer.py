@@ -127,3 +127,29 @@ def test_thirty_organizations_stay_readable(source):
     explorer.select(organizations=["Org 7", "Org 30"])
     summary = explorer.children[0].children[0].children[-1].value
     assert "2 of 34: Org 7, Org 30" in summary
+
+
+def test_recorded_style_pages_with_close_real_fields_and_no_calls(source):
+    import json
+    from pathlib import Path
+
+    from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
+
+    folder = Path(__file__).parent / "fixtures" / "usage_real"
+
+    def page(kind):
+        return json.loads((folder / f"{kind}_gamma.json").read_text(encoding="utf-8"))["data"]
+
+    outcomes, calls, meetings = outcomes_frame(page("outcomes")), calls_frame(page("calls")), meetings_frame(
+        page("meetings"))
+    explorer = cf.explore(outcomes, calls, meetings, now="2025-12-01")
+    explorer.select(users="Lena Wolf", statuses="completed")
+    mine = [r for r in page("calls") + page("meetings") if r["user_name"] == "Lena Wolf" and r["status"] == "completed"]
+    assert explorer.usage["total"].sum() == len(mine)
+    assert explorer.usage["autofilled"].sum() == sum(
+        1 for r in mine if r["outcome_id"] and (r.get("outcome_autofill_reasoning") or r.get("outcome_reason")))
+    for view in USAGE_VIEWS:  # a null user (inbound voicemail) and a null status draw in every view
+        explorer.select(view=view)
+    empty = cf.explore(outcomes, calls.iloc[:0])
+    empty.select(kinds="calls")
+    assert empty.usage["total"].sum() == 0 and "0 of 0 activities" in empty.status.value
