@@ -278,9 +278,8 @@ def section_headline(data: ReportData) -> Section:
         activities = int(head["activities"].sum())
         total["With an outcome"] = head["with_outcome"].sum() / activities if activities else np.nan
         table.loc[len(table)] = {"Organization": "All organizations", **total}
-    chart = bar_chart(head.index, head["share_with_outcome"].fillna(0),
-                      title="Share of calls and meetings with an outcome, per organization",
-                      xlabel="with an outcome", percent=True)
+    chart = bar_chart(head.index, head["share_with_outcome"].fillna(0), title="Share with an outcome",
+                      xlabel="calls and meetings with an outcome", percent=True)
     body = f'{table_html(table, uid="summary", percents=["With an outcome"])}<div class="chart">{chart}</div>'
     intro = ("Each organization's calls and meetings in the period: how many carry an outcome, how many of its "
              "outcomes people used, which were never picked, and outcomes deleted from the catalogue that are "
@@ -305,7 +304,7 @@ def section_top_outcomes(data: ReportData) -> Section | None:
             table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
                                   "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
                                   "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
-            chart = bar_chart(table["Outcome"], table["Total"], title=f"Most used outcomes of {organization}",
+            chart = bar_chart(table["Outcome"], table["Total"], title="Most used outcomes",
                               xlabel="calls and meetings")
             body = (f'<div class="pair"><div>{table_html(table, uid=f"top{number}", percents=["Share"])}</div>'
                     f"<div>{chart}</div></div>")
