@@ -26,7 +26,7 @@ from pathlib import Path
 from closeframe.errors import ConfigurationError
 from closeframe.source import SANDBOX_SEED_ENV, sandbox_in_use
 
-__all__ = ["CHART_DPI", "DASHBOARD_CSS", "DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command",
+__all__ = ["DASHBOARD_CSS", "DASHBOARD_NOTEBOOK", "DEFAULT_PORT", "choose_port", "dashboard_command",
            "dashboard_environment", "dashboard_header", "run_dashboard"]
 
 #: The notebook Voilà serves; shipped inside the package so an installed closeframe can serve it.
@@ -37,9 +37,6 @@ DEFAULT_PORT = 8866
 START_TIMEOUT = 120.0
 _HOST = "127.0.0.1"
 
-#: Resolution of the explorer's charts on the page: their smallest tick labels (9 pt) come out at 10 px.
-CHART_DPI = 80
-
 #: The page's own CSS: readable type, and on a narrow screen pickers, table and chart stacked at full width.
 DASHBOARD_CSS = """<style>
 body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", sans-serif; }
@@ -48,7 +45,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
   padding: 3px 8px; vertical-align: top; }
 .closeframe-explorer .closeframe-table td { white-space: nowrap; }
 .closeframe-explorer .closeframe-table td.text { white-space: normal; min-width: 9em; max-width: 22em; }
-/* The view: its chart and its table side by side. The chart keeps its drawn size (labels of 10 px or more, never
+/* The view: its chart and its table side by side. The chart keeps its drawn size (text of 10 px or more, never
    scaled down) and stays in sight while a long table scrolls; when both do not fit, the table moves below the chart. */
 .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important; gap: 16px; }
 .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 24em; min-width: min(24em, 100%) !important;

@@ -202,6 +202,10 @@ def test_dashboard_usage_view_follows_an_organization_and_an_outcome(browser, da
                     pass
             overflow = page.evaluate("document.documentElement.scrollWidth")
             assert overflow <= width, (view, width, overflow)
+            # The chart is shown at its drawn size, never scaled down: its text keeps 10 px or more.
+            shown, drawn = page.locator(".closeframe-explorer img").first.evaluate(
+                "img => [img.getBoundingClientRect().width, img.naturalWidth]")
+            assert drawn == 0 or shown >= drawn - 1, (view, width, shown, drawn)
             _screenshot(page, shots / f"dashboard-{re.sub(r'[^a-z]+', '-', view.lower())}-{width}.png", width)
     assert len(list(shots.glob("dashboard-*.png"))) == 2 + len(VIEWS) * len(WIDTHS)
     page.close()
