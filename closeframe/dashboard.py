@@ -44,11 +44,12 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
 .closeframe-explorer .closeframe-table td, .closeframe-explorer .closeframe-table th { line-height: 1.35;
   padding: 3px 8px; vertical-align: top; }
 .closeframe-explorer .closeframe-table td { white-space: nowrap; }
+.closeframe-explorer .widget-html-content p { white-space: normal; max-width: 46em; }
 .closeframe-explorer .closeframe-table td.text { white-space: normal; min-width: 9em; max-width: 22em; }
 /* The view: its chart and its table side by side. The chart keeps its drawn size (text of 10 px or more, never
    scaled down) and stays in sight while a long table scrolls; when both do not fit, the table moves below the chart. */
 .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important; gap: 16px; }
-.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 24em; min-width: min(24em, 100%) !important;
+.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 24em; min-width: min-content !important;
   overflow-x: auto; }
 .closeframe-explorer > .widget-hbox:last-child > .widget-image { order: -1; flex: 0 0 auto; max-width: none !important;
   position: sticky; top: 8px; align-self: flex-start; }
@@ -58,7 +59,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
      own box (its labels stay readable); the page itself never does. */
   .closeframe-explorer .widget-hbox, .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important;
     overflow-x: auto; max-width: calc(100vw - 24px); }
-  .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%; }
+  .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%;
+    min-width: 0 !important; }
   .closeframe-explorer > .widget-hbox:last-child > .widget-image { position: static; }
   .closeframe-explorer .widget-select-multiple, .closeframe-explorer select { width: 100% !important; }
   .closeframe-narrow-note { display: block; }
