@@ -203,6 +203,9 @@ def test_dashboard_usage_view_follows_an_organization_and_an_outcome(browser, da
             overflow = page.evaluate("document.documentElement.scrollWidth")
             assert overflow <= width, (view, width, overflow)
             # The chart is shown at its drawn size, never scaled down: its text keeps 10 px or more.
+            page.wait_for_function("() => { const img = document.querySelector('.closeframe-explorer img');"
+                                   " return img.complete && (img.naturalWidth === 0 ||"
+                                   " img.getBoundingClientRect().width > 0); }", timeout=30_000)
             shown, drawn = page.locator(".closeframe-explorer img").first.evaluate(
                 "img => [img.getBoundingClientRect().width, img.naturalWidth]")
             assert drawn == 0 or shown >= drawn - 1, (view, width, shown, drawn)
