@@ -241,8 +241,9 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                       last_used=("date_created", "max"), users=("user_id", "nunique")).reset_index()
     for key in keys:
         if key != "period":
-            # A key with no value at all (no activity has an outcome) comes back as float64 NaN, which the
-            # merges on the (object) keys refuse: keep it object, missing as pd.NA.
+            # A key with no value at all (no activity has an outcome, e.g. real calls recorded before outcomes
+            # existed) comes back as float64 NaN, which the merges on the (object) keys refuse: keep it object,
+            # missing as pd.NA.
             out[key] = out[key].astype(object).where(out[key].notna(), pd.NA)
     out["total"] = out["calls"] + out["meetings"]
     return out
