@@ -156,7 +156,9 @@ def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) ->
     :data:`AUTOFILL_FIELDS`, else True where the outcome is set and ``outcome_autofill_reasoning`` or
     ``outcome_autofill_confidence`` has a value, or ``outcome_reason`` names an automatic source ("auto…", "ai…").
     """
-    present = [c for c in AUTOFILL_FIELDS if c in frame.columns]
+    # The frames pin some of these columns (always there, empty when Close sent nothing): a column counts as sent
+    # when it has a value somewhere.
+    present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
     if not present:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
     auto = np.zeros(len(frame), dtype=bool)
