@@ -26,6 +26,7 @@ from closeframe.plotstyle import (
     set_texts,
 )
 from closeframe.usage_plots import (
+    colour_option,
     plot_outcome_comparison,
     plot_outcome_mix,
     plot_top_outcomes,
@@ -70,16 +71,6 @@ def organization_labels(df: pd.DataFrame) -> pd.Series:
     if isinstance(names.dtype, pd.CategoricalDtype):
         return pd.Series(pd.Categorical(labels), index=df.index, name="organization")
     return labels.astype("string").rename("organization")
-
-
-def _colours_from(kwargs: dict, count: int) -> list:
-    """``color=`` from the caller (one colour, or a list cycled) else Okabe–Ito, one per series."""
-    colour = kwargs.pop("color", None)
-    if colour is None:
-        return [OKABE_ITO[i % len(OKABE_ITO)] for i in range(count)]
-    if isinstance(colour, (list, tuple)) and colour and not isinstance(colour[0], (int, float)):
-        return [colour[i % len(colour)] for i in range(count)]
-    return [colour] * count
 
 
 def _count(number: int, noun: str) -> str:
@@ -146,7 +137,7 @@ def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, o
     positions = np.arange(len(counts))
     left = np.zeros(len(counts))
     kwargs.setdefault("height", 0.7)
-    colours = _colours_from(kwargs, len(counts.columns))
+    colours = colour_option(kwargs, len(counts.columns))
     for i, kind in enumerate(counts.columns):
         values = counts[kind].to_numpy()
         ax.barh(positions, values, left=left, label=safe_label(kind), color=colours[i], **kwargs)

@@ -4,7 +4,7 @@ It leads with usage (headline figures per organization, top outcomes, the same o
 top users, unused and deleted outcomes) and ends with the outcome catalogue, one collapsible block per
 organization. Tables are pandas ``Styler`` tables (numbers right-aligned and formatted, shares as percentages,
 dates without minutes); charts are inline SVG whose text stays text, so the reader's fonts draw CJK names (see
-:mod:`closeframe.svgcharts`). Nothing is fetched from the network (no scripts, fonts, styles or images by URL), so
+:mod:`closeframe.reportcharts`). Nothing is fetched from the network (no scripts, fonts, styles or images by URL), so
 the file opens the same offline, attached to an e-mail or archived. It says where the data came from in plain
 words, never with a key or a local server's address.
 
@@ -36,7 +36,7 @@ from closeframe.selection import (
     unused_and_deleted,
     usage_table,
 )
-from closeframe.svgcharts import bar_chart, line_chart
+from closeframe.reportcharts import bar_chart, line_chart
 from closeframe.usage import compare_outcomes
 
 __all__ = ["REPORT_SECTIONS", "ReportData", "Section", "render_report", "write_report"]

@@ -195,7 +195,8 @@ class UsageData:
     statuses : list of str
     """
 
-    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame) -> None:
+    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame,
+                 credited: dict[str, list[str]] | None = None) -> None:
         self.outcomes = outcomes
         self.events = events
         n = len(events)
@@ -265,10 +266,26 @@ class UsageData:
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
             subset=["user_id"]).drop_duplicates("user_id")
+        credited = credited or {}
+        listed = [u for ids in credited.values() for u in ids if u not in set(users["user_id"])]
+        if listed:  # users named only in some activity's users list (never its owner): known by id
+            users = pd.concat([users, pd.DataFrame({"user_id": list(dict.fromkeys(listed)), "user_name": None})],
+                              ignore_index=True)
         users["label"] = _user_labels(users, events, self.organizations) if len(users) else []
         users = users.iloc[sorted(range(len(users)), key=lambda i: natural_key(users["label"].iat[i]))]
         self.users = users.reset_index(drop=True)
-        self.user_code = pd.Index(self.users["user_id"]).get_indexer(user_ids).astype(np.int32)
+        user_index = pd.Index(self.users["user_id"])
+        self.user_code = user_index.get_indexer(user_ids).astype(np.int32)
+        # credit="all": (activity row, user) pairs for the users of an activity's users list other than its owner.
+        rows, codes = [], []
+        if credited:
+            for row, (activity, owner) in enumerate(zip(events["activity_id"].astype(object), user_ids)):
+                for user in credited.get(str(activity), ()):
+                    if user != owner:
+                        rows.append(row)
+                        codes.append(user_index.get_loc(user))
+        self.credit_row = np.asarray(rows, dtype=np.int64)
+        self.credit_user = np.asarray(codes, dtype=np.int32)
         status = events["status"].astype(object) if "status" in events.columns else pd.Series(None, index=events.index)
         self.statuses = sorted(map(str, status.dropna().unique()))
         self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
@@ -338,11 +355,20 @@ def prepare(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings:
     -------
     UsageData
     """
+    from closeframe.usage import _user_ids
+
     if events is None:
         events = usage_events(outcomes, calls, meetings)
     elif calls is not None or meetings is not None:
         raise ConfigurationError("Pass either calls/meetings or events=, not both.")
-    return UsageData(outcomes, events)
+    credited: dict[str, list[str]] = {}
+    for frame in (calls, meetings):
+        if frame is not None and "users" in frame.columns:
+            for activity, users in zip(frame["id"].astype(object), frame["users"]):
+                ids = list(dict.fromkeys(_user_ids(users)))
+                if ids:
+                    credited[str(activity)] = ids
+    return UsageData(outcomes, events, credited)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -719,8 +745,13 @@ def _period_ends(starts: pd.Series, freq: str) -> pd.Series:
     return ends.dt.tz_localize("UTC").astype(UTC_DATETIME_DTYPE)
 
 
-def by_user_table(data: UsageData, selection: Selection = Selection(), *, n: int = 10) -> pd.DataFrame:
+def by_user_table(data: UsageData, selection: Selection = Selection(), *, n: int = 10,
+                  credit: str = "owner") -> pd.DataFrame:
     """Each selected organization's ``n`` most active users and one ``(others)`` row for the rest.
+
+    ``credit="all"`` also counts an activity for every other user of its Close ``users`` list (a meeting with
+    colleagues), as :func:`closeframe.usage_by_user` does; the users' totals then add up to more than the
+    activities. The ``users`` picker still selects by owner.
 
     Returns
     -------
@@ -731,18 +762,25 @@ def by_user_table(data: UsageData, selection: Selection = Selection(), *, n: int
         ``(others)`` row last.
     """
     n = _check_count(n)
+    if credit not in ("owner", "all"):
+        raise ConfigurationError(f"credit={credit!r} is not one of 'owner', 'all'.")
     mask = selection_mask(data, selection)
     n_users = len(data.users) + 1  # the last code: no user
-    user = np.where(data.user_code[mask] >= 0, data.user_code[mask], n_users - 1).astype(np.int64)
-    org = data.org_code[mask].astype(np.int64)
+    rows = np.flatnonzero(mask)
+    user = np.where(data.user_code[rows] >= 0, data.user_code[rows], n_users - 1).astype(np.int64)
+    if credit == "all" and len(data.credit_row):
+        extra = mask[data.credit_row]
+        rows = np.concatenate([rows, data.credit_row[extra]])
+        user = np.concatenate([user, data.credit_user[extra].astype(np.int64)])
+    org = data.org_code[rows].astype(np.int64)
     combined = org * n_users + user
     size = len(data.organizations) * n_users
     total = np.bincount(combined, minlength=size)
-    meetings = np.bincount(combined[data.is_meeting[mask]], minlength=size)
-    with_outcome = np.bincount(combined[data.has_outcome[mask]], minlength=size)
+    meetings = np.bincount(combined[data.is_meeting[rows]], minlength=size)
+    with_outcome = np.bincount(combined[data.has_outcome[rows]], minlength=size)
     present = np.flatnonzero(total)
     # The most used outcome name of each (organization, user).
-    key = data.key_code[mask]
+    key = data.key_code[rows]
     named = key >= 0
     top_name: dict[int, str] = {}
     if named.any():

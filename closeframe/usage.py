@@ -152,21 +152,21 @@ AUTOFILL_FIELDS = ("outcome_autofill_reasoning", "outcome_autofill_confidence", 
 
 
 def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) -> pd.Series:
-    """Whether each activity's outcome was filled in automatically: ``pd.NA`` throughout when Close sent none of
-    :data:`AUTOFILL_FIELDS`, else True where the outcome is set and ``outcome_autofill_reasoning`` or
+    """Whether each activity's outcome was filled in automatically: ``pd.NA`` throughout when none of
+    :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them, or the frames pin the columns
+    but they are empty everywhere: nothing tells automatic from manual), else True where the outcome is set and
+    ``outcome_autofill_reasoning`` or
     ``outcome_autofill_confidence`` has a value, or ``outcome_reason`` names an automatic source ("auto…", "ai…").
     """
-    # The frames pin some of these columns (always there, empty when Close sent nothing): a column counts as sent
-    # when it has a value somewhere.
     present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
     if not present:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
     auto = np.zeros(len(frame), dtype=bool)
     for column in ("outcome_autofill_reasoning", "outcome_autofill_confidence"):
-        if column in frame.columns:
+        if column in present:
             values = frame[column].astype(object)
             auto |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
-    if "outcome_reason" in frame.columns:
+    if "outcome_reason" in present:
         reason = frame["outcome_reason"].astype(object).map(lambda v: str(v).strip().casefold() if pd.notna(v) else "")
         auto |= reason.str.startswith(("auto", "ai")).to_numpy(dtype=bool)
     has_outcome = (frame["outcome_id"] if outcome_id is None else outcome_id).notna().to_numpy(dtype=bool)
@@ -243,9 +243,8 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                       last_used=("date_created", "max"), users=("user_id", "nunique")).reset_index()
     for key in keys:
         if key != "period":
-            # A key with no value at all (no activity has an outcome, e.g. real calls recorded before outcomes
-            # existed) comes back as float64 NaN, which the merges on the (object) keys refuse: keep it object,
-            # missing as pd.NA.
+            # A key with no value at all (no activity has an outcome) comes back as float64 NaN, which the
+            # merges on the (object) keys refuse: keep it object, missing as pd.NA.
             out[key] = out[key].astype(object).where(out[key].notna(), pd.NA)
     out["total"] = out["calls"] + out["meetings"]
     return out
@@ -274,7 +273,8 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     -------
     pandas.DataFrame
         One row per (organization, outcome): :data:`USAGE_COLUMNS` (``organization_name`` when known), then
-        ``autofilled`` when Close sent its autofill fields (:data:`AUTOFILL_FIELDS`): how many of ``total`` had
+        ``autofilled`` when Close's autofill fields (:data:`AUTOFILL_FIELDS`) have a value on some activity: how
+        many of ``total`` had
         their outcome filled in automatically; ``total - autofilled`` were set by people. Outcomes
         never used have zeros and ``NaT`` dates; an ``outcome_id`` no outcome resolves has ``deleted=True``; the
         activities without an outcome are one row per organization with ``outcome_id`` missing (also in

@@ -38,7 +38,7 @@ from closeframe.selection import (
 )
 
 from closeframe.plotstyle import OKABE_ITO, natural_key
-from closeframe.svgbars import barh_svg
+from closeframe.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
 from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
 
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
@@ -314,7 +314,7 @@ class UsageExplorer(w.VBox):
         if draw is None:
             return b""
         size = draw(figure)
-        if isinstance(size, bytes):  # drawn as SVG directly (closeframe.svgbars)
+        if isinstance(size, bytes):  # drawn as SVG directly (closeframe.svgcharts)
             return size
         figure.set_size_inches(*size)
         buffer = io.BytesIO()
@@ -378,6 +378,13 @@ class UsageExplorer(w.VBox):
         html_table = _html_table(table, formats, note="Each organization's share per outcome name (see Share of).")
 
         def draw(figure):
+            if self.chart_format == "svg":
+                top = compare.head(15)
+                orgs = [c for c in compare.columns if c not in ("outcome_name", "organizations")]
+                values = top[orgs].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+                return heatmap_svg(list(top["outcome_name"].astype(str)), orgs, values, percent=True,
+                                   title="The same outcome across organizations (share; blank: no such outcome)",
+                                   empty="No outcome name to compare")
             ax = figure.subplots()
             plot_outcome_comparison(compare, ax=ax, n=15)
             _fit(figure, rows=min(len(compare), 15), wide=True)
@@ -402,6 +409,8 @@ class UsageExplorer(w.VBox):
                                  note=f"Activities per {word}, all selected organizations.")
 
         def draw(figure):
+            if self.chart_format == "svg":
+                return _trend_svg(trend)
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
@@ -511,6 +520,33 @@ def _catalogue_svg(catalogue: pd.DataFrame) -> bytes:
     return barh_svg([str(i) for i in counts.index], [(str(c), counts[c].to_numpy()) for c in counts.columns],
                     title=f"Outcomes per organization ({len(unique):,} outcomes)", xlabel="outcomes",
                     legend_title="type", empty="No outcome to draw")
+
+
+def _trend_svg(trend: pd.DataFrame, max_panels: int = 12) -> bytes:
+    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome."""
+    from closeframe.usage_plots import OTHER, _colours
+
+    word = trend.attrs.get("freq_word", "period")
+    totals = trend.groupby("organization", sort=False)["total"].sum()
+    shown = sorted(totals[totals > 0].sort_values(ascending=False, kind="stable").index[:max_panels], key=natural_key)
+    outcomes = [o for o in dict.fromkeys(trend.attrs.get("outcomes") or trend["outcome"]) if o in set(trend["outcome"])]
+    colours = dict(zip(outcomes, _colours(len(outcomes))))
+    colours.update({k: v for k, v in ((OTHER, "#555555"), (NO_OUTCOME, "#AAAAAA")) if k in colours})
+    panels = []
+    fmt = "%b %Y" if word in ("month", "quarter", "year") else "%d %b %y"
+    for organization in shown:
+        mine = trend[trend["organization"] == organization]
+        periods = sorted(mine["period"].unique())
+        series = {}
+        for outcome in outcomes:
+            line = mine[mine["outcome"] == outcome].set_index("period").reindex(periods)
+            if line["total"].fillna(0).sum() > 0:
+                series[outcome] = (line["total"].fillna(0).to_numpy(), line["partial"].fillna(False).to_numpy())
+        panels.append((organization, [pd.Timestamp(p).strftime(fmt) for p in periods], series))
+    left_out = len(totals[totals > 0]) - len(shown)
+    title = f"Activities per {word} and outcome" + (f" ({left_out} less active organizations not shown)"
+                                                    if left_out > 0 else "")
+    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw")
 
 
 def _text_width(text: str) -> float:

@@ -28,8 +28,8 @@ from closeframe.plotstyle import (
 )
 from closeframe.usage import period_span, period_start
 
-__all__ = ["MIX_BY", "plot_outcome_comparison", "plot_outcome_mix", "plot_top_outcomes", "plot_usage_over_time",
-           "plot_usage_trend", "plot_users"]
+__all__ = ["MIX_BY", "colour_option", "plot_outcome_comparison", "plot_outcome_mix", "plot_top_outcomes",
+           "plot_usage_over_time", "plot_usage_trend", "plot_users"]
 
 USAGE_FRAME = "a usage frame from cf.outcome_usage()"
 EVENTS_FRAME = "an events frame from cf.usage_events()"
@@ -86,7 +86,7 @@ def period_word(freq: str) -> str:
     return f"{digits} {word}s" if digits and digits != "1" else word
 
 
-def _colour_option(kwargs: dict, count: int) -> list:
+def colour_option(kwargs: dict, count: int) -> list:
     """The colours for ``count`` series: ``color=`` from the caller (one colour or a list) or Okabe–Ito."""
     colour = kwargs.pop("color", None)
     if colour is None:
@@ -134,7 +134,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     several = used["_org"].nunique() > 1
     labels = fit_labels((f"{name} · {org}" if several else name for name, org in zip(top["_label"], top["_org"])),
                         max_label)
-    colour_of = dict(zip(organizations, _colour_option(kwargs, len(organizations))))
+    colour_of = dict(zip(organizations, colour_option(kwargs, len(organizations))))
     positions = np.arange(len(top))[::-1]  # the most used on top
     for org in organizations:
         mine = (top["_org"] == org).to_numpy()
@@ -229,7 +229,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     positions = np.arange(len(table))[::-1]
     left = np.zeros(len(table))
     given = "color" in kwargs
-    colours = _colour_option(kwargs, len(table.columns))
+    colours = colour_option(kwargs, len(table.columns))
     for i, label in enumerate(table.columns):
         colour = colours[i] if given else {NO_OUTCOME: _NO_OUTCOME_COLOUR, OTHER: _OTHER_COLOUR}.get(label,
                                                                                                   colours[i])
@@ -473,7 +473,7 @@ def plot_users(by_user: pd.DataFrame, *, max_label: int = 30, order: str = "valu
     several = table["organization"].nunique() > 1
     labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else u
               for u, o in zip(table["user"], table["organization"])]
-    colours = _colour_option(kwargs, 2) if "color" in kwargs else [OKABE_ITO[4], "#B8D8EE"]
+    colours = colour_option(kwargs, 2) if "color" in kwargs else [OKABE_ITO[4], "#B8D8EE"]
     positions = np.arange(len(table))[::-1]
     with_outcome = table["with_outcome"].to_numpy()
     without = table["total"].to_numpy() - with_outcome

@@ -219,3 +219,25 @@ def test_natural_order_of_organizations():
     assert list(data.organizations["label"]) == ["Org 1", "Org 7", "Org 10"]
     assert usage_table(data)["total"].sum() == 0
     assert np.array_equal(selection_mask(data), np.zeros(0, dtype=bool))
+
+
+def test_by_user_credit_all_counts_every_user_of_a_meeting():
+    import json
+    from pathlib import Path
+
+    from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
+
+    folder = Path(__file__).parent / "fixtures" / "usage_real"
+    pages = {k: json.loads((folder / f"{k}_gamma.json").read_text(encoding="utf-8"))["data"]
+             for k in ("outcomes", "calls", "meetings")}
+    data = prepare(outcomes_frame(pages["outcomes"]), calls_frame(pages["calls"]), meetings_frame(pages["meetings"]))
+    credited = Counter()
+    for r in pages["calls"] + pages["meetings"]:
+        for user in dict.fromkeys(([r["user_id"]] if r["user_id"] else []) + list(r.get("users") or [])) or [None]:
+            credited[user] += 1
+    table = by_user_table(data, n=10, credit="all")
+    assert {(None if pd.isna(u) else u): t for u, t in zip(table["user_id"], table["total"])} == dict(credited)
+    owner = by_user_table(data, n=10)
+    assert owner["total"].sum() == len(pages["calls"]) + len(pages["meetings"])
+    with pytest.raises(ConfigurationError, match="owner"):
+        by_user_table(data, credit="everyone")

@@ -153,3 +153,20 @@ def test_recorded_style_pages_with_close_real_fields_and_no_calls(source):
     empty = cf.explore(outcomes, calls.iloc[:0])
     empty.select(kinds="calls")
     assert empty.usage["total"].sum() == 0 and "0 of 0 activities" in empty.status.value
+
+
+def test_every_view_on_real_close_recordings():
+    from pathlib import Path
+
+    from closeframe.sandbox.replay import load_recordings, serve_recordings
+
+    with serve_recordings(load_recordings(Path(__file__).parent / "fixtures" / "real")) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        outcomes, calls, meetings = cf.load_outcomes(**source), cf.load_calls(**source), cf.load_meetings(**source)
+    explorer = cf.explore(outcomes, calls, meetings)
+    assert explorer.usage["total"].sum() == len(calls) + len(meetings)  # real calls: null users, no outcome
+    for view in USAGE_VIEWS:
+        explorer.select(view=view)
+        assert "<table" in explorer.table.value or "No activity" in explorer.table.value
+        explorer.select(view=view, kinds="calls")
+    assert explorer.usage["meetings"].sum() == 0
