@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import pandas as pd
 
 from closeframe.history_plots import plot_outcome_changes
 from closeframe.plots import organization_labels
-from closeframe.report import _png_data_uri, _table
 
 __all__ = ["MAX_LISTED_CHANGES", "changes_section"]
 
 #: Changes listed in the table, newest first (the frame has them all).
 MAX_LISTED_CHANGES = 200
+
+
+def _png(changes: pd.DataFrame, freq: str) -> str:
+    """The changes plot on a figure of its own (no pyplot state), as a PNG data URI."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4.2), layout="constrained")
+    plot_outcome_changes(changes, freq=freq, ax=figure.subplots())
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _when(date, exact: bool) -> str:
@@ -38,7 +50,7 @@ def _what(row) -> str:
 
 
 def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
-    """HTML for the report: a heading, the changes per period, and the latest changes as a table.
+    """HTML for the report: the changes per period, and the latest changes as a table (no heading).
 
     Parameters
     ----------
@@ -52,16 +64,18 @@ def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
     str
         An HTML fragment (escaped; the plot is a ``data:`` URI).
     """
-    parts = ["<h2>Catalogue changes</h2>"]
+    from closeframe.report import table_html  # the report's tables (imported here: the report imports this)
+
+    parts = []
     if not len(changes):
-        return parts[0] + "<p>No changes to the outcome catalogue are known.</p>"
+        return "<p>No changes to the outcome catalogue are known.</p>"
     counts = changes["change"].astype(str).str.split(", ").explode().value_counts()
     summary = ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
     parts.append(f"<p>{len(changes):,} changes known ({html.escape(summary)}), from Close's event log (30 days) "
                  "and the catalogue snapshots kept in the cache. A deletion marked ≈ was noticed between two "
                  "snapshots: it happened at some time before the date shown.</p>")
     caption = "Outcome catalogue changes per period"
-    parts.append(f'<figure><img src="{_png_data_uri(plot_outcome_changes, changes, 8, freq=freq)}" '
+    parts.append(f'<figure><img src="{_png(changes, freq)}" style="max-width:100%;height:auto" '
                  f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
     latest = changes.sort_values("date", ascending=False, kind="stable").head(MAX_LISTED_CHANGES)
     listed = pd.DataFrame({
@@ -74,6 +88,5 @@ def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
     if len(changes) > MAX_LISTED_CHANGES:
         parts.append(f"<p>The latest {MAX_LISTED_CHANGES:,} of {len(changes):,}.</p>")
     # On a phone the table scrolls sideways instead of squeezing each description into a narrow column.
-    table = _table(listed, index=False).replace("<table", '<table style="min-width:44rem"', 1)
-    parts.append(f'<div style="overflow-x:auto">{table}</div>')
+    parts.append(table_html(listed, uid="catalogue-changes").replace("<table", '<table style="min-width:44rem"', 1))
     return "\n".join(parts)
