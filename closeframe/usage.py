@@ -151,24 +151,52 @@ def _connected(part: pd.DataFrame, kind: str) -> np.ndarray:
 AUTOFILL_FIELDS = ("outcome_autofill_reasoning", "outcome_autofill_confidence", "outcome_reason")
 
 
+#: First words of an ``outcome_reason`` that name an automatic source ("autodetected", "autofill", "ai"...) and a
+#: person ("user-selected", "manual"...). Close's values are unknown ([I]); the sandbox's ``autofill_marking`` knob
+#: plays each possibility.
+_AUTOMATIC_REASON_WORDS = ("auto", "ai")
+_PERSON_REASON_WORDS = ("user", "manual", "human", "person")
+_FIRST_WORD = re.compile(r"[a-z]+")
+
+
+def _reason_kind(value: object) -> str | None:
+    """``"auto"``, ``"person"`` or ``None`` (missing or not recognized) for one ``outcome_reason``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    word = _FIRST_WORD.search(str(value).casefold())
+    if word is None:
+        return None
+    word = word.group()
+    if word.startswith(_AUTOMATIC_REASON_WORDS[0]) or word in _AUTOMATIC_REASON_WORDS[1:]:
+        return "auto"
+    if word.startswith(_PERSON_REASON_WORDS):
+        return "person"
+    return None
+
+
 def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) -> pd.Series:
-    """Whether each activity's outcome was filled in automatically: ``pd.NA`` throughout when none of
-    :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them, or the frames pin the columns
-    but they are empty everywhere: nothing tells automatic from manual), else True where the outcome is set and
-    ``outcome_autofill_reasoning`` or
-    ``outcome_autofill_confidence`` has a value, or ``outcome_reason`` names an automatic source ("auto…", "ai…").
+    """Whether each activity's outcome was filled in automatically.
+
+    ``pd.NA`` throughout when none of :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them,
+    or the frames pin the columns but they are empty everywhere: nothing tells automatic from manual). Else, for an
+    activity with an outcome: ``outcome_reason`` decides when it names a source, automatic ("autodetected",
+    "autofill", "ai"...: True) or a person ("user-selected", "manual"...: False, even when an
+    ``outcome_autofill_reasoning`` text was left behind by the automatic pick the person replaced); where it is
+    missing or not recognized, an ``outcome_autofill_reasoning`` or ``outcome_autofill_confidence`` value means
+    True. An activity without an outcome is False.
     """
     present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
     if not present:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    auto = np.zeros(len(frame), dtype=bool)
+    by_text = np.zeros(len(frame), dtype=bool)
     for column in ("outcome_autofill_reasoning", "outcome_autofill_confidence"):
         if column in present:
             values = frame[column].astype(object)
-            auto |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
+            by_text |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
+    auto = by_text
     if "outcome_reason" in present:
-        reason = frame["outcome_reason"].astype(object).map(lambda v: str(v).strip().casefold() if pd.notna(v) else "")
-        auto |= reason.str.startswith(("auto", "ai")).to_numpy(dtype=bool)
+        reason = frame["outcome_reason"].astype(object).map(_reason_kind).to_numpy(dtype=object)
+        auto = np.where(reason == "auto", True, np.where(reason == "person", False, by_text)).astype(bool)
     has_outcome = (frame["outcome_id"] if outcome_id is None else outcome_id).notna().to_numpy(dtype=bool)
     return pd.Series(auto & has_outcome, index=frame.index, dtype="boolean")
 
