@@ -84,6 +84,17 @@ def _organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
     return names
 
 
+def _check_calls_tell_connected(events: pd.DataFrame) -> None:
+    """Refuse ``denominator="connected"`` when no call has a ``status`` or ``disposition``: every call would count
+    as not connected, silently, when the columns were only left out of the load."""
+    calls = events[(events["activity"] == "call").to_numpy(dtype=bool)]
+    if len(calls) and calls["status"].isna().all() and calls["disposition"].isna().all():
+        raise ConfigurationError(
+            f"denominator='connected' needs the calls' status or disposition, and none of the {len(calls):,} calls "
+            "has either: load them (fields= with 'status' and 'disposition') or use denominator='all' or "
+            "'with_outcome'.")
+
+
 def _outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
     """One row per (organization_id, outcome_id) with ``outcome_name`` and ``outcome_type``."""
     _check_frame(outcomes, "outcomes", ["id", "organization_id", "name"])
@@ -293,7 +304,10 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         outcome (an organization's shares, its no-outcome row included, add up to 1). ``"connected"``: only calls
         that connected (``disposition`` "answered"; where Close sent no disposition, ``status`` "completed") and
         meetings that took place (``status`` "completed" or "in-progress"; a manual meeting without a status once
-        it has started); the counts then cover those activities only, and the shares still add up to 1.
+        it has started); the counts then cover those activities only, and the shares still add up to 1. Both are
+        inferred, as Close has no "connected" flag: a call with neither ``disposition`` nor ``status`` (both
+        null) does not count as connected, and a meeting's start is compared with the current time. Calls
+        whose ``disposition`` and ``status`` are missing altogether (not loaded) raise rather than count none.
         ``"with_outcome"``: every activity counted, shares of the activities that carry an outcome (the
         no-outcome row's ``share`` is NaN), as the plots show by default.
 
@@ -319,6 +333,7 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
     events = usage_events(outcomes, calls, meetings)
     if denominator == "connected":
+        _check_calls_tell_connected(events)
         events = events[events["connected"].to_numpy(dtype=bool)]
     lookup = _outcome_lookup(outcomes)
     counts = _counts(events, _KEY)
