@@ -39,7 +39,8 @@ from closeframe.selection import (
 
 from closeframe.plotstyle import OKABE_ITO, natural_key
 from closeframe.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
-from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
+from closeframe.usage_plots import _has_outcome, _no_outcome_note, _organization  # the plots' labels and notes
+from closeframe.usage_plots import _outcome_label as _outcome
 
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
@@ -105,7 +106,8 @@ def _day(value: Any) -> str:
     return "" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
-def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str = "") -> str:
+def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str = "",
+                empty: str = "No activity matches the pickers.") -> str:
     """A small HTML table: numbers right-aligned and formatted, text left-aligned, at most MAX_TABLE_ROWS rows."""
     shown = frame.head(MAX_TABLE_ROWS)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
@@ -121,7 +123,7 @@ def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str 
                 cells.append(f"<td>{html.escape(formatter(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>The first {MAX_TABLE_ROWS} of {len(frame):,} rows.</p>" if len(frame) > MAX_TABLE_ROWS else ""
-    empty = "<p>No activity matches the pickers.</p>" if frame.empty else ""
+    empty = f"<p>{html.escape(empty)}</p>" if frame.empty else ""
     return (_TABLE_STYLE + (f"<p>{html.escape(note)}</p>" if note else "") + empty
             + f'<table class="closeframe-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             + more)
@@ -337,7 +339,9 @@ class UsageExplorer(w.VBox):
             "meetings": shown["meetings"], "total": shown["total"], "share": shown["share"],
             "users": shown["users"], "last used": shown["last_used"]})
         html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count, "share": _percent,
-                                         "users": _count, "last used": _day})
+                                         "users": _count, "last used": _day},
+                                 note="" if _has_outcome(usage) or not usage["total"].sum() else
+                                 _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
 
         def draw(figure):
             if self.chart_format == "svg":
@@ -355,8 +359,10 @@ class UsageExplorer(w.VBox):
         top = top_outcomes(self.data, selection, n=5, denominator=self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
                               "outcome": _outcome(top), "total": top["total"], "share": top["share"]})
-        html_table = _html_table(table, {"rank": _count, "total": _count, "share": _percent})
         usage = self.usage
+        html_table = _html_table(table, {"rank": _count, "total": _count, "share": _percent},
+                                 empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
+                                 "No activity matches the pickers.")
 
         def draw(figure):
             if self.chart_format == "svg":
@@ -482,7 +488,7 @@ def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
     series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
     return barh_svg(labels, series, title=f"Top {len(top)} outcomes by use", xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None,
-                    empty="No outcome was used on the selected activities")
+                    empty=_no_outcome_note(usage))
 
 
 def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
@@ -490,13 +496,13 @@ def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
     from closeframe.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
 
     table = _mix_table(usage, _organization(usage), 8, include_no_outcome, "natural")
-    table = table[table.sum(axis=1) > 0]
+    table = table[table.sum(axis=1) > 0] if _has_outcome(usage) else table.iloc[:0]
     colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
                for i, c in enumerate(table.columns)]
     what = "share of all activities" if include_no_outcome else "share of activities with an outcome"
     return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
                     "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
-                    empty="No activity with an outcome")
+                    empty=_no_outcome_note(usage))
 
 
 def _users_svg(users: pd.DataFrame) -> bytes:

@@ -96,6 +96,18 @@ def colour_option(kwargs: dict, count: int) -> list:
     return [colour] * count
 
 
+def _no_outcome_note(usage: pd.DataFrame) -> str:
+    """What an outcome chart says instead of empty bars when no activity of ``usage`` has an outcome."""
+    total = int(usage["total"].sum()) if len(usage) else 0
+    if total == 0:
+        return "No activity is selected"
+    return f"No activity has an outcome yet ({total:,} {'activity' if total == 1 else 'activities'} selected)"
+
+
+def _has_outcome(usage: pd.DataFrame) -> bool:
+    return bool((usage["outcome_id"].notna() & (usage["total"] > 0)).any())
+
+
 def _check_order(order: str) -> str:
     if order not in ORDERS:
         raise ConfigurationError(f"order={order!r} is not one of {', '.join(map(repr, ORDERS))}.")
@@ -127,7 +139,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
     ax = new_axes(ax, rows=min(len(used), n))
     if used.empty:
-        return no_data(ax, "No outcome was used on the selected activities", "Top outcomes by use")
+        return no_data(ax, _no_outcome_note(usage), "Top outcomes by use")
     used["_org"], used["_label"] = _organization(used), _outcome_label(used)
     top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(int(n))
     organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
@@ -178,6 +190,7 @@ def _mix_table(frame: pd.DataFrame, group: pd.Series, n: int, include_no_outcome
     else:
         table = table.loc[sorted(table.index, key=natural_key)]
     rows = table.sum(axis=1)
+    table = table.loc[:, (table.sum(axis=0) > 0).to_numpy()]  # no legend entry for an outcome nobody used
     return table.div(rows.where(rows > 0, 1), axis=0)
 
 
@@ -224,8 +237,9 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     table = _mix_table(usage, group, _check_count(n), include_no_outcome, _check_order(order))
     table = table[table.sum(axis=1) > 0]
     ax = new_axes(ax, rows=len(table), wide=True)
-    if table.empty:
-        return no_data(ax, "No activity with an outcome", f"Outcome mix by {by}")
+    if table.empty or not _has_outcome(usage):
+        # Without any outcome, "(no outcome)" bars of 100 % and a legend of unused outcomes read as data.
+        return no_data(ax, _no_outcome_note(usage), f"Outcome mix by {by}")
     positions = np.arange(len(table))[::-1]
     left = np.zeros(len(table))
     given = "color" in kwargs

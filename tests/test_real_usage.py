@@ -78,3 +78,56 @@ def test_connected_refuses_calls_loaded_without_status_or_disposition(loaded):
     assert cf.outcome_usage(outcomes, bare, meetings)["total"].sum() == len(calls) + len(meetings)
     # Meetings alone are fine: a meeting without a status took place once it started.
     assert cf.outcome_usage(outcomes, None, meetings, denominator="connected")["meetings"].sum() >= 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# An organization without outcomes yet (the real calls predate outcomes): a plain note, not empty bars
+# ----------------------------------------------------------------------------------------------------------------
+
+def _texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_outcome_charts_say_no_activity_has_an_outcome_yet(recordings, loaded):
+    import matplotlib.pyplot as plt
+
+    from closeframe.usage_plots import plot_outcome_mix, plot_top_outcomes
+
+    count = len(recordings.calls) + len(recordings.meetings)
+    assert not any(r.get("outcome_id") for r in recordings.calls + recordings.meetings)
+    note = f"No activity has an outcome yet ({count} activities selected)"
+    usage = cf.outcome_usage(*loaded)
+    for include_no_outcome in (False, True):  # 100 % "(no outcome)" bars would read as data
+        ax = plot_outcome_mix(usage, include_no_outcome=include_no_outcome, ax=plt.figure().subplots())
+        assert _texts(ax) == [note] and not ax.patches and ax.get_legend() is None
+    ax = plot_top_outcomes(usage, ax=plt.figure().subplots())
+    assert _texts(ax) == [note] and not ax.patches
+
+
+@pytest.mark.parametrize("chart_format", ["svg", "png"])
+@pytest.mark.parametrize("share_of", ["with_outcome", "all"])
+def test_explorer_top_view_says_no_activity_has_an_outcome_yet(recordings, loaded, chart_format, share_of):
+    count = len(recordings.calls) + len(recordings.meetings)
+    explorer = cf.explore(*loaded, chart_format=chart_format)
+    explorer.select(view="Top per organization")
+    explorer.share_of.value = share_of
+    note = f"No activity has an outcome yet ({count} activities selected)"
+    assert note in explorer.table.value and "No activity matches the pickers" not in explorer.table.value
+    if chart_format == "svg":
+        chart = bytes(explorer.chart.value)
+        assert note.encode() in chart and b"<rect x=" not in chart
+    explorer.select(view="Usage")
+    assert note in explorer.table.value and "(no outcome)" in explorer.table.value
+
+
+def test_mix_legend_lists_only_outcomes_in_use(loaded):
+    from closeframe.usage_plots import plot_outcome_mix
+
+    outcomes, calls, meetings = loaded
+    # Both recorded outcomes, moved to the calls' organization; the first call carries the first of them.
+    outcomes = outcomes.assign(organization_id=calls["organization_id"].iloc[0])
+    used = outcomes["id"].iloc[0]
+    calls = calls.assign(outcome_id=[used] + [None] * (len(calls) - 1)).astype({"outcome_id": "string"})
+    ax = plot_outcome_mix(cf.outcome_usage(outcomes, calls, meetings), include_no_outcome=True)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [outcomes["name"].iloc[0], "(no outcome)"]
