@@ -218,8 +218,19 @@ class UsageExplorer(w.VBox):
                          until=end + dt.timedelta(days=1) if end is not None else None)
 
     @property
+    def share_label(self) -> str:
+        """What ``share`` is a fraction of, in words: the "Share of" menu's choice."""
+        return "share of " + dict((v, k) for k, v in SHARE_OF)[self.share_of.value]
+
+    @property
     def usage(self) -> pd.DataFrame:
-        """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range)."""
+        """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range).
+
+        Its ``share`` divides by the "Share of" menu's choice, by default the activities *with an outcome* (not
+        all activities, :func:`closeframe.outcome_usage`'s default); ``usage.attrs["denominator"]`` names it and
+        :attr:`share_label` says it in words, as the status line and the tables' headers do. Use
+        ``cf.outcome_usage(..., denominator=explorer.usage.attrs["denominator"])`` for the same shares in code.
+        """
         if "usage" not in self._cache:
             self._cache["usage"] = usage_table(self.data, self.selection, denominator=self.share_of.value)
         return self._cache["usage"]
@@ -336,10 +347,10 @@ class UsageExplorer(w.VBox):
         shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
         table = pd.DataFrame({
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], "share": shown["share"],
+            "meetings": shown["meetings"], "total": shown["total"], self.share_label: shown["share"],
             "users": shown["users"], "last used": shown["last_used"]})
-        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count, "share": _percent,
-                                         "users": _count, "last used": _day},
+        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
+                                         self.share_label: _percent, "users": _count, "last used": _day},
                                  note="" if _has_outcome(usage) or not usage["total"].sum() else
                                  _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
 
@@ -358,9 +369,9 @@ class UsageExplorer(w.VBox):
 
         top = top_outcomes(self.data, selection, n=5, denominator=self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
-                              "outcome": _outcome(top), "total": top["total"], "share": top["share"]})
+                              "outcome": _outcome(top), "total": top["total"], self.share_label: top["share"]})
         usage = self.usage
-        html_table = _html_table(table, {"rank": _count, "total": _count, "share": _percent},
+        html_table = _html_table(table, {"rank": _count, "total": _count, self.share_label: _percent},
                                  empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
                                  "No activity matches the pickers.")
 
@@ -381,7 +392,7 @@ class UsageExplorer(w.VBox):
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: _percent for c in table.columns[2:]}
         formats["organizations"] = _count
-        html_table = _html_table(table, formats, note="Each organization's share per outcome name (see Share of).")
+        html_table = _html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name.")
 
         def draw(figure):
             if self.chart_format == "svg":

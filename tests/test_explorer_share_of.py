@@ -1,0 +1,56 @@
+"""The explorer says which denominator its shares use, so ``explorer.usage["share"]`` is never misread.
+
+The explorer's "Share of" menu defaults to activities *with an outcome*, while :func:`closeframe.outcome_usage`
+defaults to all activities. On recorded-style pages (tests/fixtures/usage_real); the expected shares come from
+:func:`closeframe.outcome_usage` with the named denominator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import closeframe as cf
+from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
+from closeframe.usage_explorer import SHARE_OF
+
+FOLDER = Path(__file__).parent / "fixtures" / "usage_real"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    def page(kind):
+        return json.loads((FOLDER / f"{kind}_gamma.json").read_text(encoding="utf-8"))["data"]
+
+    return outcomes_frame(page("outcomes")), calls_frame(page("calls")), meetings_frame(page("meetings"))
+
+
+def _shares(usage: pd.DataFrame) -> dict:
+    return {(str(o), None if pd.isna(i) else str(i)): (None if pd.isna(s) else round(float(s), 9))
+            for o, i, s in zip(usage["organization_id"], usage["outcome_id"], usage["share"])}
+
+
+def test_default_share_is_of_activities_with_an_outcome_and_says_so(frames):
+    explorer = cf.explore(*frames)
+    assert explorer.share_of.value == "with_outcome" and explorer.usage.attrs["denominator"] == "with_outcome"
+    assert explorer.share_label == "share of activities with an outcome"
+    assert "<th>share of activities with an outcome</th>" in explorer.table.value
+    assert "<th>share</th>" not in explorer.table.value
+
+
+@pytest.mark.parametrize("label, denominator", SHARE_OF)
+def test_every_share_of_choice_is_named_in_status_and_headers(frames, label, denominator):
+    explorer = cf.explore(*frames)
+    explorer.share_of.value = denominator
+    assert explorer.usage.attrs["denominator"] == denominator
+    assert _shares(explorer.usage) == _shares(cf.outcome_usage(*frames, denominator=denominator))
+    assert f"Shares are of {label}." in explorer.status.value
+    for view in ("Usage", "Top per organization"):
+        explorer.select(view=view)
+        assert f"<th>share of {label}</th>" in explorer.table.value, view
+    explorer.select(view="Organizations side by side")
+    assert explorer.share_of.value == denominator  # select() leaves the menu as it was
+    assert f"share of {label} per outcome name" in explorer.table.value
