@@ -7,7 +7,6 @@ Expectations are computed from the recorded JSON files, not from the code under 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -15,23 +14,9 @@ import pytest
 
 import closeframe as cf
 from closeframe.errors import ConfigurationError
-from closeframe.sandbox.replay import load_recordings, serve_recordings
+from test_real_recordings import loaded, recordings  # noqa: F401 - the replayed recordings, loaded once
 
 matplotlib.use("Agg")
-
-REAL = Path(__file__).parent / "fixtures" / "real"
-
-
-@pytest.fixture(scope="module")
-def recordings():
-    return load_recordings(REAL)
-
-
-@pytest.fixture(scope="module")
-def loaded(recordings):
-    with serve_recordings(recordings) as replay:
-        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
-        return cf.load_outcomes(**source), cf.load_calls(**source), cf.load_meetings(**source)
 
 
 def _connected_call(record: dict) -> bool:
