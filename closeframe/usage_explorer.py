@@ -375,11 +375,17 @@ class UsageExplorer(w.VBox):
                                  empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
                                  "No activity matches the pickers.")
 
+        # The mix leaves activities without an outcome out unless shares are of all activities.
+        what = {"all": "share of all activities",
+                "connected": "share of connected calls and held meetings with an outcome"}.get(
+            self.share_of.value, "share of activities with an outcome")
+
         def draw(figure):
             if self.chart_format == "svg":
-                return _mix_svg(usage, self.share_of.value == "all")
+                return _mix_svg(usage, self.share_of.value == "all", what)
             ax = figure.subplots()
             plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
+            ax.set_xlabel(what)
             _fit(figure, rows=usage["organization_id"].nunique(), legend=True)
             return figure.get_size_inches()
 
@@ -502,7 +508,7 @@ def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
                     empty=_no_outcome_note(usage))
 
 
-def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
+def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str) -> bytes:
     """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
     from closeframe.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
 
@@ -510,7 +516,6 @@ def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
     table = table[table.sum(axis=1) > 0] if _has_outcome(usage) else table.iloc[:0]
     colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
                for i, c in enumerate(table.columns)]
-    what = "share of all activities" if include_no_outcome else "share of activities with an outcome"
     return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
                     "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
                     empty=_no_outcome_note(usage))

@@ -51,6 +51,9 @@ def test_every_share_of_choice_is_named_in_status_and_headers(frames, label, den
     for view in ("Usage", "Top per organization"):
         explorer.select(view=view)
         assert f"<th>share of {label}</th>" in explorer.table.value, view
+    axis = {"all": "share of all activities", "with_outcome": "share of activities with an outcome",
+            "connected": "share of connected calls and held meetings with an outcome"}[denominator]
+    assert f">{axis}<".encode() in bytes(explorer.chart.value)  # the Top view's mix chart says it too
     explorer.select(view="Organizations side by side")
     assert explorer.share_of.value == denominator  # select() leaves the menu as it was
     assert f"share of {label} per outcome name" in explorer.table.value
