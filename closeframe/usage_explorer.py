@@ -313,7 +313,9 @@ class UsageExplorer(w.VBox):
             picked = int(selection_mask(self.data, selection).sum())
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection)}. "
-                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}.")
+                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}."
+                + (" No call has a status or disposition (were they loaded?), so no call counts as connected."
+                   if self.share_of.value == "connected" and not self.data.calls_tell_connected else ""))
         table, draw = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
         self.table.value = table
         self.chart.value = self._render(draw)

@@ -57,3 +57,16 @@ def test_every_share_of_choice_is_named_in_status_and_headers(frames, label, den
     explorer.select(view="Organizations side by side")
     assert explorer.share_of.value == denominator  # select() leaves the menu as it was
     assert f"share of {label} per outcome name" in explorer.table.value
+
+
+def test_connected_share_says_when_calls_cannot_tell_it(frames):
+    outcomes, calls, meetings = frames
+    bare = calls.drop(columns=["status", "disposition"])
+    explorer = cf.explore(outcomes, bare, meetings)
+    assert "connected" not in explorer.status.value
+    explorer.share_of.value = "connected"
+    assert explorer.usage["calls"].sum() == 0  # what the note explains
+    assert "No call has a status or disposition (were they loaded?)" in explorer.status.value
+    full = cf.explore(*frames)
+    full.share_of.value = "connected"
+    assert "No call has a status" not in full.status.value and full.usage["calls"].sum() > 0
