@@ -22,10 +22,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import pandas as pd
+import pyarrow as pa
 
 from closeframe.errors import ConfigurationError
 
@@ -166,6 +167,23 @@ class ActivityCache:
         frame = _read_frame(cached.path)
         keep = (frame["date_created"] >= start) & (frame["date_created"] < end)
         return [json.loads(text) for text in frame.loc[keep, "record"]]
+
+    @staticmethod
+    def read_batches(cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp,
+                     size: int) -> Iterator[list[dict]]:
+        """The records of :meth:`read`, ``size`` at a time: only the ``record`` texts of the rows in range are
+        read (with pyarrow, a batch at a time), so the whole file is never held as dicts."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(cached.path) as parquet:
+            for batch in parquet.iter_batches(batch_size=size, columns=["date_created", "record"]):
+                created = batch.column(0).cast(pa.timestamp("ns", tz="UTC"))
+                keep = pc.and_(pc.greater_equal(created, pa.scalar(start.value, created.type)),
+                               pc.less(created, pa.scalar(end.value, created.type)))
+                texts = batch.column(1).filter(keep)
+                if len(texts):
+                    yield [json.loads(text) for text in texts.to_pylist()]
 
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: list[dict]) -> None:
         """Store ``records`` as the range ``[start, end)``, trimming cached ranges that overlap it."""

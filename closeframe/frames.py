@@ -48,6 +48,7 @@ __all__ = [
     "empty_outcomes_frame",
     "meetings_frame",
     "outcomes_frame",
+    "with_labels",
 ]
 
 #: The dtype of identifier and text columns. pyarrow storage keeps each frame's strings in one compact buffer
@@ -495,6 +496,43 @@ def _label_columns(columns: dict[str, Any], count: int, organization_names: Mapp
     return _insert_after(columns, "organization_id", labels) if labels else columns
 
 
+def _constant_category(label: Any, count: int) -> pd.Categorical:
+    """``count`` times ``label`` as a Categorical, as :func:`_category_array` makes it of ``[label] * count``."""
+    if count == 0 or label is None or label is pd.NA:
+        return _category_array([label] * count)
+    return pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), dtype=pd.CategoricalDtype([label]))
+
+
+def with_labels(frame: pd.DataFrame, *, organization_names: Mapping[str, Any] | None = None,
+                account: Any = None, add_account: bool = False) -> pd.DataFrame:
+    """Add the label columns to a frame shaped without them, as ``organization_names=``/``accounts=`` would have.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`calls_frame`, :func:`meetings_frame` or :func:`outcomes_frame`, without label columns.
+    organization_names : mapping, optional
+        ``{organization_id: name}``: adds ``organization_name`` after ``organization_id``.
+    account : optional
+        The account label of every row, when ``add_account``.
+    add_account : bool, default False
+        Add the ``account`` column (``account`` may be None: then it is all missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns (not copied), the label columns inserted.
+    """
+    count = len(frame)
+    columns = {name: frame[name].array if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+               else frame[name].to_numpy() for name, dtype in frame.dtypes.items()}
+    columns = _label_columns(columns, count, organization_names, None)
+    if add_account:
+        anchor = "organization_name" if organization_names is not None else "organization_id"
+        columns = _insert_after(columns, anchor, {"account": _constant_category(account, count)})
+    return _frame(columns, count)
+
+
 def _frame(columns: dict[str, Any], count: int) -> pd.DataFrame:
     """Assemble the columns into a DataFrame with a default RangeIndex, without copying them again."""
     return pd.DataFrame(columns, index=pd.RangeIndex(count), copy=False)
@@ -767,6 +805,13 @@ def _unify_categories(pieces: list[pd.Series]) -> list[pd.Series]:
     return [piece.astype(dtype) for piece in pieces]
 
 
+def _missing_as_none(pieces: list[pd.Series]) -> Iterable:
+    """The values of ``pieces`` in order as Python objects, every missing marker (NA, NaN, NaT) as ``None``."""
+    for piece in pieces:
+        values = piece.astype(object)
+        yield from values.where(piece.notna(), None)
+
+
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate frames of one kind (e.g. from several accounts or date windows), keeping the pinned dtypes.
 
@@ -801,5 +846,9 @@ def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
         pieces = [frame[name].reset_index(drop=True) if name in frame.columns
                   else _missing_column(template, len(frame), name) for frame in frames]
         pieces = _unify_categories(pieces)
+        if len({piece.dtype for piece in pieces}) > 1:
+            # An unknown field whose values were typed differently in different frames (whole numbers in one,
+            # text or fractions in another): type it from all its values, as one frame of all records would.
+            pieces = [pd.Series(_inferred_array(list(_missing_as_none(pieces))))]
         columns[name] = pd.concat(pieces, ignore_index=True).array if len(pieces) > 1 else pieces[0].array
     return _frame(columns, total)

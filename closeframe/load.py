@@ -14,10 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.accounts import Account, resolve_accounts
+from closeframe.batches import FrameBatches, labelled_frame
 from closeframe.client import CloseClient, normalize_fields, resolve_base_url
 from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
-from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
+from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame, with_labels
 from closeframe.progress import LoadProgress
 
 __all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "check_choice", "check_fields", "frame_from_results",
@@ -34,10 +35,14 @@ class PartialLoadWarning(UserWarning):
 
 @dataclass
 class AccountResult:
-    """What one account gave: its records, its organizations' names, or the error that stopped it."""
+    """What one account gave: its records, its organizations' names, or the error that stopped it.
+
+    ``records`` is a list of dicts, or (when the load shapes as pages arrive) a
+    :class:`~closeframe.batches.FrameBatches` holding the records as typed frame pieces.
+    """
 
     account: Account
-    records: list = field(default_factory=list)
+    records: list | FrameBatches = field(default_factory=list)
     organization_names: dict = field(default_factory=dict)
     error: CloseError | None = None
 
@@ -74,9 +79,14 @@ def check_fields(fields: Sequence[str] | str | None, known: Sequence[str], what:
 
 
 def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
-                  client_options: Mapping[str, Any]) -> AccountResult:
-    """Load one account; a CloseError is kept on the result (with the records that did arrive), not raised."""
-    result = AccountResult(account)
+                  client_options: Mapping[str, Any], build: Callable[..., pd.DataFrame] | None = None,
+                  unique_ids: bool = False) -> AccountResult:
+    """Load one account; a CloseError is kept on the result (with the records that did arrive), not raised.
+
+    With ``build``, records are shaped into frame pieces as they arrive (``fetch`` may also yield pieces).
+    """
+    result = AccountResult(account) if build is None else \
+        AccountResult(account, FrameBatches(build, unique_ids=unique_ids))
     try:
         with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
             # /me/ (for the organization names) travels alongside the first pages instead of before them:
@@ -84,8 +94,9 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me") as me_pool, \
                     progress.watch(client.throttle):  # 429 waits pass through the throttle too
                 me_future = me_pool.submit(client.get, "me/")
+                collect = result.records.append if isinstance(result.records, list) else result.records.add
                 for record in fetch(client, progress):
-                    result.records.append(record)
+                    collect(record)
                 me = me_future.result()
             result.organization_names = {
                 org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
@@ -98,7 +109,9 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
 
 def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None = None, fetch: Fetch,
                  progress: bool | None = None, desc: str = "records",
-                 client_options: Mapping[str, Any] | None = None) -> list[AccountResult]:
+                 client_options: Mapping[str, Any] | None = None,
+                 build: Callable[..., pd.DataFrame] | None = None, unique_ids: bool = False
+                 ) -> list[AccountResult]:
     """Run ``fetch`` for every account concurrently and return each account's result, failures included.
 
     Parameters
@@ -113,6 +126,11 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
         The progress bar's label.
     client_options : mapping, optional
         Extra keyword arguments for :class:`~closeframe.client.CloseClient` (timeouts, retries, ``max_wait``).
+    build : callable, optional
+        ``build(records) -> DataFrame``: shape the records into frame pieces as they arrive, so an account's
+        records are never all held as dicts (``fetch`` may then also yield pieces it shaped itself).
+    unique_ids : bool, default False
+        With ``build``: an ``id`` that arrives twice is kept once (activities paged in several windows).
 
     Returns
     -------
@@ -124,16 +142,24 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
     resolve_base_url(base_url)  # a bad URL fails here, once, not in every account's thread
     with LoadProgress(progress, desc) as bar:
         if len(accounts) == 1:
-            return [_load_account(accounts[0], fetch, base_url, bar, options)]
+            return [_load_account(accounts[0], fetch, base_url, bar, options, build, unique_ids)]
         pool = ThreadPoolExecutor(max_workers=min(len(accounts), MAX_CONCURRENT_ACCOUNTS),
                                   thread_name_prefix="closeframe-account")
         try:
-            return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options), accounts))
+            return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options, build, unique_ids),
+                                 accounts))
         except BaseException:
             bar.stopped.set()  # Ctrl-C: the accounts' pagers stop at their next page, so the wait below is short
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _account_frame(result: AccountResult, build: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """One account's records as a frame without label columns (its pieces joined)."""
+    if isinstance(result.records, FrameBatches):
+        return result.records.frame()
+    return build(result.records)
 
 
 def frame_from_results(results: list[AccountResult], build: Callable[..., pd.DataFrame], *, on_error: str,
@@ -151,21 +177,20 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
     """
     loaded = [r for r in results if r.error is None]
     failed = [r for r in results if r.error is not None]
-    records: list = []
-    labels: list = []
     names: dict = {}
     for result in loaded:
-        records.extend(result.records)
-        labels.extend([result.account.label] * len(result.records))
         names.update(result.organization_names)
     labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
-    frame = build(records, organization_names=names, accounts=labels if labelled else None)
+    frame = labelled_frame([(_account_frame(r, build), r.account.label) for r in loaded], build,
+                           organization_names=names, labelled=labelled)
     if not failed:
         return frame
     for result in failed:
         # What arrived before the failure is kept on the error, not mixed into a frame that looks complete.
-        result.error.records = result.records
-        result.error.partial = build(result.records, organization_names=result.organization_names)
+        if isinstance(result.records, list):
+            result.error.records = result.records
+        result.error.partial = with_labels(_account_frame(result, build),
+                                           organization_names=result.organization_names)
     if len(results) == 1:
         error = failed[0].error
         loaded_count = len(failed[0].records)
@@ -239,10 +264,9 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     def fetch(client: CloseClient, bar: LoadProgress):
         return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
 
-    results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
-                           desc="outcomes", client_options=client_options)
-
     def build(records, **labels):
         return outcomes_frame(records, applies_to, **labels)
 
+    results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
+                           desc="outcomes", client_options=client_options, build=build)
     return frame_from_results(results, build, on_error=on_error, what="outcomes")

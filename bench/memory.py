@@ -1,0 +1,239 @@
+"""Memory and speed of load_calls / load_meetings / load_outcomes, this checkout against another, side by side.
+
+The sandbox runs in this (parent) process; each load runs in a fresh worker process (this script re-invoked with
+``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline``, default
+``/work/main``: "today's code"), so the memory measured is the client's alone. A worker imports closeframe, notes
+its resident memory, resets the kernel's peak-RSS mark (``/proc/self/clear_refs``), loads, and reports:
+
+- ``extra peak MB``: peak RSS during the load minus RSS before it (the frame itself included);
+- ``frame MB``: ``DataFrame.memory_usage(deep=True).sum()`` of the returned frame;
+- ``ratio``: extra peak / frame (the issue's goal: at most 2);
+- ``wall s``, ``records/s`` and ``CPU ms/page`` (user + system CPU of the worker per page request).
+
+Modes: ``fresh`` (no cache), ``cache write`` (a fresh load into an empty cache folder) and ``cache read`` (the same
+load again, answered by the cache: ``lookback=None`` so no page is fetched). The sandbox has no latency and no rate
+limit, so the figures are closeframe's paging, decoding and shaping.
+
+Usage::
+
+    python bench/memory.py                       # 300,000 and 1,000,000 calls, 200,000 meetings, 200,000 outcomes
+    python bench/memory.py --calls 300000 --meetings 0 --outcomes 0 --repeat 1
+    python bench/memory.py --usage 1000000,3000000,10000000   # outcome_usage on in-memory frames (no sandbox)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BASELINE = "/work/main"
+MODES = ("fresh", "cache write", "cache read")
+
+
+# -- inside a worker --------------------------------------------------------------------------------------------
+
+def _status_kb(name: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{name} not in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    # Linux: writing 5 resets VmHWM (the peak RSS) to the current RSS.
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def run_load(spec: dict) -> dict:
+    import pandas as pd  # noqa: F401  (imported before the baseline RSS is taken)
+    import pyarrow  # noqa: F401
+
+    import closeframe as cf
+
+    loader = {"call": cf.load_calls, "meeting": cf.load_meetings, "outcome": cf.load_outcomes}[spec["kind"]]
+    options = dict(base_url=spec["base_url"], progress=False)
+    if spec["kind"] != "outcome" and spec["cache"]:
+        options.update(cache=spec["cache"], lookback=None)
+    before = _status_kb("VmRSS")
+    _reset_peak()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    frame = loader(spec["key"], **options)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    peak = _status_kb("VmHWM")
+    return {"rows": len(frame), "wall": wall, "cpu": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            "extra_mb": (peak - before) / 1024, "frame_mb": frame.memory_usage(deep=True).sum() / 2**20,
+            "columns": list(frame.columns), "ids": int(frame["id"].nunique())}
+
+
+def synthetic_frames(n: int, seed: int = 0):
+    """Outcomes and a calls frame of ``n`` rows with the loaders' dtypes, built fast (no sandbox)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+
+    rng = np.random.default_rng(seed)
+    orgs = [f"orga_{i:040d}" for i in range(4)]
+    outcome_ids = [f"outc_{i:040d}" for i in range(160)]
+    outcomes = pd.DataFrame({
+        "id": pd.array(outcome_ids, dtype=STRING_DTYPE),
+        "name": pd.array([f"Outcome {i % 40}" for i in range(160)], dtype=STRING_DTYPE),
+        "type": pd.Categorical(["custom" if i % 5 else "vm-dropped" for i in range(160)]),
+        "organization_id": pd.Categorical([orgs[i // 40] for i in range(160)]),
+    })
+    org_code = rng.integers(0, 4, n)
+    outcome_code = org_code * 40 + rng.integers(0, 42, n)  # 40, 41: deleted outcomes (no row resolves them)
+    outcome_text = np.array(outcome_ids + [f"outc_deleted{i:035d}" for i in range(4 * 42)], dtype=object)
+    outcome_code = np.where(rng.random(n) < 0.5, -1, outcome_code)
+
+    def ids(prefix, count):
+        return pa.array(np.char.add(prefix, np.char.zfill(np.arange(count).astype(str), 43)).astype(object),
+                        type=pa.large_string())
+
+    outcome_arrow = pa.array(outcome_text[np.maximum(outcome_code, 0)], type=pa.large_string())
+    outcome_arrow = pa.compute.if_else(pa.array(outcome_code < 0), pa.scalar(None, pa.large_string()),
+                                       outcome_arrow)
+    users = [f"user_{i:040d}" for i in range(40)]
+    calls = pd.DataFrame({
+        "id": pd.arrays.ArrowStringArray(ids("acti_", n)),
+        "organization_id": pd.Categorical.from_codes(org_code, categories=orgs),
+        "user_id": pd.Categorical.from_codes(rng.integers(0, 40, n), categories=users),
+        "user_name": pd.Categorical.from_codes(rng.integers(0, 40, n), categories=[f"User {i}" for i in range(40)]),
+        "lead_id": pd.arrays.ArrowStringArray(ids("lead_", n)),
+        "date_created": pd.Series(pd.to_datetime(1_700_000_000_000_000 + rng.integers(0, 63_000_000_000_000, n),
+                                                 unit="us", utc=True)).astype(UTC_DATETIME_DTYPE).array,
+        "outcome_id": pd.arrays.ArrowStringArray(outcome_arrow),
+        "duration": pd.array(rng.integers(0, 600, n), dtype="Int64"),
+    })
+    return outcomes, calls
+
+
+def run_usage(spec: dict) -> dict:
+    import closeframe as cf
+
+    outcomes, calls = synthetic_frames(spec["n"])
+    before = _status_kb("VmRSS")
+    _reset_peak()
+    started = time.perf_counter()
+    usage = cf.outcome_usage(outcomes, calls)
+    wall = time.perf_counter() - started
+    peak = _status_kb("VmHWM")
+    return {"rows": len(calls), "wall": wall, "extra_mb": (peak - before) / 1024,
+            "frame_mb": calls.memory_usage(deep=True).sum() / 2**20, "usage_rows": len(usage),
+            "total": int(usage["total"].sum())}
+
+
+# -- the parent ---------------------------------------------------------------------------------------------------
+
+def _worker(spec: dict, pythonpath: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise RuntimeError(f"worker failed ({pythonpath}): {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+HEADER = ["load", "mode", "code", "rows", "wall s", "records/s", "CPU ms/page", "frame MB", "extra peak MB",
+          "ratio"]
+
+
+def bench_loads(kind: str, count: int, versions: dict, repeat: int, modes) -> list[list]:
+    from closeframe.sandbox import serve
+
+    sizes = dict(calls=0, meetings=0, outcomes=5)
+    sizes[{"call": "calls", "meeting": "meetings", "outcome": "outcomes"}[kind]] = count
+    rows = []
+    with serve(seed=3, organizations=1, users=4, rate_limit=None, latency=0, quirks=False, **sizes) as sb:
+        key = next(iter(sb.api_keys.values()))
+        for mode in (("fresh",) if kind == "outcome" else modes):
+            for label, path in versions.items():
+                for _ in range(repeat):
+                    folder = tempfile.mkdtemp(prefix="cf-bench-cache-")
+                    try:
+                        spec = dict(task="load", kind=kind, base_url=sb.base_url, key=key, cache=None)
+                        if mode != "fresh":
+                            spec["cache"] = folder
+                        if mode == "cache read":
+                            _worker(spec, path)  # fill the cache (a "cache write" run, not reported)
+                        sb.stats.reset()
+                        result = _worker(spec, path)
+                        pages = max(1, sb.stats.snapshot()["requests"] - 1)  # minus /me/
+                    finally:
+                        shutil.rmtree(folder, ignore_errors=True)
+                    if result["rows"] != count or result["ids"] != count:
+                        raise RuntimeError(f"{label} loaded {result['rows']} rows ({result['ids']} ids), not {count}")
+                    per_page = "–" if mode == "cache read" else f"{1000 * result['cpu'] / pages:.2f}"
+                    rows.append([f"{count:,} {kind}s", mode, label, f"{result['rows']:,}", f"{result['wall']:.1f}",
+                                 f"{result['rows'] / result['wall']:,.0f}", per_page, f"{result['frame_mb']:.0f}",
+                                 f"{result['extra_mb']:.0f}", f"{result['extra_mb'] / result['frame_mb']:.1f}"])
+                    print(_row(rows[-1]), flush=True)
+    return rows
+
+
+def bench_usage(sizes: list[int], versions: dict) -> list[list]:
+    rows = []
+    for n in sizes:
+        for label, path in versions.items():
+            result = _worker(dict(task="usage", n=n), path)
+            rows.append([f"outcome_usage, {n:,} calls", "in memory", label, f"{n:,}", f"{result['wall']:.1f}",
+                         f"{n / result['wall']:,.0f}", "–", f"{result['frame_mb']:.0f}",
+                         f"{result['extra_mb']:.0f}", f"{result['extra_mb'] / result['frame_mb']:.2f}"])
+            print(_row(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", default="300000,1000000", help="comma-separated sizes; 0 = none")
+    parser.add_argument("--meetings", default="200000")
+    parser.add_argument("--outcomes", default="200000")
+    parser.add_argument("--usage", default="", help="comma-separated activity counts for outcome_usage")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="checkout of today's code ('' = none)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        spec = json.loads(args.worker)
+        result = run_load(spec) if spec["task"] == "load" else run_usage(spec)
+        print(json.dumps(result))
+        return
+    versions = {"this": str(ROOT)}
+    if args.baseline:
+        versions = {"today": args.baseline, **versions}
+    sizes = lambda text: [int(v) for v in text.split(",") if v.strip() and int(v)]  # noqa: E731
+    modes = [m.strip() for m in args.modes.split(",")]
+    print(_row(HEADER))
+    print(_row(["---"] * len(HEADER)))
+    for n in sizes(args.calls):
+        bench_loads("call", n, versions, args.repeat, modes)
+    for n in sizes(args.meetings):
+        bench_loads("meeting", n, versions, args.repeat, modes)
+    for n in sizes(args.outcomes):
+        bench_loads("outcome", n, versions, args.repeat, modes)
+    if args.usage:
+        bench_usage(sizes(args.usage), versions)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT)) if "--worker" not in sys.argv else None
+    main()

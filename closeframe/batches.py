@@ -1,0 +1,129 @@
+"""Records shaped into typed frame pieces as they arrive, and the one frame built from the pieces at the end.
+
+A million calls held as Python dicts until the end cost about 1.2 GB before shaping even starts; shaped
+:data:`BATCH_RECORDS` at a time, they are held as typed columns instead (strings in pyarrow buffers, labels as
+category codes): about a quarter of a kilobyte per call. The dicts of one batch are let go as soon as it is shaped.
+
+The pieces are shaped by the very functions of :mod:`closeframe.frames` (so every lenient path and every unknown
+field behaves as it always did), and joined by :func:`closeframe.frames.concat_frames`, which unites categories and
+reuses the pyarrow string buffers of the pieces instead of copying them: the frame is built once, in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from closeframe.frames import concat_frames, with_labels
+
+__all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_repeated_ids", "labelled_frame"]
+
+#: Records shaped at a time: a few hundred kilobytes of dicts become typed columns; large enough that the fixed
+#: cost of one shaping call (about a millisecond) is under 5% of the work.
+BATCH_RECORDS = 5_000
+
+Build = Callable[..., pd.DataFrame]
+
+
+class FrameBatches:
+    """Collect records and shape them into frame pieces every :data:`BATCH_RECORDS` records.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(records) -> DataFrame``, e.g. :func:`closeframe.frames.calls_frame`.
+    size : int, default :data:`BATCH_RECORDS`
+        Records per piece.
+    unique_ids : bool, default False
+        The records are activities listed in several windows: :meth:`frame` keeps the first row of an ``id``
+        that arrived twice (see :func:`drop_repeated_ids`). Not for outcomes in "long" mode (ids repeat there).
+
+    Attributes
+    ----------
+    pieces : list of pandas.DataFrame
+        The shaped pieces, in arrival order (records still pending are not in them; see :meth:`flush`).
+    """
+
+    __slots__ = ("build", "pending", "pieces", "size", "unique_ids")
+
+    def __init__(self, build: Build, size: int = BATCH_RECORDS, *, unique_ids: bool = False) -> None:
+        self.build = build
+        self.size = int(size)
+        self.unique_ids = unique_ids
+        self.pending: list = []
+        self.pieces: list[pd.DataFrame] = []
+
+    def __len__(self) -> int:
+        """Records collected so far, shaped or pending."""
+        return sum(len(piece) for piece in self.pieces) + len(self.pending)
+
+    def add(self, item: Any) -> None:
+        """Add one record, or a frame piece shaped elsewhere (pending records are shaped first, to keep order)."""
+        if isinstance(item, pd.DataFrame):
+            self.flush()
+            self.pieces.append(item)
+            return
+        self.pending.append(item)
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def extend(self, items: Iterable[Any]) -> None:
+        """Add every record or piece of ``items``."""
+        for item in items:
+            self.add(item)
+
+    def flush(self) -> None:
+        """Shape the pending records into a piece now."""
+        if self.pending:
+            records, self.pending = self.pending, []
+            self.pieces.append(self.build(records))
+
+    def frame(self) -> pd.DataFrame:
+        """Every record collected so far as one frame (shaping what is pending).
+
+        The frame then replaces the pieces (it shares their string buffers), so they are not held twice.
+        """
+        self.flush()
+        frame = build_frame(self.pieces, self.build)
+        if self.unique_ids:
+            frame = drop_repeated_ids(frame)
+        self.pieces = [frame]
+        return frame
+
+
+def build_frame(pieces: Sequence[pd.DataFrame], build: Build) -> pd.DataFrame:
+    """Join frame pieces of one kind into one frame; no pieces gives ``build([])`` (all columns, no rows)."""
+    pieces = [piece for piece in pieces if len(piece) or len(pieces) == 1]
+    if not pieces:
+        return build([])
+    return concat_frames(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first row of each ``id`` (rows without one are all kept), as if the repeats never arrived.
+
+    Categories are then those of the rows kept, exactly as if the frame had been shaped from them alone.
+    """
+    if "id" not in frame.columns or len(frame) < 2:
+        return frame
+    ids = frame["id"]
+    repeated = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
+    if not repeated.any():
+        return frame
+    kept = frame[~repeated].reset_index(drop=True)
+    for name, dtype in kept.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            kept[name] = kept[name].cat.remove_unused_categories()
+    return kept
+
+
+def labelled_frame(frames: Sequence[tuple[pd.DataFrame, Any]], build: Build, *,
+                   organization_names: Mapping[str, Any], labelled: bool) -> pd.DataFrame:
+    """One frame from each account's ``(frame, label)``, with ``organization_name`` (and ``account``) columns."""
+    parts = [with_labels(frame, organization_names=organization_names,
+                         account=label if labelled else None, add_account=labelled)
+             for frame, label in frames]
+    if not parts:
+        return build([], organization_names=organization_names, accounts=[] if labelled else None)
+    return build_frame(parts, build)
