@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from closeframe.frames import concat_frames, with_labels
 
@@ -100,6 +103,30 @@ def build_frame(pieces: Sequence[pd.DataFrame], build: Build) -> pd.DataFrame:
     return concat_frames(pieces) if len(pieces) > 1 else pieces[0]
 
 
+#: Sorted ids compared per slice of this many, so the comparison's copies stay small.
+_COMPARE_SLICE = 65_536
+
+
+def _repeated(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """A mask of the values equal to an earlier one (nulls never count), or None when there is none.
+
+    Sorting (a stable sort: equal ids keep their order) and comparing neighbours costs the ids once more while
+    it runs; a hash table (pandas' ``duplicated`` or pyarrow's ``count_distinct``) cost over 250 bytes per id.
+    """
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    order = pc.sort_indices(ids)  # nulls last
+    count = len(ids) - ids.null_count
+    repeated = None
+    for start in range(0, max(count - 1, 0), _COMPARE_SLICE):
+        positions = order.slice(start, min(_COMPARE_SLICE + 1, count - start))
+        values = ids.take(positions)
+        same = pc.equal(values.slice(0, len(values) - 1), values.slice(1)).to_numpy(zero_copy_only=False)
+        if same.any():
+            repeated = np.zeros(len(ids), dtype=bool) if repeated is None else repeated
+            repeated[positions.slice(1).to_numpy()[same]] = True
+    return repeated
+
+
 def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep the first row of each ``id`` (rows without one are all kept), as if the repeats never arrived.
 
@@ -107,9 +134,8 @@ def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if "id" not in frame.columns or len(frame) < 2:
         return frame
-    ids = frame["id"]
-    repeated = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
-    if not repeated.any():
+    repeated = _repeated(pa.array(frame["id"].array, type=pa.large_string()))  # the string column: not copied
+    if repeated is None:
         return frame
     kept = frame[~repeated].reset_index(drop=True)
     for name, dtype in kept.dtypes.items():
