@@ -181,7 +181,7 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+                  meetings: pd.DataFrame | None = None, *, dataset=None, **sql_options) -> pd.DataFrame:
     """How often each outcome of each organization is used on calls and meetings, by how many users, when.
 
     Parameters
@@ -205,7 +205,14 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     --------
     >>> usage = cf.outcome_usage(outcomes, calls, meetings)                      # doctest: +SKIP
     >>> usage[usage.deleted]                                                     # doctest: +SKIP
+
+    Beyond memory: ``dataset="calls/"`` (a Parquet dataset of calls, or a mapping ``{"calls": ..., "meetings":
+    ...}``) computes the same table with DuckDB, in bounded memory; see :mod:`closeframe.usage_sql`.
     """
+    if dataset is not None or sql_options:
+        from closeframe.usage_sql import outcome_usage_sql, sources_from
+
+        return outcome_usage_sql(outcomes, *sources_from(dataset, calls, meetings), **sql_options)
     events = usage_events(outcomes, calls, meetings)
     lookup = _outcome_lookup(outcomes)
     counts = _counts(events, _KEY)
