@@ -3,7 +3,9 @@
 The sandbox runs in this (parent) process; each load runs in a fresh worker process (this script re-invoked with
 ``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline``, default
 ``/work/main``: "today's code"), so the memory measured is the client's alone. A worker imports closeframe, notes
-its resident memory, resets the kernel's peak-RSS mark (``/proc/self/clear_refs``), loads, and reports:
+makes a warm-up load of one day (so first-use costs, about 40 MB of lazily loaded code, thread stacks and
+allocator pools, are not counted as the data's), notes its resident memory, resets the kernel's peak-RSS mark
+(``/proc/self/clear_refs``), loads, and reports:
 
 - ``extra peak MB``: peak RSS during the load minus RSS before it (the frame itself included);
 - ``frame MB``: ``DataFrame.memory_usage(deep=True).sum()`` of the returned frame;
@@ -58,11 +60,15 @@ def _reset_peak() -> None:
 def run_load(spec: dict) -> dict:
     import pandas as pd  # noqa: F401  (imported before the baseline RSS is taken)
     import pyarrow  # noqa: F401
+    import pyarrow.parquet  # noqa: F401  (the cache's; imported on first use)
 
     import closeframe as cf
 
     loader = {"call": cf.load_calls, "meeting": cf.load_meetings, "outcome": cf.load_outcomes}[spec["kind"]]
     options = dict(base_url=spec["base_url"], progress=False)
+    if spec["kind"] != "outcome":
+        since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)
+        loader(spec["key"], since=since, **options)  # the warm-up
     if spec["kind"] != "outcome" and spec["cache"]:
         options.update(cache=spec["cache"], lookback=None)
     before = _status_kb("VmRSS")
@@ -126,10 +132,16 @@ def run_usage(spec: dict) -> dict:
     import closeframe as cf
 
     outcomes, calls = synthetic_frames(spec["n"])
+    if spec["engine"] == "duckdb":
+        import duckdb  # noqa: F401  (imported before the baseline RSS is taken)
+
+        from closeframe.usage_sql import outcome_usage_sql as usage_of
+    else:
+        usage_of = cf.outcome_usage
     before = _status_kb("VmRSS")
     _reset_peak()
     started = time.perf_counter()
-    usage = cf.outcome_usage(outcomes, calls)
+    usage = usage_of(outcomes, calls)
     wall = time.perf_counter() - started
     peak = _status_kb("VmHWM")
     return {"rows": len(calls), "wall": wall, "extra_mb": (peak - before) / 1024,
@@ -189,16 +201,21 @@ def bench_loads(kind: str, count: int, versions: dict, repeat: int, modes) -> li
     return rows
 
 
-def bench_usage(sizes: list[int], versions: dict) -> list[list]:
+def bench_usage(sizes: list[int], versions: dict, engines: list[str]) -> list[list]:
     rows = []
     for n in sizes:
-        for label, path in versions.items():
-            result = _worker(dict(task="usage", n=n), path)
-            rows.append([f"outcome_usage, {n:,} calls", "in memory", label, f"{n:,}", f"{result['wall']:.1f}",
-                         f"{n / result['wall']:,.0f}", "–", f"{result['frame_mb']:.0f}",
-                         f"{result['extra_mb']:.0f}", f"{result['extra_mb'] / result['frame_mb']:.2f}"])
-            print(_row(rows[-1]), flush=True)
+        for engine in engines:
+            for label, path in (versions.items() if engine == "pandas" else [("this", str(ROOT))]):
+                result = _worker(dict(task="usage", n=n, engine=engine), path)
+                rows.append(_usage_row(n, engine, label, result))
+                print(_row(rows[-1]), flush=True)
     return rows
+
+
+def _usage_row(n: int, engine: str, label: str, result: dict) -> list:
+    return [f"outcome_usage, {n:,} calls", f"in memory, {engine}", label, f"{n:,}", f"{result['wall']:.1f}",
+            f"{n / result['wall']:,.0f}", "–", f"{result['frame_mb']:.0f}", f"{result['extra_mb']:.0f}",
+            f"{result['extra_mb'] / result['frame_mb']:.2f}"]
 
 
 def main() -> None:
@@ -207,6 +224,7 @@ def main() -> None:
     parser.add_argument("--meetings", default="200000")
     parser.add_argument("--outcomes", default="200000")
     parser.add_argument("--usage", default="", help="comma-separated activity counts for outcome_usage")
+    parser.add_argument("--engines", default="pandas,duckdb", help="outcome_usage engines to measure")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="checkout of today's code ('' = none)")
@@ -231,7 +249,7 @@ def main() -> None:
     for n in sizes(args.outcomes):
         bench_loads("outcome", n, versions, args.repeat, modes)
     if args.usage:
-        bench_usage(sizes(args.usage), versions)
+        bench_usage(sizes(args.usage), versions, [e.strip() for e in args.engines.split(",")])
 
 
 if __name__ == "__main__":
