@@ -254,7 +254,8 @@ def _sorted_categorical(codes: np.ndarray, uniques: Sequence) -> pd.Categorical:
     """
     categories = _sorted_labels(uniques)
     new_code_of_old = np.empty(len(uniques) + 1, dtype=np.int64)
-    new_code_of_old[:-1] = pd.Index(categories, dtype=object).get_indexer(pd.Index(list(uniques), dtype=object))
+    position = {label: code for code, label in enumerate(categories)}  # a dict: an Index costs a millisecond
+    new_code_of_old[:-1] = [position[label] for label in uniques]
     new_code_of_old[-1] = -1  # code -1 (missing) indexes this last slot and stays -1
     return pd.Categorical.from_codes(new_code_of_old[codes], dtype=pd.CategoricalDtype(categories, ordered=False))
 
