@@ -45,6 +45,20 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WRITE_LOCK = threading.Lock()
 
 
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = json.loads
+
+
+def _loads(text: str) -> Any:
+    """A stored record: orjson (three times faster), or the standard library for what orjson refuses (NaN)."""
+    try:
+        return _fast_loads(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def default_cache_dir() -> Path:
     """``$CLOSEFRAME_CACHE`` if set, else ``~/.cache/closeframe``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "closeframe").expanduser()
@@ -183,7 +197,7 @@ class ActivityCache:
                                pc.less(created, pa.scalar(end.value, created.type)))
                 texts = batch.column(1).filter(keep)
                 if len(texts):
-                    yield [json.loads(text) for text in texts.to_pylist()]
+                    yield [_loads(text) for text in texts.to_pylist()]
 
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: list[dict]) -> None:
         """Store ``records`` as the range ``[start, end)``, trimming cached ranges that overlap it."""
