@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 
 
 def _loads(text: str) -> Any:
-    """A stored record: orjson (three times faster), or the standard library for what orjson refuses (NaN)."""
+    """A stored record: orjson (faster), or the standard library for what orjson refuses (NaN)."""
     try:
         return _fast_loads(text)
     except ValueError:
