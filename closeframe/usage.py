@@ -207,7 +207,8 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     >>> usage[usage.deleted]                                                     # doctest: +SKIP
 
     Beyond memory: ``dataset="calls/"`` (a Parquet dataset of calls, or a mapping ``{"calls": ..., "meetings":
-    ...}``) computes the same table with DuckDB, in bounded memory; see :mod:`closeframe.usage_sql`.
+    ...}``), or a DuckDB option (``memory_limit=``, ``threads=``, ``temp_directory=``) with frames, computes the
+    same table with DuckDB, in bounded memory; see :mod:`closeframe.usage_sql`.
     """
     if dataset is not None or sql_options:
         from closeframe.usage_sql import outcome_usage_sql, sources_from

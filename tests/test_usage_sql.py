@@ -67,3 +67,9 @@ def test_bad_dataset_arguments_say_what_to_pass(data, tmp_path, datasets):
         cf.outcome_usage(outcomes, calls, dataset=datasets[0])
     with pytest.raises(ConfigurationError, match="DataFrame or the path"):
         outcome_usage_sql(outcomes, 42)
+
+
+def test_a_duckdb_option_with_frames_takes_the_duckdb_path_and_agrees(data):
+    outcomes, calls, meetings = data
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, calls, meetings, memory_limit="512MB"),
+                          cf.outcome_usage(outcomes, calls, meetings))
