@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from closeframe.errors import ConfigurationError
 
-__all__ = ["CACHE_ENV", "MAX_TIME", "MIN_TIME", "ActivityCache", "CachedRange", "default_cache_dir",
+__all__ = ["CACHE_ENV", "CACHE_FILE_NAME", "MAX_TIME", "MIN_TIME", "ActivityCache", "CachedRange", "default_cache_dir",
            "parse_lookback", "resolve_cache_dir"]
 
 #: The environment variable naming the cache folder used by ``cache=True``.
@@ -40,6 +40,8 @@ MIN_TIME = pd.Timestamp("1900-01-01", tz="UTC").as_unit("ns")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC").as_unit("ns")
 _ONE_MICROSECOND = pd.Timedelta(microseconds=1)
 _NAME = re.compile(r"^(open|\d{8}T\d{6}\.\d{9}Z)__(\d{8}T\d{6}\.\d{9}Z)\.parquet$")
+#: The name of a cache file (what DuckDB usage reads: closeframe.usage_sql).
+CACHE_FILE_NAME = _NAME
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Writes trim other files of the same folder; one lock keeps concurrent windows from trimming each other.
 _WRITE_LOCK = threading.Lock()

@@ -23,7 +23,7 @@ from closeframe.errors import ConfigurationError
 from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 from closeframe.usage import USAGE_COLUMNS, _organization_names, _outcome_lookup, _with_organization_names
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "activity_source", "outcome_usage_sql", "sources_from"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "CacheSource", "activity_source", "outcome_usage_sql", "sources_from"]
 
 #: DuckDB's memory limit for one usage query; beyond it DuckDB spills to its temporary folder.
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -37,6 +37,30 @@ def _duckdb():
     except ImportError:
         raise ConfigurationError('Usage from a dataset needs DuckDB: pip install "closeframe[duckdb]".') from None
     return duckdb
+
+
+class CacheSource:
+    """The cached calls or meetings under a cache folder (its root, a host's or an organization's folder).
+
+    Each cache file holds a range of one organization's records as JSON text; ranges of one folder never overlap,
+    and loads with ``fields=``/``filters=`` (kept in ``variant-*`` sub-folders, other records) are not read.
+    """
+
+    def __init__(self, folder: Path, kind: str) -> None:
+        from closeframe.cache import CACHE_FILE_NAME
+
+        self.folder, self.kind = folder, kind
+        self.files = sorted(str(path) for path in folder.rglob(f"{kind}s/*.parquet")
+                            if path.parent.name == f"{kind}s" and CACHE_FILE_NAME.match(path.name))
+
+    def sql(self) -> str | None:
+        """The table of (organization_id, outcome_id, user_id, date_created) read from the records' JSON."""
+        if not self.files:
+            return None
+        files = ", ".join("'" + name.replace("'", "''") + "'" for name in self.files)
+        fields = ", ".join(f"json_extract_string(record, '$.{c}') AS {c}"
+                           for c in ("organization_id", "outcome_id", "user_id"))
+        return f"(SELECT {fields}, date_created FROM read_parquet([{files}]))"
 
 
 def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
@@ -56,6 +80,8 @@ def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
     """
     if source is None or isinstance(source, pd.DataFrame):
         return source
+    if isinstance(source, CacheSource):
+        return source.sql()
     if not isinstance(source, (str, os.PathLike)):
         raise ConfigurationError(f"{name} must be a DataFrame or the path of a Parquet file or dataset folder, "
                                  f"got {type(source).__name__}.")
@@ -75,7 +101,8 @@ def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
 
 def sources_from(dataset: Any, calls: Any = None, meetings: Any = None) -> tuple[Any, Any]:
     """``(calls, meetings)`` from :func:`closeframe.outcome_usage`'s ``dataset=``: a path (the calls) or a mapping
-    ``{"calls": ..., "meetings": ...}``; ``calls``/``meetings`` given beside it are used where it has none.
+    ``{"calls": ..., "meetings": ..., "cache": folder}`` (``cache``: the loaders' cache folder, for whichever kind is
+    not given otherwise); ``calls``/``meetings`` given beside it are used where it has none.
 
     Raises
     ------
@@ -85,9 +112,18 @@ def sources_from(dataset: Any, calls: Any = None, meetings: Any = None) -> tuple
     if dataset is None:
         return calls, meetings
     given = dict(dataset) if isinstance(dataset, dict) else {"calls": dataset}
-    unknown = sorted(set(given) - {"calls", "meetings"})
+    unknown = sorted(set(given) - {"calls", "meetings", "cache"})
     if unknown:
-        raise ConfigurationError(f"dataset has the keys {unknown}; use 'calls' and 'meetings'.")
+        raise ConfigurationError(f"dataset has the keys {unknown}; use 'calls', 'meetings' or 'cache'.")
+    if given.get("cache") is not None:
+        folder = Path(given.pop("cache")).expanduser()
+        if not folder.is_dir():
+            raise ConfigurationError(f"cache={str(folder)!r} is not a folder: pass the loaders' cache folder.")
+        # A frame or dataset given as calls=/meetings= (or under its key) is used instead of the cached one.
+        if calls is None:
+            given.setdefault("calls", CacheSource(folder, "call"))
+        if meetings is None:
+            given.setdefault("meetings", CacheSource(folder, "meeting"))
     for name, value in (("calls", calls), ("meetings", meetings)):
         if value is not None and given.get(name) is not None:
             raise ConfigurationError(f"{name} is given twice (as {name}= and in dataset=); pass it once.")
@@ -99,7 +135,8 @@ def _select(source: str | pd.DataFrame, alias: str, kind: str, columns: list[str
     """One activity kind as (organization_id, outcome_id, user_id, date_created, kind), missing columns NULL."""
     expressions = [f"CAST({c} AS VARCHAR) AS {c}" if c in columns else f"CAST(NULL AS VARCHAR) AS {c}"
                    for c in ("organization_id", "outcome_id", "user_id")]
-    expressions.append("date_created" if "date_created" in columns else "CAST(NULL AS TIMESTAMPTZ) AS date_created")
+    created = "date_created" if "date_created" in columns else "NULL"
+    expressions.append(f"CAST({created} AS TIMESTAMPTZ) AS date_created")  # the cache's are nanoseconds
     table = alias if isinstance(source, pd.DataFrame) else source
     return f"SELECT {', '.join(expressions)}, '{kind}' AS kind FROM {table}"
 

@@ -61,7 +61,7 @@ def test_bad_dataset_arguments_say_what_to_pass(data, tmp_path, datasets):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigurationError, match="no .parquet files"):
         cf.outcome_usage(outcomes, dataset=tmp_path / "empty")
-    with pytest.raises(ConfigurationError, match="'calls' and 'meetings'"):
+    with pytest.raises(ConfigurationError, match="'calls', 'meetings' or 'cache'"):
         cf.outcome_usage(outcomes, dataset={"call": datasets[0]})
     with pytest.raises(ConfigurationError, match="given twice"):
         cf.outcome_usage(outcomes, calls, dataset=datasets[0])
@@ -73,3 +73,17 @@ def test_a_duckdb_option_with_frames_takes_the_duckdb_path_and_agrees(data):
     outcomes, calls, meetings = data
     tm.assert_frame_equal(cf.outcome_usage(outcomes, calls, meetings, memory_limit="512MB"),
                           cf.outcome_usage(outcomes, calls, meetings))
+
+
+def test_usage_from_the_loaders_cache_equals_pandas_usage(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(seed=21, organizations=2, calls=3_000, meetings=800)
+    source = dict(api_key=sb.api_keys, base_url=sb.base_url, progress=False)
+    outcomes = cf.load_outcomes(**source)
+    calls = cf.load_calls(**source, cache=tmp_path)
+    meetings = cf.load_meetings(**source, cache=tmp_path)
+    expected = cf.outcome_usage(outcomes, calls, meetings)
+    assert expected["deleted"].any() and expected.attrs["no_outcome"]
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, dataset={"cache": tmp_path}), expected)
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, calls=calls, dataset={"cache": tmp_path}), expected)
+    with pytest.raises(ConfigurationError, match="not a folder"):
+        cf.outcome_usage(outcomes, dataset={"cache": tmp_path / "nowhere"})
