@@ -145,6 +145,11 @@ def run_usage(spec: dict) -> dict:
         from closeframe.usage_sql import outcome_usage_sql as usage_of
     else:
         usage_of = cf.outcome_usage
+    import ctypes
+    import gc
+
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # return what building the input freed, so reuse of it is not free
     before = _status_kb("VmRSS")
     _reset_peak()
     started = time.perf_counter()
