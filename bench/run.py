@@ -67,7 +67,7 @@ class Scenario:
         outcomes, calls = (self.records, 0) if self.kind == "outcomes" else (5, self.records)
         return dict(seed=5, organizations=self.organizations, outcomes=outcomes, calls=calls, meetings=0,
                     users=2, latency=LATENCY, rate_limit=RATE_LIMIT, org_rate_factor=ORG_RATE_FACTOR,
-                    quirks=False)
+                    quirks=False, bursts=())  # a plain listing; bench/precision.py measures bursts
 
     @property
     def min_pages_per_account(self) -> int:

@@ -19,7 +19,7 @@ from closeframe.errors import (
 )
 from closeframe.export import export
 from closeframe.frames import outcomes_frame
-from closeframe.load import PartialLoadWarning, load_outcomes
+from closeframe.load import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
 from closeframe.usage import (
     compare_outcomes,
     filter_usage,
@@ -37,6 +37,7 @@ __all__ = [
     "CloseError",
     "ConfigurationError",
     "DataChangedError",
+    "DuplicateOrganizationWarning",
     "NotFoundError",
     "PartialLoadError",
     "PartialLoadWarning",

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from closeframe.errors import ConfigurationError, mask_secret
 
-__all__ = ["Account", "resolve_accounts"]
+__all__ = ["Account", "check_sendable", "resolve_accounts"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,45 @@ def _as_secret(value: Any, what: str) -> str:
             "Pass one key, a list of keys, or a mapping {label: key}."
         )
     return value.strip()
+
+
+def check_sendable(secret: str, what: str, name: str) -> None:
+    """Refuse a key or token that cannot travel in an HTTP header, without ever showing it.
+
+    Close's keys and tokens are visible ASCII; a line break, a space or a character such as ``é`` means a bad paste,
+    and would otherwise fail deep in the HTTP library with the whole secret in the message.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the account and the position and kind of the first bad character, never the secret.
+    """
+    for position, char in enumerate(secret, start=1):
+        if not " " < char < "\x7f":
+            kind = "a line break" if char in "\r\n" else "a space or control character" if char.isspace() or \
+                not char.isprintable() else "a character that is not plain ASCII"
+            raise ConfigurationError(
+                f"The {what} of {name} has {kind} at position {position}: copy it again, without line breaks or "
+                "spaces (Close's keys are letters, digits and underscores).")
+
+
+def _check_unique(accounts: list[Account], what: str) -> None:
+    """Refuse one secret given twice, or two labels that read the same: the organization would count twice."""
+    by_secret: dict[str, str] = {}
+    labels: set[str] = set()
+    for account in accounts:
+        secret = account.api_key or account.token or ""
+        if secret in by_secret:
+            raise ConfigurationError(
+                f"The same {what} is given twice ({by_secret[secret]!r} and {account.name!r}): its organization "
+                "would be loaded and counted twice. Give each organization once.")
+        by_secret[secret] = account.name
+        if account.label is not None:
+            if account.label in labels:
+                raise ConfigurationError(
+                    f"Two accounts are labelled {account.label!r} (labels are compared as text, so 1 and '1' are "
+                    "the same): give each a label of its own.")
+            labels.add(account.label)
 
 
 def resolve_accounts(api_key: Any = None, token: Any = None) -> list[Account]:
@@ -94,4 +133,6 @@ def resolve_accounts(api_key: Any = None, token: Any = None) -> list[Account]:
         )
     if not pairs:
         raise ConfigurationError(f"{kind}= is empty: give at least one {what}.")
-    return [Account(label, **{kind: _as_secret(secret, what)}) for label, secret in pairs]
+    accounts = [Account(label, **{kind: _as_secret(secret, what)}) for label, secret in pairs]
+    _check_unique(accounts, what)
+    return accounts

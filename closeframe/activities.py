@@ -11,7 +11,7 @@ completed window is stored at once, so an interrupted load resumes.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,16 +21,20 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.batches import BATCH_RECORDS
-from closeframe.cache import MAX_TIME, MIN_TIME, ActivityCache, parse_lookback, resolve_cache_dir, stored_end
+from closeframe.cache import (MAX_TIME, MIN_TIME, ActivityCache, check_cache_dir, parse_lookback, resolve_cache_dir,
+                              stored_end)
 from closeframe.client import CloseClient
 from closeframe.continuity import paginate_newest_first, record_created
-from closeframe.errors import ConfigurationError, SkipCapError
-from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, calls_frame, meetings_frame
+from closeframe.errors import CloseError, ConfigurationError, SkipCapError
+from closeframe.filters import fold_date_filters
+from closeframe.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.progress import LoadProgress, LoadStopped
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
+
+log = logging.getLogger("closeframe.activities")
 
 #: No Close activity predates the company; the first window is open below this anyway, so nothing is missed.
 EPOCH = pd.Timestamp("2013-01-01", tz="UTC")
@@ -137,16 +141,20 @@ _MICROSECOND = pd.Timedelta(microseconds=1)
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
                  fields: list[str] | None, bar: LoadProgress, shape: Shape,
                  on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None,
-                 stop: threading.Event | None = None) -> list[Leaf]:
+                 stop: threading.Event | None = None, arrived: list | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
     Records are shaped into frame pieces (``shape``) every :data:`~closeframe.batches.BATCH_RECORDS` records, so
     a window's records are never all held as dicts. ``on_leaf(window, records, started)`` is called as each leaf
     completes (the cache writes it there). While the listing comes newest first, everything newer than the last
     record read is complete: with ``on_leaf``, that part is handed over every :data:`CHECKPOINT_RECORDS` records
-    as a leaf of its own.
+    as a leaf of its own. Every piece is also appended to ``arrived`` as it is shaped (and on a failure the
+    records not shaped yet), so a failed load can hand over all it read.
     """
-    started = pd.Timestamp.now(tz="UTC")
+    arrived = [] if arrived is None else arrived
+    # The server's clock, not ours: what is created after this moment may be missing from the window.
+    server_now = client.server_now()
+    started = pd.Timestamp(server_now) if server_now is not None else pd.Timestamp.now(tz="UTC")
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
     pending: list[dict] = []
@@ -162,6 +170,7 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
             if not newest_first:
                 if on_leaf is None and len(pending) >= BATCH_RECORDS:
                     shaped.append(shape(pending))
+                    arrived.append(shaped[-1])  # list.append is atomic: the windows of one account share it
                     pending = []
                 continue
             created = record_created(record)
@@ -177,16 +186,24 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                     leaf = Window(cut, end)
                     on_leaf(leaf, done, started)
                     leaves.append((leaf, [shape(done)]))
+                    arrived.append(leaves[-1][1][0])
                     pending = [r for r in pending if record_created(r) < cut]
                     end = cut
     except SkipCapError:
+        arrived.extend(pending)  # its part is loaded again below; what arrived twice is kept once
         left, right = split_window(Window(window.start, end))
-        return leaves + _load_window(client, path, left, params, fields, bar, shape, on_leaf, stop) + \
-            _load_window(client, path, right, params, fields, bar, shape, on_leaf, stop)
+        return leaves + _load_window(client, path, left, params, fields, bar, shape, on_leaf, stop, arrived) + \
+            _load_window(client, path, right, params, fields, bar, shape, on_leaf, stop, arrived)
+    except BaseException:
+        arrived.extend(pending)  # not shaped yet: the loader shapes them into what the failure hands over
+        raise
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)
-    return leaves + [(rest, shaped + ([shape(pending)] if pending else []))]
+    if pending:
+        shaped.append(shape(pending))
+        arrived.append(shaped[-1])
+    return leaves + [(rest, shaped)]
 
 
 def _start_key(window: Window) -> pd.Timestamp:
@@ -204,23 +221,26 @@ def _newest_first(leaves: Iterable[Leaf]) -> list[pd.DataFrame]:
 
 
 def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], params: Mapping[str, Any],
-                  fields: list[str] | None, bar: LoadProgress, shape: Shape, on_leaf=None) -> list[Leaf]:
+                  fields: list[str] | None, bar: LoadProgress, shape: Shape, on_leaf=None,
+                  arrived: list | None = None) -> list[Leaf]:
     """Load ``windows`` concurrently; on a failure (or Ctrl-C) windows not yet started are cancelled."""
     if not windows:
         return []
     stop = threading.Event()  # this account's windows only: another account's failure must not stop them
     pool = ThreadPoolExecutor(max_workers=min(WINDOW_WORKERS, len(windows)), thread_name_prefix="closeframe-window")
-    try:
-        futures = [pool.submit(_load_window, client, path, w, params, fields, bar, shape, on_leaf, stop)
-                   for w in windows]
-        return [leaf for future in futures for leaf in future.result()]
-    except BaseException:
-        # One window failed, or Ctrl-C: the others stop at their next record (what they checkpointed stays
-        # cached) and windows not started are dropped.
-        stop.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    # A window waiting on the rate limit (or backing off) wakes as soon as stop is set.
+    with client.stopped_by(stop):
+        try:
+            futures = [pool.submit(_load_window, client, path, w, params, fields, bar, shape, on_leaf, stop,
+                                   arrived) for w in windows]
+            return [leaf for future in futures for leaf in future.result()]
+        except BaseException:
+            # One window failed, or Ctrl-C: the others stop at their next record or wait (what they checkpointed
+            # stays cached) and windows not started are dropped.
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -232,13 +252,19 @@ class CacheOptions:
     lookback: pd.Timedelta
 
 
-def _organization_key(client: CloseClient) -> str:
-    """The cache folder name of the key's organization, from ``/me/`` (never derived from the key)."""
-    ids = sorted(org["id"] for org in client.get("me/").get("organizations") or []
-                 if isinstance(org, dict) and org.get("id"))
+def _organization_key(client: CloseClient, path: str) -> str | None:
+    """The id of the organization the key reads, which names its cache folder (never derived from the key).
+
+    ``/me/`` lists every organization of the key's user, but a key reads one: with several listed, the first
+    record of the listing says which. ``None`` when that cannot be told (no record yet): the load is not cached.
+    """
+    ids = sorted({org["id"] for org in client.get("me/").get("organizations") or []
+                  if isinstance(org, dict) and isinstance(org.get("id"), str) and org["id"]})
     if len(ids) == 1:
         return ids[0]
-    return "organizations-" + hashlib.sha1("+".join(ids).encode()).hexdigest()[:16]
+    records, _ = client.get_page(path, {"_limit": 1, "_fields": "id,organization_id"})
+    found = records[0].get("organization_id") if records and isinstance(records[0], dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions, shape: Shape
@@ -246,9 +272,11 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
     """What the cache already answers (as leaves) and the windows still to fetch.
 
     Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
-    on those activities since, so they are fetched again.
+    on those activities since, so they are fetched again. "Newest" counts only records that were already past
+    when cached (:meth:`ActivityCache.newest`): upcoming meetings must not push the lookback into the future.
     """
-    ranges = [] if options.refresh else cache.ranges()
+    usable = cache.load()  # damaged entries are dropped here, also on a refresh
+    ranges = [] if options.refresh else usable
     newest = cache.newest(ranges) if ranges else None
     # Without a lookback every cached range is trusted: each was stored up to where its fetch was complete.
     trusted_until = MAX_TIME if newest is None or not options.lookback else \
@@ -275,18 +303,39 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
                     fields: list[str] | None, cache_options: CacheOptions | None, shape: Shape
                     ) -> Callable[[CloseClient, LoadProgress], Iterable[pd.DataFrame]]:
     def fetch(client: CloseClient, bar: LoadProgress) -> list[pd.DataFrame]:
+        arrived: list = []  # every piece (and on a failure, record) read so far, cached or fetched
+        try:
+            return _fetch(client, bar, arrived)
+        except CloseError as error:
+            error.records = list(arrived)  # frame pieces and records: the loader shapes them into .partial
+            raise
+
+    def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
         if cache_options is None:
-            return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape))
-        cache = ActivityCache(cache_options.root, client.base_url, _organization_key(client), kind,
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
+        organization = _organization_key(client, path)
+        if organization is None:
+            log.info("%s for %s: cannot tell which organization the key reads; loading without the cache", path,
+                     client.label)
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
+        cache = ActivityCache(cache_options.root, client.base_url, organization, kind,
                               variant={"fields": fields, "filters": dict(params)})
         cached, gaps = _cached_windows(cache, windows, cache_options, shape)
 
         def store(window: Window, records: list, started: pd.Timestamp) -> None:
+            if any(isinstance(r, dict) and r.get("organization_id") not in (None, organization) for r in records):
+                # The key read another organization's records here too: this range is not cached, so a cache
+                # entry only ever holds (and is checked against) the one organization it is named by.
+                log.info("%s for %s: records of several organizations in one range; not cached", path, client.label)
+                return
             end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
             if _start_key(window) < end:
                 cache.write(_start_key(window), end, records)
 
-        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, shape, on_leaf=store))
+        for _, pieces in cached:
+            arrived.extend(pieces)
+        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, shape, on_leaf=store,
+                                                    arrived=arrived))
 
     return fetch
 
@@ -296,13 +345,16 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
                      filters: Mapping[str, Any] | None, client_options: Mapping[str, Any] | None,
                      cache: Any = None, refresh: bool = False, lookback: Any = DEFAULT_LOOKBACK) -> pd.DataFrame:
     check_choice("on_error", on_error, ON_ERROR_MODES)
+    if not isinstance(refresh, bool):
+        raise ConfigurationError(f"refresh={refresh!r} is not valid: pass True or False.")
     start, end = parse_bound(since, "since"), parse_bound(until, "until")
+    filters, start, end = fold_date_filters(filters, start, end, parse_bound)
     if start is not None and end is not None and start >= end:
         raise ConfigurationError(f"since={since!r} is not before until={until!r}; until is exclusive, so pass a "
                                  "since earlier than until (or leave either out for an open end).")
-    known = CALL_COLUMNS if kind == "call" else MEETING_COLUMNS
+    known = CALL_FIELDS if kind == "call" else MEETING_FIELDS
     root = resolve_cache_dir(cache)
-    cache_options = None if root is None else CacheOptions(root, bool(refresh), parse_lookback(lookback))
+    cache_options = None if root is None else CacheOptions(check_cache_dir(root), refresh, parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
                             check_fields(fields, known, f"{kind}s"), cache_options, build)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from closeframe.frames import concat_frames, with_labels
 
-__all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_repeated_ids", "labelled_frame"]
+__all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
+           "labelled_frame"]
 
 #: Records shaped at a time: a few hundred kilobytes of dicts become typed columns; large enough that the fixed
 #: cost of one shaping call (about a millisecond) is under 5% of the work.
@@ -137,11 +138,44 @@ def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:
     repeated = _repeated(pa.array(frame["id"].array, type=pa.large_string()))  # the string column: not copied
     if repeated is None:
         return frame
-    kept = frame[~repeated].reset_index(drop=True)
+    return _keep_rows(frame, ~repeated)
+
+
+def _keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows of ``keep``, with categories only of the values kept (as if shaped from those rows alone)."""
+    kept = frame[keep].reset_index(drop=True)
     for name, dtype in kept.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
             kept[name] = kept[name].cat.remove_unused_categories()
     return kept
+
+
+def drop_ids_loaded_before(frames: Sequence[pd.DataFrame], owners: Sequence[str]
+                           ) -> tuple[list[pd.DataFrame], dict[tuple[str, str], int]]:
+    """Drop from each frame the rows whose ``id`` an earlier frame has (rows without an id are kept).
+
+    Returns the frames and ``{(earlier owner, later owner): rows dropped}``. pyarrow's ``is_in`` looks the ids up
+    in a hash table of one earlier frame's ids at a time, never a Python string per id.
+    """
+    kept: list[pd.DataFrame] = []
+    overlaps: dict[tuple[str, str], int] = {}
+    for frame, owner in zip(frames, owners):
+        if kept and "id" in frame.columns and len(frame):
+            ids = pa.array(frame["id"].array, type=pa.large_string())
+            repeated = np.zeros(len(frame), dtype=bool)
+            for earlier, earlier_owner in zip(kept, owners):
+                if "id" not in earlier.columns or not len(earlier):
+                    continue
+                known = pa.array(earlier["id"].array, type=pa.large_string())
+                known = known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known
+                hits = pc.is_in(ids, value_set=known, skip_nulls=True).to_numpy(zero_copy_only=False) & ~repeated
+                if hits.any() and earlier_owner != owner:
+                    overlaps[(earlier_owner, owner)] = overlaps.get((earlier_owner, owner), 0) + int(hits.sum())
+                    repeated |= hits
+            if repeated.any():
+                frame = _keep_rows(frame, ~repeated)
+        kept.append(frame)
+    return kept, overlaps
 
 
 def labelled_frame(frames: Sequence[tuple[pd.DataFrame, Any]], build: Build, *,

@@ -3,12 +3,17 @@
 Layout: ``<root>/<host>/<organization_id>/<kind>s[/<variant>]/<start>__<end>.parquet``. Each file holds the
 records whose ``date_created`` lies in its half-open range ``[start, end)`` as they were when fetched (columns
 ``id``, ``date_created`` and ``record``, the record's JSON, so a cached load returns exactly what a fresh load
-returns). Ranges in one folder never overlap: writing a range trims the files it overlaps. ``variant`` is a hash of
-``fields=``/``filters=`` when given, since such loads hold other records.
+returns); records without a readable ``date_created`` ride along with the file they were fetched into. Ranges in one
+folder never overlap: writing a range trims the files it overlaps. ``variant`` is a hash of ``fields=``/``filters=``
+when given, since such loads hold other records.
 
-The folder is named by the organization id that ``/me/`` reports, never by a key; nothing secret is written.
-Files are written atomically (temporary file, then rename), as each window completes, so an interrupted load keeps
-the windows it finished and a re-run resumes from them.
+The folder is named by the organization the key reads (its records' ``organization_id``), never by a key; nothing
+secret is written. Every file records that organization and every read checks it, so a cache never serves one
+organization's rows to another. A file that cannot be read whole (truncated, empty, garbage, other columns) is
+dropped with a :class:`CacheWarning` and its range fetched again. Files are written durably (temporary file,
+fsync, rename, fsync of the folder) as each window completes, under a lock that holds across processes
+(:mod:`closeframe.locking`), so an interrupted load keeps the windows it finished and several processes can share
+one folder.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import hashlib
 import json
 import os
 import re
+import logging
 import tempfile
-import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,10 +34,12 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pyarrow as pa
 
+from closeframe.durable import write_durably
 from closeframe.errors import ConfigurationError
+from closeframe.locking import folder_lock
 
-__all__ = ["CACHE_ENV", "CACHE_FILE_NAME", "MAX_TIME", "MIN_TIME", "ActivityCache", "CachedRange", "default_cache_dir",
-           "parse_lookback", "resolve_cache_dir"]
+__all__ = ["CACHE_ENV", "CACHE_FILE_NAME", "MAX_TIME", "MIN_TIME", "ActivityCache", "CacheWarning", "CachedRange",
+           "check_cache_dir", "default_cache_dir", "parse_lookback", "resolve_cache_dir", "stored_end"]
 
 #: The environment variable naming the cache folder used by ``cache=True``.
 CACHE_ENV = "CLOSEFRAME_CACHE"
@@ -43,8 +51,7 @@ _NAME = re.compile(r"^(open|\d{8}T\d{6}\.\d{9}Z)__(\d{8}T\d{6}\.\d{9}Z)\.parquet
 #: The name of a cache file (what DuckDB usage reads: closeframe.usage_sql).
 CACHE_FILE_NAME = _NAME
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# Writes trim other files of the same folder; one lock keeps concurrent windows from trimming each other.
-_WRITE_LOCK = threading.Lock()
+log = logging.getLogger("closeframe.cache")
 
 
 try:
@@ -82,6 +89,31 @@ def resolve_cache_dir(cache: Any) -> Path | None:
         return Path(cache).expanduser()
     raise ConfigurationError(
         f"cache={cache!r} is not valid: pass True (${CACHE_ENV} or ~/.cache/closeframe), a folder path, or None.")
+
+
+def check_cache_dir(root: Path) -> Path:
+    """Make sure ``root`` is a folder this process can write, before any request; return it.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``root`` or a folder above it is a file, or the folder cannot be created or written.
+    """
+    for place in (root, *root.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ConfigurationError(f"cache={str(root)!r} cannot be a cache folder: {str(place)!r} is a file. "
+                                         "Pass a folder path (it is created if missing), or cache=None.")
+            break
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=root, prefix=".probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigurationError(f"The cache folder {str(root)!r} cannot be written ({exc.strerror or exc}): pass "
+                                 "a folder you can write with cache=, or cache=None.") from None
+    return root
 
 
 def parse_lookback(lookback: Any) -> pd.Timedelta:
@@ -129,6 +161,18 @@ class CachedRange:
     path: Path
 
 
+class CacheWarning(UserWarning):
+    """A cache entry was damaged, or held another organization's rows: it was dropped and is fetched again."""
+
+
+class _Damaged(Exception):
+    """Why a cache file cannot be used."""
+
+
+_ORGANIZATION_KEY = b"closeframe.organization_id"
+_COLUMNS = {"id": "string", "date_created": "timestamp", "record": "string"}
+
+
 class ActivityCache:
     """The cached ranges of one organization's calls or meetings.
 
@@ -139,10 +183,16 @@ class ActivityCache:
     base_url : str
         The API's base URL; its host keeps a sandbox's data apart from Close's.
     organization : str
-        The organization id from ``/me/``.
+        The id of the organization the key reads (its records carry it); every entry is checked against it.
     kind : {"call", "meeting"}
     variant : mapping, optional
         ``fields``/``filters`` of the load; a non-empty one gets its own sub-folder.
+
+    Notes
+    -----
+    :meth:`load` reads and checks every entry once, under the folder's lock (:mod:`closeframe.locking`), and keeps
+    them in memory for :meth:`read`; :meth:`write` takes the same lock, so other threads and processes on the folder
+    never see it half rewritten. Writes are durable: the file and the folder are fsynced around the rename.
     """
 
     def __init__(self, root: Path, base_url: str, organization: str, kind: str,
@@ -153,9 +203,14 @@ class ActivityCache:
             digest = hashlib.sha1(json.dumps(variant, sort_keys=True, default=str).encode()).hexdigest()[:12]
             folder = folder / f"variant-{digest}"
         self.folder = folder
+        self.organization = organization
+        # path -> (date_created, records): the records are not kept after the check (a million cached calls as
+        # dicts would cost gigabytes); reads parse them again, a file at a time.
+        self._entries: dict[Path, tuple[pd.Series, list[dict] | None]] = {}
+        self._written: dict[Path, pd.Timestamp] = {}  # path -> when the file was written
 
     def ranges(self) -> list[CachedRange]:
-        """The cached ranges, oldest first (files that are not ours are ignored)."""
+        """The cached ranges, oldest first (files that are not ours, e.g. leftover temporary files, are ignored)."""
         if not self.folder.is_dir():
             return []
         found = []
@@ -165,66 +220,107 @@ class ActivityCache:
                 found.append(CachedRange(_parse(match[1]), _parse(match[2]), path))
         return sorted(found, key=lambda r: r.start)
 
-    def newest(self, ranges: Iterable[CachedRange]) -> pd.Timestamp | None:
-        """The latest ``date_created`` cached in ``ranges``, or ``None`` when they hold no records."""
-        import pyarrow.parquet as pq
+    def load(self) -> list[CachedRange]:
+        """Read and check every entry; return the usable ranges, oldest first.
 
+        A damaged entry (truncated, empty, not Parquet, other columns, records that are not JSON) or one holding
+        another organization's records is deleted with a :class:`CacheWarning`: its range is then simply not
+        cached, and the load fetches it again.
+        """
+        usable = []
+        with folder_lock(self.folder):
+            for cached in self.ranges():
+                try:
+                    self._entries[cached.path] = (_read_entry(cached.path, self.organization)[0], None)
+                    self._written[cached.path] = pd.Timestamp(cached.path.stat().st_mtime, unit="s", tz="UTC")
+                except _Damaged as problem:
+                    warnings.warn(f"closeframe cache: dropped {cached.path.name} in {str(self.folder)!r}: "
+                                  f"{problem}. Its range is fetched again.", CacheWarning, stacklevel=2)
+                    cached.path.unlink(missing_ok=True)
+                    continue
+                usable.append(cached)
+        return usable
+
+    def newest(self, ranges: Iterable[CachedRange]) -> pd.Timestamp | None:
+        """The latest ``date_created`` cached in ``ranges`` (from :meth:`load`) that was already past when its file
+        was written.
+
+        A meeting's ``date_created`` is its start, so upcoming meetings are cached with dates in the future; they
+        say nothing about how far loading has come. Each file's write time bounds what it held in the past.
+        ``None`` when no such record is cached.
+        """
         latest = None
         for cached in ranges:
-            column = pq.read_table(cached.path, columns=["date_created"]).column(0).to_pandas()
-            if len(column):
-                value = column.max()
+            created, written = self._entries[cached.path][0].dropna(), self._written[cached.path]
+            past = created[created <= written]
+            if len(past):
+                value = past.max()
                 latest = value if latest is None else max(latest, value)
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC")
 
-    @staticmethod
-    def read(cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp) -> list[dict]:
-        """The records of ``cached`` whose ``date_created`` is in ``[start, end)``, in their stored order."""
-        frame = _read_frame(cached.path)
-        keep = (frame["date_created"] >= start) & (frame["date_created"] < end)
-        return [json.loads(text) for text in frame.loc[keep, "record"]]
+    def read(self, cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp) -> list[dict]:
+        """The records of ``cached`` (from :meth:`load`) whose ``date_created`` is in ``[start, end)``.
 
-    @staticmethod
-    def read_batches(cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp,
+        Records without a readable ``date_created`` belong to no range: they come with every read of their file
+        (the loader keeps each id once).
+        """
+        created, records = self._entries[cached.path]
+        if records is None:
+            with folder_lock(self.folder):
+                try:
+                    created, records = _read_entry(cached.path, self.organization)
+                except (_Damaged, OSError) as problem:
+                    # Another process trimmed or replaced it since load(): say so, rather than fail the load.
+                    warnings.warn(f"closeframe cache: {cached.path.name} in {str(self.folder)!r} changed while "
+                                  f"this load read the cache ({problem}); load again for its range.", CacheWarning,
+                                  stacklevel=3)
+                    return []
+        keep = (((created >= start) & (created < end)) | created.isna()).to_numpy()
+        return [record for record, kept in zip(records, keep) if kept]
+
+    def read_batches(self, cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp,
                      size: int) -> Iterator[list[dict]]:
-        """The records of :meth:`read`, ``size`` at a time: only the ``record`` texts of the rows in range are
-        read (with pyarrow, a batch at a time), so the whole file is never held as dicts."""
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        with pq.ParquetFile(cached.path) as parquet:
-            for batch in parquet.iter_batches(batch_size=size, columns=["date_created", "record"]):
-                created = batch.column(0).cast(pa.timestamp("ns", tz="UTC"))
-                keep = pc.and_(pc.greater_equal(created, pa.scalar(start.value, created.type)),
-                               pc.less(created, pa.scalar(end.value, created.type)))
-                texts = batch.column(1).filter(keep)
-                if len(texts):
-                    yield [_loads(text) for text in texts.to_pylist()]
+        """The records of :meth:`read`, ``size`` at a time; one file's records at most are held as dicts."""
+        records = self.read(cached, start, end)
+        for first in range(0, len(records), size):
+            yield records[first:first + size]
 
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: list[dict]) -> None:
         """Store ``records`` as the range ``[start, end)``, trimming cached ranges that overlap it."""
-        with _WRITE_LOCK:
-            self.folder.mkdir(parents=True, exist_ok=True)
+        new = _records_frame(records)
+        with folder_lock(self.folder):
+            carried = []
             for cached in self.ranges():
-                if cached.start < end and start < cached.end:
+                if not (cached.start < end and start < cached.end):
+                    continue
+                try:
                     frame = _read_frame(cached.path)
-                    for piece_start, piece_end in ((cached.start, start), (end, cached.end)):
-                        if piece_start < piece_end:
-                            keep = (frame["date_created"] >= piece_start) & (frame["date_created"] < piece_end)
-                            self._write_frame(piece_start, piece_end, frame[keep])
+                except _Damaged as problem:
+                    log.warning("closeframe cache: dropped the damaged %s (%s)", cached.path, problem)
                     cached.path.unlink(missing_ok=True)
-            self._write_frame(start, end, _records_frame(records))
+                    continue
+                # Undated records have no place by date: they stay with a piece of their file, unless refetched.
+                undated = frame["date_created"].isna() & ~frame["id"].isin(new["id"].dropna())
+                pieces = [(a, b) for a, b in ((cached.start, start), (end, cached.end)) if a < b]
+                for number, (piece_start, piece_end) in enumerate(pieces):
+                    keep = (frame["date_created"] >= piece_start) & (frame["date_created"] < piece_end)
+                    self._write_frame(piece_start, piece_end, frame[keep.fillna(False) | (undated & (number == 0))])
+                if not pieces:
+                    carried.append(frame[undated])
+                cached.path.unlink(missing_ok=True)
+            if carried:
+                new = pd.concat([new, *carried], ignore_index=True)
+            self._write_frame(start, end, new)
 
     def _write_frame(self, start: pd.Timestamp, end: pd.Timestamp, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         target = self.folder / f"{_format(start)}__{_format(end)}.parquet"
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".partial-", suffix=".parquet")
-        os.close(handle)
-        try:
-            frame.to_parquet(temporary, index=False, engine="pyarrow")
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               _ORGANIZATION_KEY: self.organization.encode()})
+        write_durably(target, lambda temporary: pq.write_table(table, temporary))
 
 
 def _records_frame(records: list[dict]) -> pd.DataFrame:
@@ -238,17 +334,53 @@ def _records_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path, engine="pyarrow")
+    """A cache file as a frame with its three columns typed; :class:`_Damaged` when it is not one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise _Damaged(f"damaged, not a readable Parquet file ({type(exc).__name__})") from None
+    types = {field.name: field.type for field in table.schema}
+    for name, kind in _COLUMNS.items():
+        found = types.get(name)
+        if found is None or not (pa.types.is_timestamp(found) if kind == "timestamp" else
+                                 pa.types.is_string(found) or pa.types.is_large_string(found)):
+            raise _Damaged(f"damaged, column {name!r} is {found or 'missing'}, not {kind}")
+    try:
+        frame = table.select(list(_COLUMNS)).to_pandas()
+    except (pa.ArrowException, ValueError) as exc:
+        raise _Damaged(f"damaged ({type(exc).__name__})") from None
+    frame["id"] = frame["id"].astype("string")
+    frame["record"] = frame["record"].astype("string")
     frame["date_created"] = frame["date_created"].astype("datetime64[ns, UTC]")
+    frame.attrs["organization"] = (table.schema.metadata or {}).get(_ORGANIZATION_KEY, b"").decode() or None
     return frame
+
+
+def _read_entry(path: Path, organization: str) -> tuple[pd.Series, list[dict]]:
+    """A cache file's dates and records, checked to be whole and of ``organization``."""
+    frame = _read_frame(path)
+    try:
+        records = [_loads(text) for text in frame["record"]]
+    except (TypeError, ValueError):
+        raise _Damaged("damaged, its records are not JSON") from None
+    if not all(isinstance(record, dict) for record in records):
+        raise _Damaged("damaged, its records are not JSON objects")
+    found = {frame.attrs["organization"]} | {r.get("organization_id") for r in records}
+    others = sorted(str(org) for org in found - {None, organization})
+    if others:
+        raise _Damaged(f"it holds rows of organization {', '.join(others)}, not {organization}")
+    return frame["date_created"], records
 
 
 def stored_end(end: pd.Timestamp, started: pd.Timestamp, records: list[dict]) -> pd.Timestamp:
     """The end a fetched window may be cached with: activities created after the fetch began may be missing.
 
-    ``min(end, max(started, newest record + 1 µs))``: the open end of the newest window is therefore refetched on
-    the next run, even when the server's clock runs ahead of ours.
+    ``started`` is the server's clock when the fetch began (from its ``Date`` header, see
+    :meth:`closeframe.client.CloseClient.server_now`), so a server clock behind ours cannot hide the activities
+    it stamps after our fetch. ``min(end, started)``; the dates of the records fetched do not move it, since a
+    meeting's ``date_created`` is its start and may lie in the future. ``records`` is kept for the signature.
     """
-    newest = _records_frame(records)["date_created"].max() if records else pd.NaT
-    reached = started if pd.isna(newest) else max(started, newest + _ONE_MICROSECOND)
-    return min(end, reached)
+    return min(end, started)

@@ -16,12 +16,12 @@ from typing import Sequence
 import pandas as pd
 
 from closeframe import __version__
-from closeframe.errors import CloseError
-from closeframe.export import EXPORT_FORMATS, export
+from closeframe.errors import CloseError, ConfigurationError
+from closeframe.export import EXPORT_FORMATS, check_export_target, export
 from closeframe.frames import APPLIES_TO_MODES
 from closeframe.load import load_outcomes
 
-__all__ = ["main", "summarize_outcomes"]
+__all__ = ["main", "port_argument", "summarize_outcomes"]
 
 EXPORT_KINDS = ("outcomes", "calls", "meetings", "usage")
 
@@ -85,9 +85,64 @@ def _load_for_export(args: argparse.Namespace) -> pd.DataFrame:
     return outcome_usage(outcomes, load_calls(**window), load_meetings(**window))
 
 
+#: Options of ``export`` that only some kinds use: giving one to another kind is refused, not ignored.
+_ACTIVITY_KINDS = ("calls", "meetings", "usage")
+_KIND_OPTIONS = {"--since": ("since", _ACTIVITY_KINDS), "--until": ("until", _ACTIVITY_KINDS),
+                 "--cache": ("cache", _ACTIVITY_KINDS), "--fields": ("fields", ("outcomes", "calls", "meetings")),
+                 "--applies-to": ("applies_to", ("outcomes",))}
+
+
+def _partition_columns(kind: str) -> set[str]:
+    """The columns a frame of ``kind`` has for sure (unknown new fields aside): what --partition-by may name."""
+    from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, OUTCOME_COLUMNS
+    from closeframe.usage import USAGE_COLUMNS
+
+    return {"outcomes": {*OUTCOME_COLUMNS, "organization_name", "account", "applies_to", "applies_to_calls",
+                         "applies_to_meetings"},
+            "calls": {*CALL_COLUMNS, "organization_name", "account", "month"},
+            "meetings": {*MEETING_COLUMNS, "organization_name", "account", "month"},
+            "usage": set(USAGE_COLUMNS)}[kind]
+
+
+def _check_export_args(args: argparse.Namespace) -> list[str] | None:
+    """Everything about ``export``'s arguments that can be wrong, checked before anything loads.
+
+    Returns the partition columns. Raises ConfigurationError naming the option.
+    """
+    for flag, (name, kinds) in _KIND_OPTIONS.items():
+        if getattr(args, name) is not None and args.kind not in kinds:
+            raise ConfigurationError(f"{flag} does not apply to {args.kind}; it is for {', '.join(kinds)}.")
+    partition_by = None
+    if args.partition_by is not None:
+        partition_by = [c.strip() for c in args.partition_by.split(",") if c.strip()]
+        if not partition_by:
+            raise ConfigurationError("--partition-by names no column: pass e.g. --partition-by organization_id,month.")
+        known = _partition_columns(args.kind)
+        unknown = [c for c in partition_by if c not in known]
+        if unknown:
+            raise ConfigurationError(f"--partition-by {','.join(unknown)}: no such column in {args.kind}; choose "
+                                     f"from {', '.join(sorted(known))}.")
+        if args.format not in (None, "parquet") or Path(args.out).suffix.lower() == ".csv":
+            raise ConfigurationError(f"--partition-by writes a Parquet dataset folder; --out {args.out} "
+                                     f"{'with --format csv' if args.format == 'csv' else 'names a CSV file'}. "
+                                     "Name a folder, e.g. --out calls-dataset.")
+    check_export_target(args.out, args.format, partition_by)
+    if partition_by is None and args.format is None and Path(args.out).suffix.lower() not in (".csv", ".parquet",
+                                                                                             ".pq"):
+        raise ConfigurationError(f"Cannot tell the format of --out {args.out}: end it in .csv or .parquet, or pass "
+                                 f"--format ({', '.join(EXPORT_FORMATS)}).")
+    return partition_by
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
+    try:
+        partition_by = _check_export_args(args)
+    except ConfigurationError as exc:
+        print(f"closeframe: error: {exc}", file=sys.stderr)
+        return 2
+    if args.kind == "outcomes" and args.applies_to is None:
+        args.applies_to = "columns"
     df = _load_for_export(args)
-    partition_by = [c.strip() for c in args.partition_by.split(",") if c.strip()] if args.partition_by else None
     path = export(df, args.out, format=args.format, partition_by=partition_by)
     print(f"wrote {len(df)} {args.kind} to {path}")
     return 0
@@ -127,8 +182,41 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return run_dashboard(args.port, seed=args.seed)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"closeframe: error: {message} (see {self.prog} --help)\n")
+
+
+def port_argument(text: str) -> int:
+    """A TCP port for --port: 0 (a free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: pass 0 (a free one) to 65535")
+    return port
+
+
+#: The options the command line takes before its command.
+_GLOBAL_OPTIONS = ("-h", "--help", "--version", "-v", "--verbose", "-q", "--quiet")
+
+
+def _unknown_global_option(argv: Sequence[str]) -> str | None:
+    """The first option before the command that closeframe does not know (argparse would only say a command is
+    missing)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return None
+        if token not in _GLOBAL_OPTIONS:
+            return token
+    return None
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="closeframe", description="Close CRM outcomes as pandas DataFrames.")
+    parser = _Parser(prog="closeframe", description="Close CRM outcomes as pandas DataFrames.")
     parser.add_argument("--version", action="version", version=f"closeframe {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request (never a key)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -144,7 +232,8 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from --out's suffix")
     exp.add_argument("--out", required=True, help="output file (a folder with --partition-by)")
     exp.add_argument("--fields", default=None, help="only these fields, e.g. id,name,type")
-    exp.add_argument("--applies-to", choices=APPLIES_TO_MODES, default="columns", dest="applies_to")
+    exp.add_argument("--applies-to", choices=APPLIES_TO_MODES, default=None, dest="applies_to",
+                     help="outcomes: columns (default) or long")
     exp.add_argument("--base-url", default=None, help="default: CLOSE_BASE_URL or https://api.close.com/api/v1/")
     exp.add_argument("--since", default=None, help="calls/meetings/usage: date_created from this date (UTC)")
     exp.add_argument("--until", default=None, help="calls/meetings/usage: date_created before this date")
@@ -154,7 +243,7 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(run=_cmd_export)
 
     box = commands.add_parser("sandbox", help="run the Close-compatible sandbox in the foreground")
-    box.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    box.add_argument("--port", type=port_argument, default=0, help="port on 127.0.0.1 (default: a free one)")
     box.add_argument("--seed", type=int, default=0, help="seed of the synthetic organizations")
     box.set_defaults(run=_cmd_sandbox)
 
@@ -166,7 +255,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     dash = commands.add_parser("dashboard", help="serve the outcome explorer in the browser with Voilà "
                                                  "(the dashboard extra)")
-    dash.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
+    dash.add_argument("--port", type=port_argument, default=8866, help="port on 127.0.0.1 (default 8866)")
     dash.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
     dash.set_defaults(run=_cmd_dashboard)
     return parser
@@ -180,6 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv : sequence of str, optional
         Arguments without the program name; ``None`` reads ``sys.argv``.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    unknown = _unknown_global_option(argv)
+    if unknown is not None:
+        print(f"closeframe: error: unknown option {unknown!r}; before the command closeframe takes "
+              f"{', '.join(_GLOBAL_OPTIONS)} (see closeframe --help)", file=sys.stderr)
+        return 2
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -189,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"closeframe: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"closeframe: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})", file=sys.stderr)
+        where = getattr(exc, "filename", None)
+        print(f"closeframe: error: {exc.strerror or exc}" + (f" ({where})" if where else ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("closeframe: interrupted", file=sys.stderr)

@@ -5,23 +5,28 @@ Only this module and :mod:`closeframe.ratelimit` touch the network. Everything r
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import ipaddress
 import json
 import logging
 import os
 import random
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
 from closeframe import __version__
-from closeframe.accounts import resolve_accounts
-from closeframe.errors import ConfigurationError, TransportError, error_for_status, mask_secret
-from closeframe.ratelimit import Throttle, endpoint_group, rate_limit_wait
+from closeframe.accounts import check_sendable, resolve_accounts
+from closeframe.errors import ConfigurationError, RateLimitError, TransportError, error_for_status, mask_secret
+from closeframe.ratelimit import Throttle, ThrottleStopped, ThrottleWaitTooLong, endpoint_group, rate_limit_wait
 
-__all__ = ["DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "list_query", "normalize_fields", "resolve_base_url"]
+__all__ = ["CLIENT_OPTIONS", "DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "check_client_options", "list_query",
+           "normalize_fields", "resolve_base_url"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 #: Close's maximum ``_limit`` for outcomes, calls and meetings; asking for more is a 400.
@@ -56,6 +61,9 @@ def resolve_base_url(base_url: str | None = None) -> str:
     ConfigurationError
         When the URL is not ``http(s)://host/...``, or is plain ``http://`` to a host that is not loopback.
     """
+    if base_url is not None and not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url={base_url!r} is a {type(base_url).__name__}, not a URL: pass a string "
+                                 f"such as {DEFAULT_BASE_URL!r}, or None for CLOSE_BASE_URL.")
     url = base_url if base_url is not None else (os.environ.get("CLOSE_BASE_URL") or DEFAULT_BASE_URL)
     try:
         parts = urlsplit(url.strip())
@@ -79,6 +87,62 @@ def resolve_base_url(base_url: str | None = None) -> str:
         raise ConfigurationError(f"The base URL {url!r} must not have a query or fragment.")
     clean = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return clean if clean.endswith("/") else clean + "/"
+
+
+#: The keyword arguments of :class:`CloseClient` a loader's ``client_options=`` may set.
+CLIENT_OPTIONS = ("timeout", "max_retries", "max_wait", "backoff", "sleep", "pool_size")
+
+
+def _number(name: str, value: Any, *, low: float = 0.0, integer: bool = False, positive: bool = False) -> float:
+    """``value`` as a number no smaller than ``low`` (above it with ``positive``), else a ConfigurationError."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        ok = value > low if positive else value >= low
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        bound = f"above {low:g}" if positive else f"at least {low:g}"
+        raise ConfigurationError(f"{name}={value!r} is not valid: pass {kind} {bound}.")
+    return value
+
+
+def _check_timeout(timeout: Any) -> float | tuple[float, float]:
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        return tuple(_number("timeout", part, positive=True) for part in timeout)  # type: ignore[return-value]
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return _number("timeout", timeout, positive=True)
+    raise ConfigurationError(f"timeout={timeout!r} is not valid: pass seconds (e.g. 30) or a pair (connect, read) "
+                             "such as (5, 30).")
+
+
+def check_client_options(options: Any) -> dict[str, Any]:
+    """Check a loader's ``client_options=`` before any request: known names, sensible values.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the bad option or value and listing the valid names.
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigurationError(f"client_options= takes a mapping such as {{'timeout': 30, 'max_wait': 600}}, not "
+                                 f"a {type(options).__name__}.")
+    unknown = [name for name in options if name not in CLIENT_OPTIONS]
+    if unknown:
+        raise ConfigurationError(f"Unknown client option{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; valid names are {', '.join(CLIENT_OPTIONS)}.")
+    options = dict(options)
+    if "timeout" in options:
+        _check_timeout(options["timeout"])
+    for name, integer, low in (("max_retries", True, 0), ("max_wait", False, 0), ("backoff", False, 0),
+                               ("pool_size", True, 1)):
+        if name in options:
+            _number(name, options[name], low=low, integer=integer)
+    if "sleep" in options and not callable(options["sleep"]):
+        raise ConfigurationError(f"sleep={options['sleep']!r} is not callable.")
+    return options
 
 
 class _Auth(requests.auth.AuthBase):
@@ -161,6 +225,8 @@ class CloseClient:
                     f"CloseClient takes one {name} string, not a {type(value).__name__}; for several "
                     "organizations pass them to cf.load_outcomes (or load_calls / load_meetings).")
         (account,) = resolve_accounts(api_key, token)  # the environment, emptiness, both-at-once: one set of rules
+        check_client_options({"timeout": timeout, "max_retries": max_retries, "max_wait": max_wait,
+                              "backoff": backoff, "sleep": sleep, "pool_size": pool_size})
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
         self.max_retries = int(max_retries)
@@ -168,9 +234,13 @@ class CloseClient:
         self.backoff = float(backoff)
         self._auth = _Auth(account.api_key, account.token)
         self.label = label or self._auth.masked
+        check_sendable(account.api_key or account.token, "OAuth token" if account.token else "API key", self.label)
         self._sleep = sleep
-        self.throttle = Throttle(sleep=sleep)
+        # Waits end early when one of these is set (Ctrl-C, or another part of the load failed).
+        self._stop_events: list[threading.Event] = [threading.Event()]
+        self.throttle = Throttle(sleep=None if sleep is time.sleep else sleep)
         self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
+        self._server_offset: float | None = None  # the server's clock minus time.time(), from Date headers
         self.requests_sent = 0
         self.session = requests.Session()
         self.session.auth = self._auth
@@ -192,6 +262,40 @@ class CloseClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+
+    def stop(self) -> None:
+        """Make every wait of this client (rate limits, backoff) end now; requests then raise ``LoadStopped``."""
+        self._stop_events[0].set()
+
+    @contextmanager
+    def stopped_by(self, event: threading.Event):
+        """While inside, setting ``event`` stops this client's waits as :meth:`stop` does."""
+        self._stop_events.append(event)
+        try:
+            yield self
+        finally:
+            self._stop_events.remove(event)
+
+    def _stop_requested(self) -> bool:
+        return any(event.is_set() for event in list(self._stop_events))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the client is stopped (the injected ``sleep`` is used as given)."""
+        if self._sleep is not time.sleep:
+            self._sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop_requested():
+                break
+            self._stop_events[0].wait(min(left, Throttle.POLL))
+        self._raise_if_stopped()
+
+    def _raise_if_stopped(self) -> None:
+        if self._stop_requested():
+            from closeframe.progress import LoadStopped
+
+            raise LoadStopped(f"the load for {self.label} was stopped")
 
     def url(self, path: str) -> str:
         """The full URL of an API path; Close's paths always end in ``/``."""
@@ -236,12 +340,15 @@ class CloseClient:
         failures = 0
         last_problem = ""
         while True:
-            self.throttle.wait(group)
+            self._acquire(group, shown_path)
             try:
                 self.requests_sent += 1
                 response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
                 body_bytes = response.content  # read the whole body here, so a mid-body reset is caught
-            except requests.exceptions.RequestException as exc:
+            except BaseException as exc:
+                self.throttle.release(group)  # no answer: it no longer counts against the window
+                if not isinstance(exc, requests.exceptions.RequestException):
+                    raise
                 never_sent = isinstance(exc, (requests.exceptions.ConnectTimeout,)) or (
                     isinstance(exc, requests.exceptions.ConnectionError)
                     and "Connection refused" in str(exc)
@@ -256,6 +363,7 @@ class CloseClient:
                 failures = self._backoff_or_raise(failures, shown_path, last_problem)
                 continue
 
+            self._note_server_clock(response.headers.get("Date"))
             status = response.status_code
             log.debug("%s %s %s -> %s (%s)", method, shown_path, dict(params or {}), status, self.label)
             self.throttle.update(group, response.headers)
@@ -289,6 +397,41 @@ class CloseClient:
                 continue
             return body
 
+    def _note_server_clock(self, date_header: str | None) -> None:
+        """Remember how far the server's clock (its ``Date`` header) is from ours."""
+        if not date_header:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date_header).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date is rounded down to the second, so server + offset is a lower bound of the server's time: keep the
+        # tightest one seen.
+        offset = server - time.time()
+        if self._server_offset is None or offset > self._server_offset:
+            self._server_offset = offset
+
+    def server_now(self) -> datetime.datetime | None:
+        """The server's clock now, as its ``Date`` headers tell it (never later than the truth); ``None`` before
+        any answer with a ``Date`` header."""
+        if self._server_offset is None:
+            return None
+        return datetime.datetime.fromtimestamp(time.time() + self._server_offset, tz=datetime.timezone.utc)
+
+    def _acquire(self, group: str, shown_path: str) -> None:
+        """Wait for the throttle's go, within ``max_wait`` for any single wait, and stoppable."""
+        self._raise_if_stopped()
+        try:
+            self.throttle.acquire(group, max_wait=self.max_wait, stop=self._stop_requested)
+        except ThrottleWaitTooLong as exc:
+            raise RateLimitError(429, f"GET {shown_path} for {self.label}: Close's rate limit asks to wait "
+                                      f"{exc.seconds:.0f} s before the next request, longer than max_wait="
+                                      f"{self.max_wait:g}; raise max_wait or try again later.",
+                                 path=shown_path) from None
+        except ThrottleStopped:
+            self._raise_if_stopped()
+            raise
+
     def _backoff_or_raise(self, failures: int, path: str, problem: str, *, status: int | None = None,
                           body: Any = None) -> int:
         """Sleep before retry number ``failures + 1``, or raise once ``max_retries`` are used up."""
@@ -304,7 +447,7 @@ class CloseClient:
             raise TransportError(message, path=path, attempts=failures)
         # Full jitter: a random wait up to the exponential step, so many clients do not retry in lockstep.
         step = min(30.0, self.backoff * 2 ** (failures - 1))
-        self._sleep(random.uniform(step / 2, step))
+        self._pause(random.uniform(step / 2, step))
         return failures
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None, *,
@@ -390,6 +533,9 @@ def normalize_fields(fields: Sequence[str] | str | None) -> list[str] | None:
     """
     if fields is None:
         return None
+    if not isinstance(fields, (str, Sequence)) and not isinstance(fields, (set, frozenset)):
+        raise ConfigurationError(f"fields={fields!r} is not a list of field names: pass e.g. ['id', 'name'] or "
+                                 "'id,name', or None for every field.")
     names = fields.split(",") if isinstance(fields, str) else list(fields)
     clean = []
     for name in names:

@@ -55,6 +55,9 @@ def mask_secret(secret: str | None) -> str:
     if not secret:
         return "<none>"
     shown = secret[:4] if len(secret) >= 12 else ""
+    # A pasted key may start with a line break or a stray character: show its start only when it is plain text.
+    if not all(" " < ch < "\x7f" for ch in shown):
+        shown = ""
     return f"{shown}…"
 
 
@@ -244,7 +247,7 @@ def error_for_status(status: int, *, path: str | None = None, body: Any = None, 
     where = f" for {account}" if account else ""
     message = f"Close answered {status} on GET {path or '?'}{where}"
     if detail:
-        message += f": {detail}"
+        message += f": {detail.rstrip('. ')}"
     match = _MAX_SKIP.search(detail)
     if status == 400 and (match or "maximum skip" in detail):
         max_skip = int(match.group(1)) if match else None

@@ -7,14 +7,18 @@ them the same way; datetimes stay UTC (ISO 8601 with ``+00:00`` in CSV).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from closeframe.errors import ConfigurationError
+from closeframe.durable import replace_folder, write_durably
+from closeframe.errors import CloseError, ConfigurationError
 
-__all__ = ["EXPORT_FORMATS", "MONTH_SOURCE", "export", "to_csv", "to_parquet", "to_parquet_dataset"]
+__all__ = ["EXPORT_FORMATS", "MONTH_SOURCE", "check_export_target", "check_partition_by", "export", "export_format",
+           "to_csv", "to_parquet", "to_parquet_dataset"]
 
 EXPORT_FORMATS = ("csv", "parquet")
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -42,19 +46,119 @@ def _flatten_nested(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
+    """Tz-aware datetime columns as ISO 8601 text in UTC with a ``+00:00`` offset (strftime's ``%z`` gives +0000)."""
+    zoned = [col for col in df.columns if isinstance(df[col].dtype, pd.DatetimeTZDtype)]
+    if not zoned:
+        return df
+    out = df.copy()
+    for col in zoned:
+        text = out[col].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        out[col] = text.astype("string").where(out[col].notna())
+    return out
+
+
+def _writing(path: Path, write) -> Path:
+    """Write through :func:`closeframe.durable.write_durably`; an OS failure becomes one clear CloseError."""
+    try:
+        return write_durably(path, write)
+    except OSError as exc:
+        raise CloseError(f"Could not write {str(path)!r}: {exc.strerror or exc}. Any file that was there is "
+                         "unchanged.") from None
+
+
 def to_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as UTF-8 CSV without the index; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _flatten_nested(_check_frame(df)).to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
-    return path
+    """Write ``df`` as UTF-8 CSV without the index, atomically; return the path."""
+    path = check_export_target(path, "csv")
+    frame = _iso_datetimes(_flatten_nested(_check_frame(df)))
+    return _writing(path, lambda temporary: frame.to_csv(temporary, index=False, encoding="utf-8"))
 
 
 def to_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as one Parquet file (pyarrow, dtypes kept: categories as dictionaries); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _flatten_nested(_check_frame(df)).to_parquet(path, index=False, engine="pyarrow")
+    """Write ``df`` as one Parquet file (pyarrow, dtypes kept: categories as dictionaries), atomically."""
+    path = check_export_target(path, "parquet")
+    frame = _flatten_nested(_check_frame(df))
+    return _writing(path, lambda temporary: frame.to_parquet(temporary, index=False, engine="pyarrow"))
+
+
+def _nearest_existing(path: Path) -> Path:
+    for place in (path, *path.parents):
+        if place.exists():
+            return place
+    return Path.cwd()
+
+
+def _check_writable_parent(path: Path, shown: str) -> None:
+    """The folder that will hold ``path`` exists or can be made, and a file can be created in it."""
+    existing = _nearest_existing(path.parent)
+    if not existing.is_dir():
+        raise ConfigurationError(f"Cannot write {shown}: {str(existing)!r} is a file, not a folder. Choose a path "
+                                 "in a folder.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write {shown}: {exc.strerror or exc} in {str(path.parent)!r}. Choose a "
+                                 "folder you can write.") from None
+
+
+def _is_dataset_folder(folder: Path) -> bool:
+    """Only a folder of Parquet files under ``column=value`` folders (or an empty one) is replaced by an export."""
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if path.is_dir():
+            if "=" not in path.name:
+                return False
+        elif len(relative.parts) < 2 or path.suffix not in (".parquet", ".pq") or \
+                not all("=" in part for part in relative.parts[:-1]):
+            return False
+    return True
+
+
+def check_partition_by(partition_by: Sequence[str] | str) -> list[str]:
+    """``partition_by=`` as a list of column names; a clear error for an empty or malformed one."""
+    columns = [partition_by] if isinstance(partition_by, str) else partition_by
+    if not isinstance(columns, Sequence) or isinstance(columns, str) or \
+            not all(isinstance(c, str) and c.strip() for c in columns):
+        raise ConfigurationError(f"partition_by={partition_by!r} is not valid: pass column names, e.g. "
+                                 "'organization_id' or ['organization_id', 'month'].")
+    if not columns:
+        raise ConfigurationError("partition_by is empty: name at least one column, e.g. 'organization_id' or "
+                                 "['organization_id', 'month'], or leave it out for a single file.")
+    return [c.strip() for c in columns]
+
+
+def check_export_target(path: str | Path, format: str | None = None,
+                        partition_by: Sequence[str] | str | None = None) -> Path:
+    """Check an export's destination before anything is loaded or written; return it as a Path.
+
+    A file export needs a path that is not a folder, in a folder that exists (or can be made) and can be written;
+    a dataset export (``partition_by``) needs a new folder, an empty one, or a former dataset (never a folder of
+    other files: it is replaced).
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the path and what is wrong with it.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ConfigurationError(f"path={path!r} is not a file path: pass e.g. 'calls.csv' or 'calls.parquet'.")
+    path = Path(path).expanduser()
+    shown = repr(str(path))
+    if partition_by is not None:
+        check_partition_by(partition_by)
+        if path.exists() and not path.is_dir():
+            raise ConfigurationError(f"Cannot write a dataset to {shown}: it is a file. A dataset is a folder; "
+                                     "choose a new folder name.")
+        if path.is_dir() and not _is_dataset_folder(path):
+            raise ConfigurationError(f"Cannot write a dataset to {shown}: it is a folder of other files, not a "
+                                     "Parquet dataset, and the export would replace it. Choose a new folder.")
+    elif path.is_dir():
+        raise ConfigurationError(f"Cannot write {format or 'a file'} to {shown}: it is a folder. Name a file in it, "
+                                 f"e.g. {str(path / ('export.' + (format or 'csv')))!r}.")
+    _check_writable_parent(path, shown)
     return path
 
 
@@ -82,20 +186,23 @@ def to_parquet_dataset(df: pd.DataFrame, path: str | Path, partition_by: Sequenc
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    df = _flatten_nested(_check_frame(df))
-    columns = [partition_by] if isinstance(partition_by, str) else list(partition_by)
-    df = _with_month(df, columns)
+    columns = check_partition_by(partition_by)
+    path = check_export_target(path, "parquet", columns)
+    df = _with_month(_flatten_nested(_check_frame(df)), columns)
     missing = [c for c in columns if c not in df.columns]
-    if missing or not columns:
+    if missing:
         raise ConfigurationError(
-            f"partition_by={columns!r}: {missing or 'nothing'} not in the frame's columns; "
+            f"partition_by={columns!r}: {', '.join(map(repr, missing))} not in the frame's columns; "
             f"choose from {', '.join(map(str, df.columns))}."
         )
-    path = Path(path)
     table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_to_dataset(table, root_path=str(path), partition_cols=columns,
-                        existing_data_behavior="delete_matching")
-    return path
+    try:
+        # Written complete in a folder beside it, then put in its place: a re-export never mixes with the old one.
+        return replace_folder(path, lambda temporary: pq.write_to_dataset(table, root_path=temporary,
+                                                                          partition_cols=columns))
+    except OSError as exc:
+        raise CloseError(f"Could not write the dataset {str(path)!r}: {exc.strerror or exc}. Any dataset that was "
+                         "there is unchanged.") from None
 
 
 def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
@@ -119,10 +226,18 @@ def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
     pathlib.Path
         Where it was written.
     """
+    format = export_format(path, format, partition_by)
+    if partition_by is not None:
+        return to_parquet_dataset(df, path, partition_by)
+    return (to_csv if format == "csv" else to_parquet)(df, path)
+
+
+def export_format(path: str | Path, format: str | None, partition_by: Sequence[str] | str | None) -> str:
+    """The format an export of ``path`` will use, or a ConfigurationError saying what to pass (checked up front)."""
     if partition_by is not None:
         if format not in (None, "parquet"):
             raise ConfigurationError(f"partition_by= writes a Parquet dataset; format={format!r} cannot be used.")
-        return to_parquet_dataset(df, path, partition_by)
+        return "parquet"
     if format is None:
         format = _SUFFIXES.get(Path(path).suffix.lower())
         if format is None:
@@ -132,4 +247,4 @@ def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
             )
     if format not in EXPORT_FORMATS:
         raise ConfigurationError(f"format={format!r} is not one of {', '.join(map(repr, EXPORT_FORMATS))}.")
-    return (to_csv if format == "csv" else to_parquet)(df, path)
+    return format

@@ -12,7 +12,8 @@ Dtypes
   are the values seen, sorted;
 - datetimes: ``datetime64[us, UTC]``, parsed leniently (fraction or not, any offset converted to UTC, naive read as
   UTC, unparseable -> ``NaT``);
-- ``duration``: ``Int64``; ``attendees``: ``object`` (the list as given); ``applies_to_<value>``: numpy ``bool``.
+- ``duration``: ``Int64``; ``cost``: ``float64`` (sent as a string); lists (``attendees``, ``users``, ...): ``object``
+  (the list as given); ``applies_to_<value>``: numpy ``bool``.
 
 Why not ``pd.json_normalize``: it builds object columns, then every cast and the ``applies_to`` explode/dummies
 pass copy them again. Here one pyarrow struct conversion reads every pinned field of every record in a single
@@ -39,7 +40,9 @@ from closeframe.errors import ConfigurationError
 __all__ = [
     "APPLIES_TO_MODES",
     "CALL_COLUMNS",
+    "CALL_FIELDS",
     "MEETING_COLUMNS",
+    "MEETING_FIELDS",
     "OUTCOME_COLUMNS",
     "STRING_DTYPE",
     "UTC_DATETIME_DTYPE",
@@ -90,6 +93,18 @@ _CALL_SCHEMA: dict[str, str] = {
     "disposition": "category",
     "call_method": "category",
     "source": "category",
+    # Real calls carry these too (recorded answers; tests/fixtures/real): typed, never dropped.
+    "users": "object",
+    "created_by": "string",
+    "updated_by": "string",
+    "date_answered": "datetime",
+    "voicemail_duration": "integer",
+    "cost": "number",
+    "phone": "string",
+    "local_phone": "string",
+    "remote_phone": "string",
+    "outcome_reason": "category",
+    "outcome_autofill_reasoning": "string",
 }
 
 _MEETING_SCHEMA: dict[str, str] = {
@@ -108,11 +123,40 @@ _MEETING_SCHEMA: dict[str, str] = {
     "duration": "integer",
     "status": "category",
     "attendees": "object",
+    # Real meetings carry these too (Close's docs and recorded answers): typed, never dropped.
+    "contact_id": "string",
+    "users": "object",
+    "source": "category",
+    "actual_duration": "integer",
+    "attached_call_ids": "object",
+    "created_by": "string",
+    "updated_by": "string",
+    "outcome_reason": "category",
+    "outcome_autofill_reasoning": "string",
 }
 
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(_OUTCOME_SCHEMA)
 CALL_COLUMNS: tuple[str, ...] = tuple(_CALL_SCHEMA)
 MEETING_COLUMNS: tuple[str, ...] = tuple(_MEETING_SCHEMA)
+
+#: Every call field Close documents or was recorded sending, for ``fields=``; the pinned columns first. The
+#: transcripts come only when ``_fields`` names them; fields not pinned become extra columns when sent.
+CALL_FIELDS: tuple[str, ...] = CALL_COLUMNS + (
+    "_type", "recording_transcript", "voicemail_transcript", "recording_url", "recording_duration",
+    "recording_expires_at", "has_recording", "voicemail_url", "note", "note_html", "local_phone_formatted",
+    "remote_phone_formatted", "local_country_iso", "remote_country_iso", "created_by_name", "updated_by_name",
+    "dialer_id", "dialer_saved_search_id", "sequence_id", "sequence_name", "sequence_subscription_id",
+    "transferred_from", "transferred_from_user_id", "transferred_to", "transferred_to_user_id", "forwarded_to",
+    "is_forwarded", "is_joinable", "is_to_group_number", "coach_legs", "outcome_autofill_confidence",
+)
+#: Every meeting field Close documents or was recorded sending, for ``fields=``; ``transcripts`` only on request.
+MEETING_FIELDS: tuple[str, ...] = MEETING_COLUMNS + (
+    "_type", "transcripts", "integrations", "conference_links", "connected_account_id", "calendar_event_link",
+    "calendar_event_uids", "is_recurring", "location", "note", "user_note", "user_note_html", "user_note_mentions",
+    "user_note_date_updated", "notetaker_id", "provider_calendar_event_id", "provider_calendar_ids",
+    "provider_calendar_type", "summary", "conversation_type_id", "conversation_type_reason", "parent_meeting_id",
+    "created_by_name", "updated_by_name", "outcome_autofill_confidence",
+)
 
 #: ``applies_to`` values that always get a column in "columns" mode, in this order.
 _ALWAYS_APPLIES_TO = ("calls", "meetings")
@@ -393,6 +437,19 @@ def _integer_column(records: _Records, field: str) -> pd.api.extensions.Extensio
         return _integer_array(records.values(field))
 
 
+def _number_column(records: _Records, field: str) -> np.ndarray:
+    """One field as ``float64``: Close sends ``cost`` as a string such as ``"2"`` (or null); text that is not a
+    number becomes NaN."""
+    try:
+        text = records.arrow(field, pa.large_string())
+    except _ARROW_REFUSALS:  # numbers, not strings: read them as they are
+        return pd.to_numeric(pd.Series(records.values(field), dtype=object), errors="coerce").to_numpy(np.float64)
+    try:
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except _ARROW_REFUSALS:
+        return pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce").to_numpy(np.float64)
+
+
 def _object_column(records: _Records, field: str) -> np.ndarray:
     """One field as an object array, values as given."""
     return _object_array(records.values(field))
@@ -403,13 +460,14 @@ _CATEGORY_TYPE = pa.dictionary(pa.int32(), pa.large_string())
 
 #: The pyarrow type each kind of pinned field is read as (``object`` fields stay Python objects).
 _ARROW_TYPES = {"string": pa.large_string(), "category": _CATEGORY_TYPE, "datetime": pa.large_string(),
-                "integer": pa.int64()}
+                "integer": pa.int64(), "number": pa.large_string()}
 
 _BUILDERS = {
     "string": _string_column,
     "category": _category_column,
     "datetime": _datetime_column,
     "integer": _integer_column,
+    "number": _number_column,
     "object": _object_column,
 }
 
@@ -713,8 +771,10 @@ def calls_frame(records: Iterable[Mapping[str, Any]], *, organization_names: Map
     pandas.DataFrame
         :data:`CALL_COLUMNS`: ids ``string`` (``outcome_id`` nullable), ``organization_id``, ``user_id``,
         ``user_name``, ``direction``, ``status``, ``disposition``, ``call_method``, ``source`` ``category``,
-        ``date_created``, ``date_updated``, ``activity_at`` UTC datetimes, ``duration`` ``Int64`` seconds; then
-        unknown fields in first-seen order.
+        ``date_created``, ``date_updated``, ``activity_at``, ``date_answered`` UTC datetimes, ``duration`` and
+        ``voicemail_duration`` ``Int64`` seconds, ``cost`` ``float64`` (Close sends a string), ``users`` ``object``,
+        ``outcome_reason`` ``category``, phones and ``outcome_autofill_reasoning`` ``string``; then unknown fields
+        (e.g. transcripts asked for with ``fields=``) in first-seen order.
     """
     return _activity_frame(records, _CALL_SCHEMA, organization_names, accounts)
 
@@ -737,7 +797,9 @@ def meetings_frame(records: Iterable[Mapping[str, Any]], *, organization_names: 
     pandas.DataFrame
         :data:`MEETING_COLUMNS`: ids and ``title`` ``string``, ``organization_id``, ``user_id``, ``user_name``,
         ``status`` ``category``, ``date_created`` .. ``ends_at`` UTC datetimes, ``duration`` ``Int64``,
-        ``attendees`` ``object`` (the list as given, or None); then unknown fields in first-seen order.
+        ``attendees``, ``users`` and ``attached_call_ids`` ``object`` (the lists as given, or None), ``contact_id``
+        ``string``, ``source`` and ``outcome_reason`` ``category`` (``status`` is null for manual meetings),
+        ``actual_duration`` ``Int64``; then unknown fields in first-seen order.
     """
     return _activity_frame(records, _MEETING_SCHEMA, organization_names, accounts)
 

@@ -14,23 +14,31 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.accounts import Account, resolve_accounts
-from closeframe.batches import FrameBatches, labelled_frame
-from closeframe.client import CloseClient, normalize_fields, resolve_base_url
+from closeframe.batches import FrameBatches, drop_ids_loaded_before, labelled_frame
+from closeframe.client import CloseClient, check_client_options, normalize_fields, resolve_base_url
 from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
 from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame, with_labels
 from closeframe.progress import LoadProgress
 
-__all__ = ["ON_ERROR_MODES", "PartialLoadWarning", "check_choice", "check_fields", "frame_from_results",
-           "load_outcomes", "load_records"]
+__all__ = ["IDENTITY_FIELDS", "ON_ERROR_MODES", "DuplicateOrganizationWarning", "PartialLoadWarning",
+           "check_choice", "check_fields", "frame_from_results", "load_outcomes", "load_records"]
 
 ON_ERROR_MODES = ("raise", "warn")
 #: Accounts loaded at once; each is its own key, so each has its own rate limit.
 MAX_CONCURRENT_ACCOUNTS = 32
 
 
+#: Fields always asked for with ``fields=``: what tells a record and its organization apart.
+IDENTITY_FIELDS = ("id", "organization_id")
+
+
 class PartialLoadWarning(UserWarning):
     """Some accounts failed and ``on_error="warn"`` asked for what loaded anyway."""
+
+
+class DuplicateOrganizationWarning(UserWarning):
+    """Two accounts read the same organization (two users' keys of it): its records are kept once."""
 
 
 @dataclass
@@ -75,7 +83,8 @@ def check_fields(fields: Sequence[str] | str | None, known: Sequence[str], what:
             f"Unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for {what}; known "
             f"fields are {', '.join(known)}. For a field Close added recently, pass fields=None: every field is "
             "loaded and new ones become extra columns.")
-    return names
+    # A frame without its records' organization cannot be joined or told apart: always ask for it.
+    return None if names is None else [*names, *(n for n in IDENTITY_FIELDS if n not in names)]
 
 
 def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
@@ -92,7 +101,7 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
             # /me/ (for the organization names) travels alongside the first pages instead of before them:
             # one round trip less per account, and it is another endpoint group, so it costs no page its slot.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me") as me_pool, \
-                    progress.watch(client.throttle):  # 429 waits pass through the throttle too
+                    progress.watch(client.throttle), client.stopped_by(progress.stopped):  # 429 waits too
                 me_future = me_pool.submit(client.get, "me/")
                 collect = result.records.append if isinstance(result.records, list) else result.records.add
                 for record in fetch(client, progress):
@@ -104,6 +113,10 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
             }
     except CloseError as exc:
         result.error = exc
+        # A fetch that hands its records over only at the end (windows) puts what arrived on the error.
+        arrived = getattr(exc, "records", None)
+        if isinstance(arrived, list) and len(arrived) > len(result.records):
+            result.records = arrived
     return result
 
 
@@ -137,8 +150,11 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
     list of AccountResult
         In the order the accounts were given.
     """
+    if progress not in (None, True, False):
+        raise ConfigurationError(f"progress={progress!r} is not valid: pass True, False or None (a bar only in "
+                                 "notebooks and terminals).")
     accounts = resolve_accounts(api_key, token)
-    options = dict(client_options or {})
+    options = check_client_options(client_options)
     resolve_base_url(base_url)  # a bad URL fails here, once, not in every account's thread
     with LoadProgress(progress, desc) as bar:
         if len(accounts) == 1:
@@ -180,8 +196,15 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
     names: dict = {}
     for result in loaded:
         names.update(result.organization_names)
+    # Ids are unique across Close: an id loaded by two accounts means they read one organization; the first keeps it.
+    frames, overlaps = drop_ids_loaded_before([_account_frame(r, build) for r in loaded],
+                                              [r.account.name for r in loaded])
+    for (first, later), count in overlaps.items():
+        warnings.warn(f"{first!r} and {later!r} read the same organization: its {count} {what} are kept once, "
+                      f"as {first!r}. Give each organization once (one key per organization).",
+                      DuplicateOrganizationWarning, stacklevel=3)
     labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
-    frame = labelled_frame([(_account_frame(r, build), r.account.label) for r in loaded], build,
+    frame = labelled_frame([(part, r.account.label) for part, r in zip(frames, loaded)], build,
                            organization_names=names, labelled=labelled)
     if not failed:
         return frame

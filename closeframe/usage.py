@@ -176,6 +176,9 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = work.groupby(keys, dropna=False, sort=False)
     out = grouped.agg(calls=("calls", "sum"), meetings=("meetings", "sum"), first_used=("date_created", "min"),
                       last_used=("date_created", "max"), users=("user_id", "nunique")).reset_index()
+    for key in keys:
+        # A key that is missing everywhere (real calls recorded before outcomes existed) comes back as float NaN.
+        out[key] = out[key].astype(object)
     out["total"] = out["calls"] + out["meetings"]
     return out
 

@@ -27,6 +27,8 @@ BY_USER_FRAME = "a by-user frame from cf.usage_by_user()"
 MIX_BY = ("organization", "user")
 NO_OUTCOME = "(no outcome)"
 DELETED = "(deleted outcome)"
+#: The label of activities without a Close user (e.g. an inbound voicemail nobody took).
+NO_USER = "(no user)"
 OTHER = "(other outcomes)"
 #: Colours of the two non-outcome segments: grey and black stay apart from the Okabe–Ito hues.
 _NO_OUTCOME_COLOUR, _OTHER_COLOUR = "#DDDDDD", "#555555"
@@ -152,7 +154,9 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     if by == "user":
         require_columns(usage, columns + ["user_id", "user_name"], BY_USER_FRAME)
         names = usage["user_name"].astype(object)
-        group = names.where(names.notna(), usage["user_id"].astype(object)).map(str)
+        named = names.where(names.notna(), usage["user_id"].astype(object))
+        # Close leaves inbound voicemails nobody took without a user: say so rather than print "<NA>".
+        group = named.where(named.notna(), NO_USER).map(str)
         if _organization(usage).nunique() > 1:
             group = group + " · " + _organization(usage)
     else:

@@ -78,15 +78,15 @@ def test_bad_cli_arguments_exit_2_naming_value_and_choices(argv, named, listed, 
     assert info.value.code == 2 and named in err and listed in err
 
 
-@pytest.mark.parametrize("argv, named, listed", [
-    (["export", "--out", "x.csv", "--base-url", "ftp://nowhere/"], "ftp://nowhere/", "https://"),
-    (["export", "--out", "x.csv", "--fields", "id,outcome_idd"], "'outcome_idd'", "description"),
-    (["export", "--out", "x.txt"], "x.txt", ".parquet"),
+@pytest.mark.parametrize("argv, named, listed, status", [
+    (["export", "--out", "x.csv", "--base-url", "ftp://nowhere/"], "ftp://nowhere/", "https://", 1),
+    (["export", "--out", "x.csv", "--fields", "id,outcome_idd"], "'outcome_idd'", "description", 1),
+    (["export", "--out", "x.txt"], "x.txt", ".parquet", 2),  # an argument checked before loading
 ])
-def test_bad_cli_values_exit_1_with_one_line(argv, named, listed, capsys, monkeypatch, sandbox):
+def test_bad_cli_values_exit_with_one_line(argv, named, listed, status, capsys, monkeypatch, sandbox):
     monkeypatch.setenv("CLOSE_API_KEY", next(iter(sandbox.api_keys.values())))
     monkeypatch.setenv("CLOSE_BASE_URL", sandbox.base_url)
-    assert main(argv) == 1
+    assert main(argv) == status
     err = capsys.readouterr().err
     assert err.startswith("closeframe: error:") and named in err and listed in err and "Traceback" not in err
 

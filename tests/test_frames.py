@@ -336,7 +336,7 @@ def test_calls_page():
 
     assert list(df.columns[: len(CALL_COLUMNS) + 1]) == [
         "id", "organization_id", "organization_name", *CALL_COLUMNS[2:]]
-    assert list(df.columns[len(CALL_COLUMNS) + 1:]) == ["_type", "phone", "note"]
+    assert list(df.columns[len(CALL_COLUMNS) + 1:]) == ["_type", "note"]  # phone is pinned now
     for column in ("id", "lead_id", "contact_id", "outcome_id"):
         assert isinstance(df[column].dtype, pd.StringDtype), column
     for column in ("organization_id", "user_id", "user_name", "direction", "status", "disposition", "call_method",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from closeframe.ratelimit import DEFAULT_RATE_LIMIT_WAIT, Throttle, endpoint_group, parse_ratelimit, rate_limit_wait
+from closeframe.ratelimit import DEFAULT_RATE_LIMIT_WAIT, endpoint_group, parse_ratelimit, rate_limit_wait
 
 
 @pytest.mark.parametrize("header, expected", [
@@ -37,25 +37,3 @@ def test_rate_limit_wait_order_of_authority(headers, body, expected):
 def test_endpoint_group():
     assert endpoint_group("/activity/call/acti_1/") == "activity" == endpoint_group("activity/meeting/")
     assert endpoint_group("outcome/") == "outcome"
-
-
-def test_throttle_waits_only_when_the_window_is_spent():
-    now = [100.0]
-    slept = []
-    throttle = Throttle(clock=lambda: now[0], sleep=slept.append)
-    assert throttle.wait("outcome") == 0  # nothing known yet
-    throttle.update("outcome", {"RateLimit": "limit=2, remaining=1, reset=4"})
-    assert throttle.wait("outcome") == 0  # one left: it goes, and takes it
-    assert throttle.wait("outcome") == pytest.approx(4.0)
-    assert slept == [pytest.approx(4.0)] and throttle.waited == pytest.approx(4.0)
-    assert throttle.wait("outcome") == 0  # after the reset it goes again
-    assert throttle.wait("activity") == 0  # other groups were never held
-
-
-def test_throttle_block_after_429():
-    now = [0.0]
-    throttle = Throttle(clock=lambda: now[0], sleep=lambda s: None)
-    throttle.block("me", 1.5)
-    assert throttle.delay("me") == pytest.approx(1.5)
-    now[0] = 2.0
-    assert throttle.delay("me") == 0

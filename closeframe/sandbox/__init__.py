@@ -16,6 +16,10 @@ Behaviour worth knowing when coding against it (the rest follows ``close-api.md`
   creation order.
 - The fixed "now" is 2026-11-01T00:00:00Z; records written later get a logical clock one second per write after it.
 
+Payloads follow recorded real Close answers; what Close does not document is a knob of :class:`Sandbox`
+(``filter_precision``, ``filter_rounding``, ``rate_limit_headers``, ``rate_limit_body``, ``bursts``,
+``date_resolution``). :mod:`closeframe.sandbox.replay` serves recorded real answers instead of synthetic ones.
+
 See :class:`Sandbox` for the knobs, :class:`FaultPlan` (and :data:`FAULT_KINDS`) for fault injection,
 :class:`Store` for injecting data and :class:`Stats` for the counters.
 """

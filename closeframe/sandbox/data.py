@@ -13,9 +13,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from closeframe.sandbox.common import DAY_US, EPOCH, NOW, NOW_US, format_us, parse_us, random_id, random_ids
-from closeframe.sandbox.tables import CallTable, MeetingTable, OrgContext
+from closeframe.sandbox.tables import DATE_RESOLUTIONS, CallTable, MeetingTable, OrgContext
 
-__all__ = ["DEFAULT_ORGANIZATIONS", "OrgSpec", "generate_organization", "outcome_sort_key", "resolve_org_specs"]
+__all__ = ["BURST_FROM_CALLS", "DEFAULT_BURST", "DEFAULT_ORGANIZATIONS", "OrgSpec", "generate_organization",
+           "outcome_sort_key", "resolve_choice", "resolve_org_specs"]
+
+#: By default an organization with this many calls has one burst of DEFAULT_BURST calls at one instant: more
+#: than a page, as a power dialer or a bulk import makes them.
+BURST_FROM_CALLS = 1_000
+DEFAULT_BURST = 150
 
 #: Outcomes were added to Close on this day; seeded outcomes are created after it.
 OUTCOMES_LAUNCH = datetime(2025, 7, 29, 10, 30, tzinfo=timezone.utc)
@@ -66,6 +72,13 @@ _DESCRIPTIONS = [
     "Use when the contact asks for more information by e-mail.",
     "",
 ]
+
+
+def resolve_choice(name: str, value: Any, choices: dict) -> Any:
+    """``choices[value]``, or a ValueError naming the bad value and listing the valid ones."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
+    return choices[value]
 
 
 class OrgSpec(dict):
@@ -205,7 +218,8 @@ def _make_outcomes(rng: np.random.Generator, prng: random.Random, spec: OrgSpec,
     return records
 
 
-def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool = True) -> dict:
+def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool = True,
+                          date_resolution: str = "millisecond", bursts: Any = None) -> dict:
     """Generate one organization's data.
 
     Parameters
@@ -218,6 +232,12 @@ def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool 
         Its sizes.
     quirks : bool
         Add one unknown extra field to a couple of records, as Close does when it grows a field.
+    date_resolution : {"millisecond", "microsecond", "second"}
+        The precision of activity dates; real Close stores milliseconds.
+    bursts : sequence of int or (int, float), or None
+        Groups of calls created together: a count on one instant (a bulk import), ``(count, seconds)`` spread
+        over that span (a power dialer). ``None``: one burst of :data:`DEFAULT_BURST` calls at one instant in
+        organizations with at least :data:`BURST_FROM_CALLS` calls.
 
     Returns
     -------
@@ -245,11 +265,16 @@ def generate_organization(seed: int, index: int, spec: OrgSpec, *, quirks: bool 
     call_outcomes = [o["id"] for o in outcomes if "calls" in o["applies_to"]]
     meeting_outcomes = [o["id"] for o in outcomes if "meetings" in o["applies_to"]]
     vm_ids = {o["id"] for o in outcomes if o["type"] == "vm-dropped"}
+    resolution = resolve_choice("date_resolution", date_resolution, DATE_RESOLUTIONS)
+    if bursts is None:
+        bursts = (DEFAULT_BURST,) if spec["calls"] >= BURST_FROM_CALLS else ()
     calls = CallTable.generate(np.random.default_rng([seed, index, 2]), context, spec["calls"],
-                               live_outcomes=call_outcomes, vm_outcomes=vm_ids, deleted_outcomes=deleted)
+                               live_outcomes=call_outcomes, vm_outcomes=vm_ids, deleted_outcomes=deleted,
+                               resolution_us=resolution, bursts=tuple(bursts))
     meetings = MeetingTable.generate(np.random.default_rng([seed, index, 3]), context, spec["meetings"],
                                      live_outcomes=[o for o in meeting_outcomes if o not in vm_ids],
-                                     deleted_outcomes=deleted)
+                                     deleted_outcomes=deleted, resolution_us=resolution,
+                                     call_ids=calls.cols["id"])
     if quirks and index < 2 and calls.n:
         calls.overrides[calls.render(calls.n // 2)["id"]] = {"recording_transcript_status": "pending"}
     created = format_us(NOW_US - 1200 * DAY_US + index * DAY_US)

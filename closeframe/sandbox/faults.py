@@ -27,6 +27,9 @@ FAULT_KINDS = {
     "502-html": "502 with a text/html proxy page",
     "503-html": "503 with a text/html proxy page",
     "504-html": "504 with a text/html proxy page",
+    "504-empty": "504 with an empty body typed application/json (as recorded from Close)",
+    "429-top-level": "429 with no rate-limit header and the older body {'rate_reset': '0.2', 'rate_limit_type', "
+                     "'rate_window'} (param reset): rate_reset a string, no error object",
     "reset-before": "the connection is closed without an answer",
     "reset-mid-body": "headers with the full Content-Length, part of the body, then the connection closes",
     "truncated-json": "200 whose body (Content-Length matching) is cut-off JSON",

@@ -13,7 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["ENDPOINT_GROUPS", "Decision", "RateLimiter", "endpoint_group"]
+__all__ = ["ENDPOINT_GROUPS", "HEADER_SHAPES", "REFUSAL_BODIES", "Decision", "RateLimiter", "endpoint_group"]
+
+#: The rate-limit header shapes seen on real Close answers: one ``RateLimit`` header (current), separate
+#: ``RateLimit-Limit/-Remaining/-Reset`` (2022), ``X-Rate-Limit-Limit/-Remaining/-Reset`` (2017-2019), none.
+HEADER_SHAPES = ("combined", "separate", "x-rate-limit", "none")
+#: The 429 bodies: ``error.rate_reset`` (documented), top-level string ``rate_reset`` (older), empty.
+REFUSAL_BODIES = ("error", "top-level", "empty")
 
 #: Endpoint groups, by the first path segment under ``/api/v1/``. Methods share their path's group.
 ENDPOINT_GROUPS = {
@@ -45,6 +51,38 @@ class Decision:
     def header(self) -> str:
         """``limit=<int>, remaining=<int>, reset=<int>`` with reset rounded up to whole seconds."""
         return f"limit={self.limit}, remaining={self.remaining}, reset={math.ceil(self.reset)}"
+
+    def headers(self, shape: str = "combined") -> dict[str, str]:
+        """The rate-limit headers of an answer in one of the :data:`HEADER_SHAPES` Close has used."""
+        reset = str(math.ceil(self.reset))
+        if shape == "combined":
+            return {"RateLimit": self.header()}
+        if shape == "separate":
+            return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                    "RateLimit-Reset": reset}
+        if shape == "x-rate-limit":
+            return {"X-Rate-Limit-Limit": str(self.limit), "X-Rate-Limit-Remaining": str(self.remaining),
+                    "X-Rate-Limit-Reset": reset}
+        return {}
+
+    def refusal(self, shape: str = "combined", body: str = "error") -> tuple[dict, dict]:
+        """Headers and JSON body of a 429 for this (refused) decision.
+
+        ``body="error"``: ``{"error": {"message", "rate_reset": <float>}}`` (documented, deprecated 2024);
+        ``"top-level"``: the older ``{"rate_reset": "<seconds>", "rate_limit_type", "rate_window"}`` with no
+        ``error`` object; ``"empty"``: ``{}``. ``Retry-After`` comes only with the current (combined) headers.
+        """
+        headers = self.headers(shape)
+        if shape == "combined":
+            headers["Retry-After"] = str(max(1, math.ceil(self.reset)))
+        if body == "top-level":
+            payload: dict = {"rate_reset": f"{self.reset:.3f}", "rate_limit_type": "api_key", "rate_window": 1}
+        elif body == "empty":
+            payload = {}
+        else:
+            payload = {"error": {"message": "API call count exceeded for this period",
+                                 "rate_reset": round(self.reset, 3)}}
+        return headers, payload
 
 
 class _Bucket:

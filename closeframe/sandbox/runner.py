@@ -6,12 +6,13 @@ import threading
 from typing import Any, Sequence
 
 from closeframe.sandbox.common import derive_secret
-from closeframe.sandbox.data import generate_organization, resolve_org_specs
+from closeframe.sandbox.data import generate_organization, resolve_choice, resolve_org_specs
 from closeframe.sandbox.faults import FaultPlan
-from closeframe.sandbox.ratelimit import RateLimiter
+from closeframe.sandbox.ratelimit import HEADER_SHAPES, REFUSAL_BODIES, RateLimiter
 from closeframe.sandbox.server import Principal, SandboxHTTPServer
 from closeframe.sandbox.stats import Stats
 from closeframe.sandbox.store import Store
+from closeframe.sandbox.tables import FILTER_PRECISIONS, FILTER_ROUNDINGS
 
 __all__ = ["Sandbox", "run_forever", "serve"]
 
@@ -42,6 +43,21 @@ class Sandbox:
         0 picks a free port.
     quirks : bool
         Seed a couple of records with an unknown extra field, as Close adds fields over time.
+    date_resolution : {"millisecond", "microsecond", "second"}, default "millisecond"
+        Precision of the seeded activity dates (real Close: milliseconds).
+    bursts : sequence of int or (int, float), or None
+        Per organization, groups of calls created together: a count puts them on one instant (a bulk import),
+        ``(count, seconds)`` spreads them over that span (a power dialer). ``None``: one burst of 150 at one
+        instant in organizations with 1,000 calls or more; ``()`` none.
+    filter_precision : {"second", "millisecond", "microsecond"}, default "second"
+        How finely ``date_created__*``/``activity_at__*`` filters compare. Close does not document it; a Singer
+        tap for Close says "to the second", so that is the default. See :func:`tables.coarsen_bounds`.
+    filter_rounding : {"bucket", "value"}, default "bucket"
+        ``bucket`` compares the truncated stored date with the truncated value; ``value`` truncates the value only.
+    rate_limit_headers : {"combined", "separate", "x-rate-limit", "none"}, default "combined"
+        The rate-limit header shape of every answer (all were seen on real Close answers).
+    rate_limit_body : {"error", "top-level", "empty"}, default "error"
+        The body of a 429 from the limiter: ``error.rate_reset``, or the older top-level string ``rate_reset``.
 
     Attributes
     ----------
@@ -56,12 +72,18 @@ class Sandbox:
     def __init__(self, *, seed: int = 0, organizations: int | Sequence[dict] = 3, outcomes: Any = (5, 40),
                  calls: Any = 2000, meetings: Any = 500, users: Any = (2, 6), latency: float = 0.0,
                  rate_limit: float | None = 20.0, org_rate_factor: float = 3.0, max_limit: int = 100,
-                 max_skip: int = 250_000, keys_per_org: int = 1, port: int = 0, quirks: bool = True):
+                 max_skip: int = 250_000, keys_per_org: int = 1, port: int = 0, quirks: bool = True,
+                 date_resolution: str = "millisecond", bursts: Any = None, filter_precision: str = "second",
+                 filter_rounding: str = "bucket", rate_limit_headers: str = "combined",
+                 rate_limit_body: str = "error"):
         if keys_per_org < 1:
             raise ValueError(f"keys_per_org must be at least 1, got {keys_per_org!r}")
         specs = resolve_org_specs(organizations, seed=seed, outcomes=outcomes, calls=calls, meetings=meetings,
                                   users=users, keys_per_org=keys_per_org)
-        orgs = [generate_organization(seed, i, spec, quirks=quirks) for i, spec in enumerate(specs)]
+        orgs = [generate_organization(seed, i, spec, quirks=quirks, date_resolution=date_resolution, bursts=bursts)
+                for i, spec in enumerate(specs)]
+        self.set_filter_precision(filter_precision, filter_rounding)
+        self.set_rate_limit_shape(rate_limit_headers, rate_limit_body)
         self.seed = seed
         self.store = Store(orgs, seed=seed)
         self.faults = FaultPlan()
@@ -86,6 +108,7 @@ class Sandbox:
             token = derive_secret(seed, "oauth", i, length=40)
             self.tokens[org["name"]] = token
             self.principals[token] = Principal(org["name"], org["id"], org["users"][0], f"{org['name']}/oauth")
+        self.memberships: dict[str, list[str]] = {}  # principal label -> further organizations its user is in
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -102,6 +125,16 @@ class Sandbox:
         return list(self._keys[org_name])
 
     # -- knobs --------------------------------------------------------------------------------------------------
+    def share_user(self, *org_names: str) -> None:
+        """Make the first keys' users of ``org_names`` one person in all of them: each key still reads only its
+        own organization, but its ``/me/`` lists every one (as Close's does for a user in several)."""
+        for name in org_names:
+            self.keys_for(name)  # KeyError naming the organizations for an unknown one
+        ids = {name: self.store.org_id(name) for name in org_names}
+        for name in org_names:
+            label = self.principals[self._keys[name][0]].label
+            self.memberships[label] = [ids[other] for other in org_names if other != name]
+
     def set_latency(self, seconds: float) -> None:
         """Delay every later request by ``seconds``."""
         self.latency = float(seconds)
@@ -117,6 +150,18 @@ class Sandbox:
     def set_max_limit(self, n: int) -> None:
         """New ``_limit`` cap."""
         self.max_limit = int(n)
+
+    def set_filter_precision(self, precision: str, rounding: str = "bucket") -> None:
+        """How finely date filters compare from now on (see the ``filter_precision`` parameter)."""
+        self.filter_precision_us = resolve_choice("filter_precision", precision, FILTER_PRECISIONS)
+        resolve_choice("filter_rounding", rounding, {r: r for r in FILTER_ROUNDINGS})
+        self.filter_precision, self.filter_rounding = precision, rounding
+
+    def set_rate_limit_shape(self, headers: str = "combined", body: str = "error") -> None:
+        """The rate-limit header shape of every answer and the body of a 429, from now on."""
+        resolve_choice("rate_limit_headers", headers, {h: h for h in HEADER_SHAPES})
+        resolve_choice("rate_limit_body", body, {b: b for b in REFUSAL_BODIES})
+        self.rate_limit_headers, self.rate_limit_body = headers, body
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     @property
@@ -137,11 +182,12 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket (idempotent)."""
+        """Stop serving, close the listening socket and end open connections (idempotent)."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
             self._thread.join(timeout=5)
 
     def __enter__(self) -> "Sandbox":

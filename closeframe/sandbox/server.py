@@ -12,6 +12,7 @@ import binascii
 import json
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from closeframe.sandbox.common import format_us, parse_us
 from closeframe.sandbox.ratelimit import Decision, endpoint_group
 from closeframe.sandbox.store import applies_to_for
+from closeframe.sandbox.tables import coarsen_bounds
 
 __all__ = ["Handler", "Principal", "SandboxHTTPServer"]
 
@@ -32,8 +34,8 @@ _OUTCOME_TYPES = ("custom", "vm-dropped")
 _PROXY_PAGE = ("<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
                "</center><hr><center>nginx</center></body></html>\n")
 # Faults answered instead of the request; the others change how the real answer is produced or sent.
-_REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "500", "502", "503", "504", "500-html",
-              "502-html", "503-html", "504-html", "reset-before"}
+_REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "429-top-level", "500", "502", "503", "504",
+              "500-html", "502-html", "503-html", "504-html", "504-empty", "reset-before"}
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -70,7 +72,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address, sandbox):
         self.sandbox = sandbox
+        self._connections: set = set()  # open client sockets, so stopping ends keep-alive connections too
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: a stopped sandbox must not keep answering on keep-alive sockets."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         # Clients hanging up mid-answer (timeouts, the reset faults) are expected; anything else is a bug that a
@@ -89,6 +113,13 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         """The Server header."""
         return "closeframe-sandbox"
+
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header, from the store's clock: the clock that stamps the records it creates, as Close's
+        Date and its records' dates come from one clock. It stands behind the real one (see ``NOW``)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return super().date_time_string(self.server.sandbox.store.clock_us() / 1_000_000)
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -150,9 +181,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise _error(401, AUTH_ERROR)
             decision = sb.limiter.acquire(principal.label, principal.org, group)
             if not decision.allowed:
-                raise _HTTPError(429, {"error": {"message": "API call count exceeded for this period",
-                                                 "rate_reset": round(decision.reset, 3)}},
-                                 {"Retry-After": str(max(1, int(-(-decision.reset // 1))))})
+                refusal_headers, refusal = decision.refusal(sb.rate_limit_headers, sb.rate_limit_body)
+                raise _HTTPError(429, refusal, refusal_headers)
             if fault and fault["kind"] == "stall":
                 time.sleep(float(fault.get("seconds", sb.stall_seconds)))
             if fault and fault["kind"] in ("shift", "delete"):
@@ -170,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             decision = self._peek(principal, group)
         if admitted and not 200 <= status < 300:
             sb.faults.refund(credential)
-        headers["RateLimit"] = decision.header()
+        headers.update(decision.headers(sb.rate_limit_headers))
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         sb.stats.record(path, label, status)
         kind = fault["kind"] if fault else None
@@ -223,6 +253,9 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return None
+        if kind == "504-empty":
+            self._write(504, b"", JSON_TYPE, {})  # recorded from Close: an empty body typed as JSON
+            return 504
         if kind.endswith("-html"):
             status = int(kind[:3])
             page = _PROXY_PAGE.format(status=status, reason=_REASONS[status]).encode("utf-8")
@@ -230,7 +263,11 @@ class Handler(BaseHTTPRequestHandler):
             return status
         if kind.startswith("429"):
             reset = float(fault.get("reset", {"429": 1, "429-fractional": 0.25, "429-retry-after": 1,
-                                               "429-body": 0.2}[kind]))
+                                               "429-body": 0.2, "429-top-level": 0.2}[kind]))
+            if kind == "429-top-level":
+                body = {"rate_reset": f"{reset:g}", "rate_limit_type": "api_key", "rate_window": 1}
+                self._write(429, json.dumps(body).encode("utf-8"), JSON_TYPE, {})
+                return 429
             limit = self._peek(principal, group).limit
             headers = {}
             error: dict = {"message": "API call count exceeded for this period"}
@@ -244,7 +281,7 @@ class Handler(BaseHTTPRequestHandler):
             self._write(429, json.dumps({"error": error}).encode("utf-8"), JSON_TYPE, headers)
             return 429
         status = int(kind)
-        headers = {"RateLimit": self._peek(principal, group).header()}
+        headers = self._peek(principal, group).headers(self.server.sandbox.rate_limit_headers)
         body = json.dumps({"error": f"{status} {_REASONS[status]} (injected fault). Try again later."})
         self._write(status, body.encode("utf-8"), JSON_TYPE, headers)
         return status
@@ -398,7 +435,8 @@ class Handler(BaseHTTPRequestHandler):
     def _me(self, who, params, **_):
         store = self.server.sandbox.store
         me = {name: value for name, value in who.user.items() if name != "organizations"}
-        me["organizations"] = [{"id": who.org_id, "name": store.org_name(who.org_id)}]
+        others = self.server.sandbox.memberships.get(who.label, [])
+        me["organizations"] = [{"id": org_id, "name": store.org_name(org_id)} for org_id in [who.org_id, *others]]
         return 200, self._fields(params, me)
 
     def _user_list(self, who, params, **_):
@@ -445,9 +483,19 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     raise _error(400, f"{field}__{op}: {raw!r} is not an ISO 8601 date or datetime.") from None
             bounds[field] = tuple(values)
-        return {"created": bounds["date_created"], "activity": bounds["activity_at"],
-                "user_id": params.get("user_id") or None, "lead_id": params.get("lead_id") or None,
-                "contact_id": params.get("contact_id") or None}
+        sb = self.server.sandbox
+        # Close's date filters may compare more coarsely than the stored dates (a knob: see Sandbox).
+        created, activity = (coarsen_bounds(bounds[name], sb.filter_precision_us, sb.filter_rounding)
+                             for name in ("date_created", "activity_at"))
+        filters = {"created": created, "activity": activity}
+        for name in ("user_id", "lead_id", "contact_id"):
+            # Close takes comma-separated lists of ids for these.
+            values = [v.strip() for v in (params.get(name) or "").split(",") if v.strip()]
+            filters[name] = (values[0] if len(values) == 1 else values) if values else None
+        ids = params.get("id__in")
+        if ids is not None:
+            filters["ids"] = [v.strip() for v in ids.split(",") if v.strip()]
+        return filters
 
     def _activity_list(self, who, parts, params, **_):
         skip, limit = self._paging(params)
@@ -455,11 +503,16 @@ class Handler(BaseHTTPRequestHandler):
         org_filter = params.get("organization_id")
         if org_filter and org_filter != who.org_id:
             return self._page(params, [], False)
-        records, has_more = self.server.sandbox.store.activity_page(who.org, parts[1], skip, limit, **filters)
+        records, has_more = self.server.sandbox.store.activity_page(who.org, parts[1], skip, limit,
+                                                                    requested=self._requested(params), **filters)
         return self._page(params, records, has_more)
 
+    @staticmethod
+    def _requested(params: dict) -> tuple:
+        return tuple(name.strip() for name in (params.get("_fields") or "").split(","))
+
     def _activity_get(self, who, parts, params, **_):
-        record = self.server.sandbox.store.get_activity(who.org, parts[1], parts[2])
+        record = self.server.sandbox.store.get_activity(who.org, parts[1], parts[2], self._requested(params))
         if record is None:
             raise _error(404, f"{parts[1].capitalize()} {parts[2]!r} not found.")
         return 200, self._fields(params, record)

@@ -25,7 +25,8 @@ _WRITABLE_OUTCOME_FIELDS = ("name", "description", "type", "applies_to")
 _CALL_VOCAB = {"direction": ("direction", tables.DIRECTIONS), "status": ("status", tables.CALL_STATUSES),
                "disposition": ("disposition", tables.DISPOSITIONS), "call_method": ("method", tables.CALL_METHODS),
                "source": ("source", tables.CALL_SOURCES)}
-_MEETING_VOCAB = {"status": ("status", tables.MEETING_STATUSES), "title": ("title", tables.MEETING_TITLES)}
+_MEETING_VOCAB = {"status": ("status", tables.MEETING_STATUSES), "title": ("title", tables.MEETING_TITLES),
+                  "source": ("source", tables.MEETING_SOURCES)}
 
 
 def applies_to_for(kind: Any) -> list[str]:
@@ -109,6 +110,11 @@ class Store:
         """Ids of the seeded deleted outcomes that some activities still point at."""
         with self.lock:
             return list(self._org(org_name)["deleted_outcome_ids"])
+
+    def clock_us(self) -> int:
+        """The logical clock's reading without moving it: the last write's time (``NOW`` before any)."""
+        with self.lock:
+            return NOW_US + self._tick * 1_000_000
 
     def now_us(self) -> int:
         """A logical clock for records written after seeding: one second past the last write, after NOW."""
@@ -226,23 +232,26 @@ class Store:
     def _all(self, org_name: str, kind: str) -> list[dict]:
         with self.lock:
             table = self.table(org_name, kind)
-            return [table.render(i) for i in range(table.n - 1, -1, -1)]
+            return table.render_many(range(table.n - 1, -1, -1))
 
-    def activity_page(self, org_name: str, kind: str, skip: int, limit: int,
+    def activity_page(self, org_name: str, kind: str, skip: int, limit: int, *, requested: Any = (),
                       **filters: Any) -> tuple[list[dict], bool]:
         """Listing positions ``skip:skip+limit`` of the activities matching ``filters`` (see
-        :meth:`~closeframe.sandbox.tables.ActivityTable.select`), and whether more follow."""
+        :meth:`~closeframe.sandbox.tables.ActivityTable.select`), and whether more follow.
+
+        ``requested`` names the fields ``_fields`` asked for: those Close sends only on request (transcripts)
+        are added to the records."""
         with self.lock:
             table = self.table(org_name, kind)
             rows, has_more = table.page(table.select(**filters), skip, limit)
-            return [table.render(i) for i in rows], has_more
+            return table.render_many(rows, requested), has_more
 
-    def get_activity(self, org_name: str, kind: str, activity_id: str) -> dict | None:
+    def get_activity(self, org_name: str, kind: str, activity_id: str, requested: Any = ()) -> dict | None:
         """One call or meeting, or ``None``."""
         with self.lock:
             table = self.table(org_name, kind)
             i = table.find(activity_id)
-            return None if i is None else table.render(i)
+            return None if i is None else table.render(i, requested)
 
     def get_call(self, org_name: str, call_id: str) -> dict | None:
         """One call, or ``None``."""
@@ -312,12 +321,20 @@ class Store:
             if not (record_id.startswith("acti_") and len(record_id) == 48):
                 raise ValueError(f"activity ids look like 'acti_' + 43 characters, got {record_id!r}")
             values = {name: 0 for name in table.cols}
+            outcome = ctx.code(fields.pop("outcome_id", None))
             values.update(id=record_id[5:].encode("ascii"), dc=dc, du=dc, dur=60 if kind == "call" else 1800,
-                          contact=0, outcome=ctx.code(fields.pop("outcome_id", None)))
+                          contact=0, outcome=outcome, reason=0 if outcome >= 0 else -1)
             if kind == "call":
-                values.update(direction=1, disposition=0, method=0, source=0, status=0)
+                # An answered outbound call by default, like the generator's: completed, a cost, no voicemail.
+                values.update(direction=1, disposition=0, method=0, source=0, status=2, ring=5_000, cost=1, vm=0)
             else:
-                values.update(status=2 if dc <= NOW_US else 0)
+                values.update(status=2 if dc <= NOW_US else 0, co=-1, actual=-1, call=b"", source=0)
+            # An explicit null with a column value of its own: a call without a user or a disposition, a meeting
+            # without a status (manual). Other nulls are served verbatim as overrides.
+            for name in (("user_id", "disposition") if kind == "call" else ("status",)):
+                if name in fields and fields[name] is None:
+                    fields.pop(name)
+                    values["user" if name == "user_id" else name] = -1
             if "date_updated" in fields and isinstance(fields["date_updated"], str):
                 values["du"] = parse_us(fields.pop("date_updated"))
             if isinstance(fields.get("duration"), int):

@@ -1,34 +1,59 @@
 """Column-wise call and meeting tables: numpy columns sorted by date_created, dicts rendered only per page.
 
 A million calls as Python dicts would cost gigabytes and a minute to build; as numpy columns they cost about
-90 MB and a second, and a page of 100 records is rendered on demand. Rows are stored in ascending
+120 MB and a second, and a page of 100 records is rendered on demand. Rows are stored in ascending
 ``(date_created, id)`` order so date filters are two :func:`numpy.searchsorted` calls; listings show them reversed
 (newest first). Fields a test sets that have no column live in ``overrides`` keyed by record id.
+
+The payloads follow recorded real Close answers (see ``tests/fixtures/real``): dates with millisecond precision and
+several activities at one instant (a dialer, a bulk import), the full call ``status`` enum, ``disposition`` null on
+some calls, no user on an inbound voicemail, ``cost`` as a string or null, ``date_answered``, phones, meetings with
+``status`` null when created manually, several ``users``, and transcripts only when ``_fields`` asks for them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from closeframe.sandbox.common import DAY_US as _DAY_US
 from closeframe.sandbox.common import NOW_US as _NOW_US
-from closeframe.sandbox.common import format_us as _iso
 from closeframe.sandbox.common import random_ids
 
-__all__ = ["ActivityTable", "CallTable", "MeetingTable", "OrgContext"]
+__all__ = ["ActivityTable", "CallTable", "DATE_RESOLUTIONS", "FILTER_PRECISIONS", "FILTER_ROUNDINGS", "MeetingTable",
+           "OrgContext", "coarsen_bounds"]
 
 _S_US = 1_000_000
+
+#: How finely stored dates are kept (real Close: milliseconds) and how finely date filters compare.
+DATE_RESOLUTIONS = {"microsecond": 1, "millisecond": 1_000, "second": 1_000_000}
+FILTER_PRECISIONS = DATE_RESOLUTIONS
+#: How a coarse filter compares: ``bucket`` truncates both the stored date and the filter value,
+#: ``value`` truncates only the filter value and compares it with the exact stored date.
+FILTER_ROUNDINGS = ("bucket", "value")
 
 DIRECTIONS = ["inbound", "outbound"]
 DISPOSITIONS = ["answered", "no-answer", "vm-answer", "vm-left", "busy", "blocked", "error", "abandoned"]
 _DISPOSITION_WEIGHTS = [0.45, 0.2, 0.1, 0.12, 0.06, 0.02, 0.02, 0.03]
-CALL_STATUSES = ["completed", "failed"]
-CALL_METHODS = ["regular", "power-dialer", "predictive-dialer"]
+#: Close's OpenAPI ``CallStatus``.
+CALL_STATUSES = ["created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"]
+# The status a finished call has for each disposition (index-aligned with DISPOSITIONS).
+_STATUS_OF_DISPOSITION = np.array([2, 4, 2, 2, 5, 6, 6, 3], dtype=np.int8)
+CALL_METHODS = ["regular", "power", "predictive"]
 CALL_SOURCES = ["Close.io", "External"]
+#: How an outcome came to be set ([I]: Close's ``conversation_type_reason`` has these two values).
+OUTCOME_REASONS = ["user-selected", "autodetected"]
+_AUTOFILL_REASONINGS = [
+    "The contact agreed to a product demo next week and a calendar invite was sent during the call.",
+    "The prospect said they have no budget this year and asked not to be contacted again before Q3.",
+    "Der Kunde bat um einen Rückruf am Donnerstag, um das Angebot mit der Geschäftsführung zu besprechen.",
+    "The call reached the company switchboard; the decision maker was not available.",
+    "相手は価格表をメールで送ってほしいと言い、来週もう一度話すことに同意した。",
+]
 MEETING_STATUSES = ["upcoming", "in-progress", "completed", "canceled", "declined-by-lead", "declined-by-org"]
+MEETING_SOURCES = ["calendar", "manual"]
 MEETING_TITLES = [
     "Demo", "Discovery call", "Kick-off", "Produktvorführung", "定例ミーティング", "Quarterly business review",
     "Onboarding ✈️", "Pricing walkthrough", "Vertragsbesprechung", "Technical deep dive", "Follow-up",
@@ -36,18 +61,73 @@ MEETING_TITLES = [
 ]
 _CONTACT_NAMES = ["Anna Schmidt", "John Carter", "佐藤 健", "Léa Dubois", "Olu Adeyemi", "Mia Nguyen",
                   "Sven Åberg", "Carlos Ruiz", "Hannah Weiß", "Ravi Kumar"]
+_LINES = [("close-user", "Thanks for taking the time today."), ("contact", "Sure, we are looking at options."),
+          ("close-user", "Would a demo next week work?"), ("contact", "Tuesday afternoon is good.")]
 
 
+def coarsen_bounds(bounds: tuple, precision_us: int, rounding: str = "bucket") -> tuple:
+    """Rewrite ``(gt, gte, lt, lte)`` µs bounds as a filter comparing at ``precision_us`` does, as exact bounds.
 
-def _strictly_increasing(values: np.ndarray) -> np.ndarray:
-    # Sorted random timestamps rarely tie; nudging ties by 1 µs keeps (date_created, id) order trivially stable.
-    values = np.sort(values)
-    while values.size > 1:
-        ties = np.flatnonzero(np.diff(values) <= 0)
-        if ties.size == 0:
+    ``bucket``: ``floor(date) OP floor(value)``; ``value``: ``date OP floor(value)`` (only the value is cut).
+    The result is ``(None, gte, lt, None)`` selecting exactly the rows such a comparison keeps.
+    """
+    if precision_us <= 1:
+        return bounds
+    if rounding not in FILTER_ROUNDINGS:
+        raise ValueError(f"rounding must be one of {FILTER_ROUNDINGS}, got {rounding!r}")
+    gt, gte, lt, lte = bounds
+    lows, highs = [], []
+
+    def floor(value: int) -> int:
+        return value - value % precision_us
+
+    if gt is not None:
+        lows.append(floor(gt) + precision_us if rounding == "bucket" else floor(gt) + 1)
+    if gte is not None:
+        lows.append(floor(gte))
+    if lt is not None:
+        highs.append(floor(lt))
+    if lte is not None:
+        highs.append(floor(lte) + precision_us if rounding == "bucket" else floor(lte) + 1)
+    return None, (max(lows) if lows else None), (min(highs) if highs else None), None
+
+
+def _sorted_rows(dc: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The permutation that orders rows by ``(date_created, id)`` (ties at one instant are real and kept).
+
+    Sorting a million 43-byte ids costs seconds; ties are few (bursts, a shared millisecond), so the dates are
+    sorted and only the runs of equal dates are then ordered by id.
+    """
+    order = np.argsort(dc, kind="stable")
+    ties = np.flatnonzero(np.diff(dc[order]) == 0)
+    if ties.size:
+        tied = np.zeros(order.size, dtype=bool)
+        tied[ties] = tied[ties + 1] = True
+        rows = order[tied]  # the tied rows, in date order: sorting them by (date, id) keeps each run in place
+        order[tied] = rows[np.lexsort((ids[rows], dc[rows]))]
+    return order
+
+
+def _dates(rng: np.random.Generator, n: int, low: int, high: int, resolution_us: int,
+           bursts: Sequence[Any]) -> np.ndarray:
+    """``n`` dates in ``[low, high)`` at ``resolution_us``.
+
+    Each burst is a count (that many dates on one instant: a bulk import) or ``(count, span_seconds)`` (that many
+    spread over the span: a power dialer, several calls in most seconds).
+    """
+    dc = rng.integers(low, high, n, dtype=np.int64)
+    taken = 0
+    for burst in bursts:
+        size, span = (burst, 0) if np.isscalar(burst) else burst
+        size = min(int(size), n - taken)
+        if size <= 0:
             break
-        values[ties + 1] = values[ties] + 1
-    return values
+        spread = rng.integers(0, int(float(span) * _S_US), size) if span else 0
+        dc[taken:taken + size] = dc[taken] + spread
+        taken += size
+    if resolution_us > 1:
+        dc -= dc % resolution_us
+    return dc
 
 
 @dataclass
@@ -97,6 +177,44 @@ class OrgContext:
     def contact(self, i: int) -> str | None:
         return None if i < 0 else "cont_" + self.contact_ids[i].decode("ascii")
 
+    def user(self, i: int) -> dict | None:
+        return None if i < 0 else self.users[i]
+
+
+def _iso_many(us: np.ndarray) -> list[str]:
+    """:func:`format_us` of every value, vectorised: a fraction of 6 digits, none for whole seconds."""
+    us = np.asarray(us, dtype=np.int64)
+    stamps = us.astype("datetime64[us]")
+    text = np.datetime_as_string(stamps, unit="us").astype(object)
+    whole = us % _S_US == 0
+    if whole.any():
+        text[whole] = np.datetime_as_string(stamps[whole], unit="s")
+    return [t + "+00:00" for t in text.tolist()]
+
+
+def _ids(prefix: str, column: np.ndarray) -> list[str]:
+    return [prefix + b.decode("ascii") for b in column.tolist()]
+
+
+def _name(user: dict | None) -> str | None:
+    return None if user is None else f"{user['first_name']} {user['last_name']}"
+
+
+def _phone(kind: int, i: int) -> str:
+    # A stable North American number per contact (kind 2) or user (kind 6) in the reserved 555 range.
+    return f"+1{kind}0{(i // 10_000) % 10}555{i % 10_000:04d}"
+
+
+def _transcript(seed: int, lines: int) -> dict:
+    """A transcript object like Close's: utterances with speaker sides and times, and a summary."""
+    utterances = []
+    for k in range(lines):
+        side, text = _LINES[(seed + k) % len(_LINES)]
+        utterances.append({"speaker_label": "Close user" if side == "close-user" else "Contact",
+                           "speaker_side": side, "start": round(k * 4.2, 1), "end": round(k * 4.2 + 3.6, 1),
+                           "text": text})
+    return {"utterances": utterances, "summary_text": "The contact asked for a demo next week."}
+
 
 class ActivityTable:
     """Base of :class:`CallTable` and :class:`MeetingTable`: storage, lookup, filtering, paging, mutation.
@@ -112,6 +230,8 @@ class ActivityTable:
 
     prefix = "acti_"
     kind = ""
+    #: Fields Close sends only when ``_fields`` names them.
+    on_request: tuple[str, ...] = ()
 
     def __init__(self, context: OrgContext, columns: dict[str, np.ndarray]):
         self.context = context
@@ -132,20 +252,26 @@ class ActivityTable:
         return int(hits[0]) if hits.size else None
 
     def activity_us(self, lo: int, hi: int) -> np.ndarray:
-        """``activity_at`` in µs for storage rows ``lo:hi`` (meetings: their start)."""
+        """``activity_at`` in µs for storage rows ``lo:hi``: Close sets it to ``date_created`` (the start)."""
         return self.cols["dc"][lo:hi]
 
     # -- querying -----------------------------------------------------------------------------------------------
+    def _in(self, column: str, values: Any, index_of) -> np.ndarray:
+        wanted = [values] if isinstance(values, str) else list(values)
+        return np.asarray([index_of(v) for v in wanted], dtype=np.int64)
+
     def select(self, *, created: tuple = (None, None, None, None), activity: tuple = (None, None, None, None),
-               user_id: str | None = None, lead_id: str | None = None, contact_id: str | None = None):
+               user_id: Any = None, lead_id: Any = None, contact_id: Any = None, ids: Any = None):
         """Rows matching the filters, as ``(lo, hi, indices)``.
 
         Parameters
         ----------
         created, activity : tuple
             ``(gt, gte, lt, lte)`` bounds in µs (``None`` = unbounded) on date_created / activity_at.
-        user_id, lead_id, contact_id : str, optional
-            Equality filters.
+        user_id, lead_id, contact_id : str or sequence of str, optional
+            Equality filters; a sequence matches any of its ids (Close takes comma-separated lists).
+        ids : sequence of str, optional
+            Only these record ids (Close's ``id__in``).
 
         Returns
         -------
@@ -182,12 +308,14 @@ class ActivityTable:
                 narrow(at < a_lt)
             if a_lte is not None:
                 narrow(at <= a_lte)
-        if user_id is not None:
-            narrow(self.cols["user"][lo:hi] == self.context.user_index(user_id))
-        if lead_id is not None:
-            narrow(self.cols["lead"][lo:hi] == self.context.lead_index(lead_id))
-        if contact_id is not None:
-            narrow(self.cols["contact"][lo:hi] == self.context.contact_index(contact_id))
+        ctx = self.context
+        for values, column, index_of in ((user_id, "user", ctx.user_index), (lead_id, "lead", ctx.lead_index),
+                                         (contact_id, "contact", ctx.contact_index)):
+            if values is not None:
+                narrow(np.isin(self.cols[column][lo:hi], self._in(column, values, index_of)))
+        if ids is not None:
+            wanted = [i[len(self.prefix):].encode("ascii", "replace") for i in ids if i.startswith(self.prefix)]
+            narrow(np.isin(self.cols["id"][lo:hi], np.asarray(wanted, dtype="S43")))
         return lo, hi, (None if mask is None else lo + np.flatnonzero(mask))
 
     def page(self, selection, skip: int, limit: int) -> tuple[list[int], bool]:
@@ -202,16 +330,30 @@ class ActivityTable:
             rows = [int(i) for i in indices[::-1][skip:skip + limit]]
         return rows, total > skip + limit
 
-    def render(self, i: int) -> dict:
-        """Row ``i`` as Close's JSON object, overrides applied."""
-        record = self._render(i)
-        extra = self.overrides.get(record["id"])
-        if extra:
-            record.update(extra)
-        return record
+    def render(self, i: int, requested: Sequence[str] = ()) -> dict:
+        """Row ``i`` as Close's JSON object, overrides applied; ``requested`` adds fields sent only on request."""
+        return self.render_many([i], requested)[0]
 
-    def _render(self, i: int) -> dict:  # pragma: no cover - subclasses
+    def render_many(self, rows: Sequence[int], requested: Sequence[str] = ()) -> list[dict]:
+        """Rows ``rows`` (a page) as Close's JSON objects: each column is read once for the whole page."""
+        if not len(rows):
+            return []
+        index = np.asarray(rows, dtype=np.int64)
+        records = self._render_rows({name: column[index] for name, column in self.cols.items()})
+        asked = [name for name in self.on_request if name in requested]
+        for i, record in zip(index.tolist(), records):
+            for name in asked:
+                record[name] = self._on_request(i, name)
+            extra = self.overrides.get(record["id"])
+            if extra:
+                record.update(extra)
+        return records
+
+    def _render_rows(self, values: dict[str, np.ndarray]) -> list[dict]:  # pragma: no cover - subclasses
         raise NotImplementedError
+
+    def _on_request(self, i: int, name: str) -> Any:  # pragma: no cover - subclasses
+        return None
 
     # -- mutation -----------------------------------------------------------------------------------------------
     def insert(self, values: dict[str, Any]) -> int:
@@ -231,14 +373,34 @@ class ActivityTable:
             self.cols[name] = np.delete(column, i)
 
     def set_outcome(self, i: int, outcome_id: str | None, updated_us: int | None = None) -> None:
-        """Point row ``i`` at ``outcome_id`` (any id, even one that does not exist) and bump date_updated."""
+        """Point row ``i`` at ``outcome_id`` (any id, even one that does not exist) and bump date_updated.
+
+        An outcome set through the API is a person's choice: ``outcome_reason`` becomes ``user-selected``.
+        """
         self.cols["outcome"][i] = self.context.code(outcome_id)
+        self.cols["reason"][i] = -1 if outcome_id is None else 0
         if updated_us is not None:
             self.cols["du"][i] = max(int(self.cols["du"][i]), updated_us)
 
     def _outcome(self, i: int) -> str | None:
         code = int(self.cols["outcome"][i])
         return None if code < 0 else self.context.codes[code]
+
+    def _outcome_lists(self, values: dict[str, np.ndarray]) -> tuple[list, list, list]:
+        """``outcome_id``, ``outcome_reason`` and ``outcome_autofill_reasoning`` of a page's rows."""
+        codes = self.context.codes
+        outcome = [None if c < 0 else codes[c] for c in values["outcome"].tolist()]
+        reasons = values["reason"].tolist()
+        reason = [None if r < 0 else OUTCOME_REASONS[r] for r in reasons]
+        # The reasoning text is picked by the record's date, so it stays the same wherever the row moves.
+        pick = (values["dc"] // 1000 % len(_AUTOFILL_REASONINGS)).tolist()
+        reasoning = [_AUTOFILL_REASONINGS[p] if r == 1 else None for r, p in zip(reasons, pick)]
+        return outcome, reason, reasoning
+
+    @staticmethod
+    def _sorted(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        order = _sorted_rows(columns["dc"], columns["id"])
+        return {name: column[order] for name, column in columns.items()}
 
     @staticmethod
     def _outcome_codes(rng, context, n, live, deleted, share) -> np.ndarray:
@@ -255,151 +417,261 @@ class ActivityTable:
             codes[pick] = live_codes[rng.integers(0, len(live_codes), int(pick.sum()))]
         return codes
 
+    @staticmethod
+    def _reasons(rng, outcome: np.ndarray) -> np.ndarray:
+        # About a fifth of the outcomes were filled in automatically (Close's AI), the rest chosen by a person.
+        reason = np.where(outcome >= 0, (rng.random(outcome.size) < 0.2).astype(np.int8), -1).astype(np.int8)
+        return reason
+
 
 class CallTable(ActivityTable):
     """An organization's calls."""
 
     kind = "call"
+    on_request = ("recording_transcript", "voicemail_transcript")
 
     @classmethod
     def generate(cls, rng: np.random.Generator, context: OrgContext, n: int, *, live_outcomes: list,
-                 vm_outcomes: set, deleted_outcomes: list) -> "CallTable":
+                 vm_outcomes: set, deleted_outcomes: list, resolution_us: int = 1_000,
+                 bursts: Sequence[int] = ()) -> "CallTable":
         """Generate ``n`` calls over the two years before now, vectorised.
 
         About half carry an outcome; vm-dropped outcomes go only to calls whose disposition is ``vm-left``.
+        ``resolution_us`` is the precision of the dates (Close: milliseconds); each entry of ``bursts`` puts that
+        many calls on one instant, as a dialer or a bulk import does.
         """
-        dc = _strictly_increasing(rng.integers(_NOW_US - 730 * _DAY_US, _NOW_US, n, dtype=np.int64))
+        dc = _dates(rng, n, _NOW_US - 730 * _DAY_US, _NOW_US, resolution_us, bursts)
         disposition = rng.choice(len(DISPOSITIONS), n, p=_DISPOSITION_WEIGHTS).astype(np.int8)
-        answered = disposition == 0
-        duration = np.where(answered, rng.exponential(240.0, n), rng.integers(0, 40, n)).astype(np.int32)
-        duration[disposition == 3] += 20
+        status = _STATUS_OF_DISPOSITION[disposition]
+        no_disposition = rng.random(n) < 0.03  # recorded: status "no-answer", disposition null
+        disposition[no_disposition] = -1
+        status[no_disposition] = 4
+        status[rng.random(n) < 0.005] = 7  # timeout
+        inbound = rng.random(n) < 0.3
+        answered = (disposition == 0) | (disposition == 2)
+        duration = np.where(disposition == 0, rng.exponential(240.0, n), rng.integers(0, 40, n)).astype(np.int32)
+        vm_left = disposition == 3
+        duration[vm_left] += 20
+        inbound_voicemail = inbound & vm_left
+        duration[inbound_voicemail] = 0  # recorded: the caller's message is voicemail_duration, not duration
+        voicemail = np.where(vm_left, rng.integers(5, 60, n), 0).astype(np.int16)
+        ring = np.where(answered, rng.integers(2_000, 20_000, n), -1).astype(np.int32)  # ms until answered
         n_leads = context.lead_ids.size
         lead = rng.integers(0, n_leads, n, dtype=np.int32)
         contact = lead * 2 + rng.integers(0, 2, n, dtype=np.int32)
         contact[rng.random(n) < 0.05] = -1
+        user = rng.integers(0, len(context.users), n).astype(np.int16)
+        user[inbound_voicemail] = -1  # recorded: nobody took it, user_id and user_name are null
+        cost = np.where(inbound, -1, np.maximum(1, np.ceil(duration / 60.0))).astype(np.int16)
         custom = [o for o in live_outcomes if o not in vm_outcomes]
         outcome = cls._outcome_codes(rng, context, n, custom, deleted_outcomes, 0.5)
         vm = [o for o in live_outcomes if o in vm_outcomes]
         if vm:
-            vm_rows = np.flatnonzero((disposition == 3) & (outcome >= 0) & (rng.random(n) < 0.7))
+            vm_rows = np.flatnonzero(vm_left & ~inbound & (outcome >= 0) & (rng.random(n) < 0.7))
             vm_codes = np.array([context.code(o) for o in vm], dtype=np.int32)
             outcome[vm_rows] = vm_codes[rng.integers(0, len(vm_codes), vm_rows.size)]
         late = (outcome >= 0) & (rng.random(n) < 0.3)  # outcome set days after the call
         du = dc + np.where(late, rng.integers(0, 30 * _DAY_US, n), rng.integers(0, 5 * _S_US, n))
         du = np.minimum(du, np.maximum(dc, _NOW_US))
+        if resolution_us > 1:
+            du -= du % resolution_us
         columns = {
             "id": random_ids(rng, n, 43),
             "dc": dc,
-            "du": du.astype(np.int64),
+            "du": np.maximum(du, dc).astype(np.int64),
             "dur": duration,
             "lead": lead,
             "contact": contact,
-            "user": rng.integers(0, len(context.users), n).astype(np.int16),
-            "direction": (rng.random(n) < 0.7).astype(np.int8),
-            "status": (disposition == 6).astype(np.int8),
+            "user": user,
+            "direction": (~inbound).astype(np.int8),
+            "status": status.astype(np.int8),
             "disposition": disposition,
             "method": rng.choice(3, n, p=[0.7, 0.2, 0.1]).astype(np.int8),
             "source": (rng.random(n) < 0.1).astype(np.int8),
             "outcome": outcome,
+            "reason": cls._reasons(rng, outcome),
+            "cost": cost,
+            "ring": ring,
+            "vm": voicemail,
         }
-        return cls(context, columns)
+        return cls(context, cls._sorted(columns))
 
-    def activity_us(self, lo: int, hi: int) -> np.ndarray:
-        # A call's activity_at is when it started: date_created (its end) minus its duration.
-        return self.cols["dc"][lo:hi] - self.cols["dur"][lo:hi].astype(np.int64) * _S_US
+    def _render_rows(self, v: dict[str, np.ndarray]) -> list[dict]:
+        c = self.context
+        ids = _ids("acti_", v["id"])
+        leads = _ids("lead_", c.lead_ids[v["lead"]])
+        contact_index = v["contact"]
+        contacts = [None if k < 0 else x for k, x in zip(contact_index.tolist(),
+                                                          _ids("cont_", c.contact_ids[np.maximum(contact_index, 0)]))]
+        created, updated = _iso_many(v["dc"]), _iso_many(v["du"])
+        ring = v["ring"]
+        answered = [None if r < 0 else x for r, x in
+                    zip(ring.tolist(), _iso_many(v["dc"] + np.maximum(ring, 0).astype(np.int64) * 1_000))]
+        outcome, reason, reasoning = self._outcome_lists(v)
+        records = []
+        for k, (user_index, direction, disposition, cost, lead_index, contact) in enumerate(zip(
+                v["user"].tolist(), v["direction"].tolist(), v["disposition"].tolist(), v["cost"].tolist(),
+                v["lead"].tolist(), contact_index.tolist())):
+            user = c.user(user_index)
+            remote = _phone(2, max(contact, 0) + lead_index)
+            records.append({
+                "id": ids[k],
+                "_type": "Call",
+                "organization_id": c.org_id,
+                "lead_id": leads[k],
+                "contact_id": contacts[k],
+                "user_id": None if user is None else user["id"],
+                "user_name": _name(user),
+                "users": [],
+                "created_by": None if user is None or direction == 0 else user["id"],
+                "updated_by": None if user is None else user["id"],
+                "date_created": created[k],
+                "date_updated": updated[k],
+                "activity_at": created[k],
+                "date_answered": answered[k],
+                "direction": DIRECTIONS[direction],
+                "duration": int(v["dur"][k]),
+                "voicemail_duration": int(v["vm"][k]),
+                "status": CALL_STATUSES[v["status"][k]],
+                "disposition": None if disposition < 0 else DISPOSITIONS[disposition],
+                "call_method": CALL_METHODS[v["method"][k]],
+                "source": CALL_SOURCES[v["source"][k]],
+                "cost": None if cost < 0 else str(cost),
+                "phone": remote,
+                "local_phone": None if user is None else _phone(6, user_index),
+                "remote_phone": remote,
+                "outcome_id": outcome[k],
+                "outcome_reason": reason[k],
+                "outcome_autofill_reasoning": reasoning[k],
+            })
+        return records
 
-    def _render(self, i: int) -> dict:
-        c = self.cols
-        ctx = self.context
-        user = ctx.users[int(c["user"][i])]
-        dc = int(c["dc"][i])
-        return {
-            "id": "acti_" + c["id"][i].decode("ascii"),
-            "_type": "Call",
-            "organization_id": ctx.org_id,
-            "lead_id": ctx.lead(int(c["lead"][i])),
-            "contact_id": ctx.contact(int(c["contact"][i])),
-            "user_id": user["id"],
-            "user_name": f"{user['first_name']} {user['last_name']}",
-            "date_created": _iso(dc),
-            "date_updated": _iso(int(c["du"][i])),
-            "activity_at": _iso(dc - int(c["dur"][i]) * _S_US),
-            "direction": DIRECTIONS[int(c["direction"][i])],
-            "duration": int(c["dur"][i]),
-            "status": CALL_STATUSES[int(c["status"][i])],
-            "disposition": DISPOSITIONS[int(c["disposition"][i])],
-            "call_method": CALL_METHODS[int(c["method"][i])],
-            "source": CALL_SOURCES[int(c["source"][i])],
-            "outcome_id": self._outcome(i),
-        }
+    def _on_request(self, i: int, name: str) -> Any:
+        disposition = int(self.cols["disposition"][i])
+        if name == "recording_transcript":
+            seed = int(self.cols["dc"][i]) // 1000  # by date: the same text wherever the row moves
+            return _transcript(seed, 4) if disposition == 0 and int(self.cols["dur"][i]) >= 30 else None
+        return _transcript(int(self.cols["dc"][i]) // 1000, 1) if disposition == 3 else None
 
 
 class MeetingTable(ActivityTable):
     """An organization's meetings (date_created is the start time, as in Close)."""
 
     kind = "meeting"
+    on_request = ("transcripts",)
 
     @classmethod
     def generate(cls, rng: np.random.Generator, context: OrgContext, n: int, *, live_outcomes: list,
-                 deleted_outcomes: list) -> "MeetingTable":
-        """Generate ``n`` meetings over the two years before now plus a month of upcoming ones."""
-        dc = _strictly_increasing(rng.integers(_NOW_US - 730 * _DAY_US, _NOW_US + 30 * _DAY_US, n,
-                                               dtype=np.int64))
-        dc -= dc % (60 * _S_US)  # meetings start on the minute ...
-        dc = _strictly_increasing(dc)  # ... except where that made two start together
+                 deleted_outcomes: list, resolution_us: int = 1_000, call_ids: np.ndarray | None = None
+                 ) -> "MeetingTable":
+        """Generate ``n`` meetings over the two years before now plus a month of upcoming ones.
+
+        Calendar meetings start on the minute; manual ones (about a fifth, ``status`` null as in Close) at the
+        moment they were logged, with ``resolution_us`` precision. Some have several Close users, some a call
+        attached (from ``call_ids``), completed ones with a notetaker an ``actual_duration`` and transcripts.
+        """
+        dc = rng.integers(_NOW_US - 730 * _DAY_US, _NOW_US + 30 * _DAY_US, n, dtype=np.int64)
+        manual = rng.random(n) < 0.2
+        dc = np.where(manual, dc - dc % max(resolution_us, 1), dc - dc % (60 * _S_US))
         future = dc > _NOW_US
         status = rng.choice([2, 3, 4, 5], n, p=[0.85, 0.07, 0.05, 0.03]).astype(np.int8)
         status[future] = 0
+        status[manual] = -1
         du = np.where(future, _NOW_US - rng.integers(0, 10 * _DAY_US, n),
                       np.minimum(dc + rng.integers(0, 3 * _DAY_US, n), _NOW_US))
+        du -= du % 1_000
         lead = rng.integers(0, context.lead_ids.size, n, dtype=np.int32)
         outcome = cls._outcome_codes(rng, context, n, live_outcomes, deleted_outcomes, 0.4)
         outcome[future] = -1
+        n_users = len(context.users)
+        user = rng.integers(0, n_users, n).astype(np.int16)
+        co = np.where((rng.random(n) < 0.15) & (n_users > 1), (user + rng.integers(1, max(n_users, 2), n)) % n_users,
+                      -1).astype(np.int16)
+        duration = (rng.integers(1, 7, n) * 900).astype(np.int32)
+        took_place = (status == 2) | (manual & ~future)
+        notetaker = took_place & (rng.random(n) < 0.3)
+        actual = np.where(notetaker, duration - rng.integers(0, 600, n), -1).astype(np.int32)
+        attached = np.zeros(n, dtype="S43")
+        if call_ids is not None and call_ids.size:
+            with_call = np.flatnonzero(took_place & (rng.random(n) < 0.1))
+            attached[with_call] = call_ids[rng.integers(0, call_ids.size, with_call.size)]
         columns = {
             "id": random_ids(rng, n, 43),
             "dc": dc,
             "du": du.astype(np.int64),
-            "dur": (rng.integers(1, 7, n) * 900).astype(np.int32),
+            "dur": duration,
+            "actual": actual,
             "lead": lead,
             "contact": lead * 2 + rng.integers(0, 2, n, dtype=np.int32),
-            "user": rng.integers(0, len(context.users), n).astype(np.int16),
+            "user": user,
+            "co": co,
             "status": status,
+            "source": manual.astype(np.int8),
             "title": rng.integers(0, len(MEETING_TITLES), n).astype(np.int16),
             "outcome": outcome,
+            "reason": cls._reasons(rng, outcome),
+            "call": attached,
         }
-        return cls(context, columns)
+        return cls(context, cls._sorted(columns))
 
-    def _render(self, i: int) -> dict:
-        c = self.cols
+    def _render_rows(self, v: dict[str, np.ndarray]) -> list[dict]:
         ctx = self.context
-        user = ctx.users[int(c["user"][i])]
-        user_name = f"{user['first_name']} {user['last_name']}"
-        dc = int(c["dc"][i])
-        status = MEETING_STATUSES[int(c["status"][i])]
-        contact = int(c["contact"][i])
-        contact_status = {"completed": "yes", "declined-by-lead": "no", "upcoming": "yes"}.get(status, "noreply")
-        lead = int(c["lead"][i])
-        attendees = [
-            {"email": user["email"], "name": user_name, "status": "yes", "user_id": user["id"],
-             "contact_id": None, "is_organizer": True},
-            {"email": f"contact{contact}@lead{lead}.example", "name": _CONTACT_NAMES[contact % len(_CONTACT_NAMES)],
-             "status": contact_status, "user_id": None, "contact_id": ctx.contact(contact), "is_organizer": False},
-        ]
-        return {
-            "id": "acti_" + c["id"][i].decode("ascii"),
-            "_type": "Meeting",
-            "organization_id": ctx.org_id,
-            "title": MEETING_TITLES[int(c["title"][i])],
-            "lead_id": ctx.lead(lead),
-            "user_id": user["id"],
-            "user_name": user_name,
-            "starts_at": _iso(dc),
-            "ends_at": _iso(dc + int(c["dur"][i]) * _S_US),
-            "activity_at": _iso(dc),
-            "date_created": _iso(dc),
-            "date_updated": _iso(int(c["du"][i])),
-            "duration": int(c["dur"][i]),
-            "status": status,
-            "attendees": attendees,
-            "outcome_id": self._outcome(i),
-        }
+        ids = _ids("acti_", v["id"])
+        leads = _ids("lead_", ctx.lead_ids[v["lead"]])
+        contacts = _ids("cont_", ctx.contact_ids[v["contact"]])
+        starts, updated = _iso_many(v["dc"]), _iso_many(v["du"])
+        ends = _iso_many(v["dc"] + v["dur"].astype(np.int64) * _S_US)
+        outcome, reason, reasoning = self._outcome_lists(v)
+        records = []
+        for k, (user_index, co_index, status_code, contact, lead, actual, call, source) in enumerate(zip(
+                v["user"].tolist(), v["co"].tolist(), v["status"].tolist(), v["contact"].tolist(),
+                v["lead"].tolist(), v["actual"].tolist(), v["call"].tolist(), v["source"].tolist())):
+            user = ctx.users[user_index]
+            co = ctx.user(co_index)
+            user_name = _name(user)
+            status = None if status_code < 0 else MEETING_STATUSES[status_code]
+            contact_status = {"completed": "yes", "declined-by-lead": "no", "upcoming": "yes"}.get(status, "noreply")
+            attendees = [
+                {"email": user["email"], "name": user_name, "status": "yes", "user_id": user["id"],
+                 "contact_id": None, "is_organizer": True},
+                {"email": f"contact{contact}@lead{lead}.example",
+                 "name": _CONTACT_NAMES[contact % len(_CONTACT_NAMES)], "status": contact_status, "user_id": None,
+                 "contact_id": contacts[k], "is_organizer": False},
+            ]
+            if co is not None:
+                attendees.insert(1, {"email": co["email"], "name": _name(co), "status": "yes", "user_id": co["id"],
+                                     "contact_id": None, "is_organizer": False})
+            manual = source == 1
+            records.append({
+                "id": ids[k],
+                "_type": "Meeting",
+                "organization_id": ctx.org_id,
+                "title": MEETING_TITLES[v["title"][k]],
+                "lead_id": leads[k],
+                "contact_id": contacts[k],
+                "user_id": user["id"],
+                "user_name": user_name,
+                "users": [user["id"]] + ([co["id"]] if co is not None else []),
+                "created_by": user["id"] if manual else None,
+                "updated_by": user["id"] if manual else None,
+                "starts_at": starts[k],
+                "ends_at": ends[k],
+                "activity_at": starts[k],
+                "date_created": starts[k],
+                "date_updated": updated[k],
+                "duration": int(v["dur"][k]),
+                "actual_duration": None if actual < 0 else actual,
+                "status": status,
+                "source": MEETING_SOURCES[source],
+                "attendees": attendees,
+                "attached_call_ids": ["acti_" + call.decode("ascii")] if call else [],
+                "integrations": [],
+                "is_recurring": False,
+                "outcome_id": outcome[k],
+                "outcome_reason": reason[k],
+                "outcome_autofill_reasoning": reasoning[k],
+            })
+        return records
+
+    def _on_request(self, i: int, name: str) -> Any:
+        return [_transcript(int(self.cols["dc"][i]) // 1000, 6)] if int(self.cols["actual"][i]) >= 0 else []
