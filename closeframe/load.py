@@ -115,7 +115,14 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
         result.error = exc
         # A fetch that hands its records over only at the end (windows) puts what arrived on the error.
         arrived = getattr(exc, "records", None)
-        if isinstance(arrived, list) and len(arrived) > len(result.records):
+        if isinstance(arrived, list) and isinstance(result.records, FrameBatches):
+            # Frame pieces and the records not shaped yet, in arrival order: shaped like the rest.
+            batches = FrameBatches(build, unique_ids=unique_ids)
+            batches.extend(arrived)
+            exc.records = None  # not a list of records: what arrived is in .partial
+            if len(batches) > len(result.records):
+                result.records = batches
+        elif isinstance(arrived, list) and len(arrived) > len(result.records):
             result.records = arrived
     return result
 
