@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pandas as pd
 import pandas.testing as tm
@@ -13,7 +14,8 @@ import closeframe as cf
 from closeframe.batches import FrameBatches, drop_repeated_ids
 from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
 
-from conftest import FIXTURES
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _page(name: str) -> list[dict]:
