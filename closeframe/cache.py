@@ -269,12 +269,19 @@ class ActivityCache:
             with folder_lock(self.folder):
                 try:
                     created, records = _read_entry(cached.path, self.organization)
-                except (_Damaged, OSError) as problem:
-                    # Another process trimmed or replaced it since load(): say so, rather than fail the load.
-                    warnings.warn(f"closeframe cache: {cached.path.name} in {str(self.folder)!r} changed while "
-                                  f"this load read the cache ({problem}); load again for its range.", CacheWarning,
-                                  stacklevel=3)
-                    return []
+                except (_Damaged, OSError):
+                    # Another process wrote a range over it since load(), trimming it into other files: the
+                    # records of [start, end) are now in the files whose ranges overlap it.
+                    parts = []
+                    for current in self.ranges():
+                        if current.start < end and start < current.end:
+                            try:
+                                parts.append(_read_entry(current.path, self.organization))
+                            except (_Damaged, OSError):
+                                continue
+                    created = pd.concat([part[0] for part in parts], ignore_index=True) if parts else \
+                        pd.Series([], dtype="datetime64[ns, UTC]")
+                    records = [record for part in parts for record in part[1]]
         keep = (((created >= start) & (created < end)) | created.isna()).to_numpy()
         return [record for record, kept in zip(records, keep) if kept]
 
