@@ -1,10 +1,13 @@
-"""How fast the explorer redraws on 100,000 outcomes: median seconds per picker change (target < 0.1 s).
+"""How fast the explorers redraw: median and p90 seconds per picker change (target < 0.1 s).
 
-The frame replicates the seeded sandbox's outcomes with new ids (as if a large account had that many), then each
-picker is set from Python as a user would click it, and the whole update is timed: filtering, the summary table
-and the chart's PNG.
+Catalogue (default): 100,000 outcomes, the seeded sandbox's replicated with new ids. Usage (``--usage``):
+1,000,000 calls and meetings, the sandbox's replicated with new ids, each copy a further organization (so 30+
+organizations) and shifted by whole weeks. Each picker is set from Python as a user would click it and the whole
+update is timed: the selection, the view's table, the status line and the chart's PNG. With ``--usage`` the
+selection layer alone (``usage_table`` of the same picks, what ``explorer.usage`` returns) is timed too.
 
     python bench/explorer.py [--rows 100000] [--repeat 7]
+    python bench/explorer.py --usage [--rows 1000000] [--repeat 3] [--view Usage]
 """
 
 from __future__ import annotations
@@ -33,11 +36,107 @@ def big_frame(rows: int) -> pd.DataFrame:
     return frame
 
 
+#: The sandbox's 3 organizations are copied this many times (36 organizations); further copies add weeks.
+COPIES_PER_ORGANIZATION = 12
+
+
+def big_usage(rows: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(outcomes, calls, meetings) with ``rows`` activities: the sandbox's, copied with fresh ids into 36
+    organizations (each sandbox organization 12 times, its name numbered), further copies shifted by whole weeks."""
+    with serve(seed=0, rate_limit=None) as sb:
+        keys = dict(sb.api_keys)
+        outcomes = cf.load_outcomes(keys, base_url=sb.base_url, progress=False)
+        calls = cf.load_calls(keys, base_url=sb.base_url, progress=False)
+        meetings = cf.load_meetings(keys, base_url=sb.base_url, progress=False)
+    per_copy = len(calls) + len(meetings)
+    copies = -(-rows // per_copy)
+    share = len(calls) / per_copy
+
+    def replicate(frame: pd.DataFrame, count: int, prefix: str) -> pd.DataFrame:
+        parts = []
+        for i in range(-(-count // len(frame))):
+            part = frame.copy()
+            org = part["organization_id"].astype(str) + f"_{i % COPIES_PER_ORGANIZATION}"
+            part["organization_id"] = pd.Categorical(org)
+            if "organization_name" in part.columns:
+                part["organization_name"] = pd.Categorical(
+                    part["organization_name"].astype(str) + f" {i % COPIES_PER_ORGANIZATION}")
+            part["date_created"] = part["date_created"] - pd.Timedelta(weeks=i // COPIES_PER_ORGANIZATION)
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True).iloc[:count].copy()
+        out["id"] = pd.array([f"{prefix}{k:09d}" for k in range(len(out))], dtype="string")
+        return out
+
+    n_calls = int(rows * share)
+    big_calls = replicate(calls, n_calls, "acti_bcall")
+    big_meetings = replicate(meetings, rows - n_calls, "acti_bmeet")
+    big_outcomes = pd.concat([outcomes.assign(organization_id=outcomes["organization_id"].astype(str) + f"_{i}",
+                                              organization_name=outcomes["organization_name"].astype(str) + f" {i}")
+                              for i in range(min(copies, COPIES_PER_ORGANIZATION))], ignore_index=True)
+    return big_outcomes, big_calls, big_meetings
+
+
+def _report(label: str, times: list[float]) -> None:
+    print(f"{label}: median {statistics.median(times) * 1000:.1f} ms, "
+          f"p90 {statistics.quantiles(times, n=10)[-1] * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+
+
+def main_usage(rows: int, repeat: int, view: str) -> None:
+    from closeframe.selection import usage_table
+
+    outcomes, calls, meetings = big_usage(rows)
+    started = time.perf_counter()
+    explorer = cf.explore(outcomes, calls, meetings)
+    built = time.perf_counter() - started
+    explorer.select(view=view)
+    organizations = [value for _, value in explorer.organizations.options]
+    names = [value for _, value in explorer.outcomes.options]
+    first, last = explorer.span
+    middle = first + (last - first) / 2
+    changes = [
+        lambda: setattr(explorer.organizations, "value", tuple(organizations[:1])),
+        lambda: setattr(explorer.kinds, "value", ("calls",)),
+        lambda: setattr(explorer.outcomes, "value", tuple(names[:2])),
+        lambda: setattr(explorer.start, "value", middle),
+        lambda: setattr(explorer.organizations, "value", tuple(organizations[: len(organizations) // 2])),
+        lambda: setattr(explorer.kinds, "value", ()),
+        lambda: setattr(explorer.outcomes, "value", ()),
+        lambda: setattr(explorer.start, "value", None),
+        lambda: setattr(explorer.organizations, "value", ()),
+    ]
+    times, cpu, pure = [], [], []
+    for _ in range(repeat):
+        for change in changes:
+            before = explorer.updates
+            started, started_cpu = time.perf_counter(), time.process_time()
+            change()
+            times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            assert explorer.updates == before + 1, "a picker change did not update the explorer"
+            selection = explorer.selection
+            started = time.perf_counter()
+            usage_table(explorer.data, selection)
+            pure.append(time.perf_counter() - started)
+    print(f"{len(explorer.data.events):,} activities, {len(organizations)} organizations, view {view!r}, "
+          f"{len(times)} picker changes; built in {built:.1f} s")
+    _report("update time", times)
+    # CPU time of this process: what the update costs when it has a core to itself (wall time also counts the
+    # waits for a core on a busy machine).
+    _report("update CPU time", cpu)
+    _report("selection layer (usage_table)", pure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=None, help="100,000 outcomes; with --usage 1,000,000 activities")
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--usage", action="store_true", help="the usage explorer over calls and meetings")
+    parser.add_argument("--view", default="Usage", help="with --usage: the view shown while pickers change")
     args = parser.parse_args()
+    if args.usage:
+        main_usage(args.rows or 1_000_000, args.repeat or 3, args.view)
+        return
+    args.rows, args.repeat = args.rows or 100_000, args.repeat or 7
     frame = big_frame(args.rows)
     explorer = cf.explore(frame)
     organizations = list(explorer.organizations.options)
@@ -62,8 +161,7 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             assert explorer.updates == before + 1, "a picker change did not update the explorer"
     print(f"{len(frame):,} rows, {len(organizations)} organizations, {len(times)} picker changes")
-    print(f"update time: median {statistics.median(times) * 1000:.1f} ms, "
-          f"p90 {statistics.quantiles(times, n=10)[-1] * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+    _report("update time", times)
 
 
 if __name__ == "__main__":

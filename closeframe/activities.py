@@ -155,6 +155,7 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     # The server's clock, not ours: what is created after this moment may be missing from the window.
     server_now = client.server_now()
     started = pd.Timestamp(server_now) if server_now is not None else pd.Timestamp.now(tz="UTC")
+    track = bar.window(window.start, window.end)  # the bar's dates covered and ETA
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
     pending: list[dict] = []
@@ -163,10 +164,11 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     previous = None
     try:
         for record in paginate_newest_first(client, path, {**params, **window.params()}, fields=fields,
-                                            on_page=bar.page):
+                                            on_page=track.page):
             if stop is not None and stop.is_set():
                 raise LoadStopped(f"{path} window stopped: another window of the load failed")
             pending.append(record)
+            track.reached(record)
             if not newest_first:
                 if on_leaf is None and len(pending) >= BATCH_RECORDS:
                     shaped.append(shape(pending))
@@ -191,12 +193,14 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                     end = cut
     except SkipCapError:
         arrived.extend(pending)  # its part is loaded again below; what arrived twice is kept once
+        track.discard()  # its halves are tracked on their own
         left, right = split_window(Window(window.start, end))
         return leaves + _load_window(client, path, left, params, fields, bar, shape, on_leaf, stop, arrived) + \
             _load_window(client, path, right, params, fields, bar, shape, on_leaf, stop, arrived)
     except BaseException:
         arrived.extend(pending)  # not shaped yet: the loader shapes them into what the failure hands over
         raise
+    track.finish()
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)

@@ -166,13 +166,30 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date_argument(value: str) -> str:
+    """``--since``/``--until``: refused at once (exit 2, with the usage) unless it reads as a date."""
+    from closeframe.activities import parse_bound
+
+    try:
+        parse_bound(value, "date")
+    except CloseError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("date=", "", 1)) from None
+    return value
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from closeframe.report import write_report
-    from closeframe.source import load_default_outcomes
+    from closeframe.source import load_default_usage, sandbox_in_use
 
-    loaded = load_default_outcomes(seed=args.seed, progress=_progress(args))
-    path = write_report(loaded.frame, args.out, source=loaded.source)
-    print(f"wrote {path} ({len(loaded.frame)} outcomes from {loaded.source})")
+    if sandbox_in_use():
+        print("No CLOSEFRAME_API_KEYS or CLOSE_API_KEY set: reporting on the closeframe sandbox's made-up data.",
+              file=sys.stderr, flush=True)
+    loaded = load_default_usage(seed=args.seed, since=args.since, until=args.until, progress=_progress(args),
+                                cache=args.cache)
+    path = write_report(loaded.outcomes, args.out, loaded.calls, loaded.meetings, source=loaded.source,
+                        since=loaded.since, until=loaded.until)
+    print(f"wrote {path} ({len(loaded.calls):,} calls, {len(loaded.meetings):,} meetings and "
+          f"{len(loaded.outcomes):,} outcomes from {loaded.source})")
     return 0
 
 
@@ -247,16 +264,22 @@ def _build_parser() -> argparse.ArgumentParser:
     box.add_argument("--seed", type=int, default=0, help="seed of the synthetic organizations")
     box.set_defaults(run=_cmd_sandbox)
 
-    report = commands.add_parser("report", help="write a self-contained HTML report (Close with CLOSE_API_KEY, "
-                                                "else the sandbox)")
+    report = commands.add_parser("report", help="write a self-contained HTML report on outcome usage (Close with "
+                                                "CLOSEFRAME_API_KEYS or CLOSE_API_KEY, else the sandbox)")
     report.add_argument("--out", default="report.html", help="output file (default ./report.html)")
-    report.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
+    report.add_argument("--since", default=None, type=_date_argument,
+                        help="only calls and meetings logged from this date (UTC); default: every one")
+    report.add_argument("--until", default=None, type=_date_argument,
+                        help="only calls and meetings logged before this date (UTC)")
+    report.add_argument("--cache", default=None, help="a cache folder for calls and meetings, for re-runs")
+    report.add_argument("--seed", type=int, default=0, help="sandbox seed when no key is set")
     report.set_defaults(run=_cmd_report)
 
-    dash = commands.add_parser("dashboard", help="serve the outcome explorer in the browser with Voilà "
-                                                 "(the dashboard extra)")
-    dash.add_argument("--port", type=port_argument, default=8866, help="port on 127.0.0.1 (default 8866)")
-    dash.add_argument("--seed", type=int, default=0, help="sandbox seed when CLOSE_API_KEY is not set")
+    dash = commands.add_parser("dashboard", help="serve the outcome usage explorer in the browser with Voilà "
+                                                 "(CLOSEFRAME_API_KEYS or CLOSE_API_KEY, else the sandbox)")
+    dash.add_argument("--port", type=port_argument, default=None,
+                      help="port on 127.0.0.1 (default 8866, or a free one when it is taken; 0: any free one)")
+    dash.add_argument("--seed", type=int, default=0, help="sandbox seed when no key is set")
     dash.set_defaults(run=_cmd_dashboard)
     return parser
 

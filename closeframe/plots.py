@@ -14,18 +14,38 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
-from closeframe.plotstyle import OKABE_ITO, fit_labels, font_families, new_axes, require_columns, safe_label, set_texts
-from closeframe.usage_plots import plot_outcome_mix, plot_top_outcomes, plot_usage_over_time
+from closeframe.plotstyle import (
+    OKABE_ITO,
+    fit_labels,
+    font_families,
+    natural_key,
+    new_axes,
+    no_data,
+    require_columns,
+    safe_label,
+    set_texts,
+)
+from closeframe.usage_plots import (
+    colour_option,
+    plot_outcome_comparison,
+    plot_outcome_mix,
+    plot_top_outcomes,
+    plot_usage_over_time,
+    plot_usage_trend,
+    plot_users,
+)
 
+# Only the plot functions: helpers such as organization_labels stay importable but are not the module's API.
 __all__ = [
-    "CATALOGUE_FREQUENCIES",
-    "organization_labels",
     "plot_applies_to_coverage",
     "plot_catalogue_over_time",
+    "plot_outcome_comparison",
     "plot_outcome_mix",
     "plot_outcomes_per_organization",
     "plot_top_outcomes",
     "plot_usage_over_time",
+    "plot_usage_trend",
+    "plot_users",
 ]
 
 OUTCOMES_FRAME = "an outcomes frame from cf.load_outcomes()"
@@ -45,12 +65,12 @@ def organization_labels(df: pd.DataFrame) -> pd.Series:
     missing = names.isna()
     if not missing.any():
         return names.rename("organization")
+    # Fill in object space, then make categories again: where() on a categorical refuses the ids as new
+    # categories ("Cannot setitem on a Categorical with a new category").
+    labels = names.astype(object).where(~missing, ids.astype(object).map(str, na_action="ignore"))
     if isinstance(names.dtype, pd.CategoricalDtype):
-        fallback = pd.Index(ids[missing].astype("string").unique()).difference(names.cat.categories)
-        names = names.cat.add_categories(fallback)
-        names = names.where(~missing, ids.astype("string").astype(object))
-        return names.rename("organization")
-    return names.astype("string").fillna(ids.astype("string")).rename("organization")
+        return pd.Series(pd.Categorical(labels), index=df.index, name="organization")
+    return labels.astype("string").rename("organization")
 
 
 def _count(number: int, noun: str) -> str:
@@ -79,7 +99,8 @@ def _applies_to_counts(df: pd.DataFrame, org: pd.Series) -> pd.DataFrame:
     return counts
 
 
-def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, ax=None, **kwargs):
+def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, order: str = "natural", ax=None,
+                                   **kwargs):
     """Horizontal bars: outcomes per organization, stacked by outcome type.
 
     Parameters
@@ -88,27 +109,38 @@ def plot_outcomes_per_organization(data: pd.DataFrame, *, max_label: int = 32, a
         From :func:`closeframe.load_outcomes` (``applies_to="long"`` counts each outcome once).
     max_label : int, default 32
         Organization names longer than this are shortened with ``…``.
+    order : {"natural", "value"}, default "natural"
+        Organizations top to bottom by name, numbers by value ("Org 7" before "Org 10"), or most outcomes first.
     ax : matplotlib.axes.Axes, optional
     **kwargs
-        Passed to :meth:`~matplotlib.axes.Axes.barh` (e.g. ``height=0.6``, ``edgecolor="white"``).
+        Passed to :meth:`~matplotlib.axes.Axes.barh` (e.g. ``height=0.6``, ``edgecolor="white"``; ``color=`` one
+        colour or one per type).
 
     Returns
     -------
     matplotlib.axes.Axes
-        One bar container per type, labelled with the type; organizations top to bottom by name.
+        One bar container per type, labelled with the type.
     """
     df = require_columns(data, ["type", "organization_id"], OUTCOMES_FRAME)
+    if order not in ("natural", "value"):
+        raise ConfigurationError(f"order={order!r} is not one of 'natural', 'value'.")
     unique = df.drop_duplicates("id") if "applies_to" in df.columns else df
     counts = unique.groupby([organization_labels(unique), "type"], observed=True).size().unstack(fill_value=0)
-    counts = counts.sort_index(ascending=False)  # barh draws bottom-up: this reads top-down by name
+    if order == "value":
+        counts = counts.loc[counts.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    else:
+        counts = counts.loc[sorted(counts.index, key=natural_key)]
+    counts = counts.iloc[::-1]  # barh draws bottom-up: this reads top-down
     ax = new_axes(ax, rows=len(counts))
+    if counts.empty:
+        return no_data(ax, "No outcome to draw", "Outcomes per organization")
     positions = np.arange(len(counts))
     left = np.zeros(len(counts))
     kwargs.setdefault("height", 0.7)
+    colours = colour_option(kwargs, len(counts.columns))
     for i, kind in enumerate(counts.columns):
         values = counts[kind].to_numpy()
-        ax.barh(positions, values, left=left, label=safe_label(kind), color=OKABE_ITO[i % len(OKABE_ITO)],
-                **kwargs)
+        ax.barh(positions, values, left=left, label=safe_label(kind), color=colours[i], **kwargs)
         left += values
     ax.set_yticks(positions, labels=fit_labels(counts.index, max_label))
     _style_ticks(ax, "y")
@@ -146,8 +178,11 @@ def plot_applies_to_coverage(data: pd.DataFrame, *, max_label: int = 32, annotat
         Its image holds the counts (``ax.images[0].get_array()``), rows in the order of the y tick labels.
     """
     df = require_columns(data, ["organization_id"], OUTCOMES_FRAME)
-    counts = _applies_to_counts(df, organization_labels(df)).sort_index()
+    counts = _applies_to_counts(df, organization_labels(df))
+    counts = counts.loc[sorted(counts.index, key=natural_key)]
     ax = new_axes(ax, rows=len(counts))
+    if counts.empty or counts.shape[1] == 0:
+        return no_data(ax, "No outcome to draw", "applies_to coverage")
     values = counts.to_numpy(dtype=float)
     kwargs.setdefault("cmap", "cividis")
     kwargs.setdefault("aspect", "auto")
@@ -204,18 +239,22 @@ def plot_catalogue_over_time(data: pd.DataFrame, *, freq: str = "M", ax=None, **
         periods = pd.period_range(periods.min(), periods.max(), freq=periods.freq)
     x = periods.to_timestamp() if len(periods) else pd.DatetimeIndex([])
     ax = new_axes(ax, wide=True)
+    period = CATALOGUE_FREQUENCIES[freq]
+    if not len(x):
+        return no_data(ax, "No outcome to draw", f"Outcome catalogue: created and updated per {period}")
     kwargs.setdefault("marker", "o")
-    for (label, counts), color in zip((("created", created_counts), ("updated", updated_counts)), OKABE_ITO[4:6]):
+    colours = [kwargs.pop("color")] * 2 if "color" in kwargs else OKABE_ITO[4:6]
+    for (label, counts), color in zip((("created", created_counts), ("updated", updated_counts)), colours):
         ax.plot(x, counts.reindex(periods, fill_value=0).to_numpy(), label=label, color=color, **kwargs)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", fontsize="small")
+    # Right of the axes, outside them: inside, it would cover the first periods' points.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
     if len(x):
         # Concise dates ("2025", "Aug", "Sep"…) fit many periods without rotated, overlapping labels.
         locator = mdates.AutoDateLocator(maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    period = CATALOGUE_FREQUENCIES[freq]
     set_texts(ax, f"Outcome catalogue: created and updated per {period}", f"{period} (UTC)",
                "outcomes")
     return ax

@@ -11,6 +11,7 @@ chosen fonts can draw is replaced by ``□`` *before* matplotlib sees it — no 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -23,7 +24,9 @@ __all__ = [
     "OKABE_ITO",
     "fit_labels",
     "font_families",
+    "natural_key",
     "new_axes",
+    "no_data",
     "require_columns",
     "safe_label",
     "set_texts",
@@ -106,6 +109,15 @@ def safe_label(value: object, max_chars: int | None = 30) -> str:
     return "".join(ch if ord(ch) in covered or ch in " \u00a0" else MISSING_GLYPH for ch in text)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(value: object) -> tuple:
+    """Sort key that orders numbers inside names by value: ``"Org 7"`` before ``"Org 10"``, case-insensitive."""
+    parts = _DIGITS.split(str(value).casefold())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
 def fit_labels(values: Iterable[object], max_chars: int | None = 30) -> list[str]:
     """:func:`safe_label` for many names, keeping labels unique (two long names may shorten alike)."""
     labels: list[str] = []
@@ -166,3 +178,16 @@ def set_texts(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel, fontfamily=family)
     ax.set_ylabel(ylabel, fontfamily=family)
     ax.tick_params(axis="both", labelfontfamily=family)
+
+
+def no_data(ax, message: str, title: str):
+    """Draw ``message`` in the middle of an empty Axes with ``title`` (no 1970 axes, no empty ticks); return it."""
+    family = font_families()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555",
+            fontfamily=family)
+    ax.set_title(safe_label(title, None), fontfamily=family)
+    return ax

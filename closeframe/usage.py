@@ -30,7 +30,11 @@ from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 
 __all__ = [
     "ACTIVITY_KINDS",
+    "AUTOFILL_FIELDS",
+    "CREDITS",
+    "DENOMINATORS",
     "USAGE_COLUMNS",
+    "autofilled_mask",
     "compare_outcomes",
     "filter_usage",
     "normalize_outcome_name",
@@ -44,6 +48,9 @@ __all__ = [
 
 #: The ``activity`` values of the events frame.
 ACTIVITY_KINDS = ("call", "meeting")
+
+#: ``denominator=`` of :func:`outcome_usage`: which activities are counted and divided by.
+DENOMINATORS = ("all", "connected", "with_outcome")
 
 #: The columns of :func:`outcome_usage`, in order (``organization_name`` only when names are known).
 USAGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "outcome_name", "outcome_type", "calls",
@@ -109,7 +116,61 @@ def _activity_part(frame: pd.DataFrame | None, kind: str) -> pd.DataFrame | None
     for name in ("user_id", "user_name", "lead_id"):
         part[name] = part[name].astype(STRING_DTYPE)
     part["duration"] = part["duration"].astype("Int64")
+    part["status"] = _optional_string(frame, "status")
+    part["disposition"] = _optional_string(frame, "disposition")
+    part["connected"] = _connected(part, kind)
+    part["autofilled"] = autofilled_mask(frame, part["outcome_id"])
     return part.reset_index(drop=True)
+
+
+def _optional_string(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame.columns:
+        return frame[column].astype(object).astype(STRING_DTYPE)
+    return pd.Series(pd.NA, index=frame.index, dtype=STRING_DTYPE)
+
+
+#: Call ``status`` values of a call that reached someone, used when Close sends no ``disposition``.
+CONNECTED_CALL_STATUSES = ("completed",)
+#: Meeting ``status`` values of a meeting that took place (a manual meeting has none: it took place if it started).
+HELD_MEETING_STATUSES = ("completed", "in-progress")
+
+
+def _connected(part: pd.DataFrame, kind: str) -> np.ndarray:
+    """True for a call that connected (``disposition`` answered; without one, ``status`` completed) or a meeting
+    that took place (``status`` completed or in progress; without a status, one that has started)."""
+    status = part["status"].astype(object)
+    if kind == "call":
+        disposition = part["disposition"].astype(object)
+        by_status = status.isin(CONNECTED_CALL_STATUSES)
+        return np.where(disposition.notna(), disposition == "answered", by_status).astype(bool)
+    started = (part["date_created"] <= pd.Timestamp.now(tz="UTC")).to_numpy(dtype=bool, na_value=False)
+    return np.where(status.notna(), status.isin(HELD_MEETING_STATUSES), started).astype(bool)
+
+
+#: Fields Close sends on an activity whose outcome was filled in automatically (AI outcome autofill).
+AUTOFILL_FIELDS = ("outcome_autofill_reasoning", "outcome_autofill_confidence", "outcome_reason")
+
+
+def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) -> pd.Series:
+    """Whether each activity's outcome was filled in automatically: ``pd.NA`` throughout when none of
+    :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them, or the frames pin the columns
+    but they are empty everywhere: nothing tells automatic from manual), else True where the outcome is set and
+    ``outcome_autofill_reasoning`` or
+    ``outcome_autofill_confidence`` has a value, or ``outcome_reason`` names an automatic source ("auto…", "ai…").
+    """
+    present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
+    if not present:
+        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    auto = np.zeros(len(frame), dtype=bool)
+    for column in ("outcome_autofill_reasoning", "outcome_autofill_confidence"):
+        if column in present:
+            values = frame[column].astype(object)
+            auto |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
+    if "outcome_reason" in present:
+        reason = frame["outcome_reason"].astype(object).map(lambda v: str(v).strip().casefold() if pd.notna(v) else "")
+        auto |= reason.str.startswith(("auto", "ai")).to_numpy(dtype=bool)
+    has_outcome = (frame["outcome_id"] if outcome_id is None else outcome_id).notna().to_numpy(dtype=bool)
+    return pd.Series(auto & has_outcome, index=frame.index, dtype="boolean")
 
 
 def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
@@ -129,7 +190,10 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         ``organization_id``, ``organization_name`` (when known), ``activity`` (``"call"``/``"meeting"``),
         ``activity_id``, ``user_id``, ``user_name``, ``lead_id``, ``date_created`` (UTC), ``outcome_id``,
         ``outcome_name``, ``outcome_type``, ``deleted`` (an outcome id no outcome resolves), ``duration``; sorted
-        by organization, ``date_created`` and ``activity_id``.
+        by organization, ``date_created`` and ``activity_id``. Then ``status`` and ``disposition`` (as Close
+        sent them, missing where it did not), ``connected`` (a call that connected or a meeting that took place,
+        see :func:`outcome_usage`'s ``denominator``) and ``autofilled`` (the outcome was filled in automatically;
+        ``pd.NA`` where Close sent no autofill field, see :func:`autofilled_mask`).
 
     Raises
     ------
@@ -148,7 +212,8 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
     events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
     order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
-             "outcome_id", "outcome_name", "outcome_type", "deleted", "duration"]
+             "outcome_id", "outcome_name", "outcome_type", "deleted", "duration", "status", "disposition", "connected",
+             "autofilled"]
     events = events[order].reset_index(drop=True)
     return _with_organization_names(events, _organization_names(outcomes, calls, meetings))
 
@@ -177,14 +242,17 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = grouped.agg(calls=("calls", "sum"), meetings=("meetings", "sum"), first_used=("date_created", "min"),
                       last_used=("date_created", "max"), users=("user_id", "nunique")).reset_index()
     for key in keys:
-        # A key that is missing everywhere (real calls recorded before outcomes existed) comes back as float NaN.
-        out[key] = out[key].astype(object)
+        if key != "period":
+            # A key with no value at all (no activity has an outcome) comes back as float64 NaN, which the
+            # merges on the (object) keys refuse: keep it object, missing as pd.NA.
+            out[key] = out[key].astype(object).where(out[key].notna(), pd.NA)
     out["total"] = out["calls"] + out["meetings"]
     return out
 
 
 def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None, *, dataset=None, **sql_options) -> pd.DataFrame:
+                  meetings: pd.DataFrame | None = None, *, denominator: str = "all", dataset=None,
+                  **sql_options) -> pd.DataFrame:
     """How often each outcome of each organization is used on calls and meetings, by how many users, when.
 
     Parameters
@@ -193,11 +261,22 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         From :func:`closeframe.load_outcomes`.
     calls, meetings : pandas.DataFrame, optional
         From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`; a missing one counts as none.
+    denominator : {"all", "connected", "with_outcome"}, default "all"
+        Which activities ``share`` is a fraction of. ``"all"``: every loaded call and meeting, whatever its
+        outcome (an organization's shares, its no-outcome row included, add up to 1). ``"connected"``: only calls
+        that connected (``disposition`` "answered"; where Close sent no disposition, ``status`` "completed") and
+        meetings that took place (``status`` "completed" or "in-progress"; a manual meeting without a status once
+        it has started); the counts then cover those activities only, and the shares still add up to 1.
+        ``"with_outcome"``: every activity counted, shares of the activities that carry an outcome (the
+        no-outcome row's ``share`` is NaN), as the plots show by default.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (organization, outcome): :data:`USAGE_COLUMNS` (``organization_name`` when known). Outcomes
+        One row per (organization, outcome): :data:`USAGE_COLUMNS` (``organization_name`` when known), then
+        ``autofilled`` when Close's autofill fields (:data:`AUTOFILL_FIELDS`) have a value on some activity: how
+        many of ``total`` had
+        their outcome filled in automatically; ``total - autofilled`` were set by people. Outcomes
         never used have zeros and ``NaT`` dates; an ``outcome_id`` no outcome resolves has ``deleted=True``; the
         activities without an outcome are one row per organization with ``outcome_id`` missing (also in
         ``attrs["no_outcome"]``). ``share`` is ``total`` over the organization's activities (0 when it has none);
@@ -213,19 +292,31 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     ...}``), or a DuckDB option (``memory_limit=``, ``threads=``, ``temp_directory=``) with frames, computes the
     same table with DuckDB, in bounded memory; see :mod:`closeframe.usage_sql`.
     """
+    if denominator not in DENOMINATORS:
+        raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
     if dataset is not None or sql_options:
         from closeframe.usage_sql import outcome_usage_sql, sources_from
 
+        if denominator != "all":
+            raise ConfigurationError(f"denominator={denominator!r} is computed by the pandas path only; the DuckDB "
+                                     "path (dataset= or a DuckDB option) counts all activities: leave it 'all'.")
         return outcome_usage_sql(outcomes, *sources_from(dataset, calls, meetings), **sql_options)
     events = usage_events(outcomes, calls, meetings)
+    if denominator == "connected":
+        events = events[events["connected"].to_numpy(dtype=bool)]
     lookup = _outcome_lookup(outcomes)
     counts = _counts(events, _KEY)
+    autofill = events["autofilled"].notna().any()
+    if autofill:
+        auto = events[events["autofilled"].fillna(False).to_numpy(dtype=bool)]
+        auto_counts = _counts(auto, _KEY)[_KEY + ["total"]].rename(columns={"total": "autofilled"})
+        counts = counts.merge(auto_counts, how="left", on=_KEY)
     base = pd.concat([
         lookup.astype(object),
         counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
     ], ignore_index=True)
     usage = base.merge(counts, how="left", on=_KEY)
-    for column in ("calls", "meetings", "total", "users"):
+    for column in ("calls", "meetings", "total", "users") + (("autofilled",) if autofill else ()):
         usage[column] = usage[column].fillna(0).astype(np.int64)
     for column in ("first_used", "last_used"):
         usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
@@ -234,7 +325,8 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     resolved = pd.MultiIndex.from_frame(lookup[_KEY].astype(object))
     usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
         ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
-    per_org = events.groupby(events["organization_id"].astype(object), sort=False).size()
+    counted = events[events["outcome_id"].notna().to_numpy()] if denominator == "with_outcome" else events
+    per_org = counted.groupby(counted["organization_id"].astype(object), sort=False).size()
     org_total = usage["organization_id"].astype(object).map(per_org).fillna(0).to_numpy(dtype=float)
     usage["share"] = np.divide(usage["total"].to_numpy(dtype=float), org_total,
                                out=np.zeros(len(usage)), where=org_total > 0)
@@ -242,9 +334,13 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
                               ascending=[True, True, False, True, True], kind="stable", na_position="last")
     no_outcome = usage[usage.pop("_no_outcome")]
-    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns]].reset_index(drop=True)
+    if denominator == "with_outcome":
+        usage.loc[usage["outcome_id"].isna(), "share"] = np.nan
+    extra = ["autofilled"] if autofill else []
+    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns] + extra].reset_index(drop=True)
     usage = _with_organization_names(usage, _organization_names(outcomes, calls, meetings))
     usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
+    usage.attrs["denominator"] = denominator
     return usage
 
 
@@ -266,14 +362,64 @@ def _finish(out: pd.DataFrame, order: list[str], sort_by: list[str], names: dict
     return _with_organization_names(out, names)
 
 
+#: ``credit=`` of :func:`usage_by_user`.
+CREDITS = ("owner", "all")
+
+
+def _user_ids(value: object) -> list[str]:
+    """The user ids of a Close ``users`` field: a list of ids or of objects with ``id``/``user_id``."""
+    if value is None or isinstance(value, (str, float)) or not hasattr(value, "__iter__"):
+        return []
+    ids = []
+    for item in value:
+        ident = item.get("id") or item.get("user_id") if isinstance(item, dict) else item
+        if ident is not None and ident is not pd.NA and str(ident):
+            ids.append(str(ident))
+    return ids
+
+
+def _credit_all(events: pd.DataFrame, *frames: pd.DataFrame | None) -> pd.DataFrame:
+    """``events`` with one row per user credited: the owner and every user of the activity's ``users`` list."""
+    credited: dict[str, list[str]] = {}
+    for frame in frames:
+        if frame is not None and "users" in frame.columns:
+            for activity, users in zip(frame["id"].astype(object), frame["users"]):
+                ids = _user_ids(users)
+                if ids:
+                    credited[str(activity)] = ids
+    if not credited:
+        return events
+    owners = events["user_id"].astype(object)
+    lists = events["activity_id"].astype(object).map(credited)
+    several = lists.notna().to_numpy()
+    names = dict(zip(owners[owners.notna()], events.loc[owners.notna(), "user_name"].astype(object)))
+    for frame in frames:
+        if frame is not None and {"user_id", "user_name"} <= set(frame.columns):
+            pairs = frame[["user_id", "user_name"]].astype(object).dropna()
+            names.update(zip(pairs["user_id"], pairs["user_name"]))
+    expanded = events[several].copy()
+    expanded["user_id"] = [list(dict.fromkeys(([owner] if pd.notna(owner) else []) + ids))
+                           for owner, ids in zip(owners[several], lists[several])]
+    expanded = expanded.explode("user_id")
+    expanded["user_name"] = expanded["user_id"].map(names)
+    for column in ("user_id", "user_name"):
+        expanded[column] = expanded[column].astype(STRING_DTYPE)
+    return pd.concat([events[~several], expanded], ignore_index=True)
+
+
 def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None) -> pd.DataFrame:
+                  meetings: pd.DataFrame | None = None, *, credit: str = "owner") -> pd.DataFrame:
     """Usage per (organization, user, outcome): who logs which outcome how often.
 
     Parameters
     ----------
     outcomes, calls, meetings : pandas.DataFrame
         As for :func:`outcome_usage`.
+    credit : {"owner", "all"}, default "owner"
+        ``"owner"``: each activity counts once, for its ``user_id`` (who logged it). ``"all"``: an activity
+        whose Close ``users`` list names several users (a meeting with colleagues) counts once for each of them
+        and for its owner, so the users' totals add up to more than the activities; without a ``users`` column
+        this is the same as ``"owner"``.
 
     Returns
     -------
@@ -283,7 +429,11 @@ def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         ``meetings``, ``total``, ``share`` (of that user's activities), ``first_used``, ``last_used``. Only
         combinations that occur; sorted by organization, user name, ``total`` descending.
     """
+    if credit not in CREDITS:
+        raise ConfigurationError(f"credit={credit!r} is not one of {', '.join(map(repr, CREDITS))}.")
     events = usage_events(outcomes, calls, meetings)
+    if credit == "all":
+        events = _credit_all(events, calls, meetings)
     keys = ["organization_id", "user_id", "outcome_id"]
     out = _with_details(_counts(events, keys).drop(columns="users"), events, keys, ["user_name"])
     per_user = out.groupby(["organization_id", "user_id"], dropna=False)["total"].transform("sum")

@@ -21,7 +21,8 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
-from closeframe.usage import USAGE_COLUMNS, _organization_names, _outcome_lookup, _with_organization_names
+from closeframe.usage import (AUTOFILL_FIELDS, USAGE_COLUMNS, _organization_names, _outcome_lookup,
+                              _with_organization_names)
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "CacheSource", "activity_source", "outcome_usage_sql", "sources_from"]
 
@@ -59,7 +60,7 @@ class CacheSource:
             return None
         files = ", ".join("'" + name.replace("'", "''") + "'" for name in self.files)
         fields = ", ".join(f"json_extract_string(record, '$.{c}') AS {c}"
-                           for c in ("organization_id", "outcome_id", "user_id"))
+                           for c in ("organization_id", "outcome_id", "user_id", *AUTOFILL_FIELDS))
         return f"(SELECT {fields}, date_created FROM read_parquet([{files}]))"
 
 
@@ -133,12 +134,29 @@ def sources_from(dataset: Any, calls: Any = None, meetings: Any = None) -> tuple
 
 def _select(source: str | pd.DataFrame, alias: str, kind: str, columns: list[str]) -> str:
     """One activity kind as (organization_id, outcome_id, user_id, date_created, kind), missing columns NULL."""
+    table = alias if isinstance(source, pd.DataFrame) else source
     expressions = [f"CAST({c} AS VARCHAR) AS {c}" if c in columns else f"CAST(NULL AS VARCHAR) AS {c}"
                    for c in ("organization_id", "outcome_id", "user_id")]
     created = "date_created" if "date_created" in columns else "NULL"
     expressions.append(f"CAST({created} AS TIMESTAMPTZ) AS date_created")  # the cache's are nanoseconds
-    table = alias if isinstance(source, pd.DataFrame) else source
+    expressions.append(f"{_autofilled(columns, table)} AS autofilled")
     return f"SELECT {', '.join(expressions)}, '{kind}' AS kind FROM {table}"
+
+
+def _autofilled(columns: list[str], table: str) -> str:
+    """SQL for :func:`closeframe.usage.autofilled_mask`: NULL when no activity of ``table`` has a value in an
+    autofill field, else whether the outcome is set and was filled in automatically."""
+    present = [c for c in AUTOFILL_FIELDS if c in columns]
+    if not present:
+        return "CAST(NULL AS BOOLEAN)"
+    known = " OR ".join(f"{c} IS NOT NULL" for c in present)
+    tests = [f"coalesce(trim(CAST({c} AS VARCHAR)) <> '', false)" for c in
+             ("outcome_autofill_reasoning", "outcome_autofill_confidence") if c in present]
+    if "outcome_reason" in present:
+        reason = "lower(trim(CAST(outcome_reason AS VARCHAR)))"
+        tests.append(f"coalesce(starts_with({reason}, 'auto') OR starts_with({reason}, 'ai'), false)")
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE {known}) "
+            f"THEN (outcome_id IS NOT NULL AND ({' OR '.join(tests)})) END")
 
 
 def _columns(connection, source: str | pd.DataFrame, alias: str) -> list[str]:
@@ -206,7 +224,8 @@ def outcome_usage_sql(outcomes: pd.DataFrame, calls: Any = None, meetings: Any =
                 missing = [c for c in ("id", "organization_id", "date_created", "outcome_id") if c not in source]
                 if missing:
                     raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(source.columns)}.")
-                connection.register(alias, source[[c for c in (*_NEEDED, "organization_name") if c in source]])
+                connection.register(alias, source[[c for c in (*_NEEDED, "organization_name", *AUTOFILL_FIELDS)
+                                                    if c in source]])
             parts.append(_select(source, alias, kind, _columns(connection, source, alias)))
             names.append(_names_frame(connection, source, alias))
         counts, per_org = _aggregate(connection, parts)
@@ -219,8 +238,9 @@ def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
     """Per (organization, outcome): calls, meetings, first and last use, distinct users; and per organization."""
     if not parts:
         empty = pd.DataFrame({"organization_id": pd.Series(dtype=object), "outcome_id": pd.Series(dtype=object)})
-        for column in ("calls", "meetings", "users", "total"):
+        for column in ("calls", "meetings", "users", "total", "autofilled"):
             empty[column] = pd.Series(dtype=np.int64)
+        empty.attrs["autofill"] = False
         for column in ("first_used", "last_used"):
             empty[column] = pd.Series(dtype=UTC_DATETIME_DTYPE)
         return empty, pd.Series(dtype=np.int64)
@@ -230,8 +250,12 @@ def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
                count(*) FILTER (WHERE kind = 'call') AS calls,
                count(*) FILTER (WHERE kind = 'meeting') AS meetings,
                epoch_us(min(date_created)) AS first_us, epoch_us(max(date_created)) AS last_us,
-               count(DISTINCT user_id) AS users
+               count(DISTINCT user_id) AS users,
+               count(*) FILTER (WHERE autofilled) AS autofilled,
+               count(autofilled) AS autofill_known
         FROM ({union}) GROUP BY ALL""").df()
+    # As the pandas path: an autofilled column only when some activity says whether it was autofilled.
+    counts.attrs["autofill"] = bool(counts.pop("autofill_known").sum())
     per_org = counts.groupby(counts["organization_id"].astype(object), dropna=False, sort=False)[
         ["calls", "meetings"]].sum().sum(axis=1)
     for column, source in (("first_used", "first_us"), ("last_used", "last_us")):
@@ -239,7 +263,7 @@ def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
         counts[column] = pd.to_datetime(micros, unit="us", utc=True).astype(UTC_DATETIME_DTYPE)
     for key in _KEY:
         counts[key] = counts[key].astype(object).where(counts[key].notna(), pd.NA)
-    for column in ("calls", "meetings", "users"):
+    for column in ("calls", "meetings", "users", "autofilled"):
         counts[column] = counts[column].astype(np.int64)
     counts["total"] = counts["calls"] + counts["meetings"]
     return counts, per_org
@@ -248,12 +272,14 @@ def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
 def _finish(outcomes: pd.DataFrame, lookup: pd.DataFrame, counts: pd.DataFrame, per_org: pd.Series,
             names: list[pd.DataFrame | None]) -> pd.DataFrame:
     """The usage table from the per-(organization, outcome) counts, by the rules of :func:`outcome_usage`."""
+    autofill = counts.attrs["autofill"]
+    counts = counts if autofill else counts.drop(columns="autofilled")
     base = pd.concat([
         lookup.astype(object),
         counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
     ], ignore_index=True)
     usage = base.merge(counts, how="left", on=_KEY)
-    for column in ("calls", "meetings", "total", "users"):
+    for column in ("calls", "meetings", "total", "users") + (("autofilled",) if autofill else ()):
         usage[column] = usage[column].fillna(0).astype(np.int64)
     for column in ("first_used", "last_used"):
         usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
@@ -269,7 +295,8 @@ def _finish(outcomes: pd.DataFrame, lookup: pd.DataFrame, counts: pd.DataFrame, 
     usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
                               ascending=[True, True, False, True, True], kind="stable", na_position="last")
     no_outcome = usage[usage.pop("_no_outcome")]
-    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns]].reset_index(drop=True)
-    usage = _with_organization_names(usage, _organization_names(outcomes, *names))
+    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns] + (["autofilled"] if autofill else [])]
+    usage = _with_organization_names(usage.reset_index(drop=True), _organization_names(outcomes, *names))
     usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
+    usage.attrs["denominator"] = "all"
     return usage

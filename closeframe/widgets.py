@@ -1,6 +1,10 @@
-"""Interactive outcome explorer: pure filter functions, ipywidgets pickers wired to them, and ``cf.explore(df)``.
+"""Interactive explorers and ``cf.explore``: usage of outcomes when activities are given, else the catalogue.
 
-The filters are plain functions of a frame and a :class:`Selection`, tested on their own. :class:`Explorer` only
+``cf.explore(outcomes, calls, meetings)`` returns a :class:`closeframe.usage_explorer.UsageExplorer` (views of
+outcome usage drawn from :mod:`closeframe.selection`); ``cf.explore(outcomes)`` the catalogue explorer below.
+
+The catalogue filters are plain functions of a frame and a :class:`CatalogueSelection`, tested on their own.
+:class:`Explorer` only
 wires pickers (organization, type, applies_to, a date range) to them and redraws a summary table (HTML) and a
 chart (PNG in an ``Image`` widget, so it works the same in JupyterLab, Voilà and tests without a display). The
 filtered frame stays available as ``explorer.filtered``. More views (e.g. of outcome usage) plug in with
@@ -23,8 +27,8 @@ from closeframe.errors import ConfigurationError
 from closeframe.plotstyle import require_columns
 
 __all__ = [
+    "CatalogueSelection",
     "Explorer",
-    "Selection",
     "applies_to_mask",
     "apply_selection",
     "dates_mask",
@@ -48,8 +52,8 @@ _TABLE_STYLE = ("<style>.closeframe-summary td { text-align: right; padding: 1px
 
 
 @dataclass(frozen=True)
-class Selection:
-    """What the pickers chose; an empty tuple or ``None`` means "no filter" for that picker.
+class CatalogueSelection:
+    """What the catalogue explorer's pickers chose; an empty tuple or ``None`` means "no filter" for that picker.
 
     Attributes
     ----------
@@ -149,7 +153,7 @@ def dates_mask(df: pd.DataFrame, start: dt.date | None = None, end: dt.date | No
     return mask
 
 
-def selection_mask(df: pd.DataFrame, selection: Selection) -> np.ndarray:
+def selection_mask(df: pd.DataFrame, selection: CatalogueSelection) -> np.ndarray:
     """True for the rows every picker of ``selection`` keeps."""
     return (organizations_mask(df, selection.organizations) & types_mask(df, selection.types)
             & applies_to_mask(df, selection.applies_to)
@@ -177,7 +181,7 @@ def filter_dates(df: pd.DataFrame, start: dt.date | None = None, end: dt.date | 
     return df[dates_mask(df, start, end, column)]
 
 
-def apply_selection(df: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+def apply_selection(df: pd.DataFrame, selection: CatalogueSelection) -> pd.DataFrame:
     """The rows of ``df`` every picker of ``selection`` keeps (one copy, however many pickers are set)."""
     return df[selection_mask(df, selection)]
 
@@ -255,7 +259,9 @@ class Explorer(w.VBox):
         self._filtered: pd.DataFrame | None = df
         self.updates = 0
         self._views: list[_View] = []
-        organizations = sorted(_organization_labels(df).dropna().unique())
+        from closeframe.plotstyle import natural_key
+
+        organizations = sorted(map(str, _organization_labels(df).dropna().unique()), key=natural_key)
         types = sorted(map(str, df["type"].dropna().unique()))
         layout = w.Layout(width="auto", min_width="12em")
         style = {"description_width": "initial"}  # "Organization" in full, not "Organizati…"
@@ -278,7 +284,13 @@ class Explorer(w.VBox):
         self.table = w.HTML()
         self.chart = w.Image(format="png")
         self._figure = Figure()
-        pickers = w.HBox([self.organizations, w.VBox([self.types, self.applies_to]),
+        from closeframe.usage_explorer import multi_picker
+
+        for select in (self.organizations, self.types, self.applies_to):
+            select.description = ""
+        pickers = w.HBox([multi_picker(self.organizations, "Organizations", "organization"),
+                          w.VBox([multi_picker(self.types, "Type", "type"),
+                                  multi_picker(self.applies_to, "Applies to", "value")]),
                           w.VBox([self.start, self.end])],
                          layout=w.Layout(flex_flow="row wrap"))
         self._views_box = w.VBox()
@@ -297,9 +309,9 @@ class Explorer(w.VBox):
         return self._filtered
 
     @property
-    def selection(self) -> Selection:
+    def selection(self) -> CatalogueSelection:
         """The pickers' current choice."""
-        return Selection(organizations=tuple(self.organizations.value), types=tuple(self.types.value),
+        return CatalogueSelection(organizations=tuple(self.organizations.value), types=tuple(self.types.value),
                          applies_to=tuple(self.applies_to.value), start=self.start.value, end=self.end.value,
                          date_column=self.date_column)
 
@@ -310,9 +322,19 @@ class Explorer(w.VBox):
         """Filter with the current selection and redraw the table, the chart and the added views."""
         selection = self.selection
         if selection.start is not None and selection.end is not None and selection.start > selection.end:
-            # A half-typed range is not an error worth a traceback in a widget: show it and keep the last result.
-            self.status.value = (f"<b>From</b> {selection.start} is after <b>To</b> {selection.end}: "
-                                 "choose an earlier start.")
+            # A half-typed range is not an error worth a traceback in a widget: select nothing and say why, so
+            # .filtered, the table and the chart agree with the status line (never a stale previous result).
+            self._mask = np.zeros(len(self.data), dtype=bool)
+            self._filtered = None
+            self.updates += 1
+            self.status.value = (f"<b>From</b> {selection.start} is after <b>To</b> {selection.end}: nothing is "
+                                 "selected. Choose an earlier From or a later To.")
+            empty = self._narrow[self._mask]
+            self.table.value = _TABLE_STYLE + summary_table(empty).to_html(
+                classes="closeframe-summary", border=0, justify="left", na_rep="")
+            self.chart.value = self._render_chart(empty)
+            for view in self._views:
+                self._refresh_view(view)
             return
         self._mask = selection_mask(self._narrow, selection)
         self._filtered = None
@@ -351,7 +373,7 @@ class Explorer(w.VBox):
         figure.savefig(buffer, format="png", dpi=self.chart_dpi)
         return buffer.getvalue()
 
-    def add_view(self, name: str, render: Callable[[pd.DataFrame, Selection], object]) -> None:
+    def add_view(self, name: str, render: Callable[[pd.DataFrame, CatalogueSelection], object]) -> None:
         """Add a view redrawn after every change, e.g. of outcome usage filtered like the outcomes.
 
         Parameters
@@ -380,26 +402,42 @@ class Explorer(w.VBox):
         return f"<Explorer: {int(self._mask.sum())} of {len(self.data)} rows selected>"
 
 
-def explore(df: pd.DataFrame, *, date_column: str = "date_created") -> Explorer:
-    """Pickers (organization, type, applies_to, date range), a live summary table and chart over ``df``.
+def explore(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None, *,
+            date_column: str = "date_created", **options):
+    """Explore outcome usage (with calls and/or meetings) or the outcome catalogue (outcomes alone).
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    outcomes : pandas.DataFrame
         From :func:`closeframe.load_outcomes`.
+    calls, meetings : pandas.DataFrame, optional
+        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`. With either, the explorer opens on
+        usage: pickers for organizations, outcomes (one name across organizations), calls/meetings, status,
+        users and days, and views of usage, top outcomes per organization, organizations side by side, the
+        trend, users, unused and deleted outcomes, and the catalogue.
     date_column : {"date_created", "date_updated"}, default "date_created"
-        The column the date range filters.
+        The catalogue explorer's date column.
+    **options
+        Passed to :class:`closeframe.usage_explorer.UsageExplorer` (``chart_dpi``, ``now``).
 
     Returns
     -------
-    Explorer
-        One ipywidgets container (a ``VBox``); ``explorer.filtered`` is the current selection of rows.
+    UsageExplorer or Explorer
+        One ipywidgets container. The usage explorer has ``.usage`` (the :func:`closeframe.outcome_usage`
+        table of the picks), ``.filtered`` (their :func:`closeframe.usage_events` rows) and ``.select(...)``;
+        the catalogue explorer has ``.filtered`` (the outcomes picked). Nothing picked means all.
 
     Examples
     --------
-    >>> explorer = cf.explore(df)                      # doctest: +SKIP
-    >>> explorer.organizations.value = ("Acme Robotics",)  # doctest: +SKIP
-    >>> explorer.filtered.shape                        # doctest: +SKIP
+    >>> explorer = cf.explore(outcomes, calls, meetings)                 # doctest: +SKIP
+    >>> explorer.select(organizations="Acme", kinds="calls", since="2025-10-01")  # doctest: +SKIP
+    >>> explorer.usage.head()                                            # doctest: +SKIP
     """
-    return Explorer(df, date_column=date_column)
+    if calls is not None or meetings is not None:
+        from closeframe.usage_explorer import UsageExplorer
+
+        return UsageExplorer(outcomes, calls, meetings, **options)
+    if options:
+        raise ConfigurationError(f"{', '.join(options)}: only for the usage explorer (pass calls or meetings).")
+    return Explorer(outcomes, date_column=date_column)
 

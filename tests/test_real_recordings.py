@@ -116,8 +116,8 @@ def test_plots_and_report_on_real_records(loaded, tmp_path):
         ax = draw(data)
         ax.figure.savefig(tmp_path / f"{draw.__name__}.png")
         assert (tmp_path / f"{draw.__name__}.png").stat().st_size > 1000
-    html = render_report(outcomes, source="recorded Close answers (tests/fixtures/real)")
-    assert "<img" in html and "Demo Booked" in html
+    html = render_report(outcomes, calls, meetings, source="recorded Close answers (tests/fixtures/real)")
+    assert "<svg" in html and "Demo Booked" in html  # charts are inline SVG (the report leads with usage)
 
 
 def test_recorded_pages_shape_without_the_network():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from closeframe.errors import ConfigurationError
+from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
 from closeframe.usage import (
     USAGE_COLUMNS,
     compare_outcomes,
@@ -214,3 +217,89 @@ def test_filter_usage(data):
         filter_usage(usage, organizations="Gamma")
     with pytest.raises(ConfigurationError, match="custom"):
         filter_usage(usage, types="nope")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# No outcome anywhere; denominators, autofill and credit on recorded-style pages with Close's real fields
+# ----------------------------------------------------------------------------------------------------------------
+
+REAL = Path(__file__).parent / "fixtures" / "usage_real"
+
+
+def real_records(kind: str) -> list[dict]:
+    return json.loads((REAL / f"{kind}_gamma.json").read_text(encoding="utf-8"))["data"]
+
+
+@pytest.fixture(scope="module")
+def real():
+    return (outcomes_frame(real_records("outcomes")), calls_frame(real_records("calls")),
+            meetings_frame(real_records("meetings")))
+
+
+@pytest.mark.parametrize("function", [outcome_usage, usage_by_user, usage_by_week])
+def test_no_activity_with_an_outcome_gives_zero_filled_tables(data, function):
+    outcomes = data[0]
+    calls = calls_frame([dict(r, outcome_id=None) for r in records("calls")])
+    meetings = meetings_frame([dict(r, outcome_id=None) for r in records("meetings")])
+    table = function(outcomes, calls, meetings)
+    assert table["total"].sum() == len(records("calls")) + len(records("meetings"))
+    with_outcome = table[table["outcome_id"].notna()]
+    assert (with_outcome["total"] == 0).all()
+    if function is outcome_usage:
+        assert len(with_outcome) == len(records("outcomes"))
+        assert set(table.attrs["no_outcome"].values()) == set(Counter(
+            r["organization_id"] for _, r in activities()).values())
+
+
+def test_denominators_count_connected_calls_and_held_meetings(real):
+    calls, meetings = real_records("calls"), real_records("meetings")
+
+    def connected_call(r):
+        return r["disposition"] == "answered" if r["disposition"] else r["status"] == "completed"
+
+    def held_meeting(r):
+        if r["status"] is None:
+            return pd.Timestamp(r["date_created"]) <= pd.Timestamp.now(tz="UTC")
+        return r["status"] in ("completed", "in-progress")
+
+    kept = [r for r in calls if connected_call(r)] + [r for r in meetings if held_meeting(r)]
+    usage = outcome_usage(*real, denominator="connected")
+    assert usage["total"].sum() == len(kept)
+    assert usage["share"].sum() == pytest.approx(1.0)
+    expected = Counter(r["outcome_id"] for r in kept)
+    assert {(None if pd.isna(i) else i): t for i, t in zip(usage["outcome_id"], usage["total"]) if t} == dict(expected)
+    everything = outcome_usage(*real)
+    assert everything["total"].sum() == len(calls) + len(meetings)
+    with_outcome = outcome_usage(*real, denominator="with_outcome")
+    named = with_outcome[with_outcome["outcome_id"].notna()]
+    assert named["share"].sum() == pytest.approx(1.0)
+    assert with_outcome.loc[with_outcome["outcome_id"].isna(), "share"].isna().all()
+    with pytest.raises(ConfigurationError, match="connected"):
+        outcome_usage(*real, denominator="answered")
+
+
+def test_autofilled_outcomes_are_counted_apart_when_close_sends_the_fields(real, data):
+    usage = outcome_usage(*real)
+    auto = Counter(r["outcome_id"] for r in real_records("calls") + real_records("meetings")
+                   if r["outcome_id"] and (r.get("outcome_autofill_reasoning") or r.get("outcome_autofill_confidence")
+                                           or str(r.get("outcome_reason") or "").startswith("auto")))
+    assert {i: a for i, a in zip(usage["outcome_id"], usage["autofilled"]) if a} == dict(auto)
+    assert "autofilled" not in outcome_usage(*data).columns  # the older pages have no autofill field
+
+
+def test_usage_by_user_credits_every_user_of_a_meeting(real):
+    owner = usage_by_user(*real)
+    everyone = usage_by_user(*real, credit="all")
+    calls, meetings = real_records("calls"), real_records("meetings")
+    assert owner["total"].sum() == len(calls) + len(meetings)
+    credited = Counter()
+    for r in calls + meetings:
+        users = dict.fromkeys(([r["user_id"]] if r["user_id"] else []) + list(r.get("users") or []))
+        for user in users or [None]:
+            credited[user] += 1
+    got = {(None if pd.isna(u) else u): t for u, t in everyone.groupby(everyone["user_id"].astype(object),
+                                                                      dropna=False)["total"].sum().items()}
+    assert got == dict(credited)
+    assert set(everyone["user_name"].dropna()) == {"Lena Wolf", "Omar Haddad", "Priya Nair"}
+    with pytest.raises(ConfigurationError, match="owner"):
+        usage_by_user(*real, credit="everyone")

@@ -14,6 +14,7 @@ import pytest
 import closeframe as cf
 from closeframe import widgets as W
 from closeframe.errors import ConfigurationError
+from closeframe.plotstyle import natural_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -79,7 +80,7 @@ def test_filter_dates_inclusive_utc_days(page40, frame40):
 
 def test_apply_selection_combines_every_filter(page40, names, frame40):
     org = page40["organizations"][5]["name"]
-    selection = W.Selection(organizations=(org,), types=("custom",), applies_to=("calls",))
+    selection = W.CatalogueSelection(organizations=(org,), types=("custom",), applies_to=("calls",))
     expected = _ids(r for r in page40["data"] if names[r["organization_id"]] == org and r["type"] == "custom"
                     and "calls" in (r.get("applies_to") or []))
     assert set(W.apply_selection(frame40, selection)["id"]) == expected
@@ -110,7 +111,9 @@ def test_summary_table_counts(page40, names, frame40):
 def test_explore_returns_one_container_with_pickers(page40, names, frame40):
     explorer = cf.explore(frame40)
     assert isinstance(explorer, ipywidgets.Box)
-    assert list(explorer.organizations.options) == sorted(names.values())
+    assert list(explorer.organizations.options) == sorted(names.values(), key=natural_key)
+    assert explorer.organizations.options.index("Sandbox Org 7") < explorer.organizations.options.index(
+        "Sandbox Org 10")
     assert set(explorer.types.options) == {r["type"] for r in page40["data"]}
     assert list(explorer.applies_to.options) == ["calls", "meetings"]
     assert len(explorer.filtered) == len(page40["data"])
@@ -139,13 +142,13 @@ def test_setting_pickers_updates_filtered_table_and_chart(page40, names, frame40
     assert set(explorer.filtered["id"]) == _ids(r for r in page40["data"] if _utc_day(r["date_created"]) >= days[-1])
 
 
-def test_reversed_date_range_keeps_the_last_result_and_says_why(frame40):
+def test_reversed_date_range_selects_nothing_and_says_why(frame40):
     explorer = cf.explore(frame40)
     explorer.end.value = dt.date(2025, 8, 1)
-    kept = len(explorer.filtered)
+    assert len(explorer.filtered) > 0
     explorer.start.value = dt.date(2026, 1, 1)
-    assert len(explorer.filtered) == kept
-    assert "after" in explorer.status.value
+    assert len(explorer.filtered) == 0  # never the stale previous result
+    assert "after" in explorer.status.value and "nothing is selected" in explorer.status.value
 
 
 def test_no_match_draws_a_message_not_an_error(frame40):

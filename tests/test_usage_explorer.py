@@ -1,0 +1,172 @@
+"""The usage explorer driven from Python: cf.explore(outcomes, calls, meetings), .select, .usage, the views.
+
+Expectations are counted over the recorded JSON records (tests/fixtures/usage), not taken from the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import ipywidgets
+import pandas as pd
+import pytest
+
+import closeframe as cf
+from closeframe.errors import ConfigurationError
+from closeframe.usage_explorer import USAGE_VIEWS, UsageExplorer
+from usage_fixtures import ORGANIZATION_NAMES, frames, records
+
+ALPHA, BETA = ORGANIZATION_NAMES
+
+
+@pytest.fixture(scope="module")
+def source():
+    return frames()
+
+
+@pytest.fixture()
+def explorer(source):
+    return cf.explore(*source, now="2025-10-22")
+
+
+def activities():
+    return [("call", r) for r in records("calls")] + [("meeting", r) for r in records("meetings")]
+
+
+def test_with_activities_it_opens_on_usage_and_outcomes_alone_on_the_catalogue(source, explorer):
+    assert isinstance(explorer, UsageExplorer) and isinstance(explorer, ipywidgets.Box)
+    assert explorer.view.value == "Usage"
+    assert explorer.usage["total"].sum() == len(activities())
+    assert list(explorer.usage.columns)[:13] == list(cf.outcome_usage(*source).columns)[:13]
+    assert b"<svg" in bytes(explorer.chart.value)[:400]
+    catalogue = cf.explore(source[0])
+    assert not isinstance(catalogue, UsageExplorer) and len(catalogue.filtered) == len(records("outcomes"))
+    with pytest.raises(ConfigurationError, match="usage explorer"):
+        cf.explore(source[0], now="2025-01-01")
+
+
+def test_select_from_code_sets_the_pickers_and_the_usage(explorer):
+    explorer.select(organizations="Alpha GmbH", kinds="calls", since="2025-10-10")
+    assert explorer.organizations.value == ("Alpha GmbH",)
+    assert explorer.kinds.value == ("calls",)
+    assert explorer.start.value == dt.date(2025, 10, 10)
+    usage = explorer.usage
+    assert (usage["meetings"] == 0).all()
+    expected = Counter(r["outcome_id"] for kind, r in activities() if kind == "call" and r["organization_id"] == ALPHA
+                       and pd.Timestamp(r["date_created"]) >= pd.Timestamp("2025-10-10", tz="UTC"))
+    got = {(None if pd.isna(i) else i): t for i, t in zip(usage["outcome_id"], usage["total"]) if t}
+    assert got == dict(expected)
+    assert len(explorer.filtered) == sum(expected.values())
+    assert f"{sum(expected.values())} of {len(activities())} activities" in explorer.status.value
+    explorer.select(organizations=BETA)  # by id; everything else cleared
+    assert explorer.organizations.value == ("ベータ株式会社",) and explorer.kinds.value == ()
+    assert explorer.usage["total"].sum() == sum(1 for _, r in activities() if r["organization_id"] == BETA)
+
+
+def test_outcomes_pick_one_name_across_organizations(explorer):
+    explorer.select(outcomes="demo booked")
+    names = {(o["organization_id"], o["id"]): o["name"] for o in records("outcomes")}
+    expected = sum(1 for _, r in activities()
+                   if "demo" in names.get((r["organization_id"], r["outcome_id"]), "").lower())
+    assert explorer.usage["total"].sum() == expected
+    assert set(explorer.usage["organization_id"].astype(str)) == {ALPHA, BETA}
+
+
+def test_bad_values_name_the_valid_ones(explorer):
+    with pytest.raises(ConfigurationError, match="Alpha GmbH"):
+        explorer.select(organizations="Nobody Ltd")
+    with pytest.raises(ConfigurationError, match="Usage"):
+        explorer.select(view="Pie")
+
+
+def test_an_inverted_date_range_empties_usage_and_says_so(explorer):
+    explorer.select(organizations="Alpha GmbH")
+    assert explorer.usage["total"].sum() > 0
+    explorer.end.value = dt.date(2025, 10, 1)
+    explorer.start.value = dt.date(2025, 10, 20)
+    assert explorer.usage["total"].sum() == 0 and len(explorer.filtered) == 0
+    assert "nothing is selected" in explorer.status.value
+
+
+def test_every_view_draws_a_table_and_a_chart_for_any_selection(explorer):
+    for view in USAGE_VIEWS:
+        explorer.select(view=view)
+        assert "<table" in explorer.table.value or "No activity" in explorer.table.value
+        if view != "Unused & deleted":
+            assert b"<svg" in bytes(explorer.chart.value)[:400], view
+        explorer.select(view=view, since="2030-01-01")  # nothing selected: a note, never an error
+        if view != "Unused & deleted":
+            assert b"<svg" in bytes(explorer.chart.value)[:400], view
+    explorer.select(view="Users", organizations="Alpha GmbH")
+    assert "Anna Smith" in explorer.table.value and "Jürgen Müller" in explorer.table.value
+
+
+def test_pickers_say_none_means_all_and_all_clear_buttons_work(explorer):
+    box = explorer.children[0].children[0]  # the organizations picker
+    heading, select, buttons, summary = box.children
+    assert "none picked = all" in heading.value and "all 2 (none picked)" in summary.value
+    everything, clear = buttons.children
+    everything.click()
+    assert select.value == ("Alpha GmbH", "ベータ株式会社") and "2 of 2" in summary.value
+    clear.click()
+    assert select.value == () and explorer.usage["total"].sum() == len(activities())
+
+
+def test_thirty_organizations_stay_readable(source):
+    outcomes, calls, meetings = source
+    many = []
+    for i in range(34):
+        many.append(calls.assign(organization_id=f"orga_{i:02d}", organization_name=f"Org {i}"))
+    calls34 = pd.concat(many, ignore_index=True)
+    outcomes34 = pd.concat([outcomes.assign(organization_id=f"orga_{i:02d}", organization_name=f"Org {i}")
+                            for i in range(34)], ignore_index=True)
+    explorer = cf.explore(outcomes34, calls34)
+    labels = [label for label, _ in explorer.organizations.options]
+    assert labels[:3] == ["Org 0", "Org 1", "Org 2"] and labels.index("Org 7") < labels.index("Org 10")
+    explorer.select(organizations=["Org 7", "Org 30"])
+    summary = explorer.children[0].children[0].children[-1].value
+    assert "2 of 34: Org 7, Org 30" in summary
+
+
+def test_recorded_style_pages_with_close_real_fields_and_no_calls(source):
+    import json
+    from pathlib import Path
+
+    from closeframe.frames import calls_frame, meetings_frame, outcomes_frame
+
+    folder = Path(__file__).parent / "fixtures" / "usage_real"
+
+    def page(kind):
+        return json.loads((folder / f"{kind}_gamma.json").read_text(encoding="utf-8"))["data"]
+
+    outcomes, calls, meetings = outcomes_frame(page("outcomes")), calls_frame(page("calls")), meetings_frame(
+        page("meetings"))
+    explorer = cf.explore(outcomes, calls, meetings, now="2025-12-01")
+    explorer.select(users="Lena Wolf", statuses="completed")
+    mine = [r for r in page("calls") + page("meetings") if r["user_name"] == "Lena Wolf" and r["status"] == "completed"]
+    assert explorer.usage["total"].sum() == len(mine)
+    assert explorer.usage["autofilled"].sum() == sum(
+        1 for r in mine if r["outcome_id"] and (r.get("outcome_autofill_reasoning") or r.get("outcome_reason")))
+    for view in USAGE_VIEWS:  # a null user (inbound voicemail) and a null status draw in every view
+        explorer.select(view=view)
+    empty = cf.explore(outcomes, calls.iloc[:0])
+    empty.select(kinds="calls")
+    assert empty.usage["total"].sum() == 0 and "0 of 0 activities" in empty.status.value
+
+
+def test_every_view_on_real_close_recordings():
+    from pathlib import Path
+
+    from closeframe.sandbox.replay import load_recordings, serve_recordings
+
+    with serve_recordings(load_recordings(Path(__file__).parent / "fixtures" / "real")) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        outcomes, calls, meetings = cf.load_outcomes(**source), cf.load_calls(**source), cf.load_meetings(**source)
+    explorer = cf.explore(outcomes, calls, meetings)
+    assert explorer.usage["total"].sum() == len(calls) + len(meetings)  # real calls: null users, no outcome
+    for view in USAGE_VIEWS:
+        explorer.select(view=view)
+        assert "<table" in explorer.table.value or "No activity" in explorer.table.value
+        explorer.select(view=view, kinds="calls")
+    assert explorer.usage["meetings"].sum() == 0
