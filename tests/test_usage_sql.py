@@ -87,3 +87,8 @@ def test_usage_from_the_loaders_cache_equals_pandas_usage(fresh_sandbox, tmp_pat
     tm.assert_frame_equal(cf.outcome_usage(outcomes, calls=calls, dataset={"cache": tmp_path}), expected)
     with pytest.raises(ConfigurationError, match="not a folder"):
         cf.outcome_usage(outcomes, dataset={"cache": tmp_path / "nowhere"})
+
+
+def test_the_duckdb_path_refuses_another_denominator(data, datasets):
+    with pytest.raises(ConfigurationError, match="pandas path only"):
+        cf.outcome_usage(data[0], dataset=datasets[0], denominator="connected")
