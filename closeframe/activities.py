@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from closeframe.batches import BATCH_RECORDS
 from closeframe.cache import (MAX_TIME, MIN_TIME, ActivityCache, check_cache_dir, parse_lookback, resolve_cache_dir,
                               stored_end)
 from closeframe.client import CloseClient
@@ -130,7 +131,8 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
-Leaf = tuple  # (Window, records): a window, or the newer part of one, paged completely
+Leaf = tuple  # (Window, frame pieces): a window, or the newer part of one, paged completely
+Shape = Callable[[list], pd.DataFrame]  # records -> a typed frame piece (closeframe.frames.calls_frame...)
 #: With a cache, a window being paged is also stored every this many records (its newer part is complete by then),
 #: so an interrupted load refetches at most this much of it.
 CHECKPOINT_RECORDS = 5_000
@@ -138,15 +140,17 @@ _MICROSECOND = pd.Timedelta(microseconds=1)
 
 
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
-                 fields: list[str] | None, bar: LoadProgress,
+                 fields: list[str] | None, bar: LoadProgress, shape: Shape,
                  on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None,
                  stop: threading.Event | None = None, arrived: list | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
-    ``on_leaf(window, records, started)`` is called as each leaf completes (the cache writes it there). While the
-    listing comes newest first, everything newer than the last record read is complete: with ``on_leaf``, that
-    part is handed over every :data:`CHECKPOINT_RECORDS` records as a leaf of its own. Every record is also
-    appended to ``arrived`` as it arrives, so a failed load can hand over all it read.
+    Records are shaped into frame pieces (``shape``) every :data:`~closeframe.batches.BATCH_RECORDS` records, so
+    a window's records are never all held as dicts. ``on_leaf(window, records, started)`` is called as each leaf
+    completes (the cache writes it there). While the listing comes newest first, everything newer than the last
+    record read is complete: with ``on_leaf``, that part is handed over every :data:`CHECKPOINT_RECORDS` records
+    as a leaf of its own. Every piece is also appended to ``arrived`` as it is shaped (and on a failure the
+    records not shaped yet), so a failed load can hand over all it read.
     """
     arrived = [] if arrived is None else arrived
     # The server's clock, not ours: what is created after this moment may be missing from the window.
@@ -156,6 +160,7 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
     leaves: list[Leaf] = []
     end = window.end  # the end of what is not handed over yet
     pending: list[dict] = []
+    shaped: list[pd.DataFrame] = []  # without a cache: the records not handed over yet that are already shaped
     newest_first = on_leaf is not None
     previous = None
     try:
@@ -164,9 +169,12 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
             if stop is not None and stop.is_set():
                 raise LoadStopped(f"{path} window stopped: another window of the load failed")
             pending.append(record)
-            arrived.append(record)  # list.append is atomic: the windows of one account share this list
             track.reached(record)
             if not newest_first:
+                if on_leaf is None and len(pending) >= BATCH_RECORDS:
+                    shaped.append(shape(pending))
+                    arrived.append(shaped[-1])  # list.append is atomic: the windows of one account share it
+                    pending = []
                 continue
             created = record_created(record)
             if created is None or (previous is not None and created > previous):
@@ -180,42 +188,46 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                 if done:
                     leaf = Window(cut, end)
                     on_leaf(leaf, done, started)
-                    leaves.append((leaf, done))
+                    leaves.append((leaf, [shape(done)]))
+                    arrived.append(leaves[-1][1][0])
                     pending = [r for r in pending if record_created(r) < cut]
                     end = cut
     except SkipCapError:
+        arrived.extend(pending)  # its part is loaded again below; what arrived twice is kept once
         track.discard()  # its halves are tracked on their own
         left, right = split_window(Window(window.start, end))
-        return leaves + _load_window(client, path, left, params, fields, bar, on_leaf, stop, arrived) + \
-            _load_window(client, path, right, params, fields, bar, on_leaf, stop, arrived)
+        return leaves + _load_window(client, path, left, params, fields, bar, shape, on_leaf, stop, arrived) + \
+            _load_window(client, path, right, params, fields, bar, shape, on_leaf, stop, arrived)
+    except BaseException:
+        arrived.extend(pending)  # not shaped yet: the loader shapes them into what the failure hands over
+        raise
     track.finish()
     rest = Window(window.start, end)
     if on_leaf is not None:
         on_leaf(rest, pending, started)
-    return leaves + [(rest, pending)]
+    if pending:
+        shaped.append(shape(pending))
+        arrived.append(shaped[-1])
+    return leaves + [(rest, shaped)]
 
 
 def _start_key(window: Window) -> pd.Timestamp:
     return window.start if window.start is not None else MIN_TIME
 
 
-def _newest_first(leaves: Iterable[Leaf]) -> list[dict]:
-    """The records of disjoint leaves in Close's listing order (newest first), each id once."""
-    seen: set = set()
-    records = []
-    for _, part in sorted(leaves, key=lambda leaf: _start_key(leaf[0]), reverse=True):
-        for record in part:
-            # Windows are disjoint; an id seen twice means it moved while we paged: keep it once.
-            key = record.get("id")
-            if key is None or key not in seen:
-                seen.add(key)
-                records.append(record)
-    return records
+def _newest_first(leaves: Iterable[Leaf]) -> list[pd.DataFrame]:
+    """The frame pieces of disjoint leaves in Close's listing order (newest first).
+
+    Windows are disjoint; an id in two of them moved while we paged: the loader keeps its first row
+    (:func:`closeframe.batches.drop_repeated_ids`).
+    """
+    return [piece for _, pieces in sorted(leaves, key=lambda leaf: _start_key(leaf[0]), reverse=True)
+            for piece in pieces]
 
 
 def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], params: Mapping[str, Any],
-                  fields: list[str] | None, bar: LoadProgress, on_leaf=None, arrived: list | None = None
-                  ) -> list[Leaf]:
+                  fields: list[str] | None, bar: LoadProgress, shape: Shape, on_leaf=None,
+                  arrived: list | None = None) -> list[Leaf]:
     """Load ``windows`` concurrently; on a failure (or Ctrl-C) windows not yet started are cancelled."""
     if not windows:
         return []
@@ -224,8 +236,8 @@ def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], par
     # A window waiting on the rate limit (or backing off) wakes as soon as stop is set.
     with client.stopped_by(stop):
         try:
-            futures = [pool.submit(_load_window, client, path, w, params, fields, bar, on_leaf, stop, arrived)
-                       for w in windows]
+            futures = [pool.submit(_load_window, client, path, w, params, fields, bar, shape, on_leaf, stop,
+                                   arrived) for w in windows]
             return [leaf for future in futures for leaf in future.result()]
         except BaseException:
             # One window failed, or Ctrl-C: the others stop at their next record or wait (what they checkpointed
@@ -260,7 +272,7 @@ def _organization_key(client: CloseClient, path: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions
+def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions, shape: Shape
                     ) -> tuple[list[Leaf], list[Window]]:
     """What the cache already answers (as leaves) and the windows still to fetch.
 
@@ -282,7 +294,8 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
             start, end = max(low, cached.start), min(high, cached.end, trusted_until)
             if start < end:
                 covered.append((start, end))
-                leaves.append((Window(None if start <= MIN_TIME else start, end), cache.read(cached, start, end)))
+                pieces = [shape(records) for records in cache.read_batches(cached, start, end, BATCH_RECORDS)]
+                leaves.append((Window(None if start <= MIN_TIME else start, end), pieces))
         cursor = low
         for start, end in sorted(covered) + [(high, high)]:
             if cursor < start:
@@ -292,24 +305,24 @@ def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: Ca
 
 
 def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Mapping[str, Any],
-                    fields: list[str] | None, cache_options: CacheOptions | None
-                    ) -> Callable[[CloseClient, LoadProgress], Iterable[dict]]:
-    def fetch(client: CloseClient, bar: LoadProgress) -> list[dict]:
-        arrived: list = []  # every record read so far, cached or fetched: what a failure hands over
+                    fields: list[str] | None, cache_options: CacheOptions | None, shape: Shape
+                    ) -> Callable[[CloseClient, LoadProgress], Iterable[pd.DataFrame]]:
+    def fetch(client: CloseClient, bar: LoadProgress) -> list[pd.DataFrame]:
+        arrived: list = []  # every piece (and on a failure, record) read so far, cached or fetched
         try:
             return _fetch(client, bar, arrived)
         except CloseError as error:
-            error.records = _newest_first([(Window(None, None), arrived)])
+            error.records = list(arrived)  # frame pieces and records: the loader shapes them into .partial
             raise
 
-    def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[dict]:
+    def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
         if cache_options is None:
-            return _newest_first(_load_windows(client, path, windows, params, fields, bar, arrived=arrived))
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
         organization = _organization_key(client, path)
         if organization is None:
             log.info("%s for %s: cannot tell which organization the key reads; loading without the cache", path,
                      client.label)
-            return _newest_first(_load_windows(client, path, windows, params, fields, bar, arrived=arrived))
+            return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
         cache = ActivityCache(cache_options.root, client.base_url, organization, kind,
                               variant={"fields": fields, "filters": dict(params)})
         # The event log brings every cached row up to date where it can (then nothing cached is re-read).
@@ -317,9 +330,9 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             sync = begin_sync(client, cache, kind, path, params, fields, cache_options)
         except CloseError:
             # The log could not be read at all (e.g. the key was revoked): the partial holds what the cache answers.
-            arrived.extend(r for _, records in _cached_windows(cache, windows, cache_options)[0] for r in records)
+            arrived.extend(p for _, pieces in _cached_windows(cache, windows, cache_options, shape)[0] for p in pieces)
             raise
-        cached, gaps = _cached_windows(cache, windows, sync.options)
+        cached, gaps = _cached_windows(cache, windows, sync.options, shape)
 
         def store(window: Window, records: list, started: pd.Timestamp) -> None:
             if any(isinstance(r, dict) and r.get("organization_id") not in (None, organization) for r in records):
@@ -331,12 +344,12 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             if _start_key(window) < end:
                 cache.write(_start_key(window), end, records)
 
-        for _, records in cached:
-            arrived.extend(records)
-        records = _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, on_leaf=store,
-                                                       arrived=arrived))
+        for _, pieces in cached:
+            arrived.extend(pieces)
+        leaves = _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, shape, on_leaf=store,
+                                                      arrived=arrived))
         sync.commit()
-        return records
+        return leaves
 
     return fetch
 
@@ -357,9 +370,9 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
     root = resolve_cache_dir(cache)
     cache_options = None if root is None else CacheOptions(check_cache_dir(root), refresh, parse_lookback(lookback))
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
-                            check_fields(fields, known, f"{kind}s"), cache_options)
+                            check_fields(fields, known, f"{kind}s"), cache_options, build)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
-                           desc=f"{kind}s", client_options=client_options)
+                           desc=f"{kind}s", client_options=client_options, build=build, unique_ids=True)
     return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")
 
 

@@ -28,17 +28,18 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import pandas as pd
+import pyarrow as pa
 
 from closeframe.durable import write_durably
 from closeframe.errors import ConfigurationError
 from closeframe.locking import folder_lock
 
-__all__ = ["CACHE_ENV", "MAX_TIME", "MIN_TIME", "ActivityCache", "CacheWarning", "CachedRange", "check_cache_dir",
-           "default_cache_dir", "parse_lookback", "resolve_cache_dir", "stored_end"]
+__all__ = ["CACHE_ENV", "CACHE_FILE_NAME", "MAX_TIME", "MIN_TIME", "ActivityCache", "CacheWarning", "CachedRange",
+           "check_cache_dir", "default_cache_dir", "parse_lookback", "resolve_cache_dir", "stored_end"]
 
 #: The environment variable naming the cache folder used by ``cache=True``.
 CACHE_ENV = "CLOSEFRAME_CACHE"
@@ -47,8 +48,24 @@ MIN_TIME = pd.Timestamp("1900-01-01", tz="UTC").as_unit("ns")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC").as_unit("ns")
 _ONE_MICROSECOND = pd.Timedelta(microseconds=1)
 _NAME = re.compile(r"^(open|\d{8}T\d{6}\.\d{9}Z)__(\d{8}T\d{6}\.\d{9}Z)\.parquet$")
+#: The name of a cache file (what DuckDB usage reads: closeframe.usage_sql).
+CACHE_FILE_NAME = _NAME
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger("closeframe.cache")
+
+
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = json.loads
+
+
+def _loads(text: str) -> Any:
+    """A stored record: orjson (faster), or the standard library for what orjson refuses (NaN)."""
+    try:
+        return _fast_loads(text)
+    except ValueError:
+        return json.loads(text)
 
 
 def default_cache_dir() -> Path:
@@ -187,7 +204,9 @@ class ActivityCache:
             folder = folder / f"variant-{digest}"
         self.folder = folder
         self.organization = organization
-        self._entries: dict[Path, tuple[pd.Series, list[dict]]] = {}  # path -> (date_created, records)
+        # path -> (date_created, records): the records are not kept after the check (a million cached calls as
+        # dicts would cost gigabytes); reads parse them again, a file at a time.
+        self._entries: dict[Path, tuple[pd.Series, list[dict] | None]] = {}
         self._written: dict[Path, pd.Timestamp] = {}  # path -> when the file was written
 
     def ranges(self) -> list[CachedRange]:
@@ -212,7 +231,7 @@ class ActivityCache:
         with folder_lock(self.folder):
             for cached in self.ranges():
                 try:
-                    self._entries[cached.path] = _read_entry(cached.path, self.organization)
+                    self._entries[cached.path] = (_read_entry(cached.path, self.organization)[0], None)
                     self._written[cached.path] = pd.Timestamp(cached.path.stat().st_mtime, unit="s", tz="UTC")
                 except _Damaged as problem:
                     warnings.warn(f"closeframe cache: dropped {cached.path.name} in {str(self.folder)!r}: "
@@ -246,6 +265,23 @@ class ActivityCache:
         (the loader keeps each id once).
         """
         created, records = self._entries[cached.path]
+        if records is None:
+            with folder_lock(self.folder):
+                try:
+                    created, records = _read_entry(cached.path, self.organization)
+                except (_Damaged, OSError):
+                    # Another process wrote a range over it since load(), trimming it into other files: the
+                    # records of [start, end) are now in the files whose ranges overlap it.
+                    parts = []
+                    for current in self.ranges():
+                        if current.start < end and start < current.end:
+                            try:
+                                parts.append(_read_entry(current.path, self.organization))
+                            except (_Damaged, OSError):
+                                continue
+                    created = pd.concat([part[0] for part in parts], ignore_index=True) if parts else \
+                        pd.Series([], dtype="datetime64[ns, UTC]")
+                    records = [record for part in parts for record in part[1]]
         keep = (((created >= start) & (created < end)) | created.isna()).to_numpy()
         return [record for record, kept in zip(records, keep) if kept]
 
@@ -256,6 +292,13 @@ class ActivityCache:
                 return _read_entry(cached.path, self.organization)[1]
         except (_Damaged, OSError):
             return None
+
+    def read_batches(self, cached: CachedRange, start: pd.Timestamp, end: pd.Timestamp,
+                     size: int) -> Iterator[list[dict]]:
+        """The records of :meth:`read`, ``size`` at a time; one file's records at most are held as dicts."""
+        records = self.read(cached, start, end)
+        for first in range(0, len(records), size):
+            yield records[first:first + size]
 
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: list[dict]) -> None:
         """Store ``records`` as the range ``[start, end)``, trimming cached ranges that overlap it."""
@@ -335,7 +378,7 @@ def _read_entry(path: Path, organization: str) -> tuple[pd.Series, list[dict]]:
     """A cache file's dates and records, checked to be whole and of ``organization``."""
     frame = _read_frame(path)
     try:
-        records = [json.loads(text) for text in frame["record"]]
+        records = [_loads(text) for text in frame["record"]]
     except (TypeError, ValueError):
         raise _Damaged("damaged, its records are not JSON") from None
     if not all(isinstance(record, dict) for record in records):

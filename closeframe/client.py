@@ -556,6 +556,14 @@ class _NotJSON:
 _NOT_JSON: Any = _NotJSON()
 
 
+try:
+    # orjson decodes a page of 100 calls in about 0.2 ms of CPU, the standard library in 0.33 ms
+    # (python bench/memory.py --decode).
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; an environment without it still works
+    _fast_loads = json.loads
+
+
 def _decode_json(content: bytes, content_type: str) -> Any:
     """Decode a body as JSON; return the marker when it is not JSON (an HTML proxy page, a cut body)."""
     if not content.strip():
@@ -563,6 +571,11 @@ def _decode_json(content: bytes, content_type: str) -> Any:
     if "html" in content_type.lower():
         return _NOT_JSON
     try:
+        return _fast_loads(content)
+    except ValueError:  # orjson.JSONDecodeError is one
+        pass
+    try:
+        # What orjson refuses but JSON readers accept (NaN, integers beyond 64 bits, UTF-16), or not JSON at all.
         return json.loads(content)
     except ValueError:
         return _NOT_JSON

@@ -51,6 +51,7 @@ __all__ = [
     "empty_outcomes_frame",
     "meetings_frame",
     "outcomes_frame",
+    "with_labels",
 ]
 
 #: The dtype of identifier and text columns. pyarrow storage keeps each frame's strings in one compact buffer
@@ -297,7 +298,8 @@ def _sorted_categorical(codes: np.ndarray, uniques: Sequence) -> pd.Categorical:
     """
     categories = _sorted_labels(uniques)
     new_code_of_old = np.empty(len(uniques) + 1, dtype=np.int64)
-    new_code_of_old[:-1] = pd.Index(categories, dtype=object).get_indexer(pd.Index(list(uniques), dtype=object))
+    position = {label: code for code, label in enumerate(categories)}  # a dict: an Index costs a millisecond
+    new_code_of_old[:-1] = [position[label] for label in uniques]
     new_code_of_old[-1] = -1  # code -1 (missing) indexes this last slot and stays -1
     return pd.Categorical.from_codes(new_code_of_old[codes], dtype=pd.CategoricalDtype(categories, ordered=False))
 
@@ -551,6 +553,43 @@ def _label_columns(columns: dict[str, Any], count: int, organization_names: Mapp
             )
         labels["account"] = _category_array(accounts)
     return _insert_after(columns, "organization_id", labels) if labels else columns
+
+
+def _constant_category(label: Any, count: int) -> pd.Categorical:
+    """``count`` times ``label`` as a Categorical, as :func:`_category_array` makes it of ``[label] * count``."""
+    if count == 0 or label is None or label is pd.NA:
+        return _category_array([label] * count)
+    return pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), dtype=pd.CategoricalDtype([label]))
+
+
+def with_labels(frame: pd.DataFrame, *, organization_names: Mapping[str, Any] | None = None,
+                account: Any = None, add_account: bool = False) -> pd.DataFrame:
+    """Add the label columns to a frame shaped without them, as ``organization_names=``/``accounts=`` would have.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`calls_frame`, :func:`meetings_frame` or :func:`outcomes_frame`, without label columns.
+    organization_names : mapping, optional
+        ``{organization_id: name}``: adds ``organization_name`` after ``organization_id``.
+    account : optional
+        The account label of every row, when ``add_account``.
+    add_account : bool, default False
+        Add the ``account`` column (``account`` may be None: then it is all missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns (not copied), the label columns inserted.
+    """
+    count = len(frame)
+    columns = {name: frame[name].array if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+               else frame[name].to_numpy() for name, dtype in frame.dtypes.items()}
+    columns = _label_columns(columns, count, organization_names, None)
+    if add_account:
+        anchor = "organization_name" if organization_names is not None else "organization_id"
+        columns = _insert_after(columns, anchor, {"account": _constant_category(account, count)})
+    return _frame(columns, count)
 
 
 def _frame(columns: dict[str, Any], count: int) -> pd.DataFrame:
@@ -820,13 +859,27 @@ def _missing_column(template: pd.Series, count: int, name: str) -> pd.Series:
     return pd.Series(template.array.take(np.full(count, -1), allow_fill=True))
 
 
-def _unify_categories(pieces: list[pd.Series]) -> list[pd.Series]:
-    """Give categorical pieces one dtype whose categories are the union of theirs, sorted."""
-    if not all(isinstance(piece.dtype, pd.CategoricalDtype) for piece in pieces):
-        return pieces
+def _concat_categoricals(pieces: list[pd.Series]) -> pd.Categorical:
+    """Join categorical pieces into one Categorical whose categories are the union of theirs, sorted.
+
+    Each piece's codes are renumbered through a small lookup table (one numpy take), instead of recoding every
+    piece with ``astype`` and concatenating: about ten times faster for hundreds of pieces.
+    """
     union = _sorted_labels(set(chain.from_iterable(piece.cat.categories for piece in pieces)))
-    dtype = pd.CategoricalDtype(union, ordered=False)
-    return [piece.astype(dtype) for piece in pieces]
+    positions = pd.Index(union, dtype=object)
+    codes = []
+    for piece in pieces:
+        # The extra last slot is what code -1 (missing) picks, and it stays -1.
+        new_code_of_old = np.append(positions.get_indexer(pd.Index(list(piece.cat.categories), dtype=object)), -1)
+        codes.append(new_code_of_old[piece.cat.codes.to_numpy()])
+    return pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(union, ordered=False))
+
+
+def _missing_as_none(pieces: list[pd.Series]) -> Iterable:
+    """The values of ``pieces`` in order as Python objects, every missing marker (NA, NaN, NaT) as ``None``."""
+    for piece in pieces:
+        values = piece.astype(object)
+        yield from values.where(piece.notna(), None)
 
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -860,8 +913,17 @@ def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for name in order:
         template = next(frame[name] for frame in frames if name in frame.columns)
-        pieces = [frame[name].reset_index(drop=True) if name in frame.columns
-                  else _missing_column(template, len(frame), name) for frame in frames]
-        pieces = _unify_categories(pieces)
-        columns[name] = pd.concat(pieces, ignore_index=True).array if len(pieces) > 1 else pieces[0].array
+        pieces = [frame[name] if name in frame.columns else _missing_column(template, len(frame), name)
+                  for frame in frames]
+        if len(pieces) > 1 and all(isinstance(piece.dtype, pd.CategoricalDtype) for piece in pieces):
+            columns[name] = _concat_categoricals(pieces)
+            continue
+        if len({piece.dtype for piece in pieces}) > 1:
+            # An unknown field whose values were typed differently in different frames (whole numbers in one,
+            # text or fractions in another): type it from all its values, as one frame of all records would.
+            pieces = [pd.Series(_inferred_array(list(_missing_as_none(pieces))))]
+        arrays = [piece.array for piece in pieces]
+        # The arrays' own concatenation (what pd.concat ends in, without its per-Series work: it counted for
+        # hundreds of pieces); pyarrow string arrays are joined by reference, not copied.
+        columns[name] = type(arrays[0])._concat_same_type(arrays) if len(arrays) > 1 else arrays[0]
     return _frame(columns, total)

@@ -14,10 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.accounts import Account, resolve_accounts
+from closeframe.batches import FrameBatches, drop_ids_loaded_before, labelled_frame
 from closeframe.client import CloseClient, check_client_options, normalize_fields, resolve_base_url
 from closeframe.continuity import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
-from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame
+from closeframe.frames import APPLIES_TO_MODES, OUTCOME_COLUMNS, outcomes_frame, with_labels
 from closeframe.progress import LoadProgress
 
 __all__ = ["IDENTITY_FIELDS", "ON_ERROR_MODES", "DuplicateOrganizationWarning", "PartialLoadWarning",
@@ -42,10 +43,14 @@ class DuplicateOrganizationWarning(UserWarning):
 
 @dataclass
 class AccountResult:
-    """What one account gave: its records, its organizations' names, or the error that stopped it."""
+    """What one account gave: its records, its organizations' names, or the error that stopped it.
+
+    ``records`` is a list of dicts, or (when the load shapes as pages arrive) a
+    :class:`~closeframe.batches.FrameBatches` holding the records as typed frame pieces.
+    """
 
     account: Account
-    records: list = field(default_factory=list)
+    records: list | FrameBatches = field(default_factory=list)
     organization_names: dict = field(default_factory=dict)
     error: CloseError | None = None
 
@@ -83,9 +88,14 @@ def check_fields(fields: Sequence[str] | str | None, known: Sequence[str], what:
 
 
 def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress: LoadProgress,
-                  client_options: Mapping[str, Any]) -> AccountResult:
-    """Load one account; a CloseError is kept on the result (with the records that did arrive), not raised."""
-    result = AccountResult(account)
+                  client_options: Mapping[str, Any], build: Callable[..., pd.DataFrame] | None = None,
+                  unique_ids: bool = False) -> AccountResult:
+    """Load one account; a CloseError is kept on the result (with the records that did arrive), not raised.
+
+    With ``build``, records are shaped into frame pieces as they arrive (``fetch`` may also yield pieces).
+    """
+    result = AccountResult(account) if build is None else \
+        AccountResult(account, FrameBatches(build, unique_ids=unique_ids))
     try:
         with CloseClient(**account.client_kwargs(), base_url=base_url, **client_options) as client:
             # /me/ (for the organization names) travels alongside the first pages instead of before them:
@@ -93,8 +103,9 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-me") as me_pool, \
                     progress.watch(client.throttle), client.stopped_by(progress.stopped):  # 429 waits too
                 me_future = me_pool.submit(client.get, "me/")
+                collect = result.records.append if isinstance(result.records, list) else result.records.add
                 for record in fetch(client, progress):
-                    result.records.append(record)
+                    collect(record)
                 me = me_future.result()
             result.organization_names = {
                 org["id"]: org.get("name") for org in me.get("organizations") or [] if isinstance(org, dict)
@@ -104,14 +115,23 @@ def _load_account(account: Account, fetch: Fetch, base_url: str | None, progress
         result.error = exc
         # A fetch that hands its records over only at the end (windows) puts what arrived on the error.
         arrived = getattr(exc, "records", None)
-        if isinstance(arrived, list) and len(arrived) > len(result.records):
+        if isinstance(arrived, list) and isinstance(result.records, FrameBatches):
+            # Frame pieces and the records not shaped yet, in arrival order: shaped like the rest.
+            batches = FrameBatches(build, unique_ids=unique_ids)
+            batches.extend(arrived)
+            exc.records = None  # not a list of records: what arrived is in .partial
+            if len(batches) > len(result.records):
+                result.records = batches
+        elif isinstance(arrived, list) and len(arrived) > len(result.records):
             result.records = arrived
     return result
 
 
 def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None = None, fetch: Fetch,
                  progress: bool | None = None, desc: str = "records",
-                 client_options: Mapping[str, Any] | None = None) -> list[AccountResult]:
+                 client_options: Mapping[str, Any] | None = None,
+                 build: Callable[..., pd.DataFrame] | None = None, unique_ids: bool = False
+                 ) -> list[AccountResult]:
     """Run ``fetch`` for every account concurrently and return each account's result, failures included.
 
     Parameters
@@ -126,6 +146,11 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
         The progress bar's label.
     client_options : mapping, optional
         Extra keyword arguments for :class:`~closeframe.client.CloseClient` (timeouts, retries, ``max_wait``).
+    build : callable, optional
+        ``build(records) -> DataFrame``: shape the records into frame pieces as they arrive, so an account's
+        records are never all held as dicts (``fetch`` may then also yield pieces it shaped itself).
+    unique_ids : bool, default False
+        With ``build``: an ``id`` that arrives twice is kept once (activities paged in several windows).
 
     Returns
     -------
@@ -140,16 +165,24 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
     resolve_base_url(base_url)  # a bad URL fails here, once, not in every account's thread
     with LoadProgress(progress, desc) as bar:
         if len(accounts) == 1:
-            return [_load_account(accounts[0], fetch, base_url, bar, options)]
+            return [_load_account(accounts[0], fetch, base_url, bar, options, build, unique_ids)]
         pool = ThreadPoolExecutor(max_workers=min(len(accounts), MAX_CONCURRENT_ACCOUNTS),
                                   thread_name_prefix="closeframe-account")
         try:
-            return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options), accounts))
+            return list(pool.map(lambda acc: _load_account(acc, fetch, base_url, bar, options, build, unique_ids),
+                                 accounts))
         except BaseException:
             bar.stopped.set()  # Ctrl-C: the accounts' pagers stop at their next page, so the wait below is short
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _account_frame(result: AccountResult, build: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """One account's records as a frame without label columns (its pieces joined)."""
+    if isinstance(result.records, FrameBatches):
+        return result.records.frame()
+    return build(result.records)
 
 
 def frame_from_results(results: list[AccountResult], build: Callable[..., pd.DataFrame], *, on_error: str,
@@ -167,36 +200,27 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
     """
     loaded = [r for r in results if r.error is None]
     failed = [r for r in results if r.error is not None]
-    records: list = []
-    labels: list = []
     names: dict = {}
-    owners: dict = {}  # record id -> the account that loaded it first
-    overlaps: dict = {}  # (first account, later account) -> records the later one repeated
     for result in loaded:
-        for record in result.records:
-            key = record.get("id") if isinstance(record, dict) else None
-            if key is not None:
-                # Ids are unique across Close: an id loaded twice means two accounts read one organization.
-                first = owners.setdefault(key, result.account.name)
-                if first != result.account.name:
-                    pair = (first, result.account.name)
-                    overlaps[pair] = overlaps.get(pair, 0) + 1
-                    continue
-            records.append(record)
-            labels.append(result.account.label)
         names.update(result.organization_names)
+    # Ids are unique across Close: an id loaded by two accounts means they read one organization; the first keeps it.
+    frames, overlaps = drop_ids_loaded_before([_account_frame(r, build) for r in loaded],
+                                              [r.account.name for r in loaded])
     for (first, later), count in overlaps.items():
         warnings.warn(f"{first!r} and {later!r} read the same organization: its {count} {what} are kept once, "
                       f"as {first!r}. Give each organization once (one key per organization).",
                       DuplicateOrganizationWarning, stacklevel=3)
     labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
-    frame = build(records, organization_names=names, accounts=labels if labelled else None)
+    frame = labelled_frame([(part, r.account.label) for part, r in zip(frames, loaded)], build,
+                           organization_names=names, labelled=labelled)
     if not failed:
         return frame
     for result in failed:
         # What arrived before the failure is kept on the error, not mixed into a frame that looks complete.
-        result.error.records = result.records
-        result.error.partial = build(result.records, organization_names=result.organization_names)
+        if isinstance(result.records, list):
+            result.error.records = result.records
+        result.error.partial = with_labels(_account_frame(result, build),
+                                           organization_names=result.organization_names)
     if len(results) == 1:
         error = failed[0].error
         loaded_count = len(failed[0].records)
@@ -270,10 +294,9 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     def fetch(client: CloseClient, bar: LoadProgress):
         return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
 
-    results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
-                           desc="outcomes", client_options=client_options)
-
     def build(records, **labels):
         return outcomes_frame(records, applies_to, **labels)
 
+    results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
+                           desc="outcomes", client_options=client_options, build=build)
     return frame_from_results(results, build, on_error=on_error, what="outcomes")

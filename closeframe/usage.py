@@ -296,7 +296,8 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None, *, denominator: str = "all") -> pd.DataFrame:
+                  meetings: pd.DataFrame | None = None, *, denominator: str = "all", dataset=None,
+                  **sql_options) -> pd.DataFrame:
     """How often each outcome of each organization is used on calls and meetings, by how many users, when.
 
     Parameters
@@ -334,9 +335,20 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     --------
     >>> usage = cf.outcome_usage(outcomes, calls, meetings)                      # doctest: +SKIP
     >>> usage[usage.deleted]                                                     # doctest: +SKIP
+
+    Beyond memory: ``dataset="calls/"`` (a Parquet dataset of calls, or a mapping ``{"calls": ..., "meetings":
+    ...}``), or a DuckDB option (``memory_limit=``, ``threads=``, ``temp_directory=``) with frames, computes the
+    same table with DuckDB, in bounded memory; see :mod:`closeframe.usage_sql`.
     """
     if denominator not in DENOMINATORS:
         raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
+    if dataset is not None or sql_options:
+        from closeframe.usage_sql import outcome_usage_sql, sources_from
+
+        if denominator != "all":
+            raise ConfigurationError(f"denominator={denominator!r} is computed by the pandas path only; the DuckDB "
+                                     "path (dataset= or a DuckDB option) counts all activities: leave it 'all'.")
+        return outcome_usage_sql(outcomes, *sources_from(dataset, calls, meetings), **sql_options)
     events = usage_events(outcomes, calls, meetings)
     if denominator == "connected":
         _check_calls_tell_connected(events)
