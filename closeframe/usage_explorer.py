@@ -39,7 +39,7 @@ from closeframe.selection import (
 
 from closeframe.plotstyle import OKABE_ITO, natural_key
 from closeframe.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
-from closeframe.usage_plots import _organization, _outcome_label as _outcome  # the plots' labels, one rule
+from closeframe.usage_plots import _organization, _outcome_label as _outcome, _top_title, _user_label  # the plots' labels, one rule
 
 __all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
@@ -299,7 +299,7 @@ class UsageExplorer(w.VBox):
         else:
             picked = int(selection_mask(self.data, selection).sum())
             self.status.value = html.escape(
-                f"{picked:,} of {len(self.data.events):,} activities: {describe(selection)}. "
+                f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
                 f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}.")
         table, draw = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
         self.table.value = table
@@ -467,7 +467,7 @@ class UsageExplorer(w.VBox):
         return html_table, draw
 
     def __repr__(self) -> str:
-        return f"<UsageExplorer: {describe(self.selection)}; view {self.view.value!r}>"
+        return f"<UsageExplorer: {describe(self.selection, self.data)}; view {self.view.value!r}>"
 
 
 def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
@@ -480,7 +480,7 @@ def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
     labels = [f"{name} · {org}" if several else name for name, org in zip(top["_label"], top["_org"])]
     totals = top["total"].to_numpy(dtype=float)
     series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
-    return barh_svg(labels, series, title=f"Top {len(top)} outcomes by use", xlabel="activities (calls + meetings)",
+    return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None,
                     empty="No outcome was used on the selected activities")
 
@@ -502,8 +502,7 @@ def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool) -> bytes:
 def _users_svg(users: pd.DataFrame) -> bytes:
     """The Users view's chart: activities with and without an outcome per user (as plot_users)."""
     several = users["organization"].nunique() > 1
-    labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else str(u)
-              for u, o in zip(users["user"], users["organization"])]
+    labels = [_user_label(u, o) if several else str(u) for u, o in zip(users["user"], users["organization"])]
     with_outcome = users["with_outcome"].to_numpy(dtype=float)
     return barh_svg(labels, [("with an outcome", with_outcome), ("without", users["total"].to_numpy() - with_outcome)],
                     title="Activities per user", xlabel="activities (calls + meetings)", legend_title="activities",
