@@ -421,10 +421,13 @@ class UsageExplorer(w.VBox):
         table = pivot.reset_index(names=f"{word} from")
         html_table = _html_table(table, {c: _count for c in table.columns[1:]},
                                  note=f"Activities per {word}, all selected organizations.")
+        prepared: dict[str, tuple] = {}
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _trend_svg(trend, narrow=narrow)
+                if "trend" not in prepared:  # once for both charts, the wide and the narrow
+                    prepared["trend"] = _trend_panels(trend)
+                return _trend_svg(prepared["trend"], narrow=narrow)
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
@@ -541,8 +544,18 @@ def _catalogue_svg(catalogue: pd.DataFrame, narrow: bool = False) -> bytes:
                     legend_title="type", empty="No outcome to draw", **_layout(narrow))
 
 
-def _trend_svg(trend: pd.DataFrame, max_panels: int = 12, *, narrow: bool = False) -> bytes:
-    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome."""
+def _trend_svg(trend: pd.DataFrame | tuple, max_panels: int = 12, *, narrow: bool = False) -> bytes:
+    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome.
+
+    ``trend`` may be what :func:`_trend_panels` made of it, so the wide and the narrow chart share that work.
+    """
+    panels, title, colours = trend if isinstance(trend, tuple) else _trend_panels(trend, max_panels)
+    narrow_layout = {"width": NARROW_CHART_WIDTH, "columns": 1, "legend_below": True} if narrow else {}
+    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw", **narrow_layout)
+
+
+def _trend_panels(trend: pd.DataFrame, max_panels: int = 12) -> tuple[list, str, dict]:
+    """The trend's panels (small_multiples_svg's), the chart's title and the outcomes' colours."""
     from closeframe.usage_plots import OTHER, _colours
 
     word = trend.attrs.get("freq_word", "period")
@@ -565,8 +578,7 @@ def _trend_svg(trend: pd.DataFrame, max_panels: int = 12, *, narrow: bool = Fals
     left_out = len(totals[totals > 0]) - len(shown)
     title = f"Activities per {word} and outcome" + (f" ({left_out} less active organizations not shown)"
                                                     if left_out > 0 else "")
-    narrow_layout = {"width": NARROW_CHART_WIDTH, "columns": 1, "legend_below": True} if narrow else {}
-    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw", **narrow_layout)
+    return panels, title, colours
 
 
 def _text_width(text: str) -> float:

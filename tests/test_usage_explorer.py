@@ -214,3 +214,19 @@ def test_users_are_written_name_then_organization_in_brackets_everywhere(explore
     ax = plot_outcome_mix(cf.usage_by_user(*source), by="user")
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks and not any(" · " in t for t in ticks), ticks
+
+
+def test_the_narrow_chart_is_the_same_chart_and_png_explorers_have_none(source):
+    svg = cf.explore(*source, now="2025-10-22")
+    for view in ("Usage", "Trend", "Unused & deleted"):
+        svg.select(view=view)
+        wide, narrow = bytes(svg.chart.value).decode("utf-8"), bytes(svg.chart_narrow.value).decode("utf-8")
+        if view == "Unused & deleted":  # a table only: neither chart is shown
+            assert svg.chart_narrow.layout.display == svg.chart.layout.display == "none"
+            continue
+        assert 'width="360"' in narrow[:200] and 'width="360"' not in wide[:200]
+        titles = [" ".join(re.findall(r'font-size="14">([^<]*)</text>', chart)) for chart in (wide, narrow)]
+        assert titles[0] and titles[0] == titles[1]  # the same chart, titled alike (wrapped when narrow)
+    png = cf.explore(*source, now="2025-10-22", chart_format="png")
+    assert bytes(png.chart.value)[:4] == b"\x89PNG"
+    assert bytes(png.chart_narrow.value) == b"" and png.chart_narrow.layout.display == "none"
