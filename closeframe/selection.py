@@ -256,6 +256,10 @@ class UsageData:
         self.has_outcome = events["outcome_id"].notna().to_numpy(dtype=bool)
         self.connected = events["connected"].to_numpy(dtype=bool) if "connected" in events.columns \
             else np.ones(n, bool)
+        # Calls without any status or disposition (not loaded) cannot tell connected ones: views say so.
+        calls = events[~self.is_meeting]
+        self.calls_tell_connected = not len(calls) or any(
+            name in calls.columns and calls[name].notna().any() for name in ("status", "disposition"))
         auto = events["autofilled"] if "autofilled" in events.columns else pd.Series(pd.NA, index=events.index)
         self.has_autofill = bool(auto.notna().any())
         self.autofilled = auto.fillna(False).to_numpy(dtype=bool)

@@ -84,6 +84,17 @@ def _organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
     return names
 
 
+def _check_calls_tell_connected(events: pd.DataFrame) -> None:
+    """Refuse ``denominator="connected"`` when no call has a ``status`` or ``disposition``: every call would count
+    as not connected, silently, when the columns were only left out of the load."""
+    calls = events[(events["activity"] == "call").to_numpy(dtype=bool)]
+    if len(calls) and calls["status"].isna().all() and calls["disposition"].isna().all():
+        raise ConfigurationError(
+            f"denominator='connected' needs the calls' status or disposition, and none of the {len(calls):,} calls "
+            "has either: load them (fields= with 'status' and 'disposition') or use denominator='all' or "
+            "'with_outcome'.")
+
+
 def _outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
     """One row per (organization_id, outcome_id) with ``outcome_name`` and ``outcome_type``."""
     _check_frame(outcomes, "outcomes", ["id", "organization_id", "name"])
@@ -151,24 +162,52 @@ def _connected(part: pd.DataFrame, kind: str) -> np.ndarray:
 AUTOFILL_FIELDS = ("outcome_autofill_reasoning", "outcome_autofill_confidence", "outcome_reason")
 
 
+#: First words of an ``outcome_reason`` that name an automatic source ("autodetected", "autofill", "ai"...) and a
+#: person ("user-selected", "manual"...). Close's values are unknown ([I]); the sandbox's ``autofill_marking`` knob
+#: plays each possibility.
+_AUTOMATIC_REASON_WORDS = ("auto", "ai")
+_PERSON_REASON_WORDS = ("user", "manual", "human", "person")
+_FIRST_WORD = re.compile(r"[a-z]+")
+
+
+def _reason_kind(value: object) -> str | None:
+    """``"auto"``, ``"person"`` or ``None`` (missing or not recognized) for one ``outcome_reason``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    word = _FIRST_WORD.search(str(value).casefold())
+    if word is None:
+        return None
+    word = word.group()
+    if word.startswith(_AUTOMATIC_REASON_WORDS[0]) or word in _AUTOMATIC_REASON_WORDS[1:]:
+        return "auto"
+    if word.startswith(_PERSON_REASON_WORDS):
+        return "person"
+    return None
+
+
 def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) -> pd.Series:
-    """Whether each activity's outcome was filled in automatically: ``pd.NA`` throughout when none of
-    :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them, or the frames pin the columns
-    but they are empty everywhere: nothing tells automatic from manual), else True where the outcome is set and
-    ``outcome_autofill_reasoning`` or
-    ``outcome_autofill_confidence`` has a value, or ``outcome_reason`` names an automatic source ("auto…", "ai…").
+    """Whether each activity's outcome was filled in automatically.
+
+    ``pd.NA`` throughout when none of :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them,
+    or the frames pin the columns but they are empty everywhere: nothing tells automatic from manual). Else, for an
+    activity with an outcome: ``outcome_reason`` decides when it names a source, automatic ("autodetected",
+    "autofill", "ai"...: True) or a person ("user-selected", "manual"...: False, even when an
+    ``outcome_autofill_reasoning`` text was left behind by the automatic pick the person replaced); where it is
+    missing or not recognized, an ``outcome_autofill_reasoning`` or ``outcome_autofill_confidence`` value means
+    True. An activity without an outcome is False.
     """
     present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
     if not present:
         return pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    auto = np.zeros(len(frame), dtype=bool)
+    by_text = np.zeros(len(frame), dtype=bool)
     for column in ("outcome_autofill_reasoning", "outcome_autofill_confidence"):
         if column in present:
             values = frame[column].astype(object)
-            auto |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
+            by_text |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
+    auto = by_text
     if "outcome_reason" in present:
-        reason = frame["outcome_reason"].astype(object).map(lambda v: str(v).strip().casefold() if pd.notna(v) else "")
-        auto |= reason.str.startswith(("auto", "ai")).to_numpy(dtype=bool)
+        reason = frame["outcome_reason"].astype(object).map(_reason_kind).to_numpy(dtype=object)
+        auto = np.where(reason == "auto", True, np.where(reason == "person", False, by_text)).astype(bool)
     has_outcome = (frame["outcome_id"] if outcome_id is None else outcome_id).notna().to_numpy(dtype=bool)
     return pd.Series(auto & has_outcome, index=frame.index, dtype="boolean")
 
@@ -265,7 +304,10 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         outcome (an organization's shares, its no-outcome row included, add up to 1). ``"connected"``: only calls
         that connected (``disposition`` "answered"; where Close sent no disposition, ``status`` "completed") and
         meetings that took place (``status`` "completed" or "in-progress"; a manual meeting without a status once
-        it has started); the counts then cover those activities only, and the shares still add up to 1.
+        it has started); the counts then cover those activities only, and the shares still add up to 1. Both are
+        inferred, as Close has no "connected" flag: a call with neither ``disposition`` nor ``status`` (both
+        null) does not count as connected, and a meeting's start is compared with the current time. Calls
+        whose ``disposition`` and ``status`` are missing altogether (not loaded) raise rather than count none.
         ``"with_outcome"``: every activity counted, shares of the activities that carry an outcome (the
         no-outcome row's ``share`` is NaN), as the plots show by default.
 
@@ -291,6 +333,7 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
     events = usage_events(outcomes, calls, meetings)
     if denominator == "connected":
+        _check_calls_tell_connected(events)
         events = events[events["connected"].to_numpy(dtype=bool)]
     lookup = _outcome_lookup(outcomes)
     counts = _counts(events, _KEY)

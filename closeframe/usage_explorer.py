@@ -39,8 +39,9 @@ from closeframe.selection import (
 
 from closeframe.plotstyle import OKABE_ITO, natural_key
 from closeframe.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
-# The plots' labels, one rule.
-from closeframe.usage_plots import _organization, _outcome_label as _outcome, _top_title, _user_label
+# The plots' labels and notes, one rule.
+from closeframe.usage_plots import _has_outcome, _no_outcome_note, _organization, _top_title, _user_label
+from closeframe.usage_plots import _outcome_label as _outcome
 
 __all__ = ["NARROW_CHART_WIDTH", "SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
@@ -109,7 +110,8 @@ def _day(value: Any) -> str:
     return "" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
-def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str = "") -> str:
+def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str = "",
+                empty: str = "No activity matches the pickers.") -> str:
     """A small HTML table: numbers right-aligned and formatted, text left-aligned, at most MAX_TABLE_ROWS rows."""
     shown = frame.head(MAX_TABLE_ROWS)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
@@ -125,7 +127,7 @@ def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str 
                 cells.append(f"<td>{html.escape(formatter(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>The first {MAX_TABLE_ROWS} of {len(frame):,} rows.</p>" if len(frame) > MAX_TABLE_ROWS else ""
-    empty = "<p>No activity matches the pickers.</p>" if frame.empty else ""
+    empty = f"<p>{html.escape(empty)}</p>" if frame.empty else ""
     return (_TABLE_STYLE + (f"<p>{html.escape(note)}</p>" if note else "") + empty
             + f'<table class="closeframe-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             + more)
@@ -226,8 +228,19 @@ class UsageExplorer(w.VBox):
                          until=end + dt.timedelta(days=1) if end is not None else None)
 
     @property
+    def share_label(self) -> str:
+        """What ``share`` is a fraction of, in words: the "Share of" menu's choice."""
+        return "share of " + dict((v, k) for k, v in SHARE_OF)[self.share_of.value]
+
+    @property
     def usage(self) -> pd.DataFrame:
-        """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range)."""
+        """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range).
+
+        Its ``share`` divides by the "Share of" menu's choice, by default the activities *with an outcome* (not
+        all activities, :func:`closeframe.outcome_usage`'s default); ``usage.attrs["denominator"]`` names it and
+        :attr:`share_label` says it in words, as the status line and the tables' headers do. Use
+        ``cf.outcome_usage(..., denominator=explorer.usage.attrs["denominator"])`` for the same shares in code.
+        """
         if "usage" not in self._cache:
             self._cache["usage"] = usage_table(self.data, self.selection, denominator=self.share_of.value)
         return self._cache["usage"]
@@ -310,7 +323,9 @@ class UsageExplorer(w.VBox):
             picked = int(selection_mask(self.data, selection).sum())
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
-                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}.")
+                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}."
+                + (" No call has a status or disposition (were they loaded?), so no call counts as connected."
+                   if self.share_of.value == "connected" and not self.data.calls_tell_connected else ""))
         table, draw = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
         self.table.value = table
         self.chart.value = self._render(draw)
@@ -347,10 +362,12 @@ class UsageExplorer(w.VBox):
         shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
         table = pd.DataFrame({
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], "share": shown["share"],
+            "meetings": shown["meetings"], "total": shown["total"], self.share_label: shown["share"],
             "users": shown["users"], "last used": shown["last_used"]})
-        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count, "share": _percent,
-                                         "users": _count, "last used": _day})
+        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
+                                         self.share_label: _percent, "users": _count, "last used": _day},
+                                 note="" if _has_outcome(usage) or not usage["total"].sum() else
+                                 _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
@@ -367,15 +384,23 @@ class UsageExplorer(w.VBox):
 
         top = top_outcomes(self.data, selection, n=5, denominator=self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
-                              "outcome": _outcome(top), "total": top["total"], "share": top["share"]})
-        html_table = _html_table(table, {"rank": _count, "total": _count, "share": _percent})
+                              "outcome": _outcome(top), "total": top["total"], self.share_label: top["share"]})
         usage = self.usage
+        html_table = _html_table(table, {"rank": _count, "total": _count, self.share_label: _percent},
+                                 empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
+                                 "No activity matches the pickers.")
+
+        # The mix leaves activities without an outcome out unless shares are of all activities.
+        what = {"all": "share of all activities",
+                "connected": "share of connected calls and held meetings with an outcome"}.get(
+            self.share_of.value, "share of activities with an outcome")
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _mix_svg(usage, self.share_of.value == "all", narrow)
+                return _mix_svg(usage, self.share_of.value == "all", what, narrow)
             ax = figure.subplots()
             plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
+            ax.set_xlabel(what)
             _fit(figure, rows=usage["organization_id"].nunique(), legend=True)
             return figure.get_size_inches()
 
@@ -388,7 +413,7 @@ class UsageExplorer(w.VBox):
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: _percent for c in table.columns[2:]}
         formats["organizations"] = _count
-        html_table = _html_table(table, formats, note="Each organization's share per outcome name (see Share of).")
+        html_table = _html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name.")
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
@@ -505,21 +530,20 @@ def _top_outcomes_svg(usage: pd.DataFrame, n: int, narrow: bool = False) -> byte
     series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
     return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None,
-                    empty="No outcome was used on the selected activities", **_layout(narrow))
+                    empty=_no_outcome_note(usage), **_layout(narrow))
 
 
-def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, narrow: bool = False) -> bytes:
+def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str, narrow: bool = False) -> bytes:
     """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
     from closeframe.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
 
     table = _mix_table(usage, _organization(usage), 8, include_no_outcome, "natural")
-    table = table[table.sum(axis=1) > 0]
+    table = table[table.sum(axis=1) > 0] if _has_outcome(usage) else table.iloc[:0]
     colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
                for i, c in enumerate(table.columns)]
-    what = "share of all activities" if include_no_outcome else "share of activities with an outcome"
     return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
                     "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
-                    empty="No activity with an outcome", **_layout(narrow))
+                    empty=_no_outcome_note(usage), **_layout(narrow))
 
 
 def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:

@@ -107,6 +107,18 @@ def colour_option(kwargs: dict, count: int) -> list:
     return [colour] * count
 
 
+def _no_outcome_note(usage: pd.DataFrame) -> str:
+    """What an outcome chart says instead of empty bars when no activity of ``usage`` has an outcome."""
+    total = int(usage["total"].sum()) if len(usage) else 0
+    if total == 0:
+        return "No activity is selected"
+    return f"No activity has an outcome yet ({total:,} {'activity' if total == 1 else 'activities'} selected)"
+
+
+def _has_outcome(usage: pd.DataFrame) -> bool:
+    return bool((usage["outcome_id"].notna() & (usage["total"] > 0)).any())
+
+
 def _check_order(order: str) -> str:
     if order not in ORDERS:
         raise ConfigurationError(f"order={order!r} is not one of {', '.join(map(repr, ORDERS))}.")
@@ -138,7 +150,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
     ax = new_axes(ax, rows=min(len(used), n))
     if used.empty:
-        return no_data(ax, "No outcome was used on the selected activities", "Top outcomes by use")
+        return no_data(ax, _no_outcome_note(usage), "Top outcomes by use")
     used["_org"], used["_label"] = _organization(used), _outcome_label(used)
     top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(int(n))
     organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
@@ -189,6 +201,7 @@ def _mix_table(frame: pd.DataFrame, group: pd.Series, n: int, include_no_outcome
     else:
         table = table.loc[sorted(table.index, key=natural_key)]
     rows = table.sum(axis=1)
+    table = table.loc[:, (table.sum(axis=0) > 0).to_numpy()]  # no legend entry for an outcome nobody used
     return table.div(rows.where(rows > 0, 1), axis=0)
 
 
@@ -235,8 +248,9 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
     table = _mix_table(usage, group, _check_count(n), include_no_outcome, _check_order(order))
     table = table[table.sum(axis=1) > 0]
     ax = new_axes(ax, rows=len(table), wide=True)
-    if table.empty:
-        return no_data(ax, "No activity with an outcome", f"Outcome mix by {by}")
+    if table.empty or not _has_outcome(usage):
+        # Without any outcome, "(no outcome)" bars of 100 % and a legend of unused outcomes read as data.
+        return no_data(ax, _no_outcome_note(usage), f"Outcome mix by {by}")
     positions = np.arange(len(table))[::-1]
     left = np.zeros(len(table))
     given = "color" in kwargs
@@ -257,7 +271,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
 
 
 def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, max_label: int = 30, ax=None,
-                         **kwargs):
+                         now=None, **kwargs):
     """Activities per period for the ``n`` most used outcomes (by name, over all organizations), and the rest.
 
     Parameters
@@ -271,6 +285,10 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
         outcome to a dashed ``(no outcome)`` line.
     max_label : int, default 30
     ax : matplotlib.axes.Axes, optional
+    now : date-like, optional
+        "Today" (default: the current time). As in the explorer's trend view, the period holding it is still
+        under way: its point is drawn dotted with an open marker (its count is not comparable with whole periods
+        yet), and periods starting after it (upcoming meetings) are left out.
     **kwargs
         Passed to :meth:`~matplotlib.axes.Axes.plot`.
 
@@ -278,7 +296,11 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
     -------
     matplotlib.axes.Axes
     """
+    from closeframe.activities import parse_bound  # the loaders' reading of a date, as the trend view's
+
     require_columns(events, ["activity", "date_created", "outcome_id", "outcome_name"], EVENTS_FRAME)
+    now_stamp = parse_bound(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
+    events = events[(events["date_created"] <= now_stamp).to_numpy(dtype=bool, na_value=False)]
     periods = period_start(events["date_created"], freq)
     labels, order = _top_labels(_outcome_label(events), pd.Series(1, index=events.index), _check_count(n))
     table = pd.crosstab(periods, labels).reindex(columns=order, fill_value=0)
@@ -289,14 +311,27 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
     if table.empty:
         return no_data(ax, "No activity to draw", f"Usage over time (per {word})")
     colours = _colours(len(order))
+    current = period_start(pd.Series([now_stamp]), freq).iloc[0]
+    partial = (table.index == current)
     for i, label in enumerate(order):
         style = {NO_OUTCOME: dict(color=_OTHER_COLOUR, linestyle="--"), OTHER: dict(color=_OTHER_COLOUR)}.get(
             label, dict(color=colours[i]))
-        ax.plot(table.index, table[label].to_numpy(), label=safe_label(label, max_label), **{**style, **kwargs})
+        style.update(kwargs)
+        values = table[label].to_numpy()
+        ax.plot(table.index[~partial], values[~partial], label=safe_label(label, max_label), **style)
+        if partial.any():
+            # Dotted from the last whole period to the one under way, with an open marker, as in the trend view.
+            tail = np.flatnonzero(partial)
+            joined = tail[0] > 0
+            tail = np.concatenate([tail[:1] - 1, tail]) if joined else tail
+            ax.plot(table.index[tail], values[tail], **{**style, "linestyle": ":", "marker": "o",
+                                                        "markevery": slice(1 if joined else 0, None),
+                                                        "markerfacecolor": "white", "label": "_partial"})
     ax.set_ylim(bottom=0)
     _dates_axis(ax)
     _legend(ax, "outcome", len(order))
-    set_texts(ax, f"Usage over time (per {word})", f"{word} starting (UTC)", f"activities per {word}")
+    title = f"Usage over time (per {word})" + (f"; dotted: {word} in progress" if partial.any() else "")
+    set_texts(ax, title, f"{word} starting (UTC)", f"activities per {word}")
     return ax
 
 

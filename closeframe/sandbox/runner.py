@@ -12,7 +12,7 @@ from closeframe.sandbox.ratelimit import HEADER_SHAPES, REFUSAL_BODIES, RateLimi
 from closeframe.sandbox.server import Principal, SandboxHTTPServer
 from closeframe.sandbox.stats import Stats
 from closeframe.sandbox.store import Store
-from closeframe.sandbox.tables import FILTER_PRECISIONS, FILTER_ROUNDINGS
+from closeframe.sandbox.tables import AUTOFILL_MARKINGS, FILTER_PRECISIONS, FILTER_ROUNDINGS
 
 __all__ = ["Sandbox", "run_forever", "serve"]
 
@@ -58,6 +58,12 @@ class Sandbox:
         The rate-limit header shape of every answer (all were seen on real Close answers).
     rate_limit_body : {"error", "top-level", "empty"}, default "error"
         The body of a 429 from the limiter: ``error.rate_reset``, or the older top-level string ``rate_reset``.
+    autofill_marking : {"reason-and-text", "text-only", "reason-only", "ai-manual", "text-kept", "none"}
+        How an outcome filled in automatically is marked (Close's values are unknown). ``reason-and-text``
+        (default): ``outcome_reason`` "autodetected" (a person's pick: "user-selected") and an
+        ``outcome_autofill_reasoning`` text; ``text-only``: the text, ``outcome_reason`` null; ``reason-only``:
+        ``outcome_reason``, no text; ``ai-manual``: ``outcome_reason`` "ai"/"manual" and the text; ``text-kept``:
+        as the default, but a person's pick that replaced an automatic one keeps its text; ``none``: neither.
 
     Attributes
     ----------
@@ -75,7 +81,7 @@ class Sandbox:
                  max_skip: int = 250_000, keys_per_org: int = 1, port: int = 0, quirks: bool = True,
                  date_resolution: str = "millisecond", bursts: Any = None, filter_precision: str = "second",
                  filter_rounding: str = "bucket", rate_limit_headers: str = "combined",
-                 rate_limit_body: str = "error"):
+                 rate_limit_body: str = "error", autofill_marking: str = "reason-and-text"):
         if keys_per_org < 1:
             raise ValueError(f"keys_per_org must be at least 1, got {keys_per_org!r}")
         specs = resolve_org_specs(organizations, seed=seed, outcomes=outcomes, calls=calls, meetings=meetings,
@@ -86,6 +92,7 @@ class Sandbox:
         self.set_rate_limit_shape(rate_limit_headers, rate_limit_body)
         self.seed = seed
         self.store = Store(orgs, seed=seed)
+        self.set_autofill_marking(autofill_marking)
         self.faults = FaultPlan()
         self.stats = Stats()
         self.limiter = RateLimiter(rate_limit, org_rate_factor)
@@ -162,6 +169,14 @@ class Sandbox:
         resolve_choice("rate_limit_headers", headers, {h: h for h in HEADER_SHAPES})
         resolve_choice("rate_limit_body", body, {b: b for b in REFUSAL_BODIES})
         self.rate_limit_headers, self.rate_limit_body = headers, body
+
+    def set_autofill_marking(self, marking: str) -> None:
+        """How answers mark an outcome filled in automatically, from now on (see ``autofill_marking``)."""
+        resolve_choice("autofill_marking", marking, {m: m for m in AUTOFILL_MARKINGS})
+        with self.store.lock:
+            for org in self.store.organizations:  # calls and meetings of an organization share one context
+                self.store.table(org["name"], "call").context.autofill_marking = marking
+        self.autofill_marking = marking
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     @property

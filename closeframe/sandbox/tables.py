@@ -22,8 +22,8 @@ from closeframe.sandbox.common import DAY_US as _DAY_US
 from closeframe.sandbox.common import NOW_US as _NOW_US
 from closeframe.sandbox.common import random_ids
 
-__all__ = ["ActivityTable", "CallTable", "DATE_RESOLUTIONS", "FILTER_PRECISIONS", "FILTER_ROUNDINGS", "MeetingTable",
-           "OrgContext", "coarsen_bounds"]
+__all__ = ["AUTOFILL_MARKINGS", "ActivityTable", "CallTable", "DATE_RESOLUTIONS", "FILTER_PRECISIONS",
+           "FILTER_ROUNDINGS", "MeetingTable", "OrgContext", "coarsen_bounds"]
 
 _S_US = 1_000_000
 
@@ -45,6 +45,23 @@ CALL_METHODS = ["regular", "power", "predictive"]
 CALL_SOURCES = ["Close.io", "External"]
 #: How an outcome came to be set ([I]: Close's ``conversation_type_reason`` has these two values).
 OUTCOME_REASONS = ["user-selected", "autodetected"]
+#: How Close marks an outcome filled in automatically ([I]: the field names are recorded, their values are not).
+#: Each value maps to ``(outcome_reason of a person's pick, outcome_reason of an automatic one, reasoning text on
+#: automatic ones, reasoning text kept on some of a person's picks that replaced an automatic one)``.
+AUTOFILL_MARKINGS = {
+    # outcome_reason "user-selected"/"autodetected" and a reasoning text on the automatic ones (the default).
+    "reason-and-text": ("user-selected", "autodetected", True, False),
+    # No outcome_reason at all: only the reasoning text tells an automatic outcome.
+    "text-only": (None, None, True, False),
+    # outcome_reason only, no reasoning text.
+    "reason-only": ("user-selected", "autodetected", False, False),
+    # outcome_reason "manual"/"ai" and a reasoning text on the automatic ones.
+    "ai-manual": ("manual", "ai", True, False),
+    # As the default, but a person who replaced the AI's pick leaves its reasoning text behind.
+    "text-kept": ("user-selected", "autodetected", True, True),
+    # Neither field has a value (an older Close, or autofill not enabled).
+    "none": (None, None, False, False),
+}
 _AUTOFILL_REASONINGS = [
     "The contact agreed to a product demo next week and a calendar invite was sent during the call.",
     "The prospect said they have no budget this year and asked not to be contacted again before Q3.",
@@ -139,6 +156,7 @@ class OrgContext:
     lead_ids: np.ndarray
     contact_ids: np.ndarray
     codes: list = field(default_factory=list)
+    autofill_marking: str = "reason-and-text"
     _code_of: dict = field(default_factory=dict)
     _lead_of: dict | None = None
     _contact_of: dict | None = None
@@ -391,10 +409,14 @@ class ActivityTable:
         codes = self.context.codes
         outcome = [None if c < 0 else codes[c] for c in values["outcome"].tolist()]
         reasons = values["reason"].tolist()
-        reason = [None if r < 0 else OUTCOME_REASONS[r] for r in reasons]
-        # The reasoning text is picked by the record's date, so it stays the same wherever the row moves.
+        manual, automatic, text, kept = AUTOFILL_MARKINGS[self.context.autofill_marking]
+        reason = [None if r < 0 else (automatic if r == 1 else manual) for r in reasons]
+        # The reasoning text is picked by the record's date, so it stays the same wherever the row moves; so is
+        # whether a person's pick replaced an automatic one (every third by date) under "text-kept".
         pick = (values["dc"] // 1000 % len(_AUTOFILL_REASONINGS)).tolist()
-        reasoning = [_AUTOFILL_REASONINGS[p] if r == 1 else None for r, p in zip(reasons, pick)]
+        replaced = (values["dc"] // 1000 % 3 == 0).tolist()
+        reasoning = [_AUTOFILL_REASONINGS[p] if text and (r == 1 or (kept and r == 0 and again)) else None
+                     for r, p, again in zip(reasons, pick, replaced)]
         return outcome, reason, reasoning
 
     @staticmethod
