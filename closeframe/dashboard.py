@@ -54,9 +54,16 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
 .closeframe-explorer > .widget-hbox:last-child > .widget-image { order: -1; flex: 0 0 auto; max-width: none !important;
   position: sticky; top: 8px; align-self: flex-start; }
 .closeframe-narrow-note { display: none; color: #555; font-size: 90%; }
+/* A phone: the explorer's narrow chart (NARROW_CHART_WIDTH px, legend below) instead of the wide one, so the chart
+   fits the screen with its text at its drawn size; it may shrink a little on a still narrower screen. */
+@media (max-width: 820px) {
+  .closeframe-explorer > .widget-hbox:last-child > .widget-image.closeframe-chart-wide { display: none; }
+  .closeframe-explorer > .widget-hbox:last-child > .widget-image.closeframe-chart-narrow { display: block;
+    max-width: 100% !important; height: auto; }
+}
 @media (max-width: 900px) {
-  /* Narrow screens: everything stacked at full width. A chart wider than the screen scrolls sideways in its
-     own box (its labels stay readable); the page itself never does. */
+  /* Narrow screens: everything stacked at full width. A chart still wider than the screen (a comparison of
+     many organizations) scrolls sideways in its own box (its labels stay readable); the page itself never does. */
   .closeframe-explorer .widget-hbox, .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important;
     overflow-x: auto; max-width: calc(100vw - 24px); }
   .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%;
@@ -157,8 +164,9 @@ def dashboard_header(loaded) -> str:
     organizations = loaded.outcomes["organization_id"].nunique() if len(loaded.outcomes) else 0
     return (f"{DASHBOARD_CSS}<p class=\"closeframe-source\">{len(loaded.calls):,} calls, {len(loaded.meetings):,} "
             f"meetings and {len(loaded.outcomes):,} outcomes of {organizations:,} organizations from "
-            f"{html.escape(loaded.source)}.</p><p class=\"closeframe-narrow-note\">On a narrow screen each chart keeps "
-            "a readable size: swipe it sideways to see all of it.</p>")
+            f"{html.escape(loaded.source)}.</p><p class=\"closeframe-narrow-note\">On a narrow screen the charts are "
+            "drawn narrower; a wide table (or a comparison of many organizations) scrolls sideways in its own box."
+            "</p>")
 
 
 def _wait_until_served(port: int, child: subprocess.Popen, timeout: float) -> bool:

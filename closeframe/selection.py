@@ -882,14 +882,20 @@ def options(data: UsageData) -> Options:
         statuses=tuple((s, s) for s in data.statuses), first=first, last=last)
 
 
-def describe(selection: Selection) -> str:
-    """The selection in words, e.g. ``"calls of Acme, Beta; from 2025-01-01 until 2025-03-31"``."""
+def describe(selection: Selection, data: UsageData | None = None) -> str:
+    """The selection in words, e.g. ``"calls; organizations: Acme, Beta; from 2025-01-01 before 2025-04-01"``.
+
+    With ``data``, outcomes are named as the catalogue spells them ("Qualified"), not by their normalized key.
+    """
     if selection.empty_range:
         return (f"nothing: the range starts ({selection.since:%Y-%m-%d}) on or after its end "
                 f"({selection.until:%Y-%m-%d})")
     parts = [" and ".join(selection.kinds) if selection.kinds else "all activities"]
     for name in ("organizations", "outcomes", "users", "statuses"):
         values = getattr(selection, name)
+        if name == "outcomes" and data is not None:
+            label_of = dict(zip(data.outcome_keys["key"], data.outcome_keys["label"].map(str)))
+            values = tuple(label_of.get(value, value) for value in values)
         if values:
             shown = ", ".join(values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
             parts.append(f"{name.rstrip('s') if len(values) == 1 else name}: {shown}")

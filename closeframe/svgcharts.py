@@ -35,12 +35,37 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
 
 
-def _ticks(top: float, percent: bool) -> list[float]:
+def _fit_text(text: str, px: float, size: float = _SIZE) -> str:
+    """``text`` shortened with ``…`` until it is at most ``px`` wide at ``size`` (CJK characters count double)."""
+    text = " ".join(str(text).split())
+    while len(text) > 1 and text_width(text, size) > px:
+        text = text[:-2].rstrip() + "…"
+    return text
+
+
+def _title_lines(title: str, width: float) -> list[str]:
+    """``title`` wrapped at spaces into lines that fit ``width`` at 14 px (a narrow chart's long title)."""
+    lines: list[str] = []
+    for word in str(title).split():
+        if lines and text_width(f"{lines[-1]} {word}", 14) <= width - 16:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return [_fit_text(line, width - 16, 14) for line in lines] or [""]
+
+
+def _title_svg(lines: list[str], width: float) -> str:
+    return "".join(f'<text x="{width / 2:.0f}" y="{18 + 18 * i}" text-anchor="middle" font-size="14">'
+                   f"{html.escape(line)}</text>" for i, line in enumerate(lines))
+
+
+def _ticks(top: float, percent: bool, count: int = 5) -> list[float]:
+    """Round ticks from 0 past ``top``, about ``count`` steps (fewer on a narrow axis, so labels never touch)."""
     if percent:
-        return [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        return [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if count >= 5 else [0.0, 0.25, 0.5, 0.75, 1.0]
     if top <= 0:
         return [0.0, 1.0]
-    raw = top / 5
+    raw = top / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     if step < 1:
@@ -54,7 +79,7 @@ def _format(value: float, percent: bool) -> str:
 
 def barh_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, title: str, xlabel: str,
              percent: bool = False, legend_title: str | None = None, colours: Sequence[str] | None = None,
-             width: int = 760, max_label: int = 40, empty: str = "No data") -> bytes:
+             width: int = 760, max_label: int = 40, empty: str = "No data", legend_below: bool = False) -> bytes:
     """Horizontal bars, one row per label, the series stacked left to right; returns the SVG document.
 
     Parameters
@@ -75,32 +100,40 @@ def barh_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]
         Longer labels end in ``…`` (the tooltip has the whole name).
     empty : str, default "No data"
         Written instead of bars when there is no row or every value is zero.
+    legend_below : bool, default False
+        The legend under the axis, one entry a line, instead of right of the bars: the narrow layout, which
+        leaves the bars the whole width (a phone's screen).
     """
     labels = [str(label) for label in labels]
     values = np.array([np.asarray(v, dtype=float) for _, v in series]).reshape(len(series), len(labels))
     values = np.nan_to_num(values)
     colours = list(colours) if colours else [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(series))]
     legend = len(series) > 1 or legend_title is not None
-    shown = [_shorten(label, max_label) for label in labels]
+    # A label never runs off the left edge: at most 42 % of the width (the tooltip has the whole name).
+    shown = [_fit_text(_shorten(label, max_label), width * 0.42 - 14) for label in labels]
     left = min(max((text_width(s) for s in shown), default=40) + 14, width * 0.42)
-    names = [_shorten(name, 30) for name, _ in series]
+    names = [_fit_text(_shorten(name, 30), width - 30, 11) for name, _ in series]
     legend_width = (max(text_width(n, 11) for n in names + [legend_title or ""]) + 34) if legend else 0
-    legend_width = min(legend_width, width * 0.38)
+    legend_width = 0 if legend_below else min(legend_width, width * 0.38)
     right = width - 28 - legend_width  # room for half of the last tick label ("100%") before the legend
-    row, gap, top = 18, 6, 34
+    titles = _title_lines(title, width)
+    row, gap, top = 18, 6, 34 + 18 * (len(titles) - 1)
     height = int(top + max(len(labels), 1) * (row + gap) + 52)
-    if legend:  # a long legend (many organizations) must not run off the bottom
+    legend_top = height - 8  # below the axis label, when legend_below
+    if legend and legend_below:
+        height += int(16 * (legend_title is not None) + 17 * len(series) + 4)
+    elif legend:  # a long legend (many organizations) must not run off the bottom
         height = max(height, int(top + 16 * (legend_title is not None) + 17 * len(series) + 8))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="{html.escape(_FONT)}" font-size="{_SIZE}">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
+           f'<rect width="{width}" height="{height}" fill="white"/>', _title_svg(titles, width)]
     totals = values.sum(axis=0) if len(series) else np.zeros(len(labels))
     if not len(labels) or not totals.any():
         out.append(f'<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" fill="#555">'
                    f"{html.escape(empty)}</text></svg>")
         return "".join(out).encode("utf-8")
-    ticks = _ticks(1.0 if percent else float(totals.max()), percent)
+    widest = text_width(_format(1.0 if percent else float(totals.max()) * 1.25, percent))
+    ticks = _ticks(1.0 if percent else float(totals.max()), percent, min(5, int((right - left) / (widest + 14))))
     scale = (right - left) / ticks[-1]
     bottom = top + len(labels) * (row + gap)
     for tick in ticks:
@@ -123,8 +156,7 @@ def barh_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]
             start += value
     out.append(f'<line x1="{left}" y1="{top - 4}" x2="{left}" y2="{bottom}" stroke="#333"/>')
     if legend:
-        x = right + 28
-        y = top
+        x, y = (left, legend_top) if legend_below else (right + 28, top)
         if legend_title:
             out.append(f'<text x="{x}" y="{y + 9}" font-size="11" font-weight="bold">'
                        f"{html.escape(legend_title)}</text>")
@@ -155,16 +187,19 @@ def heatmap_svg(rows: Sequence[str], columns: Sequence[str], values: np.ndarray,
     shown_columns = [_shorten(c, 18) for c in columns]
     left = min(max((text_width(r) for r in shown_rows), default=40) + 14, width * 0.4)
     head = min(max((text_width(c, 11) for c in shown_columns), default=20) * 0.72 + 16, 140)
-    top = 26 + head
-    cell_w = max(min((width - left - 10) / max(len(columns), 1), 90), 28)
+    titles = _title_lines(title, width)
+    top = 26 + head + 18 * (len(titles) - 1)
+    # The slanted headers lean right: the last one needs room past the grid (cos 40° of its length).
+    overhang = max((text_width(c, 11) for c in shown_columns[-1:]), default=0) * 0.77
+    cell_w = max(min((width - left - 10 - overhang) / max(len(columns), 1), 90), 28)
     cell_h = 20
     # As wide as the grid (and the title) need, no wider: the title then sits over the grid.
-    width = int(max(left + cell_w * len(columns) + 14, text_width(title, 14) + 20))
+    width = int(max(left + cell_w * len(columns) + 14, left + cell_w * (len(columns) - 0.5) + overhang + 6,
+                    min(max(text_width(t, 14) for t in titles) + 20, width)))
     height = int(top + max(len(rows), 1) * cell_h + 14)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="{html.escape(_FONT)}" font-size="{_SIZE}">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
+           f'<rect width="{width}" height="{height}" fill="white"/>', _title_svg(titles, width)]
     finite = values[~np.isnan(values)]
     if not len(rows) or not len(columns) or not finite.size:
         out.append(f'<text x="{width / 2:.0f}" y="{height / 2 + 10:.0f}" text-anchor="middle" fill="#555">'
@@ -196,7 +231,7 @@ def heatmap_svg(rows: Sequence[str], columns: Sequence[str], values: np.ndarray,
 
 def small_multiples_svg(panels: Sequence[tuple[str, Sequence, dict[str, tuple[Sequence[float], Sequence[bool]]]]],
                         *, title: str, colours: dict[str, str], columns: int = 3, width: int = 900,
-                        empty: str = "No data") -> bytes:
+                        empty: str = "No data", legend_below: bool = False) -> bytes:
     """One small line chart per panel, each line one series; partial points dotted with hollow markers.
 
     Parameters
@@ -205,24 +240,30 @@ def small_multiples_svg(panels: Sequence[tuple[str, Sequence, dict[str, tuple[Se
         Every series of a panel has one value per x label.
     colours : dict
         Series name to colour; the legend lists them in this order.
+    legend_below : bool, default False
+        The legend under the panels instead of right of them (the narrow layout, e.g. ``columns=1``).
     """
-    legend_width = min(max((text_width(n, 11) for n in colours), default=0) + 34, 260)
+    legend_width = 0 if legend_below else min(max((text_width(n, 11) for n in colours), default=0) + 34, 260)
     columns = max(1, min(columns, len(panels)))
     panel_w = (width - legend_width - 20) / columns
     panel_h = 150
     rows = -(-len(panels) // columns) if panels else 1
-    height = int(40 + rows * (panel_h + 34) + 10)
+    titles = _title_lines(title, width)
+    head = 40 + 18 * (len(titles) - 1)
+    height = int(head + rows * (panel_h + 34) + 10)
+    legend_top = height
+    if legend_below and panels:
+        height += 16 * len(colours) + 20
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="{html.escape(_FONT)}" font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
+           f'<rect width="{width}" height="{height}" fill="white"/>', _title_svg(titles, width)]
     if not panels:
         out.append(f'<text x="{width / 2:.0f}" y="{height / 2 + 10:.0f}" text-anchor="middle" fill="#555">'
                    f"{html.escape(empty)}</text></svg>")
         return "".join(out).encode("utf-8")
     for k, (name, xs, series) in enumerate(panels):
         x0 = 14 + (k % columns) * panel_w + 38
-        y0 = 40 + (k // columns) * (panel_h + 34) + 16
+        y0 = head + (k // columns) * (panel_h + 34) + 16
         w, h = panel_w - 60, panel_h - 30
         peak = max((max(v) for v, _ in series.values() if len(v)), default=0) or 1
         ticks = _ticks(peak, False)
@@ -251,10 +292,11 @@ def small_multiples_svg(panels: Sequence[tuple[str, Sequence, dict[str, tuple[Se
                 if part:
                     out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="white" stroke="{colour}">'
                                f"<title>{html.escape(f'{label}: {value:,.0f} (partial)')}</title></circle>")
-    x, y = width - legend_width, 44
+    x, y = (52, legend_top) if legend_below else (width - legend_width, head + 4)
     for label, colour in colours.items():
         out.append(f'<rect x="{x}" y="{y}" width="12" height="3" fill="{colour}"/>'
-                   f'<text x="{x + 18}" y="{y + 5}">{html.escape(_shorten(label, 30))}</text>')
+                   f'<text x="{x + 18}" y="{y + 5}">{html.escape(_fit_text(_shorten(label, 30), width - x - 24, 11))}'
+                   "</text>")
         y += 16
     out.append(f'<text x="{x}" y="{y + 10}" fill="#555">○ partial period</text></svg>')
     return "".join(out).encode("utf-8")

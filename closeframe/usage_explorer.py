@@ -39,10 +39,11 @@ from closeframe.selection import (
 
 from closeframe.plotstyle import OKABE_ITO, natural_key
 from closeframe.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
-from closeframe.usage_plots import _has_outcome, _no_outcome_note, _organization  # the plots' labels and notes
+# The plots' labels and notes, one rule.
+from closeframe.usage_plots import _has_outcome, _no_outcome_note, _organization, _top_title, _user_label
 from closeframe.usage_plots import _outcome_label as _outcome
 
-__all__ = ["SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
+__all__ = ["NARROW_CHART_WIDTH", "SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
 
 #: The views, in the order of the view buttons.
 USAGE_VIEWS = ("Usage", "Top per organization", "Organizations side by side", "Trend", "Users",
@@ -51,10 +52,13 @@ USAGE_VIEWS = ("Usage", "Top per organization", "Organizations side by side", "T
 SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outcome"),
             ("connected calls and held meetings", "connected"))
 MAX_TABLE_ROWS = 60
+#: Width in px of the narrow chart a phone shows: a 420 px screen leaves the explorer about 390 px.
+NARROW_CHART_WIDTH = 360
 _TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
                 "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } "
                 ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } "
-                ".closeframe-picked { color: #444; font-size: 90%; max-width: 22em; white-space: normal; }</style>")
+                ".closeframe-picked { color: #444; font-size: 90%; max-width: 22em; white-space: normal; } "
+                ".closeframe-explorer .closeframe-chart-narrow { display: none; }</style>")
 
 
 def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
@@ -148,6 +152,9 @@ class UsageExplorer(w.VBox):
     status, table : ipywidgets.HTML
     chart : ipywidgets.Image
         The view's chart: SVG with its text as text (``chart_format="svg"``, the default) or PNG.
+    chart_narrow : ipywidgets.Image
+        The same chart laid out :data:`NARROW_CHART_WIDTH` px wide (legend below, one column of panels), which
+        the dashboard shows instead of ``chart`` on a narrow screen; empty with ``chart_format="png"``.
     data : closeframe.selection.UsageData
     """
 
@@ -185,6 +192,9 @@ class UsageExplorer(w.VBox):
         self.table = w.HTML(layout=w.Layout(min_width="24em", margin="0 16px 0 0"))
         self.chart = w.Image(format="svg+xml" if chart_format == "svg" else "png",
                              layout=w.Layout(max_width="100%", height="auto"))
+        self.chart.add_class("closeframe-chart-wide")
+        self.chart_narrow = w.Image(format="svg+xml", layout=w.Layout(max_width="100%", height="auto"))
+        self.chart_narrow.add_class("closeframe-chart-narrow")
         # Margins are set from the label lengths (_fit) instead of constrained layout, which doubles a redraw.
         self._figure = Figure()
         span = (f"<span style='color:#666'>activities from {choices.first} to {choices.last}</span>"
@@ -198,7 +208,7 @@ class UsageExplorer(w.VBox):
                     multi_picker(self.statuses, "Status", "status")]),
             multi_picker(self.users, "Users", "user"), dates], layout=w.Layout(flex_flow="row wrap"))
         self.children = [pickers, self.view, self.status,
-                         w.HBox([self.table, self.chart], layout=w.Layout(flex_flow="row wrap",
+                         w.HBox([self.table, self.chart, self.chart_narrow], layout=w.Layout(flex_flow="row wrap",
                                                                           align_items="flex-start"))]
         self.add_class("closeframe-explorer")
         for widget in (self.organizations, self.outcomes, self.kinds, self.users, self.statuses, self.start,
@@ -312,7 +322,7 @@ class UsageExplorer(w.VBox):
         else:
             picked = int(selection_mask(self.data, selection).sum())
             self.status.value = html.escape(
-                f"{picked:,} of {len(self.data.events):,} activities: {describe(selection)}. "
+                f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
                 f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}."
                 + (" No call has a status or disposition (were they loaded?), so no call counts as connected."
                    if self.share_of.value == "connected" and not self.data.calls_tell_connected else ""))
@@ -320,15 +330,18 @@ class UsageExplorer(w.VBox):
         self.table.value = table
         self.chart.value = self._render(draw)
         self.chart.layout.display = None if draw is not None else "none"
+        narrow = draw is not None and self.chart_format == "svg"
+        self.chart_narrow.value = self._render(draw, narrow=True) if narrow else b""
+        self.chart_narrow.layout.display = None if narrow else "none"
 
-    def _render(self, draw: Callable | None) -> bytes:
+    def _render(self, draw: Callable | None, *, narrow: bool = False) -> bytes:
         import matplotlib
 
         figure = self._figure
         figure.clear()
         if draw is None:
             return b""
-        size = draw(figure)
+        size = draw(figure, narrow)
         if isinstance(size, bytes):  # drawn as SVG directly (closeframe.svgcharts)
             return size
         figure.set_size_inches(*size)
@@ -356,9 +369,9 @@ class UsageExplorer(w.VBox):
                                  note="" if _has_outcome(usage) or not usage["total"].sum() else
                                  _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _top_outcomes_svg(usage, 15)
+                return _top_outcomes_svg(usage, 15, narrow)
             ax = figure.subplots()
             plot_top_outcomes(usage, n=15, ax=ax)
             _fit(figure, rows=min(int((usage["total"] > 0).sum()), 15))
@@ -382,9 +395,9 @@ class UsageExplorer(w.VBox):
                 "connected": "share of connected calls and held meetings with an outcome"}.get(
             self.share_of.value, "share of activities with an outcome")
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _mix_svg(usage, self.share_of.value == "all", what)
+                return _mix_svg(usage, self.share_of.value == "all", what, narrow)
             ax = figure.subplots()
             plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
             ax.set_xlabel(what)
@@ -402,14 +415,15 @@ class UsageExplorer(w.VBox):
         formats["organizations"] = _count
         html_table = _html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name.")
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
                 top = compare.head(15)
                 orgs = [c for c in compare.columns if c not in ("outcome_name", "organizations")]
                 values = top[orgs].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
                 return heatmap_svg(list(top["outcome_name"].astype(str)), orgs, values, percent=True,
                                    title="The same outcome across organizations (share; blank: no such outcome)",
-                                   empty="No outcome name to compare")
+                                   empty="No outcome name to compare",
+                                   **({"width": NARROW_CHART_WIDTH, "max_label": 20} if narrow else {}))
             ax = figure.subplots()
             plot_outcome_comparison(compare, ax=ax, n=15)
             _fit(figure, rows=min(len(compare), 15), wide=True)
@@ -432,10 +446,13 @@ class UsageExplorer(w.VBox):
         table = pivot.reset_index(names=f"{word} from")
         html_table = _html_table(table, {c: _count for c in table.columns[1:]},
                                  note=f"Activities per {word}, all selected organizations.")
+        prepared: dict[str, tuple] = {}
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _trend_svg(trend)
+                if "trend" not in prepared:  # once for both charts, the wide and the narrow
+                    prepared["trend"] = _trend_panels(trend)
+                return _trend_svg(prepared["trend"], narrow=narrow)
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
@@ -451,9 +468,9 @@ class UsageExplorer(w.VBox):
         html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
                                          "with outcome": _count, "share with outcome": _percent})
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _users_svg(users)
+                return _users_svg(users, narrow)
             ax = figure.subplots()
             plot_users(users, ax=ax)
             _fit(figure, rows=len(users), legend=True)
@@ -481,9 +498,9 @@ class UsageExplorer(w.VBox):
         html_table = _html_table(summary, {c: _count for c in summary.columns[1:]},
                                  note="Outcomes per organization (only the organization and outcome pickers apply).")
 
-        def draw(figure):
+        def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _catalogue_svg(catalogue)
+                return _catalogue_svg(catalogue, narrow)
             ax = figure.subplots()
             plot_outcomes_per_organization(catalogue, ax=ax)
             _fit(figure, rows=len(summary), legend=True)
@@ -492,25 +509,31 @@ class UsageExplorer(w.VBox):
         return html_table, draw
 
     def __repr__(self) -> str:
-        return f"<UsageExplorer: {describe(self.selection)}; view {self.view.value!r}>"
+        return f"<UsageExplorer: {describe(self.selection, self.data)}; view {self.view.value!r}>"
 
 
-def _top_outcomes_svg(usage: pd.DataFrame, n: int) -> bytes:
+def _layout(narrow: bool) -> dict:
+    """barh_svg's keywords for the narrow chart (legend below the bars) or the wide one (its defaults)."""
+    return {"width": NARROW_CHART_WIDTH, "legend_below": True} if narrow else {}
+
+
+def _top_outcomes_svg(usage: pd.DataFrame, n: int, narrow: bool = False) -> bytes:
     """The Usage view's chart: the ``n`` most used outcomes, coloured by organization (as plot_top_outcomes)."""
     used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
     used["_org"], used["_label"] = _organization(used), _outcome(used)
     top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(n)
     organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
     several = used["_org"].nunique() > 1
-    labels = [f"{name} · {org}" if several else name for name, org in zip(top["_label"], top["_org"])]
+    # Narrow: the colour (legend below) names the organization, leaving the label its room for the outcome.
+    labels = [f"{name} · {org}" if several and not narrow else name for name, org in zip(top["_label"], top["_org"])]
     totals = top["total"].to_numpy(dtype=float)
     series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
-    return barh_svg(labels, series, title=f"Top {len(top)} outcomes by use", xlabel="activities (calls + meetings)",
+    return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None,
-                    empty=_no_outcome_note(usage))
+                    empty=_no_outcome_note(usage), **_layout(narrow))
 
 
-def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str) -> bytes:
+def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str, narrow: bool = False) -> bytes:
     """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
     from closeframe.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
 
@@ -520,21 +543,20 @@ def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str) -> bytes:
                for i, c in enumerate(table.columns)]
     return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
                     "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
-                    empty=_no_outcome_note(usage))
+                    empty=_no_outcome_note(usage), **_layout(narrow))
 
 
-def _users_svg(users: pd.DataFrame) -> bytes:
+def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
     """The Users view's chart: activities with and without an outcome per user (as plot_users)."""
     several = users["organization"].nunique() > 1
-    labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else str(u)
-              for u, o in zip(users["user"], users["organization"])]
+    labels = [_user_label(u, o) if several else str(u) for u, o in zip(users["user"], users["organization"])]
     with_outcome = users["with_outcome"].to_numpy(dtype=float)
     return barh_svg(labels, [("with an outcome", with_outcome), ("without", users["total"].to_numpy() - with_outcome)],
                     title="Activities per user", xlabel="activities (calls + meetings)", legend_title="activities",
-                    colours=[OKABE_ITO[4], "#B8D8EE"], empty="No activity to draw")
+                    colours=[OKABE_ITO[4], "#B8D8EE"], empty="No activity to draw", **_layout(narrow))
 
 
-def _catalogue_svg(catalogue: pd.DataFrame) -> bytes:
+def _catalogue_svg(catalogue: pd.DataFrame, narrow: bool = False) -> bytes:
     """The Catalogue view's chart: outcomes per organization by type (as plot_outcomes_per_organization)."""
     from closeframe.plots import organization_labels
 
@@ -543,11 +565,21 @@ def _catalogue_svg(catalogue: pd.DataFrame) -> bytes:
     counts = counts.loc[sorted(counts.index, key=natural_key)] if len(counts) else counts
     return barh_svg([str(i) for i in counts.index], [(str(c), counts[c].to_numpy()) for c in counts.columns],
                     title=f"Outcomes per organization ({len(unique):,} outcomes)", xlabel="outcomes",
-                    legend_title="type", empty="No outcome to draw")
+                    legend_title="type", empty="No outcome to draw", **_layout(narrow))
 
 
-def _trend_svg(trend: pd.DataFrame, max_panels: int = 12) -> bytes:
-    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome."""
+def _trend_svg(trend: pd.DataFrame | tuple, max_panels: int = 12, *, narrow: bool = False) -> bytes:
+    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome.
+
+    ``trend`` may be what :func:`_trend_panels` made of it, so the wide and the narrow chart share that work.
+    """
+    panels, title, colours = trend if isinstance(trend, tuple) else _trend_panels(trend, max_panels)
+    narrow_layout = {"width": NARROW_CHART_WIDTH, "columns": 1, "legend_below": True} if narrow else {}
+    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw", **narrow_layout)
+
+
+def _trend_panels(trend: pd.DataFrame, max_panels: int = 12) -> tuple[list, str, dict]:
+    """The trend's panels (small_multiples_svg's), the chart's title and the outcomes' colours."""
     from closeframe.usage_plots import OTHER, _colours
 
     word = trend.attrs.get("freq_word", "period")
@@ -570,7 +602,7 @@ def _trend_svg(trend: pd.DataFrame, max_panels: int = 12) -> bytes:
     left_out = len(totals[totals > 0]) - len(shown)
     title = f"Activities per {word} and outcome" + (f" ({left_out} less active organizations not shown)"
                                                     if left_out > 0 else "")
-    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw")
+    return panels, title, colours
 
 
 def _text_width(text: str) -> float:

@@ -62,6 +62,17 @@ def _organization(frame: pd.DataFrame) -> pd.Series:
     return frame["organization_name"].astype(object).where(frame["organization_name"].notna(), ids).map(str)
 
 
+def _top_title(count: int) -> str:
+    """The top outcomes chart's title, singular for one outcome."""
+    return "Top outcome by use" if count == 1 else f"Top {count} outcomes by use"
+
+
+def _user_label(user: object, organization: object) -> str:
+    """A user with their organization, written as the pickers write a name two users share: ``Name (Org)``."""
+    user, organization = str(user), str(organization)
+    return user if user.endswith(f"({organization})") else f"{user} ({organization})"
+
+
 def _outcome_label(frame: pd.DataFrame) -> pd.Series:
     """The outcome's name, else ``(deleted outcome)`` for an unresolved id, else ``(no outcome)``."""
     names = frame["outcome_name"].astype(object)
@@ -156,7 +167,7 @@ def plot_top_outcomes(usage: pd.DataFrame, *, n: int = 15, max_label: int = 40, 
     ax.set_ylim(-0.6, len(top) - 0.4)
     if several:
         _legend(ax, "organization", len(organizations))
-    set_texts(ax, f"Top {len(top)} outcomes by use", "activities (calls + meetings)", "outcome")
+    set_texts(ax, _top_title(len(top)), "activities (calls + meetings)", "outcome")
     return ax
 
 
@@ -230,7 +241,7 @@ def plot_outcome_mix(usage: pd.DataFrame, *, by: str = "organization", n: int = 
         # Close leaves inbound voicemails nobody took without a user: say so rather than print "<NA>".
         group = named.where(named.notna(), NO_USER).map(str)
         if _organization(usage).nunique() > 1:
-            group = group + " · " + _organization(usage)
+            group = pd.Series([_user_label(u, o) for u, o in zip(group, _organization(usage))], index=group.index)
     else:
         require_columns(usage, columns, USAGE_FRAME)
         group = _organization(usage)
@@ -506,8 +517,7 @@ def plot_users(by_user: pd.DataFrame, *, max_label: int = 30, order: str = "valu
         table = table.iloc[sorted(range(len(table)), key=lambda i: (natural_key(table["organization"].iat[i]),
                                                                     natural_key(table["user"].iat[i])))]
     several = table["organization"].nunique() > 1
-    labels = [f"{u} · {o}" if several and not str(u).endswith(f"({o})") else u
-              for u, o in zip(table["user"], table["organization"])]
+    labels = [_user_label(u, o) if several else u for u, o in zip(table["user"], table["organization"])]
     colours = colour_option(kwargs, 2) if "color" in kwargs else [OKABE_ITO[4], "#B8D8EE"]
     positions = np.arange(len(table))[::-1]
     with_outcome = table["with_outcome"].to_numpy()

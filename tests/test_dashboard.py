@@ -149,8 +149,14 @@ def test_every_view_draws_text_of_at_least_10_px(sandbox):
             continue  # a view without a chart (nothing to draw)
         sizes = _svg_text_px(svg)
         assert sizes and min(sizes) >= 10, (view, min(sizes))
+        # The phone's chart: as readable, and narrow enough for the ~390 px a 420 px screen leaves the explorer.
+        narrow = bytes(explorer.chart_narrow.value).decode("utf-8")
+        sizes = _svg_text_px(narrow)
+        assert sizes and min(sizes) >= 10, (view, min(sizes))
+        assert float(re.search(r' width="([\d.]+)"', narrow).group(1)) <= 390, view
         drawn += 1
-    # The page shows charts at their own size (DASHBOARD_CSS: never scaled down), so this is what people read.
+    # The page shows charts at their own size (DASHBOARD_CSS: the wide one on a wide screen, the narrow one on a
+    # phone), so this is what people read.
     assert drawn >= len(USAGE_VIEWS) - 1
 
 

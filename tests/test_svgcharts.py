@@ -53,3 +53,59 @@ def test_small_multiples_mark_partial_periods():
     assert len(list(root.iter(f"{NS}polyline"))) == 1 and len(list(root.iter(f"{NS}circle"))) == 1
     assert b"partial" in svg
     assert b"No data" in small_multiples_svg([], title="x", colours={})
+
+
+def _text_extents(root):
+    """(left, right, text) of every horizontal text element, from its anchor and its estimated width."""
+    from closeframe.svgcharts import text_width
+
+    extents = []
+    for text in root.iter(f"{NS}text"):
+        if text.get("transform"):
+            continue
+        shown = "".join(t for t in [text.text or ""] + [c.tail or "" for c in text])  # without <title> tooltips
+        size = float(text.get("font-size") or root.get("font-size"))
+        width = text_width(shown, size)
+        x = float(text.get("x"))
+        left = {"end": x - width, "middle": x - width / 2}.get(text.get("text-anchor"), x)
+        extents.append((left, left + width, shown))
+    return extents
+
+
+def test_the_narrow_layout_fits_its_width_with_the_legend_below():
+    organizations = ["Nordlicht Vertrieb GmbH", "東京 Trading 株式会社", "Acme Robotics"]
+    labels = ["Decision maker reached", "Security review requested", "Wrong number"]
+    series = [(org, [1250 * (i + 1), 40, 7]) for i, org in enumerate(organizations)]
+    svg = barh_svg(labels, series, title="Outcome mix by organization, all three of them", xlabel="activities",
+                   legend_title="organization", width=360, legend_below=True)
+    root = ET.fromstring(svg)
+    assert root.get("width") == "360" and root.get("viewBox").split()[2] == "360"
+    extents = _text_extents(root)
+    assert all(0 <= left and right <= 360 for left, right, _ in extents), [e for e in extents if e[0] < 0 or
+                                                                          e[1] > 360]
+    # The legend sits under the axis, not beside the bars.
+    bars = [r for r in root.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]
+    swatches = [r for r in root.iter(f"{NS}rect") if r.get("width") == "12"]
+    assert len(swatches) == 3 and min(float(s.get("y")) for s in swatches) > max(float(b.get("y")) for b in bars)
+    assert max(float(b.get("x")) + float(b.get("width")) for b in bars) > 300  # the bars have the width
+    # Tick labels never touch: each ends before the next begins.
+    ticks = sorted((left, right) for left, right, text in extents if text.replace(",", "").isdigit())
+    assert len(ticks) >= 3 and all(a[1] + 4 <= b[0] for a, b in zip(ticks, ticks[1:])), ticks
+
+
+def test_the_heatmaps_last_slanted_header_stays_inside():
+    import numpy as np
+
+    from closeframe.svgcharts import heatmap_svg, text_width
+
+    columns = ["Org 1", "Org 2", "東京 Trading 株式会社"]
+    svg = heatmap_svg(["Qualified"], columns, np.array([[0.1, 0.2, 0.3]]), width=360, percent=True,
+                      title="The same outcome across organizations (share; blank: no such outcome)")
+    root = ET.fromstring(svg)
+    width = float(root.get("width"))
+    assert width <= 390
+    last = [t for t in root.iter(f"{NS}text") if t.get("transform")][-1]
+    x = float(last.get("transform").split("(")[1].split(",")[0])
+    shown = (last.text or "") + "".join(child.tail or "" for child in last)  # without its <title> tooltip
+    assert shown == columns[-1] and x + text_width(shown, 11) * 0.77 <= width
+    assert all(right <= width for _, right, _ in _text_extents(root))  # the long title wraps

@@ -6,6 +6,8 @@ Expectations are counted over the recorded JSON records (tests/fixtures/usage), 
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from collections import Counter
 
 import ipywidgets
@@ -170,3 +172,61 @@ def test_every_view_on_real_close_recordings():
         assert "<table" in explorer.table.value or "No activity" in explorer.table.value
         explorer.select(view=view, kinds="calls")
     assert explorer.usage["meetings"].sum() == 0
+
+
+def test_status_line_names_outcomes_as_the_catalogue_spells_them(explorer):
+    # "Demo booked ✅" (Alpha, most used spelling or not) and "  demo   BOOKED" (Beta) share one normalized name;
+    # the status line shows a spelling from the catalogue, never the lower-case key.
+    spellings = {" ".join(o["name"].split()) for o in records("outcomes")
+                 if cf.normalize_outcome_name(o["name"]) == cf.normalize_outcome_name("demo booked ✅")}
+    explorer.select(outcomes="DEMO booked ✅")
+    status = explorer.status.value
+    assert any(f"outcome: {name}" in html.unescape(status) for name in spellings), status
+    assert f"outcome: {cf.normalize_outcome_name('demo booked ✅')}" not in html.unescape(status)
+    assert any(name in repr(explorer) for name in spellings)
+
+
+def test_one_top_outcome_is_singular_in_the_title(explorer):
+    name = next(o["name"] for o in records("outcomes") if o["organization_id"] == ALPHA and any(
+        r.get("outcome_id") == o["id"] for _, r in activities()))
+    explorer.select(organizations=ALPHA, outcomes=name, view="Usage")
+    svg = bytes(explorer.chart.value).decode("utf-8")
+    assert "Top outcome by use" in svg and "Top 1 outcomes" not in svg
+    explorer.select(view="Usage")
+    plural = re.search(r"Top (\d+) outcomes by use", bytes(explorer.chart.value).decode("utf-8"))
+    assert plural and int(plural.group(1)) > 1
+
+
+def test_users_are_written_name_then_organization_in_brackets_everywhere(explorer, source):
+    from closeframe.selection import by_user_table
+    from closeframe.usage_plots import plot_outcome_mix, plot_users
+
+    explorer.select(view="Users")
+    svg = html.unescape(bytes(explorer.chart.value).decode("utf-8"))
+    owners = {(r["user_name"], r["organization_id"]) for _, r in activities() if r.get("user_name")}
+    names = dict(zip(source[1]["organization_id"].astype(str), source[1]["organization_name"].astype(str)))
+    for user, organization in owners:
+        assert f"{user} ({names.get(organization, organization)})" in svg
+        assert f"{user} · " not in svg
+    ax = plot_users(by_user_table(explorer.data, explorer.selection))
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(t.endswith(")") and "(" in t for t in ticks) and not any(" · " in t for t in ticks)
+    ax = plot_outcome_mix(cf.usage_by_user(*source), by="user")
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks and not any(" · " in t for t in ticks), ticks
+
+
+def test_the_narrow_chart_is_the_same_chart_and_png_explorers_have_none(source):
+    svg = cf.explore(*source, now="2025-10-22")
+    for view in ("Usage", "Trend", "Unused & deleted"):
+        svg.select(view=view)
+        wide, narrow = bytes(svg.chart.value).decode("utf-8"), bytes(svg.chart_narrow.value).decode("utf-8")
+        if view == "Unused & deleted":  # a table only: neither chart is shown
+            assert svg.chart_narrow.layout.display == svg.chart.layout.display == "none"
+            continue
+        assert 'width="360"' in narrow[:200] and 'width="360"' not in wide[:200]
+        titles = [" ".join(re.findall(r'font-size="14">([^<]*)</text>', chart)) for chart in (wide, narrow)]
+        assert titles[0] and titles[0] == titles[1]  # the same chart, titled alike (wrapped when narrow)
+    png = cf.explore(*source, now="2025-10-22", chart_format="png")
+    assert bytes(png.chart.value)[:4] == b"\x89PNG"
+    assert bytes(png.chart_narrow.value) == b"" and png.chart_narrow.layout.display == "none"
