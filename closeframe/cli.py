@@ -21,7 +21,7 @@ from closeframe.export import EXPORT_FORMATS, check_export_target, export
 from closeframe.frames import APPLIES_TO_MODES
 from closeframe.load import load_outcomes
 
-__all__ = ["main", "port_argument", "summarize_outcomes"]
+__all__ = ["main", "port_argument", "summarize_outcomes", "summarize_usage"]
 
 EXPORT_KINDS = ("outcomes", "calls", "meetings", "usage")
 
@@ -48,17 +48,58 @@ def summarize_outcomes(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def summarize_usage(outcomes: pd.DataFrame, calls: pd.DataFrame, meetings: pd.DataFrame, *, top: int = 3) -> str:
+    """A short text summary of outcome usage: per organization its calls and meetings, the share that carries an
+    outcome, and its ``top`` most logged outcomes with their counts.
+
+    Parameters
+    ----------
+    outcomes, calls, meetings : pandas.DataFrame
+        As loaded by :func:`closeframe.load_outcomes`, :func:`closeframe.load_calls` and
+        :func:`closeframe.load_meetings`.
+    top : int, default 3
+        How many outcomes to name per organization.
+    """
+    from closeframe.selection import headline_table, prepare, top_outcomes
+
+    data = prepare(outcomes, calls, meetings)
+    headline = headline_table(data)
+    ranked = top_outcomes(data, n=top)
+    total, logged = int(headline["activities"].sum()), int(headline["with_outcome"].sum())
+    share = f"{logged / total:.1%}" if total else "none"
+    lines = [f"{total:,} calls and meetings, {share} with an outcome logged", "",
+             "per organization:"]
+    for name, row in headline.iterrows():
+        activities = int(row["activities"])
+        with_outcome = f"{row['share_with_outcome']:.1%}" if activities else "none"
+        lines.append(f"  {_padded(name)}{activities:>7,} calls and meetings, {with_outcome} with an outcome")
+        picks = ranked[ranked["organization"] == name]
+        named = " · ".join(f"{r.outcome_name} {int(r.total):,}" for r in picks.itertuples())
+        lines.append(f"      most logged: {named or 'none'}")
+    return "\n".join(lines)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from closeframe.activities import load_calls, load_meetings
     from closeframe.sandbox import serve
+    from closeframe.usage import outcome_usage
 
     out = Path(args.out)
-    print(f"Starting the offline sandbox (seed {args.seed}) and loading every outcome over HTTP…", flush=True)
+    print(f"Starting the offline sandbox (seed {args.seed}) and loading its outcomes, calls and meetings over HTTP…",
+          flush=True)
     with serve(seed=args.seed) as sandbox:
-        df = load_outcomes(dict(sandbox.api_keys), base_url=sandbox.base_url, progress=_progress(args))
-    parquet = export(df, out / "outcomes.parquet")
-    csv = export(df, out / "outcomes.csv")
-    print(summarize_outcomes(df))
-    print(f"\nwrote {parquet} and {csv}")
+        keys, base_url, progress = dict(sandbox.api_keys), sandbox.base_url, _progress(args)
+        outcomes = load_outcomes(keys, base_url=base_url, progress=progress)
+        calls = load_calls(keys, base_url=base_url, progress=progress)
+        meetings = load_meetings(keys, base_url=base_url, progress=progress)
+    written = [export(outcomes, out / "outcomes.parquet"), export(outcomes, out / "outcomes.csv"),
+               export(outcome_usage(outcomes, calls, meetings), out / "usage.csv")]
+    print("\nOutcome catalogue: " + summarize_outcomes(outcomes))
+    print("\nOutcome usage: " + summarize_usage(outcomes, calls, meetings))
+    print(f"\nwrote {', '.join(path.name for path in written[:-1])} and {written[-1].name} (how often each outcome "
+          f"is logged, per organization) in {out}")
+    print(f"more: `closeframe report --seed {args.seed}` writes report.html (usage, trend, users, catalogue);")
+    print(f"      `closeframe dashboard --seed {args.seed}` opens the same views in your browser.")
     return 0
 
 
@@ -239,7 +280,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = commands.add_parser("demo", help="load the offline sandbox's outcomes and write CSV and Parquet")
+    demo = commands.add_parser("demo", help="load the offline sandbox's outcomes, calls and meetings; print a "
+                                            "summary and write CSV and Parquet")
     demo.add_argument("--out", default="closeframe-demo", help="output folder (default ./closeframe-demo)")
     demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default 0)")
     demo.set_defaults(run=_cmd_demo)

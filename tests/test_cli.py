@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+import closeframe as cf
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,15 +25,67 @@ def run_cli(*args, env=None, timeout=120):
                           env=environment, timeout=timeout)
 
 
-def test_demo_writes_parquet_and_csv_and_prints_a_summary(tmp_path):
-    result = run_cli("demo", "--out", str(tmp_path / "out"))
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = run_cli("demo", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    parquet = pd.read_parquet(tmp_path / "out" / "outcomes.parquet")
-    csv = pd.read_csv(tmp_path / "out" / "outcomes.csv")
+    return result.stdout, out
+
+
+def test_demo_writes_parquet_and_csv_and_prints_a_summary(demo_run):
+    stdout, out = demo_run
+    parquet = pd.read_parquet(out / "outcomes.parquet")
+    csv = pd.read_csv(out / "outcomes.csv")
     assert len(parquet) == len(csv) > 0
-    assert f"{len(parquet)} outcomes from {parquet['organization_id'].nunique()} organizations" in result.stdout
+    assert f"{len(parquet)} outcomes from {parquet['organization_id'].nunique()} organizations" in stdout
     for name, count in parquet.groupby("organization_name", observed=True).size().items():
-        assert f"{name}" in result.stdout and str(count) in result.stdout
+        assert f"{name}" in stdout and str(count) in stdout
+
+
+def _store_usage(sandbox) -> dict[str, tuple[int, int, list[tuple[str, int]]]]:
+    """{organization: (calls and meetings, those with an outcome, [(name, times logged)] most logged first)},
+    counted straight from the sandbox's store (ties by name, as a reader would rank them)."""
+    usage = {}
+    for org in sandbox.store.organizations:
+        name = org["name"]
+        records = sandbox.store.calls(name) + sandbox.store.meetings(name)
+        names = {o["id"]: o["name"] for o in sandbox.store.outcomes(name)}
+        logged = Counter(r["outcome_id"] for r in records if r.get("outcome_id"))
+        ranked = sorted(((names.get(i, i), n) for i, n in logged.items()), key=lambda pair: (-pair[1], pair[0]))
+        usage[name] = (len(records), sum(logged.values()), ranked)
+    return usage
+
+
+def test_demo_prints_usage_per_organization_as_the_store_counts_it(sandbox, demo_run):
+    stdout, _ = demo_run
+    usage = _store_usage(sandbox)
+    lines = stdout.splitlines()
+    total, with_outcome = sum(u[0] for u in usage.values()), sum(u[1] for u in usage.values())
+    assert f"{total:,} calls and meetings, {with_outcome / total:.1%} with an outcome logged" in stdout
+    for name, (activities, logged, ranked) in usage.items():
+        row = next(i for i, line in enumerate(lines) if line.strip().startswith(name) and "calls and meetings" in line)
+        assert f"{activities:,} calls and meetings, {logged / activities:.1%} with an outcome" in lines[row]
+        assert lines[row + 1].strip() == "most logged: " + " · ".join(f"{n} {c:,}" for n, c in ranked[:3])
+    # Where to go next, and nothing a reader could not use (or should not see).
+    assert "closeframe report" in stdout and "closeframe dashboard" in stdout
+    assert "127.0.0.1" not in stdout and "localhost" not in stdout and not re.search(r":\d{4,5}/", stdout)
+    assert not any(key in stdout for key in sandbox.api_keys.values())
+
+
+def test_demo_usage_csv_is_outcome_usage_of_the_sandbox(sandbox, demo_run, tmp_path):
+    _, out = demo_run
+    keys = dict(sandbox.api_keys)
+    outcomes = cf.load_outcomes(keys, base_url=sandbox.base_url)
+    expected = cf.outcome_usage(outcomes, cf.load_calls(keys, base_url=sandbox.base_url),
+                                cf.load_meetings(keys, base_url=sandbox.base_url))
+    # Both go through the same CSV round trip, so dtypes compare like for like.
+    written = pd.read_csv(out / "usage.csv")
+    pd.testing.assert_frame_equal(written, pd.read_csv(cf.export(expected, tmp_path / "expected.csv")))
+    # One row per organization and outcome, plus each organization's activities without one.
+    store = _store_usage(sandbox)
+    assert written["total"].sum() == sum(u[0] for u in store.values())
+    assert written.loc[written["outcome_id"].notna(), "total"].sum() == sum(u[1] for u in store.values())
 
 
 def test_export_reads_the_key_from_the_environment(sandbox, tmp_path):
