@@ -98,8 +98,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("\nOutcome usage: " + summarize_usage(outcomes, calls, meetings))
     print(f"\nwrote {', '.join(path.name for path in written[:-1])} and {written[-1].name} (how often each outcome "
           f"is logged, per organization) in {out}")
-    print(f"more: `closeframe report --seed {args.seed}` writes report.html (usage, trend, users, catalogue);")
-    print(f"      `closeframe dashboard --seed {args.seed}` opens the same views in your browser.")
+    seed = "" if args.seed == 0 else f" --seed {args.seed}"
+    print(f"more: `closeframe report{seed}` writes report.html (usage, trend, users, catalogue) and "
+          f"`closeframe dashboard{seed}`")
+    print("      opens the same views in your browser; both use this sandbox's made-up data until you set")
+    print("      CLOSE_API_KEY (or CLOSEFRAME_API_KEYS for several organizations).")
     return 0
 
 
