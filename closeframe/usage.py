@@ -360,6 +360,20 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         auto = events[events["autofilled"].fillna(False).to_numpy(dtype=bool)]
         auto_counts = _counts(auto, _KEY)[_KEY + ["total"]].rename(columns={"total": "autofilled"})
         counts = counts.merge(auto_counts, how="left", on=_KEY)
+    counted = events[events["outcome_id"].notna().to_numpy()] if denominator == "with_outcome" else events
+    per_org = counted.groupby(counted["organization_id"].astype(object), sort=False).size()
+    return _usage_from_counts(outcomes, lookup, counts, per_org, autofill=autofill, denominator=denominator,
+                              names=(calls, meetings))
+
+
+def _usage_from_counts(outcomes: pd.DataFrame, lookup: pd.DataFrame, counts: pd.DataFrame, per_org: pd.Series,
+                       *, autofill: bool, denominator: str, names: Iterable[pd.DataFrame | None]) -> pd.DataFrame:
+    """The :func:`outcome_usage` table from per-(organization, outcome) counts; the pandas and DuckDB paths share it.
+
+    ``counts`` has :data:`_KEY`, ``calls``, ``meetings``, ``total``, ``users``, ``first_used``, ``last_used`` (and
+    ``autofilled`` when ``autofill``); ``per_org`` is each organization's denominator; ``names`` are frames that
+    may carry organization names.
+    """
     base = pd.concat([
         lookup.astype(object),
         counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
@@ -374,8 +388,6 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     resolved = pd.MultiIndex.from_frame(lookup.loc[lookup["deleted_at"].isna(), _KEY].astype(object))
     usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
         ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
-    counted = events[events["outcome_id"].notna().to_numpy()] if denominator == "with_outcome" else events
-    per_org = counted.groupby(counted["organization_id"].astype(object), sort=False).size()
     org_total = usage["organization_id"].astype(object).map(per_org).fillna(0).to_numpy(dtype=float)
     usage["share"] = np.divide(usage["total"].to_numpy(dtype=float), org_total,
                                out=np.zeros(len(usage)), where=org_total > 0)
@@ -391,7 +403,7 @@ def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     extra = ["autofilled"] if autofill else []
     usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns] + extra
                   + (["deleted_at"] if with_deleted_at else [])].reset_index(drop=True)
-    usage = _with_organization_names(usage, _organization_names(outcomes, calls, meetings))
+    usage = _with_organization_names(usage, _organization_names(outcomes, *names))
     usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
     usage.attrs["denominator"] = denominator
     return usage

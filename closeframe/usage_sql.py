@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
-from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
-from closeframe.usage import (AUTOFILL_FIELDS, USAGE_COLUMNS, _organization_names, _outcome_lookup,
-                              _with_organization_names)
+from closeframe.frames import UTC_DATETIME_DTYPE
+from closeframe.usage import AUTOFILL_FIELDS, _outcome_lookup, _usage_from_counts
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "CacheSource", "activity_source", "outcome_usage_sql", "sources_from"]
 
@@ -231,7 +230,9 @@ def outcome_usage_sql(outcomes: pd.DataFrame, calls: Any = None, meetings: Any =
         counts, per_org = _aggregate(connection, parts)
     finally:
         connection.close()
-    return _finish(outcomes, lookup, counts, per_org, names)
+    autofill = counts.attrs["autofill"]
+    counts = counts if autofill else counts.drop(columns="autofilled")
+    return _usage_from_counts(outcomes, lookup, counts, per_org, autofill=autofill, denominator="all", names=names)
 
 
 def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
@@ -267,36 +268,3 @@ def _aggregate(connection, parts: list[str]) -> tuple[pd.DataFrame, pd.Series]:
         counts[column] = counts[column].astype(np.int64)
     counts["total"] = counts["calls"] + counts["meetings"]
     return counts, per_org
-
-
-def _finish(outcomes: pd.DataFrame, lookup: pd.DataFrame, counts: pd.DataFrame, per_org: pd.Series,
-            names: list[pd.DataFrame | None]) -> pd.DataFrame:
-    """The usage table from the per-(organization, outcome) counts, by the rules of :func:`outcome_usage`."""
-    autofill = counts.attrs["autofill"]
-    counts = counts if autofill else counts.drop(columns="autofilled")
-    base = pd.concat([
-        lookup.astype(object),
-        counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
-    ], ignore_index=True)
-    usage = base.merge(counts, how="left", on=_KEY)
-    for column in ("calls", "meetings", "total", "users") + (("autofilled",) if autofill else ()):
-        usage[column] = usage[column].fillna(0).astype(np.int64)
-    for column in ("first_used", "last_used"):
-        usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
-    for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
-        usage[column] = usage[column].astype(STRING_DTYPE)
-    resolved = pd.MultiIndex.from_frame(lookup[_KEY].astype(object))
-    usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
-        ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
-    org_total = usage["organization_id"].astype(object).map(per_org).fillna(0).to_numpy(dtype=float)
-    usage["share"] = np.divide(usage["total"].to_numpy(dtype=float), org_total,
-                               out=np.zeros(len(usage)), where=org_total > 0)
-    usage["_no_outcome"] = usage["outcome_id"].isna()
-    usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
-                              ascending=[True, True, False, True, True], kind="stable", na_position="last")
-    no_outcome = usage[usage.pop("_no_outcome")]
-    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns] + (["autofilled"] if autofill else [])]
-    usage = _with_organization_names(usage.reset_index(drop=True), _organization_names(outcomes, *names))
-    usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
-    usage.attrs["denominator"] = "all"
-    return usage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pandas.testing as tm
 import pytest
 
@@ -47,6 +48,19 @@ def test_frames_and_single_files_through_duckdb_equal_pandas(data, tmp_path):
     tm.assert_frame_equal(outcome_usage_sql(outcomes, calls, meetings), expected)
     tm.assert_frame_equal(outcome_usage_sql(outcomes, cf.export(calls, tmp_path / "calls.parquet"),
                                             cf.export(meetings, tmp_path / "meetings.parquet")), expected)
+
+
+def test_a_catalogue_with_deleted_outcomes_gives_the_same_table(data, datasets):
+    # cf.outcome_catalogue adds deleted outcomes with deleted_at: both paths keep their names the same way.
+    outcomes, calls, meetings = data
+    used = set(calls["outcome_id"].dropna().astype(str))
+    catalogue = outcomes.assign(deleted_at=pd.Series(pd.NaT, index=outcomes.index, dtype="datetime64[ns, UTC]"))
+    deleted = catalogue["id"].astype(str).isin(sorted(used)[:1]) | ~catalogue["id"].astype(str).isin(used)
+    catalogue.loc[deleted, "deleted_at"] = pd.Timestamp("2026-01-02", tz="UTC")
+    expected = cf.outcome_usage(catalogue, calls, meetings)
+    assert expected["deleted"].any() and "deleted_at" in expected.columns
+    got = cf.outcome_usage(catalogue, dataset={"calls": datasets[0], "meetings": datasets[1]})
+    tm.assert_frame_equal(got, expected)
 
 
 def test_no_activities_gives_the_zero_table(data):
