@@ -4,6 +4,9 @@ A load reads a folder's entries once, under the lock, and each completed window 
 under the lock; two processes (two notebooks, a notebook and a cron job) on one folder then never read a file that
 the other is replacing. The cross-process part is an OS file lock (:mod:`filelock`); the lock file is ``.lock`` in
 the folder and is left in place (removing it would race with the next process to take it).
+
+The lock is re-entrant within a thread: a step that must hold the folder across several cache reads and writes
+(the event-log refresh's read-modify-write) takes it around calls that take it again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ __all__ = ["LOCK_TIMEOUT", "CacheLockTimeout", "folder_lock"]
 LOCK_TIMEOUT = 120.0
 _LOCAL: dict[str, threading.RLock] = {}
 _LOCAL_GUARD = threading.Lock()
+#: How deep the thread that owns a folder's RLock holds it; read and changed only while holding that RLock.
+_DEPTH: dict[str, int] = {}
 
 
 class CacheLockTimeout(CloseError):
@@ -46,6 +51,16 @@ def folder_lock(folder: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     # Threads of this process queue on an RLock first (no polling); one of them at a time takes the file lock.
     with _local_lock(folder):
+        key = str(folder)
+        if _DEPTH.get(key, 0):
+            # This thread holds the folder already (only the RLock's owner gets here): a second OS lock on the
+            # same file would wait for the first, i.e. for ever.
+            _DEPTH[key] += 1
+            try:
+                yield
+            finally:
+                _DEPTH[key] -= 1
+            return
         lock = FileLock(str(folder / ".lock"), timeout=timeout, is_singleton=False)
         try:
             lock.acquire(poll_interval=0.02)
@@ -53,7 +68,9 @@ def folder_lock(folder: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
             raise CacheLockTimeout(f"The cache folder {str(folder)!r} stayed locked by another process for "
                                    f"{timeout:g} s; wait for that load to finish, or use another cache= folder."
                                    ) from None
+        _DEPTH[key] = 1
         try:
             yield
         finally:
+            _DEPTH[key] = 0
             lock.release()

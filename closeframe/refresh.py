@@ -42,6 +42,7 @@ from closeframe.cache import MAX_TIME, ActivityCache
 from closeframe.client import CloseClient, list_query
 from closeframe.continuity import record_created
 from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
+from closeframe.locking import folder_lock
 
 __all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
            "read_events", "server_time", "write_json_atomic"]
@@ -162,12 +163,17 @@ class SyncPlan:
     deleted: int = 0
 
     def commit(self) -> None:
-        """Record the sync once the load completed (a failed load leaves the last state, so it is redone)."""
+        """Record the sync once the load completed (a failed load leaves the last state, so it is redone).
+
+        The record is written whole (temporary file and rename) under the folder's lock, so another process
+        never reads half of it, nor writes its own in the middle of a patch this record describes.
+        """
         if self.started is None:
             return
-        _write_state(self.cache.folder, {
-            "synced_at": _iso(self.started), "local_synced_at": _iso(self.local_started), "exact": self.exact,
-            "stale_since": self.stale_since, "mode": self.mode})
+        with folder_lock(self.cache.folder):
+            _write_state(self.cache.folder, {
+                "synced_at": _iso(self.started), "local_synced_at": _iso(self.local_started), "exact": self.exact,
+                "stale_since": self.stale_since, "mode": self.mode})
 
 
 def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, params: Mapping[str, Any],
@@ -238,11 +244,11 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             plan.stale_since = state.get("stale_since") or state.get("synced_at")
             return plan
         requests_before = client.requests_sent
-        if not _apply_events(client, cache, path, params, fields, events, ranges, plan):
-            plan.requests += client.requests_sent - requests_before
+        refetched = _refetch_changed(client, path, params, fields, events, ranges)
+        plan.requests += client.requests_sent - requests_before
+        if refetched is None:
             _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter", kind, state)
             return plan
-        plan.requests += client.requests_sent - requests_before
     except (AuthenticationError, NotFoundError, ValidationError) as exc:
         # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
         # 401 is a key Close does not accept at all: that is the load's error, not the log's.
@@ -256,7 +262,11 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
     plan.mode, plan.exact = "events", bool(state.get("exact", False))
     plan.stale_since = state.get("stale_since")
     plan.options = replace(options, lookback=pd.Timedelta(0))
-    plan.commit()  # every cached row is now as of `started`, and what is paged next is read after it
+    # The patch reads entries and rewrites them: another process must not write between the read and the write
+    # (its write would be lost) nor list the folder half-patched. The sync record is written in the same hold.
+    with folder_lock(cache.folder):
+        _patch_cache(cache, *refetched, plan)
+        plan.commit()  # every cached row is now as of `started`, and what is paged next is read after it
     log.info("%s: %d %ss refetched, %d dropped from the event log in %d requests", client.label, plan.changed, kind,
              plan.deleted, plan.requests)
     return plan
@@ -280,10 +290,10 @@ def _warn_stale(plan: SyncPlan, cache: ActivityCache, options: Any, reason: str,
         EventRefreshWarning, stacklevel=2)
 
 
-def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: Mapping[str, Any],
-                  fields: list[str] | None, events: list[dict], ranges: list, plan: SyncPlan) -> bool:
-    """Refetch the changed ids, drop the deleted ones, rewrite the cache files they touch; False if id__in is
-    ignored by the server (then nothing is changed)."""
+def _refetch_changed(client: CloseClient, path: str, params: Mapping[str, Any], fields: list[str] | None,
+                     events: list[dict], ranges: list) -> tuple[dict[str, dict], set] | None:
+    """Refetch the ids the events name: ``(fresh records by id, ids to drop)``, or ``None`` if the server ignores
+    ``id__in``. Only reads Close, so the folder is not held over these requests."""
     deleted = {e.get("object_id") for e in events if e.get("action") == "deleted"} - {None}
     covered_until = max((r.end for r in ranges), default=MAX_TIME)
     changed = set()
@@ -305,13 +315,20 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
         records, _ = client.get_page(path, {**query, "id__in": ",".join(batch), "_skip": 0, "_limit": ID_BATCH})
         wanted = set(batch)
         if any(not isinstance(r, dict) or r.get("id") not in wanted for r in records):
-            return False
+            return None
         fresh.update((r["id"], r) for r in records)
     # Ids asked for and not returned were deleted or no longer match the load's filters: both leave the cache.
-    gone = deleted | (changed - set(fresh))
+    return fresh, deleted | (changed - set(fresh))
+
+
+def _patch_cache(cache: ActivityCache, fresh: dict[str, dict], gone: set, plan: SyncPlan) -> None:
+    """Drop ``gone`` and put the ``fresh`` records into the cache files they belong to; call it holding the folder.
+
+    The folder is listed again here: another process may have rewritten it since this load first looked.
+    """
     plan.changed, plan.deleted = len(fresh), 0
     touched = gone | set(fresh)
-    for cached in ranges:
+    for cached in cache.ranges():
         added = [r for r in fresh.values() if _inside(r, cached)]
         ids = _cached_ids(cached.path)
         if ids is None or (not added and touched.isdisjoint(ids)):
@@ -324,7 +341,6 @@ def _apply_events(client: CloseClient, cache: ActivityCache, path: str, params: 
         patched = _listing_order(kept + added)
         if patched != records:  # a refetch that changed nothing leaves the file as it was
             cache.write(cached.start, cached.end, patched)
-    return True
 
 
 def _cached_ids(path: Path) -> set | None:
