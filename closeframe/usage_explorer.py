@@ -369,15 +369,9 @@ class UsageExplorer(w.VBox):
                                  note="" if _has_outcome(usage) or not usage["total"].sum() else
                                  _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
 
-        def draw(figure, narrow=False):
-            if self.chart_format == "svg":
-                return _top_outcomes_svg(usage, 15, narrow)
-            ax = figure.subplots()
-            plot_top_outcomes(usage, n=15, ax=ax)
-            _fit(figure, rows=min(int((usage["total"] > 0).sum()), 15))
-            return figure.get_size_inches()
-
-        return html_table, draw
+        return html_table, self._one_axes_chart(lambda narrow: _top_outcomes_svg(usage, 15, narrow),
+                                                lambda ax: plot_top_outcomes(usage, n=15, ax=ax),
+                                                rows=min(int((usage["total"] > 0).sum()), 15))
 
     def _view_top(self, selection: Selection):
         from closeframe.usage_plots import plot_outcome_mix
@@ -395,16 +389,13 @@ class UsageExplorer(w.VBox):
                 "connected": "share of connected calls and held meetings with an outcome"}.get(
             self.share_of.value, "share of activities with an outcome")
 
-        def draw(figure, narrow=False):
-            if self.chart_format == "svg":
-                return _mix_svg(usage, self.share_of.value == "all", what, narrow)
-            ax = figure.subplots()
+        def plot(ax):
             plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
             ax.set_xlabel(what)
-            _fit(figure, rows=usage["organization_id"].nunique(), legend=True)
-            return figure.get_size_inches()
 
-        return html_table, draw
+        return html_table, self._one_axes_chart(
+            lambda narrow: _mix_svg(usage, self.share_of.value == "all", what, narrow), plot,
+            rows=usage["organization_id"].nunique(), legend=True)
 
     def _view_organizations(self, selection: Selection):
         from closeframe.usage_plots import plot_outcome_comparison
@@ -468,15 +459,8 @@ class UsageExplorer(w.VBox):
         html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
                                          "with outcome": _count, "share with outcome": _percent})
 
-        def draw(figure, narrow=False):
-            if self.chart_format == "svg":
-                return _users_svg(users, narrow)
-            ax = figure.subplots()
-            plot_users(users, ax=ax)
-            _fit(figure, rows=len(users), legend=True)
-            return figure.get_size_inches()
-
-        return html_table, draw
+        return html_table, self._one_axes_chart(lambda narrow: _users_svg(users, narrow),
+                                                lambda ax: plot_users(users, ax=ax), rows=len(users), legend=True)
 
     def _view_unused(self, selection: Selection):
         table = unused_and_deleted(self.data, selection)
@@ -498,15 +482,23 @@ class UsageExplorer(w.VBox):
         html_table = _html_table(summary, {c: _count for c in summary.columns[1:]},
                                  note="Outcomes per organization (only the organization and outcome pickers apply).")
 
+        return html_table, self._one_axes_chart(lambda narrow: _catalogue_svg(catalogue, narrow),
+                                                lambda ax: plot_outcomes_per_organization(catalogue, ax=ax),
+                                                rows=len(summary), legend=True)
+
+    def _one_axes_chart(self, svg, plot, *, rows: int, legend: bool = False):
+        """A view's ``draw(figure, narrow=False)``: ``svg(narrow)`` in SVG mode, else ``plot(ax)`` on one Axes.
+
+        The matplotlib figure is sized by :func:`_fit` for ``rows`` bars (wider with a legend).
+        """
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                return _catalogue_svg(catalogue, narrow)
-            ax = figure.subplots()
-            plot_outcomes_per_organization(catalogue, ax=ax)
-            _fit(figure, rows=len(summary), legend=True)
+                return svg(narrow)
+            plot(figure.subplots())
+            _fit(figure, rows=rows, legend=legend)
             return figure.get_size_inches()
 
-        return html_table, draw
+        return draw
 
     def __repr__(self) -> str:
         return f"<UsageExplorer: {describe(self.selection, self.data)}; view {self.view.value!r}>"
