@@ -328,7 +328,6 @@ class ActivityCache:
             self._write_frame(start, end, new)
 
     def _write_frame(self, start: pd.Timestamp, end: pd.Timestamp, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         target = self.folder / f"{_format(start)}__{_format(end)}.parquet"
@@ -350,7 +349,6 @@ def _records_frame(records: list[dict]) -> pd.DataFrame:
 
 def _read_frame(path: Path) -> pd.DataFrame:
     """A cache file as a frame with its three columns typed; :class:`_Damaged` when it is not one."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:

@@ -31,7 +31,7 @@ import copy
 import json
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
