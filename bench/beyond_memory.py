@@ -1,4 +1,4 @@
-"""Usage of 50,000,000 activities on disk, summarised by DuckDB in bounded memory (closeframe.usage_sql).
+"""Usage of 50,000,000 activities on disk, summarised by DuckDB in bounded memory (closeframe.usage.sql).
 
 Writes a synthetic hive-partitioned Parquet dataset (``organization_id=…/month=…/part-0.parquet``, the layout of
 ``cf.export(calls, "calls/", partition_by=["organization_id", "month"])``) with pyarrow, a file at a time, into a
@@ -36,7 +36,7 @@ def _org(i: int) -> str:
 
 def outcomes_frame():
     """The outcomes of the synthetic organizations, as load_outcomes shapes them."""
-    from closeframe.frames import outcomes_frame as shape
+    from closeframe.shape.frames import outcomes_frame as shape
 
     records = [{"id": f"outc_{o}_{i:034d}", "name": f"Outcome {i}", "type": "vm-dropped" if i % 10 == 0 else "custom",
                 "organization_id": _org(o), "applies_to": ["calls", "meetings"]}

@@ -82,7 +82,7 @@ def _report(label: str, times: list[float]) -> None:
 
 
 def main_usage(rows: int, repeat: int, view: str) -> None:
-    from closeframe.selection import usage_table
+    from closeframe.usage.selection import usage_table
 
     outcomes, calls, meetings = big_usage(rows)
     started = time.perf_counter()

@@ -97,7 +97,7 @@ def synthetic_frames(n: int, seed: int = 0):
     import pandas as pd
     import pyarrow as pa
 
-    from closeframe.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+    from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 
     rng = np.random.default_rng(seed)
     orgs = [f"orga_{i:040d}" for i in range(4)]
@@ -142,7 +142,7 @@ def run_usage(spec: dict) -> dict:
     if spec["engine"] == "duckdb":
         import duckdb  # noqa: F401  (imported before the baseline RSS is taken)
 
-        from closeframe.usage_sql import outcome_usage_sql as usage_of
+        from closeframe.usage.sql import outcome_usage_sql as usage_of
     else:
         usage_of = cf.outcome_usage
     import ctypes
@@ -168,7 +168,7 @@ def decode_table(pages_of: int = 200) -> None:
     import orjson
     import pyarrow.json as pj
 
-    from closeframe.frames import calls_frame
+    from closeframe.shape.frames import calls_frame
     from closeframe.sandbox import Sandbox
 
     sb = Sandbox(seed=3, organizations=1, calls=pages_of * 100, meetings=0, outcomes=5, quirks=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from closeframe.activities import initial_windows
+from closeframe.load.activities import initial_windows
 from closeframe.sandbox import serve
 from closeframe.sandbox.common import parse_us
 

@@ -4,7 +4,7 @@ Every tool runs in its own Python process (this script re-invoking itself with `
 served by the parent process, so its peak memory is its own, and the sandbox counts its requests and 429s.
 
 Scenarios (the issue's goals 1, 2 and 3; the explorer row of goal 4 comes from ``bench/explorer.py`` when
-``closeframe.widgets`` exists):
+``closeframe.views.catalogue_explorer`` exists):
 
 - ``A``: 20 organizations (one key each) x 300 outcomes, 50 ms latency, 20 requests/s per key, 60 per organization.
 - ``B``: 1 organization x 200,000 calls (``load_calls``), same sandbox settings.
@@ -330,8 +330,8 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
     rows = []
     for row, options in runs:
         rows.append(row)
-        if importlib.util.find_spec("closeframe.widgets") is None or not script.exists():
-            row.note = "skipped: closeframe.widgets / bench/explorer.py not on this branch"
+        if importlib.util.find_spec("closeframe.views.catalogue_explorer") is None or not script.exists():
+            row.note = "skipped: closeframe.views.catalogue_explorer / bench/explorer.py not on this branch"
             continue
         done = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True,
                               timeout=timeout, cwd=ROOT)

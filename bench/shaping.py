@@ -162,7 +162,7 @@ def measure(kind: str, recipe: str, count: int, repeat: int, fingerprint=None) -
     records = generate_outcomes(count) if kind == "outcomes" else generate_calls(count)
     import pandas  # noqa: F401  (import cost and its memory are not part of the shaping)
     import pyarrow  # noqa: F401
-    from closeframe import frames
+    from closeframe.shape import frames
     function = {("outcomes", "ours"): frames.outcomes_frame, ("outcomes", "naive"): naive_outcomes,
                 ("calls", "ours"): frames.calls_frame, ("calls", "naive"): naive_calls}[(kind, recipe)]
     function(records[:1000])  # warm up lazy imports and pyarrow's allocator

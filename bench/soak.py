@@ -1,7 +1,7 @@
 """Soak: many accounts loading at once from one sandbox while a share of all requests fail; every load must be exact.
 
 ``python bench/soak.py`` runs the big version and prints its figures (``--help`` for the knobs); the test suite
-runs :func:`run_soak` at a CI size (tests/test_soak.py).
+runs :func:`run_soak` at a CI size (tests/soak/test_soak.py).
 """
 
 from __future__ import annotations

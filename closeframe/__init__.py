@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from closeframe.activities import load_calls, load_meetings
-from closeframe.client import CloseClient
+from closeframe.load.activities import load_calls, load_meetings
+from closeframe.http.client import CloseClient
 from closeframe.errors import (
     AuthenticationError,
     CloseAPIError,
@@ -18,11 +18,11 @@ from closeframe.errors import (
     ValidationError,
 )
 from closeframe.export import export
-from closeframe.frames import outcomes_frame
-from closeframe.history import OutcomeHistoryWarning, outcome_catalogue, outcome_changes
-from closeframe.load import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
-from closeframe.refresh import EventRefreshWarning
-from closeframe.usage import (
+from closeframe.shape.frames import outcomes_frame
+from closeframe.load.history import OutcomeHistoryWarning, outcome_catalogue, outcome_changes
+from closeframe.load.outcomes import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
+from closeframe.store.refresh import EventRefreshWarning
+from closeframe.usage.tables import (
     compare_outcomes,
     filter_usage,
     normalize_outcome_name,
@@ -71,7 +71,7 @@ __all__ = [
 def __getattr__(name: str):
     # cf.explore loads ipywidgets (and IPython), half a second that the CLI and plain loads should not pay.
     if name == "explore":
-        from closeframe.widgets import explore
+        from closeframe.views.catalogue_explorer import explore
 
         return explore
     raise AttributeError(f"module 'closeframe' has no attribute {name!r}")

@@ -18,8 +18,8 @@ import pandas as pd
 from closeframe import __version__
 from closeframe.errors import CloseError, ConfigurationError
 from closeframe.export import EXPORT_FORMATS, check_export_target, export
-from closeframe.frames import APPLIES_TO_MODES
-from closeframe.load import load_outcomes
+from closeframe.shape.frames import APPLIES_TO_MODES
+from closeframe.load.outcomes import load_outcomes
 
 __all__ = ["main", "port_argument", "summarize_outcomes", "summarize_usage"]
 
@@ -60,7 +60,7 @@ def summarize_usage(outcomes: pd.DataFrame, calls: pd.DataFrame, meetings: pd.Da
     top : int, default 3
         How many outcomes to name per organization.
     """
-    from closeframe.selection import headline_table, prepare, top_outcomes
+    from closeframe.usage.selection import headline_table, prepare, top_outcomes
 
     data = prepare(outcomes, calls, meetings)
     headline = headline_table(data)
@@ -80,9 +80,9 @@ def summarize_usage(outcomes: pd.DataFrame, calls: pd.DataFrame, meetings: pd.Da
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from closeframe.activities import load_calls, load_meetings
+    from closeframe.load.activities import load_calls, load_meetings
     from closeframe.sandbox import serve
-    from closeframe.usage import outcome_usage
+    from closeframe.usage.tables import outcome_usage
 
     out = Path(args.out)
     print(f"Starting the offline sandbox (seed {args.seed}) and loading its outcomes, calls and meetings over HTTP…",
@@ -113,8 +113,8 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _load_for_export(args: argparse.Namespace) -> pd.DataFrame:
     """The frame ``closeframe export KIND`` writes."""
-    from closeframe.activities import load_calls, load_meetings
-    from closeframe.usage import outcome_usage
+    from closeframe.load.activities import load_calls, load_meetings
+    from closeframe.usage.tables import outcome_usage
 
     if args.kind == "outcomes":
         return load_outcomes(base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
@@ -138,8 +138,8 @@ _KIND_OPTIONS = {"--since": ("since", _ACTIVITY_KINDS), "--until": ("until", _AC
 
 def _partition_columns(kind: str) -> set[str]:
     """The columns a frame of ``kind`` has for sure (unknown new fields aside): what --partition-by may name."""
-    from closeframe.frames import CALL_COLUMNS, MEETING_COLUMNS, OUTCOME_COLUMNS
-    from closeframe.usage import USAGE_COLUMNS
+    from closeframe.shape.frames import CALL_COLUMNS, MEETING_COLUMNS, OUTCOME_COLUMNS
+    from closeframe.usage.tables import USAGE_COLUMNS
 
     return {"outcomes": {*OUTCOME_COLUMNS, "organization_name", "account", "applies_to", "applies_to_calls",
                          "applies_to_meetings"},
@@ -212,7 +212,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 def _date_argument(value: str) -> str:
     """``--since``/``--until``: refused at once (exit 2, with the usage) unless it reads as a date."""
-    from closeframe.activities import parse_bound
+    from closeframe.load.activities import parse_bound
 
     try:
         parse_bound(value, "date")
@@ -222,8 +222,8 @@ def _date_argument(value: str) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from closeframe.report import write_report
-    from closeframe.source import load_default_usage, sandbox_in_use
+    from closeframe.views.report import write_report
+    from closeframe.load.source import load_default_usage, sandbox_in_use
 
     if sandbox_in_use():
         print("No CLOSEFRAME_API_KEYS or CLOSE_API_KEY set: reporting on the closeframe sandbox's made-up data.",
@@ -238,7 +238,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from closeframe.dashboard import run_dashboard
+    from closeframe.views.dashboard import run_dashboard
 
     return run_dashboard(args.port, seed=args.seed)
 

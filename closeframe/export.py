@@ -14,7 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from closeframe.durable import replace_folder, write_durably
+from closeframe.store.durable import replace_folder, write_durably
 from closeframe.errors import CloseError, ConfigurationError
 
 __all__ = ["EXPORT_FORMATS", "MONTH_SOURCE", "check_export_target", "check_partition_by", "export", "export_format",
@@ -59,7 +59,7 @@ def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _writing(path: Path, write) -> Path:
-    """Write through :func:`closeframe.durable.write_durably`; an OS failure becomes one clear CloseError."""
+    """Write through :func:`closeframe.store.durable.write_durably`; an OS failure becomes one clear CloseError."""
     try:
         return write_durably(path, write)
     except OSError as exc:

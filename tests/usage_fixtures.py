@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from closeframe.frames import calls_frame, concat_frames, meetings_frame, outcomes_frame
+from closeframe.shape.frames import calls_frame, concat_frames, meetings_frame, outcomes_frame
 
 USAGE_FIXTURES = Path(__file__).parent / "fixtures" / "usage"
 ORGANIZATIONS = ("alpha", "beta")

@@ -1,0 +1,1 @@
+"""Records to typed frames: the pinned schemas and shaping, and frame pieces built as pages arrive."""

@@ -1,0 +1,909 @@
+"""What a selection of outcome usage shows: pure functions behind the explorer, the dashboard and the report.
+
+One model, three faces. A :class:`Selection` says *which* activities (organizations, outcomes by normalized name
+across organizations, calls and/or meetings, users, a date range, statuses; an empty field means all). The frames
+are prepared once with :func:`prepare` (codes and arrays, so a selection is applied in milliseconds on a million
+activities), and each view is a pure function of the prepared data and a selection::
+
+    data = prepare(outcomes, calls, meetings)            # or prepare(outcomes, events=cf.usage_events(...))
+    picks = Selection(organizations=("Acme",), kinds=("calls",), since="2025-01-01")
+    usage_table(data, picks)        # the columns of cf.outcome_usage, for the selected activities
+    headline_table(data, picks)     # per organization: activities, share with an outcome, outcomes used/unused...
+    top_outcomes(data, picks, n=10) # the n most used outcomes of each organization
+    compare_table(data, picks)      # cf.compare_outcomes of the selection: one outcome name across organizations
+    trend_table(data, picks, freq="W")  # per organization, period and top outcome; partial periods marked
+    by_user_table(data, picks, n=10)    # per organization its top n users and one "(others)" row
+    unused_and_deleted(data, picks) # outcomes unused in the selection, deleted outcomes still on activities
+    catalogue_table(data, picks)    # the outcomes frame rows of the selected organizations and outcomes
+    selected_events(data, picks)    # the usage_events rows themselves
+    options(data)                   # what each picker can offer (for widgets and validation)
+    describe(picks)                 # the selection in words, for a status line or a report heading
+
+Rules every view follows:
+
+- ``organizations`` match an organization's name or id; an organization without a name is labelled by its id.
+- ``outcomes`` are compared after :func:`closeframe.normalize_outcome_name` ("Demo booked ✅" and "demo  BOOKED"
+  are one outcome across organizations). Picking outcomes leaves out activities without an outcome and those
+  whose outcome was deleted (they have no name).
+- ``kinds`` are ``"calls"`` and/or ``"meetings"``; picking calls only leaves meetings at zero.
+- ``users`` match a user's name or id; ``statuses`` match the activity's ``status`` as Close sent it.
+- ``since``/``until``: ``date_created`` in ``[since, until)`` (UTC; dates, datetimes or strings such as
+  ``"2025-01-31"``), as for :func:`closeframe.load_calls`. ``since`` not before ``until`` selects nothing, and
+  :func:`describe` says so: a view never shows a previous, stale result.
+- ``share`` is a fraction of the organization's selected activities *whatever their outcome* (the outcome picker
+  does not shrink the denominator), so "Demo booked is 12 % of Acme's calls this quarter" reads as it should;
+  ``denominator=`` (see :func:`closeframe.outcome_usage`) picks the population.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from closeframe.errors import ConfigurationError
+from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+from closeframe.views.style import natural_key
+from closeframe.usage.tables import (
+    DENOMINATORS,
+    USAGE_COLUMNS,
+    compare_outcomes,
+    normalize_outcome_name,
+    period_start,
+    usage_events,
+)
+
+__all__ = [
+    "KINDS",
+    "NO_OUTCOME",
+    "Options",
+    "OTHER_OUTCOMES",
+    "OTHER_USERS",
+    "Selection",
+    "UsageData",
+    "by_user_table",
+    "catalogue_table",
+    "compare_table",
+    "describe",
+    "headline_table",
+    "options",
+    "prepare",
+    "selected_events",
+    "selection_mask",
+    "top_outcomes",
+    "trend_table",
+    "unused_and_deleted",
+    "usage_table",
+]
+
+#: The values of :attr:`Selection.kinds`.
+KINDS = ("calls", "meetings")
+NO_OUTCOME = "(no outcome)"
+DELETED_OUTCOME = "(deleted outcome)"
+OTHER_OUTCOMES = "(other outcomes)"
+OTHER_USERS = "(others)"
+NO_USER = "(no user)"
+_KIND_ALIASES = {"call": "calls", "calls": "calls", "meeting": "meetings", "meetings": "meetings"}
+_NAT = np.iinfo(np.int64).min
+_FAR = np.iinfo(np.int64).max
+
+
+def _as_tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return (value,)
+    return tuple(value)
+
+
+def _bound(value: Any, name: str) -> pd.Timestamp | None:
+    from closeframe.load.activities import parse_bound  # the loaders' own reading of since/until
+
+    return parse_bound(value, name)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which activities a view covers; every empty field (the default) means all.
+
+    Attributes
+    ----------
+    organizations : tuple of str
+        Organization names or ids.
+    outcomes : tuple of str
+        Outcome names, stored normalized (:func:`closeframe.normalize_outcome_name`), so they match across
+        organizations.
+    kinds : tuple of str
+        ``"calls"`` and/or ``"meetings"`` (``"call"``/``"meeting"`` accepted).
+    users : tuple of str
+        User names or ids.
+    since, until : pandas.Timestamp or None
+        ``date_created`` in ``[since, until)``, UTC; given as a date, datetime or string.
+    statuses : tuple of str
+        Activity ``status`` values (e.g. ``"completed"``).
+
+    A single string is accepted where a tuple is expected. Invalid kinds or dates raise
+    :class:`~closeframe.ConfigurationError`; names are checked against the data by :func:`selection_mask` with
+    ``strict=True`` (by default an unknown name matches nothing).
+    """
+
+    organizations: tuple = ()
+    outcomes: tuple = ()
+    kinds: tuple = ()
+    users: tuple = ()
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    statuses: tuple = ()
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalize once, here
+        set_(self, "organizations", tuple(str(v) for v in _as_tuple(self.organizations)))
+        keys = (normalize_outcome_name(v) for v in _as_tuple(self.outcomes))
+        set_(self, "outcomes", tuple(dict.fromkeys(k for k in keys if k)))
+        kinds = []
+        for kind in _as_tuple(self.kinds):
+            if str(kind) not in _KIND_ALIASES:
+                raise ConfigurationError(f"kinds={kind!r} is not one of 'calls', 'meetings'.")
+            kinds.append(_KIND_ALIASES[str(kind)])
+        set_(self, "kinds", tuple(dict.fromkeys(kinds)))
+        set_(self, "users", tuple(str(v) for v in _as_tuple(self.users)))
+        set_(self, "statuses", tuple(str(v) for v in _as_tuple(self.statuses)))
+        set_(self, "since", _bound(self.since, "since"))
+        set_(self, "until", _bound(self.until, "until"))
+
+    @property
+    def empty_range(self) -> bool:
+        """True when ``since`` is not before ``until``: nothing can be selected."""
+        return self.since is not None and self.until is not None and self.since >= self.until
+
+    def replace(self, **changes: Any) -> "Selection":
+        """A copy with ``changes`` (same names as the attributes)."""
+        return replace(self, **changes)
+
+
+def _labels(ids: pd.Series, names: pd.Series | None) -> list[str]:
+    """Unique display labels: the name where known, else the id; a name shared by two ids gets its id added."""
+    ids = ids.astype(object).map(str)
+    labels = ids if names is None else names.astype(object).where(names.notna(), ids).map(str)
+    counts = labels.value_counts()
+    return [f"{label} ({ident})" if counts[label] > 1 else label for label, ident in zip(labels, ids)]
+
+
+class UsageData:
+    """Frames prepared for fast selections (built by :func:`prepare`; treat as read-only).
+
+    Attributes
+    ----------
+    outcomes : pandas.DataFrame
+        The outcomes frame given.
+    events : pandas.DataFrame
+        :func:`closeframe.usage_events` of the frames.
+    organizations : pandas.DataFrame
+        ``organization_id``, ``organization_name`` (may be missing), ``label``; in natural label order.
+    rows : pandas.DataFrame
+        One row per (organization, outcome) known or used, plus one no-outcome row per organization:
+        ``organization_id, organization_name, outcome_id, outcome_name, outcome_type, deleted, no_outcome,
+        catalogue`` (a row of the outcomes frame).
+    outcome_keys : pandas.DataFrame
+        Per normalized outcome name: ``key``, ``label`` (its most used spelling), ``organizations``, ``total``.
+    users : pandas.DataFrame
+        ``user_id``, ``user_name``, ``label``, one row per user seen on an activity.
+    statuses : list of str
+    """
+
+    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame,
+                 credited: dict[str, list[str]] | None = None) -> None:
+        self.outcomes = outcomes
+        self.events = events
+        n = len(events)
+        org_ids = events["organization_id"].astype(object).map(str)
+        names = _organization_name_map(outcomes, events)
+        known = pd.Index(list(dict.fromkeys([*outcomes["organization_id"].astype(object).dropna().map(str),
+                                             *org_ids.unique()])))
+        orgs = pd.DataFrame({"organization_id": known})
+        orgs["organization_name"] = orgs["organization_id"].map(names).astype(STRING_DTYPE)
+        orgs["label"] = _labels(orgs["organization_id"], orgs["organization_name"])
+        orgs = orgs.iloc[sorted(range(len(orgs)), key=lambda i: natural_key(orgs["label"].iat[i]))]
+        self.organizations = orgs.reset_index(drop=True)
+        org_index = pd.Index(self.organizations["organization_id"])
+        self.org_code = org_index.get_indexer(org_ids).astype(np.int32)
+
+        # Rows: the catalogue, then deleted ids and the no-outcome row of each organization seen on activities.
+        catalogue = pd.DataFrame({
+            "organization_id": outcomes["organization_id"].astype(object).map(str, na_action="ignore"),
+            "outcome_id": outcomes["id"].astype(object),
+            "outcome_name": outcomes["name"].astype(object),
+            "outcome_type": outcomes["type"].astype(object) if "type" in outcomes.columns else None,
+        }).dropna(subset=["organization_id", "outcome_id"]).drop_duplicates(["organization_id", "outcome_id"])
+        catalogue["catalogue"] = True
+        used = pd.DataFrame({"organization_id": org_ids, "outcome_id": events["outcome_id"].astype(object)})
+        used_keys = used.drop_duplicates()
+        cat_index = pd.MultiIndex.from_frame(catalogue[["organization_id", "outcome_id"]])
+        extra = used_keys[~pd.MultiIndex.from_frame(used_keys.fillna({"outcome_id": ""})).isin(cat_index)].copy()
+        extra["outcome_name"] = None
+        extra["outcome_type"] = None
+        extra["catalogue"] = False
+        rows = pd.concat([catalogue, extra], ignore_index=True)
+        rows["no_outcome"] = rows["outcome_id"].isna()
+        rows["deleted"] = ~rows["catalogue"] & ~rows["no_outcome"]
+        rows["org_code"] = org_index.get_indexer(rows["organization_id"]).astype(np.int32)
+        rows["organization_name"] = rows["organization_id"].map(names)
+        rows["key"] = rows["outcome_name"].map(normalize_outcome_name)
+        self.rows = rows.reset_index(drop=True)
+        row_index = pd.MultiIndex.from_frame(self.rows[["organization_id", "outcome_id"]].fillna({"outcome_id": ""}))
+        self.row_code = row_index.get_indexer(
+            pd.MultiIndex.from_arrays([org_ids, used["outcome_id"].fillna("")])).astype(np.int32)
+
+        # Outcome keys, most used first; the label is the most used spelling.
+        per_row = np.bincount(self.row_code, minlength=len(self.rows)) if n else np.zeros(len(self.rows), int)
+        named = self.rows.assign(total=per_row).dropna(subset=["key"])
+        named = named.sort_values(["total", "outcome_name"], ascending=[False, True], kind="stable")
+        named["outcome_name"] = named["outcome_name"].map(lambda name: " ".join(str(name).split()))
+        keys = named.groupby("key", sort=False).agg(label=("outcome_name", "first"),
+                                                    organizations=("organization_id", "nunique"),
+                                                    total=("total", "sum")).reset_index()
+        keys = keys.sort_values(["total", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
+        self.outcome_keys = keys
+        key_index = pd.Index(keys["key"])
+        self.rows["key_code"] = key_index.get_indexer(self.rows["key"].fillna("\0")).astype(np.int32)
+        self.key_code = self.rows["key_code"].to_numpy()[self.row_code] if n else np.zeros(0, np.int32)
+
+        self.is_meeting = (events["activity"] == "meeting").to_numpy(dtype=bool)
+        self.has_outcome = events["outcome_id"].notna().to_numpy(dtype=bool)
+        self.connected = events["connected"].to_numpy(dtype=bool) if "connected" in events.columns \
+            else np.ones(n, bool)
+        # Calls without any status or disposition (not loaded) cannot tell connected ones: views say so.
+        calls = events[~self.is_meeting]
+        self.calls_tell_connected = not len(calls) or any(
+            name in calls.columns and calls[name].notna().any() for name in ("status", "disposition"))
+        auto = events["autofilled"] if "autofilled" in events.columns else pd.Series(pd.NA, index=events.index)
+        self.has_autofill = bool(auto.notna().any())
+        self.autofilled = auto.fillna(False).to_numpy(dtype=bool)
+        times = events["date_created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        self.time = times.to_numpy().view(np.int64)  # NaT is int64 min
+        self._time_first = np.where(self.time == _NAT, _FAR, self.time)
+
+        user_ids = events["user_id"].astype(object)
+        users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
+            subset=["user_id"]).drop_duplicates("user_id")
+        credited = credited or {}
+        listed = [u for ids in credited.values() for u in ids if u not in set(users["user_id"])]
+        if listed:  # users named only in some activity's users list (never its owner): known by id
+            users = pd.concat([users, pd.DataFrame({"user_id": list(dict.fromkeys(listed)), "user_name": None})],
+                              ignore_index=True)
+        users["label"] = _user_labels(users, events, self.organizations) if len(users) else []
+        users = users.iloc[sorted(range(len(users)), key=lambda i: natural_key(users["label"].iat[i]))]
+        self.users = users.reset_index(drop=True)
+        user_index = pd.Index(self.users["user_id"])
+        self.user_code = user_index.get_indexer(user_ids).astype(np.int32)
+        # credit="all": (activity row, user) pairs for the users of an activity's users list other than its owner.
+        rows, codes = [], []
+        if credited:
+            for row, (activity, owner) in enumerate(zip(events["activity_id"].astype(object), user_ids)):
+                for user in credited.get(str(activity), ()):
+                    if user != owner:
+                        rows.append(row)
+                        codes.append(user_index.get_loc(user))
+        self.credit_row = np.asarray(rows, dtype=np.int64)
+        self.credit_user = np.asarray(codes, dtype=np.int32)
+        status = events["status"].astype(object) if "status" in events.columns else pd.Series(None, index=events.index)
+        self.statuses = sorted(map(str, status.dropna().unique()))
+        self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
+        self._periods: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
+
+    def __repr__(self) -> str:
+        return (f"<UsageData: {len(self.events):,} activities, {len(self.organizations)} organizations, "
+                f"{len(self.outcome_keys)} outcome names>")
+
+    def periods(self, freq: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        """(period code of each activity, -1 without a date; the periods' first instants), cached per ``freq``."""
+        if freq not in self._periods:
+            starts = period_start(self.events["date_created"], freq)
+            index = pd.DatetimeIndex(starts.dropna().unique()).sort_values()
+            codes = index.get_indexer(pd.DatetimeIndex(starts)).astype(np.int32)
+            self._periods[freq] = (codes, index)
+        return self._periods[freq]
+
+    @cached_property
+    def org_lookup(self) -> dict[str, list[int]]:
+        return _lookup(self.organizations, ("organization_id", "organization_name", "label"))
+
+    @cached_property
+    def user_lookup(self) -> dict[str, list[int]]:
+        return _lookup(self.users, ("user_id", "user_name", "label"))
+
+    @cached_property
+    def org_labels(self) -> np.ndarray:
+        return self.organizations["label"].to_numpy(dtype=object)
+
+
+def _user_labels(users: pd.DataFrame, events: pd.DataFrame, organizations: pd.DataFrame) -> list[str]:
+    """User names; a name two users share gets the user's organization added, then the id if still shared."""
+    names = users["user_name"].where(users["user_name"].notna(), users["user_id"]).map(str)
+    shared = names.duplicated(keep=False)
+    if shared.any():
+        org_of = dict(zip(events["user_id"].astype(object), events["organization_id"].astype(object).map(str)))
+        label_of = dict(zip(organizations["organization_id"], organizations["label"]))
+        orgs = users["user_id"].map(org_of).map(label_of)
+        names = names.where(~shared, names + " (" + orgs.fillna("?") + ")")
+    return _labels(users["user_id"], names)
+
+
+def _organization_name_map(*frames: pd.DataFrame) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for frame in frames:
+        if "organization_name" in frame.columns and len(frame):
+            pairs = frame[["organization_id", "organization_name"]].astype(object).dropna().drop_duplicates()
+            names.update(zip(pairs["organization_id"].map(str), pairs["organization_name"].map(str)))
+    return names
+
+
+def prepare(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None, *,
+            events: pd.DataFrame | None = None) -> UsageData:
+    """Prepare frames once for any number of selections.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`closeframe.load_outcomes`.
+    calls, meetings : pandas.DataFrame, optional
+        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`.
+    events : pandas.DataFrame, optional
+        A :func:`closeframe.usage_events` frame instead of ``calls`` and ``meetings``.
+
+    Returns
+    -------
+    UsageData
+    """
+    from closeframe.usage.tables import _user_ids
+
+    if events is None:
+        events = usage_events(outcomes, calls, meetings)
+    elif calls is not None or meetings is not None:
+        raise ConfigurationError("Pass either calls/meetings or events=, not both.")
+    credited: dict[str, list[str]] = {}
+    for frame in (calls, meetings):
+        if frame is not None and "users" in frame.columns:
+            for activity, users in zip(frame["id"].astype(object), frame["users"]):
+                ids = list(dict.fromkeys(_user_ids(users)))
+                if ids:
+                    credited[str(activity)] = ids
+    return UsageData(outcomes, events, credited)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Masks
+# ----------------------------------------------------------------------------------------------------------------
+
+def _allowed(size: int, codes: Iterable[int]) -> np.ndarray:
+    table = np.zeros(size + 1, dtype=bool)  # the last slot stands for code -1 (unknown): never allowed
+    table[[c for c in codes if c >= 0]] = True
+    return table
+
+
+def _lookup(labels: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, list[int]]:
+    """``{value: [row, ...]}`` for every value of ``columns`` (ids, names, labels)."""
+    lookup: dict[str, list[int]] = {}
+    for column in columns:
+        for row, value in enumerate(labels[column].astype(object)):
+            if value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA:
+                rows = lookup.setdefault(str(value), [])
+                if row not in rows:
+                    rows.append(row)
+    return lookup
+
+
+def _codes(lookup: dict[str, list[int]], wanted: tuple, valid: Iterable[str], what: str, strict: bool) -> list[int]:
+    found = []
+    for value in wanted:
+        hits = lookup.get(value, [])
+        if not hits and strict:
+            raise ConfigurationError(f"{what}={value!r} is not in the data; valid values are {list(valid)}.")
+        found.extend(hits)
+    return found
+
+
+def _org_table(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray | None:
+    if not selection.organizations:
+        return None
+    codes = _codes(data.org_lookup, selection.organizations, data.organizations["label"], "organizations", strict)
+    return _allowed(len(data.organizations), codes)
+
+
+def _key_table(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray | None:
+    if not selection.outcomes:
+        return None
+    index = pd.Index(data.outcome_keys["key"])
+    codes = list(index.get_indexer(list(selection.outcomes)))
+    if strict and -1 in codes:
+        unknown = [k for k, c in zip(selection.outcomes, codes) if c < 0]
+        raise ConfigurationError(f"outcomes={unknown!r} match no outcome name; valid names are "
+                                 f"{list(data.outcome_keys['label'])}.")
+    return _allowed(len(index), codes)
+
+
+def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray:
+    """Every picker but the outcomes one (the denominator of ``share``)."""
+    n = len(data.events)
+    if selection.empty_range:
+        return np.zeros(n, dtype=bool)
+    mask = np.ones(n, dtype=bool)
+    table = _org_table(data, selection, strict)
+    if table is not None:
+        mask &= table[data.org_code]
+    if selection.kinds and len(selection.kinds) < len(KINDS):
+        mask &= data.is_meeting if selection.kinds == ("meetings",) else ~data.is_meeting
+    if selection.users:
+        codes = _codes(data.user_lookup, selection.users, data.users["label"], "users", strict)
+        mask &= _allowed(len(data.users), codes)[data.user_code]
+    if selection.statuses:
+        index = pd.Index(data.statuses)
+        codes = list(index.get_indexer(list(selection.statuses)))
+        if strict and -1 in codes:
+            raise ConfigurationError(f"statuses={list(selection.statuses)!r}: valid values are {data.statuses}.")
+        mask &= _allowed(len(index), codes)[data.status_code]
+    if selection.since is not None:
+        mask &= data.time >= _stamp(selection.since)
+    if selection.until is not None:
+        mask &= (data.time < _stamp(selection.until)) & (data.time != _NAT)
+    return mask
+
+
+def _stamp(value: pd.Timestamp) -> int:
+    return int(value.tz_convert("UTC").tz_localize(None).as_unit("us").asm8.view(np.int64))
+
+
+def selection_mask(data: UsageData, selection: Selection = Selection(), *, strict: bool = False) -> np.ndarray:
+    """True for the activities (rows of ``data.events``) the selection keeps.
+
+    ``strict=True`` raises :class:`~closeframe.ConfigurationError` for a name the data does not have (listing the
+    valid ones); by default an unknown name simply matches nothing.
+    """
+    mask = _base_mask(data, selection, strict)
+    table = _key_table(data, selection, strict)
+    if table is not None:
+        mask &= table[data.key_code]
+    return mask
+
+
+def selected_events(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
+    """The rows of :func:`closeframe.usage_events` the selection keeps (index reset)."""
+    return data.events[selection_mask(data, selection)].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Views
+# ----------------------------------------------------------------------------------------------------------------
+
+def _check_denominator(denominator: str) -> None:
+    if denominator not in DENOMINATORS:
+        raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
+
+
+def _datetimes(values: np.ndarray) -> pd.Series:
+    out = pd.Series(values.view("datetime64[us]")).dt.tz_localize("UTC")
+    return out.astype(UTC_DATETIME_DTYPE)
+
+
+def usage_table(data: UsageData, selection: Selection = Selection(), *, denominator: str = "all") -> pd.DataFrame:
+    """:func:`closeframe.outcome_usage` of the selected activities: the same columns, dtypes and order.
+
+    Outcomes of the selected organizations (and names) that the selection never uses have zeros; deleted outcomes
+    and the no-outcome row appear only where selected activities carry them. ``share`` divides by the
+    organization's selected activities of any outcome (see the module's rules); ``denominator`` as for
+    :func:`closeframe.outcome_usage`. With autofill fields from Close, an ``autofilled`` column counts the
+    activities whose outcome was filled in automatically (``total - autofilled`` were set by people).
+    """
+    _check_denominator(denominator)
+    base = _base_mask(data, selection)
+    if denominator == "connected":
+        base &= data.connected
+    keys = _key_table(data, selection)
+    mask = base if keys is None else base & keys[data.key_code]
+    rows = data.rows
+    size = len(rows)
+    codes = data.row_code[mask]
+    total = np.bincount(codes, minlength=size)
+    meetings = np.bincount(codes[data.is_meeting[mask]], minlength=size)
+    first = np.full(size, _FAR, dtype=np.int64)
+    last = np.full(size, _NAT, dtype=np.int64)
+    np.minimum.at(first, codes, data._time_first[mask])
+    np.maximum.at(last, codes, data.time[mask])
+    first[first == _FAR] = _NAT
+    users = np.zeros(size, dtype=np.int64)
+    user_codes = data.user_code[mask]
+    known = user_codes >= 0
+    if known.any():
+        pairs = pd.unique(codes[known].astype(np.int64) * (len(data.users) + 1) + user_codes[known])
+        users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
+    den_mask = base & data.has_outcome if denominator == "with_outcome" else base
+    per_org = np.bincount(data.org_code[den_mask], minlength=len(data.organizations)).astype(float)
+
+    keep = rows["catalogue"].to_numpy() | (total > 0)
+    orgs = _org_table(data, selection)
+    if orgs is not None:
+        keep &= orgs[rows["org_code"].to_numpy()]
+    if keys is not None:
+        keep &= keys[rows["key_code"].to_numpy()]
+    index = np.flatnonzero(keep)
+    org_den = per_org[rows["org_code"].to_numpy()[index]]
+    share = np.divide(total[index].astype(float), org_den, out=np.zeros(len(index)), where=org_den > 0)
+    no_outcome = rows["no_outcome"].to_numpy()[index]
+    if denominator == "with_outcome":
+        share[no_outcome] = np.nan
+    out = pd.DataFrame({
+        "organization_id": rows["organization_id"].to_numpy()[index],
+        "organization_name": rows["organization_name"].to_numpy()[index],
+        "outcome_id": pd.array(rows["outcome_id"].to_numpy()[index], dtype=STRING_DTYPE),
+        "outcome_name": pd.array(rows["outcome_name"].to_numpy()[index], dtype=STRING_DTYPE),
+        "outcome_type": rows["outcome_type"].to_numpy()[index],
+        "calls": (total - meetings)[index].astype(np.int64),
+        "meetings": meetings[index].astype(np.int64),
+        "total": total[index].astype(np.int64),
+        "share": share,
+        "first_used": _datetimes(first[index]),
+        "last_used": _datetimes(last[index]),
+        "users": users[index].astype(np.int64),
+        "deleted": rows["deleted"].to_numpy()[index].astype(bool),
+    })
+    if data.has_autofill:
+        out["autofilled"] = np.bincount(codes[data.autofilled[mask]], minlength=size)[index].astype(np.int64)
+    order = np.lexsort((out["outcome_id"].fillna("\uffff").to_numpy(dtype=object),
+                        out["outcome_name"].fillna("\uffff").to_numpy(dtype=object),
+                        -out["total"].to_numpy(), no_outcome, out["organization_id"].to_numpy(dtype=object)))
+    out = out.iloc[order].reset_index(drop=True)
+    names_known = data.organizations["organization_name"].notna().any()
+    if not names_known:
+        out = out.drop(columns="organization_name")
+    else:
+        out["organization_name"] = pd.Categorical(out["organization_name"])
+    out["organization_id"] = pd.Categorical(out["organization_id"])
+    out["outcome_type"] = pd.Categorical(out["outcome_type"])
+    empty = out[out["outcome_id"].isna()]
+    out.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(empty["organization_id"], empty["total"])}
+    out.attrs["denominator"] = denominator
+    columns = [c for c in USAGE_COLUMNS if c in out.columns] + (["autofilled"] if data.has_autofill else [])
+    return out[columns]
+
+
+def _label_column(frame: pd.DataFrame) -> pd.Series:
+    ids = frame["organization_id"].astype(object).map(str)
+    if "organization_name" not in frame.columns:
+        return ids
+    return frame["organization_name"].astype(object).where(frame["organization_name"].notna(), ids).map(str)
+
+
+def headline_table(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
+    """Headline figures per selected organization.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``organization`` (name, else id; natural order): ``activities``, ``calls``, ``meetings``,
+        ``with_outcome`` and ``share_with_outcome`` (activities that carry an outcome), ``outcomes`` (in the
+        catalogue), ``outcomes_used``, ``outcomes_unused``, ``deleted_in_use`` (deleted outcomes still on selected
+        activities), ``first_activity``, ``last_activity``. The outcome picker narrows the outcomes counted, not
+        the activities.
+    """
+    base = _base_mask(data, selection)
+    n_orgs = len(data.organizations)
+    org = data.org_code[base]
+    activities = np.bincount(org, minlength=n_orgs)
+    meetings = np.bincount(org[data.is_meeting[base]], minlength=n_orgs)
+    with_outcome = np.bincount(org[data.has_outcome[base]], minlength=n_orgs)
+    first = np.full(n_orgs, _FAR, dtype=np.int64)
+    last = np.full(n_orgs, _NAT, dtype=np.int64)
+    np.minimum.at(first, org, data._time_first[base])
+    np.maximum.at(last, org, data.time[base])
+    first[first == _FAR] = _NAT
+    usage = usage_table(data, selection)
+    named = usage[usage["outcome_id"].notna()]
+    code = pd.Index(data.organizations["organization_id"]).get_indexer(named["organization_id"].astype(object))
+    in_catalogue = ~named["deleted"].to_numpy()
+    outcomes = np.bincount(code[in_catalogue], minlength=n_orgs)
+    used = np.bincount(code[in_catalogue & (named["total"].to_numpy() > 0)], minlength=n_orgs)
+    deleted = np.bincount(code[~in_catalogue], minlength=n_orgs)
+    table = pd.DataFrame({
+        "activities": activities, "calls": activities - meetings, "meetings": meetings,
+        "with_outcome": with_outcome,
+        "share_with_outcome": np.divide(with_outcome, activities, out=np.full(n_orgs, np.nan),
+                                        where=activities > 0),
+        "outcomes": outcomes, "outcomes_used": used, "outcomes_unused": outcomes - used,
+        "deleted_in_use": deleted,
+    }, index=pd.Index(data.org_labels, name="organization"))
+    table["first_activity"] = _datetimes(first).set_axis(table.index)
+    table["last_activity"] = _datetimes(last).set_axis(table.index)
+    orgs = _org_table(data, selection)
+    return table[orgs[:-1]] if orgs is not None else table
+
+
+def top_outcomes(data: UsageData, selection: Selection = Selection(), *, n: int = 10,
+                 denominator: str = "all") -> pd.DataFrame:
+    """The ``n`` most used outcomes of each selected organization (ties by name; unused and no-outcome rows out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`usage_table` columns plus ``organization`` (label) and ``rank`` (1 = most used), organizations
+        in natural order.
+    """
+    n = _check_count(n)
+    usage = usage_table(data, selection, denominator=denominator)
+    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
+    used.insert(0, "organization", _label_column(used))
+    used = used.sort_values(["total", "outcome_name"], ascending=[False, True], kind="stable")
+    used["rank"] = used.groupby("organization", sort=False).cumcount() + 1
+    used = used[used["rank"] <= n]
+    order = {label: i for i, label in enumerate(data.org_labels)}
+    used = used.assign(_o=used["organization"].map(order)).sort_values(["_o", "rank"], kind="stable")
+    return used.drop(columns="_o").reset_index(drop=True)
+
+
+def compare_table(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
+                  min_organizations: int = 1, denominator: str = "all") -> pd.DataFrame:
+    """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations
+    (``denominator`` as for :func:`usage_table`, for ``value="share"``)."""
+    usage = usage_table(data, selection, denominator=denominator)
+    return compare_outcomes(usage, value=value, min_organizations=min_organizations)
+
+
+def _check_count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigurationError(f"n={n!r} must be a positive whole number.")
+    return int(n)
+
+
+#: Words for the period aliases, for titles ("per week").
+PERIOD_WORDS = {"D": "day", "W": "week", "M": "month", "MS": "month", "ME": "month", "Q": "quarter",
+                "QS": "quarter", "QE": "quarter", "Y": "year", "YS": "year", "YE": "year"}
+
+
+def trend_table(data: UsageData, selection: Selection = Selection(), *, freq: str = "W", n: int = 5,
+                now: Any = None, include_partial: bool = True) -> pd.DataFrame:
+    """Activities per organization, period and outcome (the ``n`` most used names, then the rest), zero-filled.
+
+    Parameters
+    ----------
+    freq : str, default "W"
+        A pandas period alias (``"D"``, ``"W"`` weeks from Monday, ``"M"``, ``"Q"``, ``"Y"``).
+    n : int, default 5
+        Outcome names drawn by name (most used in the selection); the rest are ``(other outcomes)``, deleted ones
+        included; activities without an outcome are ``(no outcome)``.
+    now : date-like, optional
+        "Today" (default: the current time). Periods starting after it (upcoming meetings) are left out.
+    include_partial : bool, default True
+        Keep periods only partly covered (the one holding ``now``, or cut by ``since``/``until``), marked
+        ``partial=True``; False leaves them out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization`` (label), ``period`` (first instant, UTC), ``outcome`` (label), ``calls``, ``meetings``,
+        ``total``, ``partial``; every (organization with activity, period in its span, outcome label) present.
+        ``attrs["freq_word"]`` is the period in words ("week").
+    """
+    n = _check_count(n)
+    now_stamp = _bound(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
+    mask = selection_mask(data, selection)
+    period_code, starts = data.periods(freq)
+    mask &= period_code >= 0
+    key = data.key_code[mask]
+    ranked = pd.Series(np.bincount(key[key >= 0], minlength=len(data.outcome_keys)))
+    ranked = ranked[ranked > 0].sort_values(ascending=False, kind="stable").index[:n]
+    labels = list(data.outcome_keys["label"].to_numpy()[ranked])
+    label_of_key = np.full(len(data.outcome_keys) + 1, len(labels), dtype=np.int64)  # others
+    label_of_key[np.asarray(ranked, dtype=np.int64)] = np.arange(len(ranked))
+    label = label_of_key[key]
+    label[~data.has_outcome[mask]] = len(labels) + 1
+    all_labels = labels + [OTHER_OUTCOMES, NO_OUTCOME]
+    n_labels, n_periods = len(all_labels), len(starts)
+    org = data.org_code[mask].astype(np.int64)
+    period = period_code[mask].astype(np.int64)
+    combined = (org * n_periods + period) * n_labels + label
+    size = len(data.organizations) * n_periods * n_labels
+    total = np.bincount(combined, minlength=size).reshape(len(data.organizations), n_periods, n_labels)
+    meetings = np.bincount(combined[data.is_meeting[mask]], minlength=size).reshape(total.shape)
+    columns = ["organization", "period", "outcome", "calls", "meetings", "total", "partial"]
+    frames = []
+    present_labels = [i for i in range(n_labels) if total[:, :, i].sum() > 0]
+    for o in np.flatnonzero(total.sum(axis=(1, 2)) > 0):
+        span = np.flatnonzero(total[o].sum(axis=1) > 0)
+        periods = np.arange(span.min(), span.max() + 1)
+        grid_p, grid_l = np.meshgrid(periods, present_labels, indexing="ij")
+        frames.append(pd.DataFrame({
+            "organization": data.org_labels[o], "period": starts[grid_p.ravel()],
+            "outcome": np.asarray(all_labels, dtype=object)[grid_l.ravel()],
+            "calls": (total[o] - meetings[o])[grid_p, grid_l].ravel(), "meetings": meetings[o][grid_p, grid_l].ravel(),
+            "total": total[o][grid_p, grid_l].ravel()}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"organization": pd.Series(dtype=object), "period": pd.Series(dtype=UTC_DATETIME_DTYPE),
+         "outcome": pd.Series(dtype=object), "calls": pd.Series(dtype=np.int64),
+         "meetings": pd.Series(dtype=np.int64), "total": pd.Series(dtype=np.int64)})
+    out["period"] = out["period"].astype(UTC_DATETIME_DTYPE)
+    ends = _period_ends(out["period"], freq)
+    partial = (out["period"] <= now_stamp) & (ends > now_stamp)
+    if selection.since is not None:
+        partial |= out["period"] < selection.since
+    if selection.until is not None:
+        partial |= ends > selection.until
+    out["partial"] = partial.to_numpy(dtype=bool)
+    out = out[(out["period"] <= now_stamp).to_numpy()]
+    if not include_partial:
+        out = out[~out["partial"]]
+    out = out[columns].reset_index(drop=True)
+    out.attrs["freq_word"] = PERIOD_WORDS.get(freq.upper().lstrip("0123456789"), freq)
+    out.attrs["outcomes"] = [label for label in all_labels if label in set(out["outcome"])]
+    return out
+
+
+def _period_ends(starts: pd.Series, freq: str) -> pd.Series:
+    """The first instant after each period (its start plus one period)."""
+    if starts.empty:
+        return starts
+    naive = starts.dt.tz_localize(None)
+    ends = (naive.dt.to_period(freq) + 1).dt.start_time
+    return ends.dt.tz_localize("UTC").astype(UTC_DATETIME_DTYPE)
+
+
+def by_user_table(data: UsageData, selection: Selection = Selection(), *, n: int = 10,
+                  credit: str = "owner") -> pd.DataFrame:
+    """Each selected organization's ``n`` most active users and one ``(others)`` row for the rest.
+
+    ``credit="all"`` also counts an activity for every other user of its Close ``users`` list (a meeting with
+    colleagues), as :func:`closeframe.usage_by_user` does; the users' totals then add up to more than the
+    activities. The ``users`` picker still selects by owner.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization`` (label), ``user`` (name, else id; ``(no user)`` for activities without one, such as
+        inbound voicemail), ``user_id``, ``calls``, ``meetings``, ``total``, ``with_outcome``,
+        ``share_with_outcome``, ``top_outcome`` (the user's most used outcome name); most active first, the
+        ``(others)`` row last.
+    """
+    n = _check_count(n)
+    if credit not in ("owner", "all"):
+        raise ConfigurationError(f"credit={credit!r} is not one of 'owner', 'all'.")
+    mask = selection_mask(data, selection)
+    n_users = len(data.users) + 1  # the last code: no user
+    rows = np.flatnonzero(mask)
+    user = np.where(data.user_code[rows] >= 0, data.user_code[rows], n_users - 1).astype(np.int64)
+    if credit == "all" and len(data.credit_row):
+        extra = mask[data.credit_row]
+        rows = np.concatenate([rows, data.credit_row[extra]])
+        user = np.concatenate([user, data.credit_user[extra].astype(np.int64)])
+    org = data.org_code[rows].astype(np.int64)
+    combined = org * n_users + user
+    size = len(data.organizations) * n_users
+    total = np.bincount(combined, minlength=size)
+    meetings = np.bincount(combined[data.is_meeting[rows]], minlength=size)
+    with_outcome = np.bincount(combined[data.has_outcome[rows]], minlength=size)
+    present = np.flatnonzero(total)
+    # The most used outcome name of each (organization, user).
+    key = data.key_code[rows]
+    named = key >= 0
+    top_name: dict[int, str] = {}
+    if named.any():
+        pairs = pd.DataFrame({"c": combined[named], "k": key[named]}).value_counts().reset_index()
+        pairs = pairs.sort_values(["c", "count", "k"], ascending=[True, False, True]).drop_duplicates("c")
+        top_name = dict(zip(pairs["c"], data.outcome_keys["label"].to_numpy()[pairs["k"].to_numpy()]))
+    user_labels = np.append(data.users["label"].to_numpy(dtype=object), NO_USER)
+    user_ids = np.append(data.users["user_id"].to_numpy(dtype=object), None)
+    table = pd.DataFrame({
+        "_org": present // n_users, "organization": data.org_labels[present // n_users],
+        "user": user_labels[present % n_users], "user_id": user_ids[present % n_users],
+        "calls": (total - meetings)[present], "meetings": meetings[present], "total": total[present],
+        "with_outcome": with_outcome[present], "top_outcome": [top_name.get(int(c)) for c in present]})
+    table = table.sort_values(["_org", "total", "user"], ascending=[True, False, True], kind="stable")
+    table["_rank"] = table.groupby("_org").cumcount()
+    top = table[table["_rank"] < n]
+    rest = table[table["_rank"] >= n]
+    if len(rest):
+        others = rest.groupby(["_org", "organization"], as_index=False)[
+            ["calls", "meetings", "total", "with_outcome"]].sum()
+        others["user"], others["user_id"], others["top_outcome"], others["_rank"] = OTHER_USERS, None, None, n
+        top = pd.concat([top, others], ignore_index=True).sort_values(["_org", "_rank"], kind="stable")
+    top = top.assign(share_with_outcome=top["with_outcome"] / top["total"].where(top["total"] > 0))
+    columns = ["organization", "user", "user_id", "calls", "meetings", "total", "with_outcome",
+               "share_with_outcome", "top_outcome"]
+    out = top[columns].reset_index(drop=True)
+    for column in ("calls", "meetings", "total", "with_outcome"):
+        out[column] = out[column].astype(np.int64)
+    return out
+
+
+def unused_and_deleted(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
+    """Outcomes of the selected organizations unused by the selected activities, and deleted outcomes still on them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``organization`` (label), ``state`` (``"unused"``/``"deleted"``), ``outcome_id``, ``outcome_name``,
+        ``outcome_type``, ``total`` (activities still carrying a deleted outcome), ``last_used``; deleted first,
+        then unused by name.
+    """
+    usage = usage_table(data, selection)
+    named = usage[usage["outcome_id"].notna()]
+    picked = named[named["deleted"] | (named["total"] == 0)].copy()
+    picked.insert(0, "organization", _label_column(picked))
+    picked.insert(1, "state", np.where(picked["deleted"], "deleted", "unused"))
+    picked = picked.sort_values(["state", "organization", "total", "outcome_name"],
+                                ascending=[True, True, False, True], kind="stable")
+    return picked[["organization", "state", "outcome_id", "outcome_name", "outcome_type", "total",
+                   "last_used"]].reset_index(drop=True)
+
+
+def catalogue_table(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
+    """The rows of the outcomes frame of the selected organizations and outcome names (only those pickers apply)."""
+    outcomes = data.outcomes
+    keep = np.ones(len(outcomes), dtype=bool)
+    orgs = _org_table(data, selection)
+    if orgs is not None:
+        code = pd.Index(data.organizations["organization_id"]).get_indexer(
+            outcomes["organization_id"].astype(object).map(str, na_action="ignore"))
+        keep &= orgs[code]
+    if selection.outcomes:
+        keep &= outcomes["name"].astype(object).map(normalize_outcome_name).isin(selection.outcomes).to_numpy()
+    return outcomes[keep]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What each picker can offer: ``(label, value)`` pairs in display order, and the date span."""
+
+    organizations: tuple = ()
+    outcomes: tuple = ()
+    kinds: tuple = ()
+    users: tuple = ()
+    statuses: tuple = ()
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+
+def options(data: UsageData) -> Options:
+    """The choices of every picker: organizations (natural order), outcome names (most used first, the value is
+    the normalized name), kinds present, users, statuses, and the first and last activity day."""
+    kinds = tuple(k for k, present in (("calls", (~data.is_meeting).any()), ("meetings", data.is_meeting.any()))
+                  if present)
+    times = data.time[data.time != _NAT]
+    first = last = None
+    if len(times):
+        first = pd.Timestamp(int(times.min()), unit="us").date()
+        last = pd.Timestamp(int(times.max()), unit="us").date()
+    return Options(
+        organizations=tuple(zip(data.organizations["label"], data.organizations["label"])),
+        outcomes=tuple(zip(data.outcome_keys["label"].map(str), data.outcome_keys["key"])),
+        kinds=tuple((k, k) for k in kinds),
+        users=tuple(zip(data.users["label"], data.users["label"])),
+        statuses=tuple((s, s) for s in data.statuses), first=first, last=last)
+
+
+def describe(selection: Selection, data: UsageData | None = None) -> str:
+    """The selection in words, e.g. ``"calls; organizations: Acme, Beta; from 2025-01-01 before 2025-04-01"``.
+
+    With ``data``, outcomes are named as the catalogue spells them ("Qualified"), not by their normalized key.
+    """
+    if selection.empty_range:
+        return (f"nothing: the range starts ({selection.since:%Y-%m-%d}) on or after its end "
+                f"({selection.until:%Y-%m-%d})")
+    parts = [" and ".join(selection.kinds) if selection.kinds else "all activities"]
+    for name in ("organizations", "outcomes", "users", "statuses"):
+        values = getattr(selection, name)
+        if name == "outcomes" and data is not None:
+            label_of = dict(zip(data.outcome_keys["key"], data.outcome_keys["label"].map(str)))
+            values = tuple(label_of.get(value, value) for value in values)
+        if values:
+            shown = ", ".join(values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+            parts.append(f"{name.rstrip('s') if len(values) == 1 else name}: {shown}")
+    if selection.since is not None or selection.until is not None:
+        span = []
+        if selection.since is not None:
+            span.append(f"from {selection.since:%Y-%m-%d}")
+        if selection.until is not None:
+            span.append(f"before {selection.until:%Y-%m-%d}")
+        parts.append(" ".join(span))
+    return "; ".join(parts)

@@ -1,0 +1,1 @@
+"""What people look at: plots, SVG charts, the explorers, the dashboard and the HTML report."""

@@ -1,0 +1,144 @@
+"""Every loader, the usage tables, the plots and the report on real recorded Close answers, replayed over HTTP.
+
+The recordings (tests/fixtures/real, origins in SOURCES.md) are real: calls that predate outcomes (no
+``outcome_id`` at all), an inbound voicemail with no user, a null disposition, ``cost`` as a string, a manual
+meeting with ``status`` null whose ``date_updated`` precedes its ``date_created``. Expectations are computed from
+the recorded files themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pytest
+
+import closeframe as cf
+from closeframe.plots import plot_applies_to_coverage, plot_catalogue_over_time, plot_outcomes_per_organization
+from closeframe.views.report import render_report
+from closeframe.sandbox.replay import load_recordings, serve_recordings
+from closeframe.views.usage_plots import plot_outcome_mix, plot_top_outcomes, plot_usage_over_time
+
+matplotlib.use("Agg")
+
+REAL = Path(__file__).parents[1] / "fixtures" / "real"
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    return load_recordings(REAL)
+
+
+@pytest.fixture(scope="module")
+def loaded(recordings):
+    with serve_recordings(recordings) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        frames = cf.load_outcomes(**source), cf.load_calls(**source), cf.load_meetings(**source)
+        assert replay.requests.get(400, 0) == 0 and replay.requests.get(404, 0) == 0
+    return frames
+
+
+def test_sources_name_every_recording():
+    sources = (REAL / "SOURCES.md").read_text(encoding="utf-8")
+    for path in REAL.iterdir():
+        if path.suffix in (".json", ".jsonl"):
+            assert f"`{path.name}`" in sources, path.name
+
+
+def test_recordings_hold_what_they_should(recordings):
+    assert len(recordings.calls) == 3 and len(recordings.meetings) == 2 and len(recordings.outcomes) == 2
+    assert not any("outcome_id" in call for call in recordings.calls)  # recorded before outcomes existed
+
+
+def test_every_record_loaded_once_with_every_field(recordings, loaded):
+    outcomes, calls, meetings = loaded
+    for frame, records in ((calls, recordings.calls), (meetings, recordings.meetings)):
+        assert sorted(frame["id"]) == sorted(r["id"] for r in records)
+        by_id = frame.set_index("id")
+        for record in records:
+            row = by_id.loc[record["id"]]
+            for name, value in record.items():
+                if name == "id":
+                    continue
+                assert name in by_id.columns, name
+                got = row[name]
+                if value is None:
+                    assert got is None or pd.isna(got), (name, got)
+                elif name in ("date_created", "date_updated", "activity_at", "date_answered", "starts_at", "ends_at"):
+                    assert got == pd.Timestamp(value), name
+                elif name == "cost":
+                    assert got == float(value)
+                elif isinstance(value, (list, dict)):
+                    assert got == value, name
+                else:
+                    assert got == value, (name, got, value)
+    assert sorted(outcomes["id"]) == sorted(r["id"] for r in recordings.outcomes)
+
+
+def test_real_calls_keep_their_nulls(loaded):
+    _, calls, meetings = loaded
+    assert calls["outcome_id"].isna().all()  # the field is absent, the column is there
+    voicemail = calls.loc[calls["disposition"] == "vm-left"].iloc[0]
+    assert pd.isna(voicemail["user_id"]) and pd.isna(voicemail["user_name"]) and voicemail["voicemail_duration"] == 28
+    assert calls["disposition"].isna().sum() == 1
+    assert str(calls["date_answered"].dtype) == "datetime64[us, UTC]" and calls["cost"].dtype == "float64"
+    assert calls["date_created"].is_monotonic_decreasing
+    manual = meetings.loc[meetings["source"] == "manual"].iloc[0]
+    assert pd.isna(manual["status"]) and manual["date_updated"] < manual["date_created"]
+
+
+def test_usage_tables_on_real_records(loaded):
+    outcomes, calls, meetings = loaded
+    usage = cf.outcome_usage(outcomes, calls, meetings)
+    # Nothing uses an outcome: every activity is in the "no outcome" rows, one per organization with activities.
+    unused = usage[usage["outcome_id"].notna()]
+    assert (unused["total"] == 0).all() and len(unused) == len(outcomes)
+    no_outcome = usage[usage["outcome_id"].isna()]
+    assert no_outcome["total"].sum() == len(calls) + len(meetings)
+    by_user = cf.usage_by_user(outcomes, calls, meetings)
+    assert by_user["total"].sum() == len(calls) + len(meetings)
+    assert by_user["user_id"].isna().any()  # the inbound voicemail nobody took
+    by_week = cf.usage_by_week(outcomes, calls, meetings)
+    assert by_week["total"].sum() == len(calls) + len(meetings)
+    events = cf.usage_events(outcomes, calls, meetings)
+    assert len(events) == len(calls) + len(meetings)
+
+
+def test_plots_and_report_on_real_records(loaded, tmp_path):
+    outcomes, calls, meetings = loaded
+    usage = cf.outcome_usage(outcomes, calls, meetings)
+    events = cf.usage_events(outcomes, calls, meetings)
+    for draw, data in ((plot_top_outcomes, usage), (plot_outcome_mix, usage), (plot_usage_over_time, events),
+                       (plot_outcomes_per_organization, outcomes), (plot_applies_to_coverage, outcomes),
+                       (plot_catalogue_over_time, outcomes)):
+        ax = draw(data)
+        ax.figure.savefig(tmp_path / f"{draw.__name__}.png")
+        assert (tmp_path / f"{draw.__name__}.png").stat().st_size > 1000
+    html = render_report(outcomes, calls, meetings, source="recorded Close answers (tests/fixtures/real)")
+    assert "<svg" in html and "Demo Booked" in html  # charts are inline SVG (the report leads with usage)
+
+
+def test_recorded_pages_shape_without_the_network():
+    """The recorded pages as they are, straight into the frames (the pure layer)."""
+    page = json.loads((REAL / "amp_labs_closecrm_activities.json").read_text(encoding="utf-8"))
+    frame = cf.shape.frames.meetings_frame(page["data"])
+    assert set(page["data"][0]) <= set(frame.columns)
+    assert frame["users"].iloc[0] == page["data"][0]["users"]
+
+
+def test_cache_and_fields_on_real_records(recordings, loaded, tmp_path):
+    _, calls, meetings = loaded
+    with serve_recordings(recordings) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        first = cf.load_meetings(**source, cache=tmp_path)
+        # No event log was recorded (404): the cached re-run falls back to the lookback and says so.
+        with pytest.warns(cf.EventRefreshWarning, match="could not be read"):
+            again = cf.load_meetings(**source, cache=tmp_path)
+        picked = cf.load_calls(**source, fields=["disposition", "cost", "date_answered", "recording_url"])
+    pd.testing.assert_frame_equal(first, again)
+    assert sorted(first["id"]) == sorted(meetings["id"])
+    costs = picked.set_index("id")["cost"].sort_index()
+    pd.testing.assert_series_equal(costs, calls.set_index("id")["cost"].sort_index())
+    assert "recording_url" in picked and picked["user_name"].isna().all()  # not asked for: empty, still there

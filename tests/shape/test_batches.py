@@ -1,0 +1,141 @@
+"""Shaping as pages arrive (closeframe.shape.batches) gives the frame that shaping all records at once gives."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pandas as pd
+import pandas.testing as tm
+import pytest
+
+import closeframe as cf
+from closeframe.shape.batches import FrameBatches, drop_repeated_ids
+from closeframe.shape.frames import calls_frame, meetings_frame, outcomes_frame
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _page(name: str) -> list[dict]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))["data"]
+
+
+def _recorded_calls() -> list[dict]:
+    return _page("call_list_page.json") + _page("usage/calls_alpha.json") + _page("usage/calls_beta.json")
+
+
+def _recorded_meetings() -> list[dict]:
+    return _page("meeting_list_page.json") + _page("usage/meetings_alpha.json") + _page("usage/meetings_beta.json")
+
+
+def _in_batches(build, records, size):
+    batches = FrameBatches(build, size)
+    batches.extend(copy.deepcopy(records))
+    return batches.frame()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000])
+@pytest.mark.parametrize("build, records", [(calls_frame, _recorded_calls()), (meetings_frame, _recorded_meetings())],
+                         ids=["calls", "meetings"])
+def test_batches_of_recorded_pages_equal_one_shaping(build, records, size):
+    tm.assert_frame_equal(_in_batches(build, records, size), build(copy.deepcopy(records)))
+
+
+@pytest.mark.parametrize("applies_to", ["columns", "long"])
+@pytest.mark.parametrize("name", ["outcome_list_varied.json", "outcome_list_40_orgs.json"])
+def test_outcome_batches_equal_one_shaping(name, applies_to):
+    records = _page(name)
+
+    def build(part, **labels):
+        return outcomes_frame(part, applies_to, **labels)
+
+    for size in (1, 7, 10_000):
+        tm.assert_frame_equal(_in_batches(build, records, size), build(copy.deepcopy(records)))
+
+
+def test_unknown_fields_typed_from_all_values_as_one_shaping_does():
+    """An unknown field whose values differ in type from batch to batch is typed as if shaped at once."""
+    records = copy.deepcopy(_recorded_calls())[:6]
+    for i, record in enumerate(records):
+        record["cost"] = None if i < 2 else (3 if i < 4 else 2.5)  # null, then whole numbers, then a fraction
+        record["queue"] = None if i < 3 else f"queue {i}"  # null in the first batch, text later
+        if i == 5:
+            record["late_field"] = True  # only in the last batch
+        if i == 1:
+            record["mixed"] = 1
+        if i == 4:
+            record["mixed"] = "one"
+    expected = calls_frame(copy.deepcopy(records))
+    got = _in_batches(calls_frame, records, 2)
+    tm.assert_frame_equal(got, expected)
+    assert got["cost"].dtype == "float64" and got["mixed"].dtype == object
+
+
+def test_repeated_ids_keep_the_first_row_and_only_its_categories():
+    records = copy.deepcopy(_recorded_calls())
+    moved = copy.deepcopy(records[0])
+    moved["status"] = "a status only the repeat has"
+    missing_id = copy.deepcopy(records[1])
+    del missing_id["id"]
+    with_repeat = records + [moved, missing_id, copy.deepcopy(missing_id)]
+    expected = calls_frame(records + [missing_id, copy.deepcopy(missing_id)])
+    tm.assert_frame_equal(drop_repeated_ids(_in_batches(calls_frame, with_repeat, 3)), expected)
+
+
+def _expected_activities(sb, kind: str) -> pd.DataFrame:
+    """What the sandbox holds, shaped at once from its own records (listing order), with the names /me/ gives."""
+    org = sb.store.organizations[0]
+    records = sb.store.calls(org["name"]) if kind == "call" else sb.store.meetings(org["name"])
+    build = calls_frame if kind == "call" else meetings_frame
+    return build(records, organization_names={org["id"]: org["name"]})
+
+
+@pytest.fixture(scope="module")
+def busy_sandbox():
+    """One organization with enough calls and meetings for several batches of every window."""
+    from closeframe.sandbox import serve
+
+    with serve(seed=11, organizations=1, calls=12_000, meetings=6_000, rate_limit=None) as sb:
+        yield sb
+
+
+@pytest.mark.parametrize("kind", ["call", "meeting"])
+def test_loaded_in_batches_over_the_sandbox_equals_shaping_its_records(busy_sandbox, kind, tmp_path):
+    sb = busy_sandbox
+    load = cf.load_calls if kind == "call" else cf.load_meetings
+    key = next(iter(sb.api_keys.values()))
+    expected = _expected_activities(sb, kind)
+    fresh = load(key, base_url=sb.base_url, progress=False)
+    tm.assert_frame_equal(fresh, expected)
+    cached = load(key, base_url=sb.base_url, progress=False, cache=tmp_path)  # written as it loads
+    tm.assert_frame_equal(cached, expected)
+    sb.stats.reset()
+    from_cache = load(key, base_url=sb.base_url, progress=False, cache=tmp_path, lookback=None)
+    assert sb.stats.snapshot()["requests"] <= 10  # /me/ and the open newest ends, not the 60+ pages
+    tm.assert_frame_equal(from_cache, expected)
+
+
+def test_labelled_accounts_in_batches_equal_shaping_all_records(fresh_sandbox):
+    sb = fresh_sandbox(seed=12, organizations=2, calls=6_000, meetings=0)
+    orgs = sb.store.organizations
+    got = cf.load_calls({org["name"]: sb.api_keys[org["name"]] for org in orgs}, base_url=sb.base_url,
+                        progress=False)
+    records = [r for org in orgs for r in sb.store.calls(org["name"])]
+    labels = [org["name"] for org in orgs for _ in sb.store.calls(org["name"])]
+    expected = calls_frame(records, organization_names={o["id"]: o["name"] for o in orgs}, accounts=labels)
+    tm.assert_frame_equal(got, expected)
+
+
+def test_a_failed_outcome_load_keeps_the_records_that_arrived(fresh_sandbox):
+    sb = fresh_sandbox(seed=13, organizations=1, outcomes=450, calls=0, meetings=0)
+    org = sb.store.organizations[0]
+    key = sb.api_keys[org["name"]]
+    sb.faults.revoke_after(key, 3)  # /me/ and two pages answer, then the key stops working
+    with pytest.raises(cf.CloseError) as caught:
+        cf.load_outcomes(key, base_url=sb.base_url, progress=False, client_options={"max_retries": 0})
+    partial = caught.value.partial
+    listed = [o["id"] for o in sb.store.outcomes(org["name"])]
+    assert len(partial) > 0
+    assert list(partial["id"]) == listed[:len(partial)]

@@ -1,0 +1,108 @@
+"""Usage computed by DuckDB from Parquet datasets equals the pandas path on the same data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandas.testing as tm
+import pytest
+
+import closeframe as cf
+from closeframe.errors import ConfigurationError
+from closeframe.usage.sql import outcome_usage_sql
+from usage_fixtures import frames
+
+pytest.importorskip("duckdb")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return frames()
+
+
+@pytest.fixture
+def datasets(data, tmp_path):
+    _, calls, meetings = data
+    return (cf.export(calls, tmp_path / "calls", partition_by=["organization_id", "month"]),
+            cf.export(meetings, tmp_path / "meetings", partition_by=["organization_id", "month"]))
+
+
+def test_dataset_usage_equals_pandas_usage(data, datasets):
+    outcomes, calls, meetings = data
+    expected = cf.outcome_usage(outcomes, calls, meetings)
+    got = cf.outcome_usage(outcomes, dataset={"calls": datasets[0], "meetings": datasets[1]})
+    tm.assert_frame_equal(got, expected)
+    assert got.attrs == expected.attrs and expected.attrs["no_outcome"]
+
+
+def test_calls_dataset_alone_and_as_a_string(data, datasets):
+    outcomes, calls, _ = data
+    expected = cf.outcome_usage(outcomes, calls)
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, dataset=str(datasets[0])), expected)
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, dataset=datasets[0], memory_limit="256MB", threads=1),
+                          expected)
+
+
+def test_frames_and_single_files_through_duckdb_equal_pandas(data, tmp_path):
+    outcomes, calls, meetings = data
+    expected = cf.outcome_usage(outcomes, calls, meetings)
+    tm.assert_frame_equal(outcome_usage_sql(outcomes, calls, meetings), expected)
+    tm.assert_frame_equal(outcome_usage_sql(outcomes, cf.export(calls, tmp_path / "calls.parquet"),
+                                            cf.export(meetings, tmp_path / "meetings.parquet")), expected)
+
+
+def test_a_catalogue_with_deleted_outcomes_gives_the_same_table(data, datasets):
+    # cf.outcome_catalogue adds deleted outcomes with deleted_at: both paths keep their names the same way.
+    outcomes, calls, meetings = data
+    used = set(calls["outcome_id"].dropna().astype(str))
+    catalogue = outcomes.assign(deleted_at=pd.Series(pd.NaT, index=outcomes.index, dtype="datetime64[ns, UTC]"))
+    deleted = catalogue["id"].astype(str).isin(sorted(used)[:1]) | ~catalogue["id"].astype(str).isin(used)
+    catalogue.loc[deleted, "deleted_at"] = pd.Timestamp("2026-01-02", tz="UTC")
+    expected = cf.outcome_usage(catalogue, calls, meetings)
+    assert expected["deleted"].any() and "deleted_at" in expected.columns
+    got = cf.outcome_usage(catalogue, dataset={"calls": datasets[0], "meetings": datasets[1]})
+    tm.assert_frame_equal(got, expected)
+
+
+def test_no_activities_gives_the_zero_table(data):
+    outcomes = data[0]
+    tm.assert_frame_equal(outcome_usage_sql(outcomes), cf.outcome_usage(outcomes))
+
+
+def test_bad_dataset_arguments_say_what_to_pass(data, tmp_path, datasets):
+    outcomes, calls, _ = data
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        cf.outcome_usage(outcomes, dataset=tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigurationError, match="no .parquet files"):
+        cf.outcome_usage(outcomes, dataset=tmp_path / "empty")
+    with pytest.raises(ConfigurationError, match="'calls', 'meetings' or 'cache'"):
+        cf.outcome_usage(outcomes, dataset={"call": datasets[0]})
+    with pytest.raises(ConfigurationError, match="given twice"):
+        cf.outcome_usage(outcomes, calls, dataset=datasets[0])
+    with pytest.raises(ConfigurationError, match="DataFrame or the path"):
+        outcome_usage_sql(outcomes, 42)
+
+
+def test_a_duckdb_option_with_frames_takes_the_duckdb_path_and_agrees(data):
+    outcomes, calls, meetings = data
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, calls, meetings, memory_limit="512MB"),
+                          cf.outcome_usage(outcomes, calls, meetings))
+
+
+def test_usage_from_the_loaders_cache_equals_pandas_usage(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(seed=21, organizations=2, calls=3_000, meetings=800)
+    source = dict(api_key=sb.api_keys, base_url=sb.base_url, progress=False)
+    outcomes = cf.load_outcomes(**source)
+    calls = cf.load_calls(**source, cache=tmp_path)
+    meetings = cf.load_meetings(**source, cache=tmp_path)
+    expected = cf.outcome_usage(outcomes, calls, meetings)
+    assert expected["deleted"].any() and expected.attrs["no_outcome"]
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, dataset={"cache": tmp_path}), expected)
+    tm.assert_frame_equal(cf.outcome_usage(outcomes, calls=calls, dataset={"cache": tmp_path}), expected)
+    with pytest.raises(ConfigurationError, match="not a folder"):
+        cf.outcome_usage(outcomes, dataset={"cache": tmp_path / "nowhere"})
+
+
+def test_the_duckdb_path_refuses_another_denominator(data, datasets):
+    with pytest.raises(ConfigurationError, match="pandas path only"):
+        cf.outcome_usage(data[0], dataset=datasets[0], denominator="connected")

@@ -1,0 +1,72 @@
+"""The explorer says which denominator its shares use, so ``explorer.usage["share"]`` is never misread.
+
+The explorer's "Share of" menu defaults to activities *with an outcome*, while :func:`closeframe.outcome_usage`
+defaults to all activities. On recorded-style pages (tests/fixtures/usage_real); the expected shares come from
+:func:`closeframe.outcome_usage` with the named denominator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import closeframe as cf
+from closeframe.shape.frames import calls_frame, meetings_frame, outcomes_frame
+from closeframe.views.usage_explorer import SHARE_OF
+
+FOLDER = Path(__file__).parents[1] / "fixtures" / "usage_real"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    def page(kind):
+        return json.loads((FOLDER / f"{kind}_gamma.json").read_text(encoding="utf-8"))["data"]
+
+    return outcomes_frame(page("outcomes")), calls_frame(page("calls")), meetings_frame(page("meetings"))
+
+
+def _shares(usage: pd.DataFrame) -> dict:
+    return {(str(o), None if pd.isna(i) else str(i)): (None if pd.isna(s) else round(float(s), 9))
+            for o, i, s in zip(usage["organization_id"], usage["outcome_id"], usage["share"])}
+
+
+def test_default_share_is_of_activities_with_an_outcome_and_says_so(frames):
+    explorer = cf.explore(*frames)
+    assert explorer.share_of.value == "with_outcome" and explorer.usage.attrs["denominator"] == "with_outcome"
+    assert explorer.share_label == "share of activities with an outcome"
+    assert "<th>share of activities with an outcome</th>" in explorer.table.value
+    assert "<th>share</th>" not in explorer.table.value
+
+
+@pytest.mark.parametrize("label, denominator", SHARE_OF)
+def test_every_share_of_choice_is_named_in_status_and_headers(frames, label, denominator):
+    explorer = cf.explore(*frames)
+    explorer.share_of.value = denominator
+    assert explorer.usage.attrs["denominator"] == denominator
+    assert _shares(explorer.usage) == _shares(cf.outcome_usage(*frames, denominator=denominator))
+    assert f"Shares are of {label}." in explorer.status.value
+    for view in ("Usage", "Top per organization"):
+        explorer.select(view=view)
+        assert f"<th>share of {label}</th>" in explorer.table.value, view
+    axis = {"all": "share of all activities", "with_outcome": "share of activities with an outcome",
+            "connected": "share of connected calls and held meetings with an outcome"}[denominator]
+    assert f">{axis}<".encode() in bytes(explorer.chart.value)  # the Top view's mix chart says it too
+    explorer.select(view="Organizations side by side")
+    assert explorer.share_of.value == denominator  # select() leaves the menu as it was
+    assert f"share of {label} per outcome name" in explorer.table.value
+
+
+def test_connected_share_says_when_calls_cannot_tell_it(frames):
+    outcomes, calls, meetings = frames
+    bare = calls.drop(columns=["status", "disposition"])
+    explorer = cf.explore(outcomes, bare, meetings)
+    assert "connected" not in explorer.status.value
+    explorer.share_of.value = "connected"
+    assert explorer.usage["calls"].sum() == 0  # what the note explains
+    assert "No call has a status or disposition (were they loaded?)" in explorer.status.value
+    full = cf.explore(*frames)
+    full.share_of.value = "connected"
+    assert "No call has a status" not in full.status.value and full.usage["calls"].sum() > 0
