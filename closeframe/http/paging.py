@@ -18,6 +18,9 @@ neither adding more than one request per listing:
   record is no longer there and an unread one is, records were deleted before the cursor: the listing is paged
   again from the start (at most :data:`MAX_RESTARTS` times, then :class:`~closeframe.errors.DataChangedError`).
   Starting one early costs 1 record in 100, i.e. at most one extra request for listings under 9,900 records.
+  With ``ahead=``, the pages after the first are asked for several at once (a catalogue of a few hundred
+  outcomes in two round trips, not one per page); each still opens with a record of the page before it, so the
+  check stays exact whichever page the server answers first.
 
 A record present for the whole load is returned exactly once. A record inserted or deleted during the load may or
 may not be returned (see docs/reliability.md).
@@ -26,6 +29,8 @@ may not be returned (see docs/reliability.md).
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -62,7 +67,7 @@ def _record_id(record: Any) -> Any:
 
 def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] | None = None, *,
                       fields: Sequence[str] | str | None = None, page_size: int = PAGE_SIZE,
-                      on_page: OnPage | None = None, seen: set | None = None) -> Iterator[dict]:
+                      on_page: OnPage | None = None, seen: set | None = None, ahead: int = 1) -> Iterator[dict]:
     """Yield every record of an offset-paged listing once, re-paging when records are deleted under the cursor.
 
     Parameters
@@ -79,45 +84,102 @@ def paginate_verified(client: CloseClient, path: str, params: Mapping[str, Any] 
         Called with the number of records of each page.
     seen : set, optional
         Ids already yielded by the caller (they are not yielded again).
+    ahead : int, default 1
+        Pages requested at once after the first (1: one after the other). Each still starts one record early;
+        see the notes.
 
     Raises
     ------
     DataChangedError
         When records were deleted under the cursor on more than :data:`MAX_RESTARTS` passes.
+
+    Notes
+    -----
+    With ``ahead > 1``, once the first page says more follow, the next ``ahead`` pages are asked for together,
+    each at the offset it has if every page before it is full (``100 k - k``), so the listing's pages come back in
+    one round trip instead of one each. Each such page is checked as a page asked alone would be: it must open
+    with a record the page before it read (its last one, or an earlier one that an insertion pushed along). Two
+    pages that share a record cover every record between them that was present throughout, whichever of the two
+    the server answered first; so the check is exact without any request beyond the overlap. A page that fails
+    it, or whose offset turned out wrong (a page before it was short), is dropped with the pages after it, and
+    asked again alone, after the page before it: then a failed check means records were deleted, as in the
+    one-at-a-time pager.
     """
     query = list_query(params, fields)
     seen = set() if seen is None else seen
     shown = "/" + path.strip("/") + "/"
-    for attempt in range(MAX_RESTARTS + 1):
-        skip, last_id, changed = 0, None, False
-        while True:
-            start = skip - 1 if last_id is not None else skip
-            records, has_more = client.get_page(path, {**query, "_skip": start, "_limit": page_size})
-            if last_id is not None:
-                first = _record_id(records[0]) if records else None
-                # The last record read should open this page. A record read before (an insertion moved it) is
-                # harmless; an unread one, or nothing, means records before the cursor were deleted.
-                if first != last_id and (first is None or first not in seen):
-                    changed = True
-                    break
-            fresh = _unseen(records, seen)
-            if on_page is not None:
-                on_page(len(fresh))  # progress counts records, not the re-read overlap
-            yield from fresh
-            if not has_more or not records or (last_id is not None and len(records) <= 1):
+    pool = ThreadPoolExecutor(max_workers=max(ahead - 1, 1), thread_name_prefix="closeframe-page")
+    halt = threading.Event()
+
+    def ask_ahead(page_query: dict) -> tuple[list, bool]:
+        with client.stopped_in_thread(halt):
+            return client.get_page(path, page_query)
+
+    try:
+        for attempt in range(MAX_RESTARTS + 1):
+            changed = yield from _verified_pass(client, path, query, page_size, on_page, seen, ahead, pool,
+                                                ask_ahead)
+            if not changed:
                 return
-            last_id = _record_id(records[-1])
-            if last_id is None:  # records without ids cannot be checked; page on plainly
-                skip, last_id = start + len(records), None
-                continue
-            skip = start + len(records)
-        if changed:
             log.info("%s for %s changed while paging (records deleted); paging it again (%d)", shown,
                      client.label, attempt + 1)
+    finally:
+        # A page asked ahead that is no longer needed (the listing ended before it, or the load failed or was
+        # interrupted) is not waited for, and stops waiting for its turn under the rate limit.
+        halt.set()
+        pool.shutdown(wait=False, cancel_futures=True)
     raise DataChangedError(
         f"GET {shown} for {client.label}: records kept being deleted while it was paged ({MAX_RESTARTS + 1} "
         f"passes); {len(seen)} records were read but the listing could not be read consistently. Try again when "
         "fewer changes are being made.", path=shown, attempts=MAX_RESTARTS + 1)
+
+
+def _verified_pass(client: CloseClient, path: str, query: dict, page_size: int, on_page: OnPage | None,
+                   seen: set, ahead: int, pool: ThreadPoolExecutor,
+                   ask_ahead: Callable[[dict], tuple[list, bool]]) -> Iterator[dict]:
+    """One pass over the listing (see :func:`paginate_verified`); returns True when it must start again."""
+    skip, last_id = 0, None
+    while True:
+        start = skip - 1 if last_id is not None else skip
+        wave = [start]
+        if last_id is not None and ahead > 1:
+            # The offsets the next pages have if each page before them is full (each starts one record early).
+            wave += [start + i * (page_size - 1) for i in range(1, ahead)]
+        # The first page of a wave is asked for here, after every page before it came back; the others in the
+        # pool, at the same time. A future not needed (the listing ended earlier) is never waited for.
+        others = [pool.submit(ask_ahead, {**query, "_skip": s, "_limit": page_size})
+                  for s in wave[1:]]
+        try:
+            answers = [client.get_page(path, {**query, "_skip": start, "_limit": page_size})]
+            for position, page_start in enumerate(wave):
+                if position:
+                    if page_start != start:  # a page before it was short: its offset is wrong, ask again
+                        break
+                    answers.append(others[position - 1].result())
+                records, has_more = answers[-1]
+                if last_id is not None:
+                    first = _record_id(records[0]) if records else None
+                    # The last record read should open this page. A record read before (an insertion moved it) is
+                    # harmless; an unread one, or nothing, means records before the cursor were deleted -- or,
+                    # for a page asked together with the one before it, that it was answered first.
+                    if first != last_id and (first is None or first not in seen):
+                        if position:
+                            break  # asked again alone, after the page before it
+                        return True
+                fresh = _unseen(records, seen)
+                if on_page is not None:
+                    on_page(len(fresh))  # progress counts records, not the re-read overlap
+                yield from fresh
+                if not has_more or not records or (last_id is not None and len(records) <= 1):
+                    return False
+                last_id = _record_id(records[-1])
+                skip = page_start + len(records)
+                if last_id is None:  # records without ids cannot be checked; page on plainly
+                    break
+                start = skip - 1
+        finally:
+            for future in others:
+                future.cancel()
 
 
 def record_created(record: Any) -> datetime | None:

@@ -921,7 +921,9 @@ def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
         if len({piece.dtype for piece in pieces}) > 1:
             # An unknown field whose values were typed differently in different frames (whole numbers in one,
             # text or fractions in another): type it from all its values, as one frame of all records would.
-            pieces = [pd.Series(_inferred_array(list(_missing_as_none(pieces))))]
+            inferred = _inferred_array(list(_missing_as_none(pieces)))
+            # Its own dtype: a Series of an object array of text would be re-inferred as pandas' "str" dtype.
+            pieces = [pd.Series(inferred, dtype=inferred.dtype, copy=False)]
         arrays = [piece.array for piece in pieces]
         # The arrays' own concatenation (what pd.concat ends in, without its per-Series work: it counted for
         # hundreds of pieces); pyarrow string arrays are joined by reference, not copied.

@@ -139,3 +139,35 @@ def test_a_failed_outcome_load_keeps_the_records_that_arrived(fresh_sandbox):
     listed = [o["id"] for o in sb.store.outcomes(org["name"])]
     assert len(partial) > 0
     assert list(partial["id"]) == listed[:len(partial)]
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+@pytest.mark.parametrize("applies_to", ["columns", "long"])
+def test_records_of_several_accounts_shaped_once_equal_their_frames_joined(labelled, applies_to):
+    from closeframe.shape.batches import drop_ids_loaded_before, labelled_frame, labelled_records_frame
+
+    page = json.loads((FIXTURES / "outcome_list_40_orgs.json").read_text(encoding="utf-8"))
+    names = {org["id"]: org["name"] for org in page["organizations"]}
+    by_org: dict = {}
+    for record in page["data"]:
+        by_org.setdefault(record["organization_id"], []).append(record)
+    accounts = [(records, f"key {i}", f"label {i % 3}" if labelled else None, False)
+                for i, records in enumerate(by_org.values())]
+    # A second key of the first organization (its outcomes are kept once), with a field Close added since.
+    accounts.append(([{**r, "new_field": f"v{i}"} for i, r in enumerate(accounts[0][0])] + [
+        {**accounts[1][0][0], "id": "outcome_only_in_the_last_account", "new_field": "text"}], "key again",
+        "again" if labelled else None, False))
+
+    def build(records, **labels):
+        return outcomes_frame(records, applies_to, **labels)
+
+    once, overlaps = labelled_records_frame(copy.deepcopy(accounts), build, organization_names=names,
+                                            labelled=labelled)
+    frames, expected_overlaps = drop_ids_loaded_before([build(copy.deepcopy(a[0])) for a in accounts],
+                                                       [a[1] for a in accounts])
+    joined = labelled_frame([(frame, a[2]) for frame, a in zip(frames, accounts)], build,
+                            organization_names=names, labelled=labelled)
+    tm.assert_frame_equal(once, joined)
+    # Records, not rows: in "long" mode the joined frames count an outcome once per applies_to value.
+    assert overlaps == {("key 0", "key again"): len(accounts[0][0])}
+    assert applies_to == "long" or expected_overlaps == overlaps
