@@ -469,23 +469,26 @@ _LIST_OF_TEXT = pa.list_(pa.string())
 
 
 def _nested_column(records: _Records, field: str) -> Any:
-    """One list field (``attendees``, ``users``...) as an Arrow list array, its type inferred from the values.
+    """One list field (``attendees``, ``users``...) as an Arrow list array (see :func:`_nested_array`)."""
+    return _nested_array(records.values(field), _NESTED_WHEN_EMPTY.get(field, _LIST_OF_TEXT))
+
+
+def _nested_array(values: list, empty_type: pa.DataType = _LIST_OF_TEXT) -> Any:
+    """Lists as an Arrow list array, its type inferred from the values (``empty_type`` when nothing tells).
 
     pyarrow infers ``list<struct<...>>`` with the union of the dicts' keys; values that fit no Arrow type (text
-    and numbers in one list, a dict where a list belongs) keep the field an ``object`` array, as given.
+    and numbers in one list, a dict where a list belongs) stay an ``object`` array, as given.
     """
-    values = records.values(field)
     try:
         array = pa.array(values, memory_pool=_CONVERT_POOL)
     except _ARROW_REFUSALS:
         return _object_array(values)
     if pa.types.is_null(array.type):
-        array = pa.nulls(len(array), _NESTED_WHEN_EMPTY.get(field, _LIST_OF_TEXT))
-    elif not pa.types.is_list(array.type) or pa.types.is_null(array.type.value_type):
-        if array.null_count + sum(1 for v in values if v == []) != len(values):
-            return _object_array(values)  # not lists
-        # Only empty lists and missing values: the empty type, not a list of nulls.
-        array = array.cast(_NESTED_WHEN_EMPTY.get(field, _LIST_OF_TEXT))
+        array = pa.nulls(len(array), empty_type)
+    elif not pa.types.is_list(array.type):
+        return _object_array(values)  # not lists
+    elif pa.types.is_null(array.type.value_type):
+        array = array.cast(empty_type)  # only empty lists and missing values
     return pd.arrays.ArrowExtensionArray(array)
 
 
