@@ -36,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from closeframe.http.client import PAGE_SIZE, CloseClient, list_query
+from closeframe.http.deletions import DeletionLog, object_type_of
 from closeframe.errors import DataChangedError
 
 __all__ = ["MAX_RESTARTS", "DateBounds", "paginate_newest_first", "paginate_verified", "record_created"]
@@ -307,42 +308,81 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
             if created is None or bounds.keeps(created):
                 yield record
 
-    while True:
-        page_query = {**query, "_skip": 0, "_limit": page_size}
-        if upper is not None:
-            page_query["date_created__lt"] = _iso(upper)
-        records, has_more = client.get_page(path, page_query)
-        dates = [record_created(record) for record in records]
-        readable = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records))
-        if not readable or any(later > earlier for earlier, later in zip(dates, dates[1:])) or any(
-                (upper is not None and d >= upper) or (low is not None and d < low) for d in dates):
-            yield from fallback()
-            return
-        fresh = []
-        for record, created in zip(records, dates):
-            if record["id"] not in seen:
-                seen.add(record["id"])
-                if bounds.keeps(created):
-                    fresh.append(record)
-        if on_page is not None:
-            on_page(len(fresh))
-        yield from fresh
-        if not has_more or not records:
-            return
-        second = _floor_second(dates[-1])
-        if _floor_second(dates[0]) == second:
-            # A whole page in one second (a dialer, a bulk import): read that second alone by offset.
-            log.info("%s for %s: more than a page of records in the second %s; reading it by offset", path,
-                     client.label, _iso(second))
-            window = {**rest, "date_created__gte": _iso(second), "date_created__lt": _iso(second + _SECOND)}
-            for record in paginate_verified(client, path, window, fields=list_query({}, fields,
-                                            also=("date_created",)).get("_fields"), page_size=page_size,
-                                            on_page=on_page, seen=seen):
-                created = record_created(record)
-                if created is None or bounds.keeps(created):
-                    yield record
-            upper = second
-            if low is not None and upper <= low:
+    object_type = object_type_of(path)
+    deletions = None
+    skip = 0  # records of the second below ``upper`` already read, skipped instead of read again
+    anchors: list[tuple[datetime, list]] = []  # (that second, the ids skipped), checked against the log at the end
+
+    def pages() -> Iterator[dict]:
+        nonlocal upper, skip, deletions
+        while True:
+            page_query = {**query, "_skip": skip, "_limit": page_size}
+            if upper is not None:
+                page_query["date_created__lt"] = _iso(upper)
+            records, has_more = client.get_page(path, page_query)
+            if deletions is None and object_type is not None and records and has_more:
+                deletions = DeletionLog(client, object_type)
+                deletions.start()  # asked in the background: until it answers, pages re-read as before
+            dates = [record_created(record) for record in records]
+            readable = all(d is not None and _record_id(r) is not None for d, r in zip(dates, records))
+            if not readable or any(later > earlier for earlier, later in zip(dates, dates[1:])) or any(
+                    (upper is not None and d >= upper) or (low is not None and d < low) for d in dates):
+                yield from fallback()
                 return
-            continue
-        upper = second + _SECOND
+            fresh = []
+            for record, created in zip(records, dates):
+                if record["id"] not in seen:
+                    seen.add(record["id"])
+                    if bounds.keeps(created):
+                        fresh.append(record)
+            if on_page is not None:
+                on_page(len(fresh))
+            yield from fresh
+            if not has_more or not records:
+                return
+            second = _floor_second(dates[-1])
+            if _floor_second(dates[0]) == second:
+                # A whole page in one second (a dialer, a bulk import): read that second alone by offset.
+                log.info("%s for %s: more than a page of records in the second %s; reading it by offset", path,
+                         client.label, _iso(second))
+                window = {**rest, "date_created__gte": _iso(second), "date_created__lt": _iso(second + _SECOND)}
+                for record in paginate_verified(client, path, window, fields=list_query({}, fields,
+                                                also=("date_created",)).get("_fields"), page_size=page_size,
+                                                on_page=on_page, seen=seen):
+                    created = record_created(record)
+                    if created is None or bounds.keeps(created):
+                        yield record
+                upper, skip = second, 0
+                if low is not None and upper <= low:
+                    return
+                continue
+            upper = second + _SECOND
+            skip = 0
+            if deletions is not None and deletions.available:
+                # The records of that second read so far open the next page: skipped, not read again. Only a
+                # deletion of one of them before the next page would make the skip pass over an unread record;
+                # the event log names it at the end, and that second is then read again.
+                skipped = [r["id"] for r, d in zip(records, dates) if _floor_second(d) == second]
+                skip = len(skipped)
+                anchors.append((second, skipped))
+
+    try:
+        yield from pages()
+        if anchors:
+            deleted = deletions.deleted_ids()
+            for second, skipped in anchors:
+                if deleted.isdisjoint(skipped):
+                    continue
+                log.info("%s for %s: a record of %s skipped as read was deleted; reading that second again",
+                         path, client.label, _iso(second))
+                records, _ = client.get_page(path, {**query, "_skip": 0, "_limit": page_size,
+                                                    "date_created__lt": _iso(second + _SECOND)})
+                for record in records:
+                    created = record_created(record)
+                    if _record_id(record) is not None and record["id"] not in seen and \
+                            (created is None or bounds.keeps(created)):
+                        seen.add(record["id"])
+                        yield record
+    finally:
+        if deletions is not None:
+            deletions.close()
