@@ -399,6 +399,13 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
 HEADER = ["scenario", "tool", "requests", "429s", "wall s", "ratio to bound", "peak MB", "note"]
 
 
+def shown_command(args: argparse.Namespace) -> str:
+    """The options that chose what ran (not where its output went: those are paths of this machine)."""
+    parts = ["--quick"] * args.quick + [f"--only {name}" for name in args.only or ()]
+    parts += [f"--calls {args.calls}"] * (args.calls is not None) + [f"--baseline {ref}" for ref in args.baseline]
+    return " ".join(parts)
+
+
 def markdown(rows: list[Row]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
@@ -460,7 +467,7 @@ def _run(args: argparse.Namespace) -> int:
     if "explorer" in wanted:
         rows += bench_explorer(args.quick, timeout)
 
-    header = (f"Machine: {machine()}.\n\nCommand: `python bench/run.py {' '.join(sys.argv[1:])}`.\n\nSandbox: "
+    header = (f"Machine: {machine()}.\n\nCommand: `python bench/run.py {shown_command(args)}`.\n\nSandbox: "
               f"{LATENCY * 1000:.0f} ms latency (A2: 40 ms), {RATE_LIMIT:g} requests/s per "
               f"key, {RATE_LIMIT * ORG_RATE_FACTOR:g} per organization. Bound = max(pages x latency / concurrency, "
               "pages / rate limit) with pages the minimum page requests, concurrency the number of accounts (one "
