@@ -9,6 +9,7 @@ as before.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -51,7 +52,7 @@ class DeletionLog:
         self.object_type = object_type
         self.since: datetime | None = None
         self._probe: Future | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._halt = threading.Event()
 
     def _params(self) -> dict:
         since = self.since.astimezone(timezone.utc).replace(tzinfo=None).isoformat()  # the log's dates are naive UTC
@@ -61,9 +62,13 @@ class DeletionLog:
         """Note the server's time (after the listing's first answer) and ask the log in the background."""
         now = self.client.server_now() or datetime.now(timezone.utc)
         self.since = now - _MARGIN
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-events")
-        self._probe = self._pool.submit(self.client.get, "event/", {**self._params(), "_limit": 1})
-        self._pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeframe-events")
+        self._probe = pool.submit(self._ask, {**self._params(), "_limit": 1})
+        pool.shutdown(wait=False)
+
+    def _ask(self, params: dict) -> dict:
+        with self.client.stopped_in_thread(self._halt):  # a probe still waiting ends with the listing
+            return self.client.get("event/", params)
 
     @property
     def available(self) -> bool:
@@ -94,6 +99,7 @@ class DeletionLog:
             seen.add(cursor)
 
     def close(self) -> None:
-        """Forget a probe still waiting (the listing ended first)."""
+        """Forget a probe still waiting (the listing ended first, or failed)."""
+        self._halt.set()
         if self._probe is not None:
             self._probe.cancel()
