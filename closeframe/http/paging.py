@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from closeframe.http.client import PAGE_SIZE, CloseClient, list_query
 from closeframe.http.deletions import DeletionLog, object_type_of
-from closeframe.errors import DataChangedError
+from closeframe.errors import CloseError, DataChangedError
 
 __all__ = ["MAX_RESTARTS", "DateBounds", "paginate_newest_first", "paginate_verified", "record_created"]
 
@@ -151,12 +151,22 @@ def _verified_pass(client: CloseClient, path: str, query: dict, page_size: int, 
         others = [pool.submit(ask_ahead, {**query, "_skip": s, "_limit": page_size})
                   for s in wave[1:]]
         try:
-            answers = [client.get_page(path, {**query, "_skip": start, "_limit": page_size})]
+            try:
+                answers = [client.get_page(path, {**query, "_skip": start, "_limit": page_size})]
+            except CloseError:
+                # The load fails here; the pages of the wave that did arrive are handed over first, so what
+                # arrived is on the error's .partial (unchecked: the load is incomplete anyway).
+                yield from _arrived(others, seen)
+                raise
             for position, page_start in enumerate(wave):
                 if position:
                     if page_start != start:  # a page before it was short: its offset is wrong, ask again
                         break
-                    answers.append(others[position - 1].result())
+                    try:
+                        answers.append(others[position - 1].result())
+                    except CloseError:
+                        yield from _arrived(others[position:], seen)  # as above
+                        raise
                 records, has_more = answers[-1]
                 if last_id is not None:
                     first = _record_id(records[0]) if records else None
@@ -181,6 +191,18 @@ def _verified_pass(client: CloseClient, path: str, query: dict, page_size: int, 
         finally:
             for future in others:
                 future.cancel()
+
+
+def _arrived(futures: list, seen: set) -> Iterator[dict]:
+    """The unseen records of the pages asked ahead that came back (waiting a little for those on their way)."""
+    wait(futures, timeout=_ARRIVAL_WAIT)
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            yield from _unseen(future.result()[0], seen)
+
+
+#: Seconds a failing load waits for the pages of its last wave that are still on their way.
+_ARRIVAL_WAIT = 10.0
 
 
 def record_created(record: Any) -> datetime | None:
