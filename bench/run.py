@@ -295,7 +295,8 @@ def _expected_ids(sandbox, scenario: Scenario) -> tuple[int, str]:
     return len(ids), _digest(ids)
 
 
-def bench_loading(scenario: Scenario, timeout: float) -> list[Row]:
+def bench_loading(scenario: Scenario, timeout: float, repeat: int = 1) -> list[Row]:
+    """Each tool loads the scenario ``repeat`` times, the tools taking turns; the best wall time is kept."""
     from closeframe.sandbox import serve
 
     rows = []
@@ -303,9 +304,11 @@ def bench_loading(scenario: Scenario, timeout: float) -> list[Row]:
         keys = list(sandbox.api_keys.values())
         expected_rows, expected_ids = _expected_ids(sandbox, scenario)
         allowed = scenario.min_pages + scenario.organizations
-        for tool in loader_tools():
-            row = Row(scenario.title, tool)
-            rows.append(row)
+        for turn, tool in ((turn, tool) for turn in range(repeat) for tool in loader_tools()):
+            row = next((r for r in rows if r.tool == tool), None)
+            if row is None:
+                row = Row(scenario.title, tool)
+                rows.append(row)
             missing = _tool_available(tool)
             if missing:
                 row.note = missing
@@ -314,6 +317,8 @@ def bench_loading(scenario: Scenario, timeout: float) -> list[Row]:
             sandbox.stats.reset()
             result = _worker({"mode": "load", "tool": tool, "kind": scenario.kind, "base_url": sandbox.base_url,
                               "keys": keys}, timeout)
+            if turn and "error" not in result and row.wall is not None and result["wall"] >= row.wall:
+                continue  # not this tool's best turn
             stats = sandbox.stats.snapshot()
             page_path = "/outcome/" if scenario.kind == "outcomes" else "/activity/call/"
             pages = stats["by_path"].get(page_path, 0)
@@ -402,7 +407,8 @@ HEADER = ["scenario", "tool", "requests", "429s", "wall s", "ratio to bound", "p
 def shown_command(args: argparse.Namespace) -> str:
     """The options that chose what ran (not where its output went: those are paths of this machine)."""
     parts = ["--quick"] * args.quick + [f"--only {name}" for name in args.only or ()]
-    parts += [f"--calls {args.calls}"] * (args.calls is not None) + [f"--baseline {ref}" for ref in args.baseline]
+    parts += [f"--calls {args.calls}"] * (args.calls is not None) + [f"--repeat {args.repeat}"] * (args.repeat > 1)
+    parts += [f"--baseline {ref}" for ref in args.baseline]
     return " ".join(parts)
 
 
@@ -436,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only these scenarios (repeatable)")
     parser.add_argument("--json", type=Path, help="also write every row as JSON (for tests)")
     parser.add_argument("--calls", type=int, help="calls in scenario B (default 200,000; 3,000 with --quick)")
+    parser.add_argument("--repeat", type=int, default=1, help="turns of every tool on the outcome scenarios, the "
+                                                                 "best wall time kept (a loaded machine)")
     parser.add_argument("--baseline", action="append", default=[], metavar="REF",
                         help="also run closeframe as it is at this git ref (repeatable)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -461,7 +469,7 @@ def _run(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     for scenario in scenarios(args.quick, args.calls):
         if scenario.name in wanted:
-            rows += bench_loading(scenario, timeout)
+            rows += bench_loading(scenario, timeout, args.repeat if scenario.kind == "outcomes" else 1)
     if "shaping" in wanted:
         rows += bench_shaping(20_000 if args.quick else 1_000_000, timeout)
     if "explorer" in wanted:
