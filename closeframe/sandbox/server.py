@@ -191,9 +191,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._mutate_for_fault(fault["kind"], principal, path, parse_qs(split.query))
             if not in_api:
                 raise _error(404, f"Not found. API paths start with {API_PREFIX}/.")
-            api_key_id = None if credential in sb.tokens.values() else \
-                "api_" + hashlib.sha256(principal.label.encode()).hexdigest()[:22]  # an id, never the key
-            with sb.store.events.acting(principal.user["id"], api_key_id):
+            with sb.store.events.acting(principal.user["id"], **self._credential_ids(credential, principal),
+                                        meta={"request_method": method, "request_path": split.path}):
                 status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
                                               principal)
             if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
@@ -218,6 +217,13 @@ class Handler(BaseHTTPRequestHandler):
         if principal is None:
             return sb.limiter.acquire("anonymous", "anonymous", group, consume=False)
         return sb.limiter.acquire(principal.label, principal.org, group, consume=False)
+
+    def _credential_ids(self, credential: str, principal: Principal) -> dict:
+        """What an event says of the credential: an API key's id, or an OAuth client and scope (never the secret)."""
+        digest = hashlib.sha256(principal.label.encode()).hexdigest()[:22]
+        if credential in self.server.sandbox.tokens.values():
+            return {"oauth_client_id": "oa2client_" + digest, "oauth_scope": "all.full_access"}
+        return {"api_key_id": "api_" + digest}
 
     def _credential(self) -> str | None:
         header = self.headers.get("Authorization") or ""
@@ -553,7 +559,7 @@ class Handler(BaseHTTPRequestHandler):
                     for m in store.organization(who.org)["memberships"])
         access = store.events.access
         if access == "none" or (access == "admins" and not admin):
-            raise _error(403, "You don't have access to the event log of this organization.")
+            raise _error(store.events.refusal_status, "You don't have access to the event log of this organization.")
         return admin
 
     def _event_list(self, who, params, **_):
