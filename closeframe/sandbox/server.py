@@ -41,6 +41,18 @@ _REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "429-top-l
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def _add_lone_surrogate(payload: Any, field: str | None) -> None:
+    """Append half an emoji (a lone high surrogate) to a text field of the answer's first record (the fault)."""
+    records = payload.get("data") if isinstance(payload, dict) and isinstance(payload.get("data"), list) else [payload]
+    for record in records[:1]:
+        if not isinstance(record, dict):
+            return
+        name = field or next((n for n in ("user_name", "title", "name", "note") if isinstance(record.get(n), str)),
+                             None)
+        if name is not None:
+            record[name] = (record.get(name) or "") + "half an emoji \ud83c"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a credential is: its organization (name), its user, and a printable label (never the secret)."""
@@ -118,10 +130,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp=None) -> str:
         """The Date header, from the store's clock: the clock that stamps the records it creates, as Close's
-        Date and its records' dates come from one clock. It stands behind the real one (see ``NOW``)."""
+        Date and its records' dates come from one clock (unless the ``clock_offset`` knob sets the Date apart).
+        It stands behind the real one (see ``NOW``)."""
         if timestamp is not None:
             return super().date_time_string(timestamp)
-        return super().date_time_string(self.server.sandbox.store.clock_us() / 1_000_000)
+        sb = self.server.sandbox
+        return super().date_time_string(sb.store.clock_us() / 1_000_000 + sb.clock_offset)
+
+    def send_response(self, code, message=None) -> None:
+        """The status line, ``Server`` and ``Date`` (left out under the ``date_header=False`` knob)."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        if self.server.sandbox.date_header:
+            self.send_header("Date", self.date_time_string())
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -197,6 +219,8 @@ class Handler(BaseHTTPRequestHandler):
                                               principal)
             if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
                 payload["has_more"] = True
+            if fault and fault["kind"] == "lone-surrogate":
+                _add_lone_surrogate(payload, fault.get("field"))
             headers: dict = {}
         except _HTTPError as answer:
             status, payload, headers = answer.status, answer.payload, answer.headers
@@ -205,9 +229,10 @@ class Handler(BaseHTTPRequestHandler):
         if admitted and not 200 <= status < 300:
             sb.faults.refund(credential)
         headers.update(decision.headers(sb.rate_limit_headers))
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        sb.stats.record(path, label, status)
         kind = fault["kind"] if fault else None
+        # A lone surrogate cannot be UTF-8: it travels escaped (\\ud83c), as a JSON encoder writing ASCII sends it.
+        data = json.dumps(payload, ensure_ascii=kind == "lone-surrogate", separators=(",", ":")).encode("utf-8")
+        sb.stats.record(path, label, status)
         if kind == "truncated-json":
             data = data[: max(1, len(data) // 2)]
         self._write(status, data, JSON_TYPE, headers, cut=kind == "reset-mid-body")
@@ -510,10 +535,14 @@ class Handler(BaseHTTPRequestHandler):
         ids = params.get("id__in")
         if ids is not None:
             filters["ids"] = [v.strip() for v in ids.split(",") if v.strip()]
+            if sb.id_in == "first":
+                filters["ids"] = filters["ids"][:1]  # a server that reads only the first id of the list
         return filters
 
     def _activity_list(self, who, parts, params, **_):
         skip, limit = self._paging(params)
+        if self.server.sandbox.page_cap:
+            limit = min(limit, self.server.sandbox.page_cap)  # a server paging at its own size, whatever is asked
         filters = self._activity_filters(params)
         org_filter = params.get("organization_id")
         if org_filter and org_filter != who.org_id:
