@@ -183,9 +183,7 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
     for column in ("change", "source"):
         frame[column] = pd.Categorical(frame[column].astype(object))
     frame["organization_id"] = pd.Categorical(frame["organization_id"].astype(object))
-    # Where each organization's history came from: events when the log gave any outcome event, else snapshots only.
-    frame.attrs["history_source"] = {str(org): "events" if parts.get("events") else "snapshots"
-                                     for org, parts in history.items()}
+    frame.attrs["history_source"] = {str(org): _source(parts) for org, parts in history.items()}
     if organization_names:
         frame.insert(1, "organization_name", pd.Categorical(
             frame["organization_id"].astype(object).map(dict(organization_names))))
@@ -281,6 +279,11 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
         warnings.warn(f"Outcome events could not be read for {client.label} ({type(exc).__name__}: {exc}); the "
                       "history comes from catalogue snapshots alone, so deletion times are only known to lie "
                       "between two snapshots.", OutcomeHistoryWarning, stacklevel=2)
+    latest = max((_when(s.get("taken_at")) for s in snapshots), default=pd.NaT)
+    if latest is not pd.NaT and _when(taken_at) <= latest:
+        # Date has whole seconds and a new client estimates Close's clock afresh: two runs in one second could
+        # stamp the later snapshot earlier and turn a deletion into a creation. Snapshots are taken in turn.
+        taken_at = (latest + pd.Timedelta(microseconds=1)).isoformat()
     snapshot = {"taken_at": taken_at, "outcomes": live}
     if not snapshots or snapshots[-1].get("outcomes") != live:
         snapshots.append(snapshot)
@@ -312,7 +315,15 @@ def _load(what: str, api_key, token, base_url, cache, progress, on_error, client
 
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress, desc=what,
                            client_options=client_options)
-    return frame_from_results(results, build, on_error=on_error, what=what)
+    frame = frame_from_results(results, build, on_error=on_error, what=what)
+    frame.attrs["history_source"] = {str(org): _source(parts) for result in results if result.error is None
+                                     for part in result.records or [] for org, parts in part[2].items()}
+    return frame
+
+
+def _source(parts: Mapping[str, Any]) -> str:
+    """Where an organization's history came from: events when the log gave any outcome event, else snapshots."""
+    return "events" if parts.get("events") else "snapshots"
 
 
 _SHARED = """

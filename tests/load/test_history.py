@@ -172,3 +172,25 @@ def test_history_arguments_and_no_cache(fresh_sandbox, tmp_path):
         path.write_text("{broken", encoding="utf-8")  # a damaged cache costs the history, never the call
     again = cf.outcome_changes(key, base_url=sb.base_url, progress=False, cache=damaged)
     assert len(again) and not again["outcome_id"].isna().any()
+
+
+def test_history_from_snapshots_until_outcome_events_appear(fresh_sandbox, tmp_path):
+    # Close's default as far as anyone knows: no outcome events. The snapshots carry the history and say so.
+    sb = fresh_sandbox(seed=17, organizations=1, calls=10, meetings=2)
+    name, key = next(iter(sb.api_keys.items()))
+    org = sb.store.org_id(name)
+    kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
+    first = cf.outcome_changes(key, **kwargs)
+    assert first.attrs["history_source"] == {org: "snapshots"} and set(first["source"]) == {"snapshot"}
+    quiet, logged = sb.store.outcomes(name)[:2]
+    requests.delete(f"{sb.base_url}outcome/{quiet['id']}/", auth=(key, ""), timeout=10)
+    second = cf.outcome_changes(key, **kwargs).set_index(["outcome_id", "change"])
+    row = second.loc[(quiet["id"], "deleted")]
+    assert (row["source"], row["exact"], row["name"]) == ("snapshot", False, quiet["name"])
+    sb.store.events.outcome_events = True  # events appear: they are used from then on
+    requests.delete(f"{sb.base_url}outcome/{logged['id']}/", auth=(key, ""), timeout=10)
+    third = cf.outcome_changes(key, **kwargs)
+    assert third.attrs["history_source"] == {org: "events"}
+    row = third.set_index(["outcome_id", "change"]).loc[(logged["id"], "deleted")]
+    assert (row["source"], row["exact"], row["user_id"]) == ("event", True, sb.store.users(name)[0]["id"])
+    assert len(third) == len(second) + 1
