@@ -12,8 +12,10 @@ import requests
 from pandas.testing import assert_frame_equal
 
 import closeframe as cf
-from closeframe.store.eventlog import ClockSkewWarning, EventRefreshWarning, event_time, log_refused
+from closeframe.store.eventlog import event_time, log_refused
 from tests.store.test_refresh import _change_everything, _expected_from_store
+
+ClockSkewWarning, EventRefreshWarning = cf.ClockSkewWarning, cf.EventRefreshWarning
 
 
 def _first(sb):
