@@ -166,7 +166,7 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
     client : CloseClient
         Its ``Date`` headers so far.
     newest : Timestamp or None
-        The newest event ``date_updated`` the log showed (read completely since ``last``).
+        The newest event ``date_updated`` the log showed before this sync read its changes.
     last : Timestamp, optional
         The previous sync's time (still a lower bound when nothing newer was seen).
     at : Timestamp, optional
