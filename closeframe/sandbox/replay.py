@@ -61,15 +61,17 @@ def _kind_of(record: dict) -> str | None:
     return None
 
 
-def load_recordings(folder: str | Path) -> Recordings:
-    """Read every recording in ``folder``: JSON pages ``{"data": [...]}`` and JSON-lines stream records.
+def load_recordings(*folders: str | Path) -> Recordings:
+    """Read every recording in ``folders`` (in order): JSON pages ``{"data": [...]}`` and JSON-lines stream records.
 
     A JSON-lines file holds one ``{"stream": <name>, "data": <record>}`` per line (a connector's recorded
     output); lines of streams other than calls, meetings and outcomes are skipped. Records of other kinds in a
-    page (leads, notes) are skipped too.
+    page (leads, notes) are skipped too, and so are sub-folders: a folder of built examples is read only when named.
     """
+    if not folders:
+        raise TypeError("load_recordings() needs at least one folder")
     found = Recordings()
-    for path in sorted(Path(folder).iterdir()):
+    for path in [p for folder in folders for p in sorted(Path(folder).iterdir())]:
         if path.suffix == ".jsonl":
             lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
             records = [(_STREAMS.get(line.get("stream")), line.get("data")) for line in lines]
