@@ -438,10 +438,10 @@ class ActivityTable:
         confidence = np.select([level < 2, level < 5], [0, 1], 2).tolist()  # 20% low, 30% medium, 50% high
         replaced = (chars[:, 2] % 3 == 0).tolist()
         fields = []
-        for r, p, level, again in zip(values["reason"].tolist(), pick, confidence, replaced):
+        for r, p, c, again in zip(values["reason"].tolist(), pick, confidence, replaced):
             texts = send_text and (r == _AUTOFILLED or (kept and r == 0 and again))
             fields.append({"outcome_reason": OUTCOME_REASONS[r] if send_reason and r >= 0 else None,
-                           "outcome_autofill_confidence": AUTOFILL_CONFIDENCES[level] if texts else None,
+                           "outcome_autofill_confidence": AUTOFILL_CONFIDENCES[c] if texts else None,
                            "outcome_autofill_reasoning": _AUTOFILL_REASONINGS[p] if texts else None})
         return outcome, fields
 
