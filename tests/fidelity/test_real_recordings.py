@@ -9,12 +9,14 @@ the recordings, it puts outcomes in use. Expectations are computed from the file
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import matplotlib
 import pandas as pd
 import pytest
+import requests
 
 import closeframe as cf
 from closeframe.plots import plot_applies_to_coverage, plot_catalogue_over_time, plot_outcomes_per_organization
@@ -201,11 +203,12 @@ def test_recorded_pages_shape_without_the_network():
 
 
 def test_cache_and_fields_on_real_records(recordings, loaded, tmp_path):
+    without_log = dataclasses.replace(recordings, events=[])
     _, calls, meetings = loaded
-    with serve_recordings(recordings) as replay:
+    with serve_recordings(without_log) as replay:
         source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
         first = cf.load_meetings(**source, cache=tmp_path)
-        # No event log was recorded (404): the cached re-run falls back to the lookback and says so.
+        # No event log in the replay (404): the cached re-run falls back to the lookback and says so.
         with pytest.warns(cf.EventRefreshWarning, match="could not be read"):
             again = cf.load_meetings(**source, cache=tmp_path)
         picked = cf.load_calls(**source, fields=["disposition", "cost", "date_answered", "recording_url"])
@@ -214,3 +217,40 @@ def test_cache_and_fields_on_real_records(recordings, loaded, tmp_path):
     costs = picked.set_index("id")["cost"].sort_index()
     pd.testing.assert_series_equal(costs, calls.set_index("id")["cost"].sort_index())
     assert "recording_url" in picked and picked["user_name"].isna().all()  # not asked for: empty, still there
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The event log: Close's documented webhook example (one event-log entry), replayed by GET /event/
+# ----------------------------------------------------------------------------------------------------------------
+
+def _events(replay, **params) -> dict:
+    answer = requests.get(replay.base_url + "event/", params=params, auth=(replay.api_key, ""), timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_event_log_replays_the_documented_entry_verbatim(recordings):
+    documented = json.loads((REAL / "close_docs_webhook_event.json").read_text(encoding="utf-8"))["event"]
+    assert recordings.events == [documented]
+    with serve_recordings(recordings) as replay:
+        assert _events(replay)["data"] == [documented]  # naive event dates, partial previous_data, as recorded
+        kind, action, updated = documented["object_type"], documented["action"], documented["date_updated"]
+        assert _events(replay, object_type=kind, action=action)["data"] == [documented]
+        assert _events(replay, object_type="activity.call", action=action)["data"] == []
+        assert _events(replay, date_updated__gte=updated)["data"] == [documented]  # a naive date is UTC
+        assert _events(replay, date_updated__gt=updated)["data"] == []
+        assert _events(replay, _limit=1)["cursor_next"] is None
+        assert requests.get(replay.base_url + "event/", params={"_limit": 51}, auth=(replay.api_key, ""),
+                            timeout=10).status_code == 400
+
+
+def test_cached_rerun_reads_the_replayed_event_log(recordings, loaded, tmp_path):
+    """With a log to read (no call or meeting event in it), the cached re-run refreshes from it: no warning."""
+    _, _, meetings = loaded
+    with serve_recordings(recordings) as replay:
+        source = dict(api_key=replay.api_key, base_url=replay.base_url, progress=False)
+        first = cf.load_meetings(**source, cache=tmp_path)
+        again = cf.load_meetings(**source, cache=tmp_path)  # warnings are errors: none is raised
+        assert replay.paths["event"] >= 2 and replay.requests.get(404, 0) == 0
+    pd.testing.assert_frame_equal(first, again)
+    assert sorted(again["id"]) == sorted(meetings["id"])
