@@ -206,14 +206,7 @@ class ReplayServer:
 
     def _event_page(self, params: dict) -> dict:
         """A page of ``GET /event/``: the cursor is the position of the page's first event, as text."""
-        try:
-            start, limit = int(params.get("_cursor") or 0), int(params.get("_limit") or MAX_EVENT_LIMIT)
-        except ValueError:
-            raise _Error(400, "_cursor is not a cursor this log gave, or _limit is not an integer.") from None
-        if limit > MAX_EVENT_LIMIT:
-            raise _Error(400, "The limit you set is larger than the maximum limit for this resource "
-                              f"(max_limit = {MAX_EVENT_LIMIT}).")
-        start = max(start, 0)
+        start, limit = self._paging(params, "_cursor", MAX_EVENT_LIMIT)
         wanted = [e for e in self._events if self._event_matches(e, params)]
         page = wanted[start:start + limit]
         more = len(wanted) > start + limit
@@ -242,14 +235,15 @@ class ReplayServer:
         return True
 
     @staticmethod
-    def _paging(params: dict) -> tuple[int, int]:
+    def _paging(params: dict, offset: str = "_skip", most: int = MAX_LIMIT) -> tuple[int, int]:
+        """``(offset, limit)`` from ``params`` (the event log's cursor is an offset as text here)."""
         try:
-            skip, limit = int(params.get("_skip") or 0), int(params.get("_limit") or MAX_LIMIT)
+            skip, limit = int(params.get(offset) or 0), int(params.get("_limit") or most)
         except ValueError:
-            raise _Error(400, "_skip and _limit must be integers.") from None
-        if limit > MAX_LIMIT:
+            raise _Error(400, f"{offset} and _limit must be integers.") from None
+        if limit > most:
             raise _Error(400, "The limit you set is larger than the maximum limit for this resource "
-                              f"(max_limit = {MAX_LIMIT}).")
+                              f"(max_limit = {most}).")
         return max(skip, 0), max(limit, 0)
 
     @staticmethod
