@@ -41,6 +41,10 @@ OVERLAP = pd.Timedelta(minutes=5)
 #: Taken off the newest ``date_updated`` seen when Close sends no ``Date``: changes stamped in the same instant by
 #: another of its servers, a little behind, are still read next time.
 MARGIN = pd.Timedelta(minutes=1)
+#: A ``Date`` less than this ahead of the newest stamp may run ahead of Close's stamps: the stamp bounds the sync.
+#: Further ahead, the log has been quiet and the ``Date`` is used (a ``Date`` ahead of the stamps by more than this
+#: in a quiet organization is not seen).
+STAMP_WINDOW = pd.Timedelta(hours=1)
 #: A ``Date`` (whole seconds) this far behind a change's stamp is a skew, not rounding.
 SKEW_TOLERANCE = pd.Timedelta(seconds=2)
 #: Ids per ``id__in`` refetch (one page of Close's maximum ``_limit``).
@@ -175,9 +179,10 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
     Returns
     -------
     Timestamp or None
-        The earlier of the ``Date``-based time and the newest stamp seen (``max(last, newest - MARGIN)``): both are
-        Close's, and a ``Date`` running ahead of Close's stamps must not skip changes. Our clock is never used.
-        ``None`` when neither is known (nothing vouches for this sync: the next load re-scans).
+        The ``Date``-based time, or the newest stamp seen (``max(last, newest - MARGIN)``) when that is earlier and
+        within :data:`STAMP_WINDOW` of it: both are Close's, and a ``Date`` running ahead of Close's stamps must not
+        skip changes. Without a ``Date``, the stamp. Our clock is never used. ``None`` when neither is known
+        (nothing vouches for this sync: the next load re-scans).
     """
     dated = at if at is not None else server_time(client)
     stamped = max([t for t in (last, None if newest is None else newest - MARGIN) if t is not None], default=None)
@@ -189,6 +194,10 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
         warnings.warn(f"Close ({client.label}) stamped a change "
                       f"{_span(newest - pd.Timestamp.now(tz='UTC'))} after this computer's clock; without a Date "
                       "header the sync's time comes from Close's own dates.", ClockSkewWarning, stacklevel=3)
+    if dated is not None and (stamped is None or dated - stamped > STAMP_WINDOW):
+        # The log has been quiet for a while: the Date is all there is (taking the old stamp would make the next
+        # sync look older than the log's retention).
+        return dated
     return min([t for t in (dated, stamped) if t is not None], default=None)
 
 
