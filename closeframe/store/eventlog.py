@@ -76,7 +76,7 @@ class ChangeSet:
     left : set
         Ids that still exist but no longer match the load's filters: dropped from its rows, not deleted.
     newest : pandas.Timestamp or None
-        The newest event ``date_updated`` read (UTC).
+        The newest event ``date_updated`` of any kind, read before the changes (UTC): what :func:`sync_time` takes.
     requests : int
         Requests made.
     complete : bool
@@ -234,6 +234,10 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
         As the client raises them; :func:`log_refused` tells a refusal of the log from a failure.
     """
     before = client.requests_sent
+    # The newest event of any kind, read before the changes: a stamp of Close's clock this sync can vouch for even
+    # when nothing of this kind changed. A stamp read with the changes cannot: a change made while the streams are
+    # read could be newer than one stream's read and older than another's newest event.
+    newest = newest_event(read_events(client, {}, page_size=1, pages=1))
     actions = ACTIONS[kind]
     # The actions are read at once (each its own cursor chain): one round trip instead of five.
     with ThreadPoolExecutor(max_workers=len(actions), thread_name_prefix="closeframe-events") as pool:
@@ -241,7 +245,7 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
             "object_type": f"activity.{kind}", "action": a, "date_updated__gte": since.isoformat()})), action)
             for action in actions]
         events = [event for read in reads for event in read.result()]
-    changes = ChangeSet(newest=newest_event(events))
+    changes = ChangeSet(newest=newest)
     changes.deleted = {e.get("object_id") for e in events if e.get("action") == "deleted"} - {None}
     changed = set()
     for event in events:

@@ -169,12 +169,11 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
         local_last = _stamp(state.get("local_synced_at"))
         age = server_started - last if server_started is not None and last is not None else \
             (local_started - local_last if local_last is not None else None)
-        # The newest event of any kind, read before anything else: a stamp of Close's clock that this sync can
-        # vouch for even when nothing of this kind changed (and the first read tells whether the key may read it).
-        newest = newest_event(read_events(client, {}, page_size=1, pages=1))
-        plan.requests += 1
         if not ranges or last is None or age is None or age > RETENTION - SAFETY:
-            # Nothing to bring up to date, no record of when it was loaded, or too long ago.
+            # Nothing to bring up to date, no record of when it was loaded, or too long ago: one event read (the
+            # newest of any kind) dates the sync and tells whether this key may read the log at all.
+            newest = newest_event(read_events(client, {}, page_size=1, pages=1))
+            plan.requests += 1
             plan.started = sync_time(client, newest, at=server_started)
             if ranges and last is None:
                 _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache",
@@ -192,9 +191,7 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
         covered_until = max((r.end for r in ranges), default=MAX_TIME)
         changes = read_changes(client, kind, path, params, fields, last - OVERLAP, covered_until)
         plan.requests += changes.requests
-        # Only stamps read before the changes bound this sync: a change stamped while the five action streams
-        # were read could be newer than one stream's read and older than another's newest event.
-        plan.started = sync_time(client, newest, last, at=server_started)
+        plan.started = sync_time(client, changes.newest, last, at=server_started)
         if not changes.complete:
             _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter", kind, state)
             return plan
