@@ -35,11 +35,24 @@ import pandas as pd
 
 from closeframe import __version__
 from closeframe.errors import ConfigurationError
+from closeframe.usage.questions import (
+    DEFAULT_TOP_N,
+    DELETED_OUTCOME_LABEL,
+    EMPTY,
+    as_of,
+    as_of_note,
+    compare_periods,
+    format_share,
+    organization_trends,
+    period_label,
+    users_by_outcome,
+    users_matrix,
+)
 from closeframe.usage.selection import (
-    OTHER_USERS,
+    NO_OUTCOME,
+    OTHER_OUTCOMES,
     Selection,
     UsageData,
-    by_user_table,
     catalogue_table,
     compare_table,
     headline_table,
@@ -48,13 +61,16 @@ from closeframe.usage.selection import (
     unused_and_deleted,
     usage_table,
 )
-from closeframe.views.reportcharts import bar_chart
-from closeframe.views.reporttables import EMPTY, TABLE_CSS, day_text, table_html
+from closeframe.views.reportcharts import bar_chart, trend_panel
+from closeframe.views.reporttables import TABLE_CSS, day_text, table_html
+from closeframe.views.style import OKABE_ITO
 
 __all__ = ["REPORT_SECTIONS", "ReportData", "Section", "render_report", "write_report"]
 
-#: Outcomes (and users) listed per organization; the rest are counted and pointed to.
-TOP_N = 5
+#: Outcomes named per organization: the one top N of every view (the rest are counted, and listed on request).
+TOP_N = DEFAULT_TOP_N
+#: Users shown per organization in "who logs which outcome"; the others follow in a block that opens (and prints).
+TOP_USERS = 10
 
 _CSS = """
 :root { color-scheme: light; }
@@ -70,6 +86,13 @@ nav ul.organizations { columns: 3 14rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); gap: 1rem 1.5rem; }
 .organization { border-top: 1px solid #ccc; margin-top: 1.5rem; }
 .more { color: #444; font-size: .9rem; margin: -.6rem 0 1rem; }
+figure.panel { margin: 0; }
+ul.legend { list-style: none; padding: 0; margin: .2rem 0 .6rem 2.8rem; font-size: .85rem; }
+ul.legend li { display: flex; gap: .4rem; align-items: baseline; }
+ul.legend span { display: inline-block; width: .9rem; height: .25rem; flex: none; position: relative; top: -.2rem;
+                 print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+small { color: inherit; opacity: .85; }
+h4 { margin: 1rem 0 .3rem; }
 details { border: 1px solid #e3e3e3; border-radius: 6px; padding: .4rem .8rem; margin: .4rem 0; }
 summary { cursor: pointer; font-weight: 600; }
 a.top { font-size: .85rem; font-weight: normal; margin-left: .6rem; }
@@ -180,25 +203,30 @@ class ReportData:
         return {organization: f"org-{number}" for number, organization in enumerate(self.organizations, 1)}
 
     @cached_property
-    def now(self) -> pd.Timestamp | None:
-        """The data's "now": its last activity logged up to the time the report is made (``None``: no activity)."""
-        times = self.data.time[(self.data.time != np.iinfo(np.int64).min)]
-        limit = int(self.generated_at.tz_localize(None).as_unit("us").value)
-        times = times[times <= limit]
-        return pd.Timestamp(int(times.max()), unit="us", tz="UTC") if len(times) else None
+    def now(self) -> pd.Timestamp:
+        """"Now" for every period: :func:`closeframe.usage.questions.as_of` (the midnight after the data's last
+        activity that happened), never after the report's ``generated_at``."""
+        return min(as_of(self.data), self.generated_at)
+
+    @property
+    def freq_word(self) -> str:
+        """``"month"`` or ``"week"``."""
+        return "week" if self.freq == "W" else "month"
+
+    @cached_property
+    def freq(self) -> str:
+        """Months, or weeks when the report covers four months or less."""
+        first, last = self.covered
+        return "W" if first is not None and last is not None and last - first <= pd.Timedelta(days=120) else "M"
 
     @cached_property
     def covered(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The first and last day the report covers: the bounds asked for, else the data's first and last day."""
         first = self.headline["first_activity"].min() if len(self.headline) else pd.NaT
         first = self.since if self.since is not None else (None if pd.isna(first) else first)
-        if self.until is not None:
-            last = self.until - pd.Timedelta(microseconds=1)  # until is exclusive: midnight ends the day before
-            if self.now is not None and self.now < last:
-                last = self.now
-        else:
-            last = self.now
-        return first, last
+        end = self.now if self.until is None else min(self.until, self.now)
+        last = end - pd.Timedelta(microseconds=1)  # the end is exclusive: midnight ends the day before
+        return first, (None if first is None else last)
 
     def period_text(self) -> str:
         """The period in words, e.g. ``"1 Jan 2026 to 31 Mar 2026"``."""
@@ -211,13 +239,9 @@ class ReportData:
         return f"{_day(first)} to {_day(last)} ({how})"
 
     def date_rule(self) -> str:
-        """The one rule for dates, in words, for the report's header."""
-        rule = ("A call or meeting counts on the day it was logged (its date_created, UTC); a period includes its "
-                "first and its last day.")
-        if self.now is not None:
-            rule += (f" The data ends on {_day(self.now)}: a month after that is not shown, and a month the data "
-                     "covers only in part is marked partial, never compared as a whole one.")
-        return rule
+        """The one rule for dates and "now", in words (:func:`closeframe.usage.questions.as_of_note`)."""
+        return ("A call or meeting counts on the day it was logged (date_created). "
+                + as_of_note(self.data, self.now))
 
 
 @dataclass(frozen=True)
@@ -292,68 +316,240 @@ def section_comparison(data: ReportData) -> Section | None:
         for organization in organizations:
             table[organization] = shares[organization].astype(float).to_numpy()
         body = table_html(table, uid="compare-table", percents=organizations, heat=organizations,
-                          wide=len(organizations) > 3)
+                          wide=True)
     intro = (f"Every outcome name used in two or more organizations (matched ignoring case, emoji and spacing), "
-             "with its share of each organization's calls and meetings; the darker, the larger. {EMPTY}: "
+             f"with its share of each organization's calls and meetings; the darker, the larger. {EMPTY}: "
              "that organization has no outcome of that name; 0.0%: it has one, but nobody used it in the period.")
     return Section("compare", "The same outcome across organizations", body, intro)
 
 
-def _top_outcomes_block(data: ReportData, organization: str, rows: pd.DataFrame, used: int, number: int) -> str:
-    """One organization's top outcomes: a table (counts and shares) beside its chart, and how many more."""
+def _whole(periods: pd.Series, partial: pd.Series) -> list:
+    """The periods, oldest first, that no organization has only in part."""
+    flags = partial.groupby(periods.to_numpy()).any()
+    return [p for p in flags.index if not flags[p]]
+
+
+def _legend(names: Sequence[str]) -> str:
+    """An HTML legend (names whole, wrapped) under a panel: a swatch of each line's colour."""
+    items = "".join(f'<li><span style="background: {OKABE_ITO[i % len(OKABE_ITO)]}"></span>{html.escape(str(n))}'
+                    "</li>" for i, n in enumerate(names))
+    return f'<ul class="legend">{items}</ul>'
+
+
+def _over_time(data: ReportData) -> pd.DataFrame:
+    """:func:`closeframe.usage.questions.organization_trends` of the report (cached on the data)."""
+    if "trends" not in data.__dict__:
+        data.__dict__["trends"] = organization_trends(data.data, data.selection, freq=data.freq, n=TOP_N,
+                                                      now=data.now)
+    return data.__dict__["trends"]
+
+
+def section_over_time(data: ReportData) -> Section | None:
+    """Each organization's own top outcomes per month (or week): small multiples on one y scale."""
+    if not data.has_activities:
+        return None
+    trends = _over_time(data)
+    word = trends.attrs.get("freq_word", "period")
+    if trends.empty:
+        return Section("over-time", "Top outcomes over time", _empty("No activities in this period."))
+    named = trends[trends["rank"] <= TOP_N]
+    whole = _whole(trends["period"], trends["partial"])
+    drawn = named[named["period"].isin(whole)]
+    y_max = float(drawn["total"].max()) if len(drawn) else 1.0
+    labels = [period_label(p, data.freq) for p in whole]
+    panels = []
+    for organization in data.organizations:
+        mine = drawn[drawn["organization"] == organization]
+        if mine.empty:
+            continue
+        lines = mine.pivot_table(index="period", columns="outcome", values="total", aggfunc="sum", observed=True)
+        lines = lines.reindex(whole).fillna(0)
+        outcomes = list(mine.sort_values("rank", kind="stable")["outcome"].drop_duplicates())
+        series = [(o, lines[o].to_numpy(), OKABE_ITO[i % len(OKABE_ITO)]) for i, o in enumerate(outcomes)]
+        chart = trend_panel(labels, series, title=organization, y_max=y_max)
+        panels.append(f'<figure class="panel"><a href="#{data.anchors[organization]}">{chart}</a>'
+                      f"{_legend(outcomes)}</figure>")
+    parts = [f'<div class="grid">{"".join(panels)}</div>']
+    cut = sorted(set(trends.loc[trends["partial"], "period"]))
+    intro = (f"Each organization's own {TOP_N} most used outcomes in the period, one line each, per {word}; every "
+             "panel has the same scale, so heights compare across organizations. The numbers, with shares, are "
+             "in each organization's block below.")
+    if cut:
+        intro += (f" Not drawn, because the data covers them only in part: "
+                  f"{', '.join(period_label(p, data.freq) for p in cut)} (listed in the tables, marked partial).")
+    return Section("over-time", "Top outcomes over time", "".join(parts), intro)
+
+
+def _trend_table(data: ReportData, organization: str, number: int) -> str:
+    """One organization's counts per period and outcome (shares under them), newest first, in a block that opens."""
+    trends = _over_time(data)
+    mine = trends[trends["organization"] == organization]
+    if mine.empty:
+        return ""
+    column = trends.attrs.get("share_column", "share")
+    outcomes = list(mine.sort_values("rank", kind="stable")["outcome"].drop_duplicates())
+    counts = mine.pivot_table(index="period", columns="outcome", values="total", aggfunc="sum", observed=True)
+    shares = mine.pivot_table(index="period", columns="outcome", values=column, aggfunc="sum", observed=True,
+                              dropna=False)
+    partial = mine.groupby("period")["partial"].any()
+    periods = list(counts.index)[::-1]
+    table = pd.DataFrame({data.freq_word.capitalize(): [period_label(p, data.freq) + (" (partial)" if partial[p]
+                                                                                       else "") for p in periods]})
+    for outcome in outcomes:
+        table[outcome] = counts[outcome].reindex(periods).fillna(0).astype("int64").to_numpy()
+    table["All"] = counts.reindex(periods).sum(axis=1).astype("int64").to_numpy()
+    below = {o: [format_share(v) for v in shares[o].reindex(periods)] for o in outcomes}
+    listed = table_html(table, uid=f"trend-{number}", below=below, wide=True)
+    return (f"<details><summary>Per {data.freq_word}: counts, and under each its share of all calls and meetings "
+            f"({len(periods)} {data.freq_word}s)</summary>{listed}</details>")
+
+
+def _period_tables(data: ReportData) -> pd.DataFrame:
+    """:func:`closeframe.usage.questions.compare_periods` of the report (cached on the data)."""
+    if "periods" not in data.__dict__:
+        data.__dict__["periods"] = compare_periods(data.data, data.selection, freq="M", now=data.now)
+    return data.__dict__["periods"]
+
+
+def _period_heads(data: ReportData) -> tuple[str, str, str]:
+    """The two periods' names (``"Sep 2026"``) and a sentence saying which they are, partial ones marked."""
+    periods = _period_tables(data)
+    labels, attrs = periods.attrs["labels"], periods.attrs
+    before = labels["previous"] + (" (partial)" if attrs["previous_partial"] else "")
+    now = labels["current"] + (" (partial)" if attrs["current_partial"] else "")
+    return before, now, f"{now} against {before}"
+
+
+def section_periods(data: ReportData) -> Section | None:
+    """This period against the one before, per organization: activities, share with an outcome, change."""
+    if not data.has_activities:
+        return None
+    try:
+        periods = _period_tables(data)
+    except ConfigurationError as exc:
+        return Section("periods", "This period against the one before", _empty(str(exc)))
+    before, now, title = _period_heads(data)
+    heads = {name: headline_table(data.data, data.selection.replace(since=since, until=until))
+             for name, (since, until) in (("previous", periods.attrs["previous"]),
+                                          ("current", periods.attrs["current"]))}
+    orgs = [o for o in data.organizations if o in heads["current"].index]
+    table = pd.DataFrame({"Organization": orgs})
+    for name, label in (("previous", before), ("current", now)):
+        table[label] = heads[name]["activities"].reindex(orgs).to_numpy()
+    table["Change"] = table[now] - table[before]
+    for name, label in (("previous", before), ("current", now)):
+        table[f"With an outcome, {label}"] = heads[name]["share_with_outcome"].reindex(orgs).to_numpy()
+    table["Change (points)"] = table[f"With an outcome, {now}"] - table[f"With an outcome, {before}"]
+    body = table_html(table, uid="periods-table", changes=["Change"], points=["Change (points)"],
+                      percents=[f"With an outcome, {before}", f"With an outcome, {now}"], stack=True,
+                      links={"Organization": lambda o: f"#{data.anchors[o]}"})
+    intro = (f"{title}: each organization's calls and meetings, and the share that carries an outcome. Each "
+             f"organization's block below has the same comparison outcome by outcome. {EMPTY}: no activity to "
+             "divide by; pp: percentage points.")
+    return Section("periods", f"This period against the one before: {title}", body, intro)
+
+
+def _top_outcomes_block(data: ReportData, rows: pd.DataFrame, used: int, number: int) -> str:
+    """One organization's top outcomes in the whole period (counts and shares), and how many more."""
     if rows.empty:
         return _empty("No outcome was set in this period.")
-    table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
+    table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).fillna(DELETED_OUTCOME_LABEL).to_numpy(),
                           "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
-                          "Total": rows["total"].to_numpy(),
-                          "Share of all activities": rows["share"].to_numpy()})
-    chart = bar_chart(table["Outcome"], table["Total"], title="Most used outcomes", xlabel="calls and meetings")
+                          "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
     more = ""
     if used > len(rows):
         more = _more(f"{_plural(used - len(rows), 'more outcome')} used in the period: the "
                      f'<a href="#catalogue-{number}">outcome catalogue</a> lists every one with its count.')
-    listed = table_html(table, uid=f"top-{number}", percents=["Share of all activities"])
-    return f'<div class="pair"><div>{listed}{more}</div><div>{chart}</div></div>'
+    return table_html(table, uid=f"top-{number}", percents=["Share"]) + more
+
+
+def _compare_block(data: ReportData, organization: str, number: int) -> str:
+    """One organization's outcomes in the two periods: its top N, then every other one in a block that opens."""
+    periods = _period_tables(data)
+    mine = periods[periods["organization"] == organization]
+    if mine.empty:
+        return _empty("No activity in either period.")
+    before, now, _ = _period_heads(data)
+    column = periods.attrs["share_column"]
+    table = pd.DataFrame({"Outcome": mine["outcome"].to_numpy(), before: mine["previous"].to_numpy(),
+                          now: mine["current"].to_numpy(), "Change": mine["change"].to_numpy(),
+                          f"Share, {before}": mine[f"{column}_previous"].to_numpy(),
+                          f"Share, {now}": mine[f"{column}_current"].to_numpy(),
+                          "Change (pp)": mine[f"{column}_change"].to_numpy()})
+    kinds = dict(changes=["Change"], points=["Change (pp)"], percents=[f"Share, {before}", f"Share, {now}"])
+    named = ~table["Outcome"].str.startswith("(")
+    first = table[named].head(TOP_N)
+    rest = table.drop(first.index)
+    parts = [table_html(first, uid=f"periods-{number}", **kinds)]
+    if len(rest):
+        parts.append(f"<details><summary>{_plural(len(rest), 'more row')} (every other outcome, deleted ones and "
+                     f"activities without an outcome)</summary>"
+                     f"{table_html(rest, uid=f'periods-rest-{number}', **kinds)}</details>")
+    return "".join(parts)
 
 
 def _users_block(users: pd.DataFrame, organization: str, number: int) -> str:
-    """One organization's most active users and the rest summed up."""
-    if users.empty:
+    """Who logs which outcome: users x the organization's top outcomes, counts coloured by the user's share."""
+    counts = users_matrix(users, organization, "total")
+    if counts.empty:
         return ""
-    named = users["user"].astype(object).map(lambda u: str(u).removesuffix(f" ({organization})"))
-    table = pd.DataFrame({"User": named.to_numpy(), "Activities": users["total"].to_numpy(),
-                          "With an outcome": users["share_with_outcome"].to_numpy(),
-                          "Most used outcome": users["top_outcome"].to_numpy()})
-    return table_html(table, uid=f"users-{number}", percents=["With an outcome"])
+    shares = users_matrix(users, organization, "share_of_user")
+    outcomes = [c for c in counts.columns if c != "total"]
+    table = pd.DataFrame({"User": [str(u).removesuffix(f" ({organization})") for u in counts.index]})
+    for outcome in outcomes:
+        table[outcome] = counts[outcome].fillna(0).astype("int64").to_numpy()
+    table["All"] = counts["total"].astype("int64").to_numpy()
+    share_of = {o: shares[o].to_numpy(dtype=float) for o in outcomes}
+    below = {o: [format_share(v) for v in share_of[o]] for o in outcomes}
+    # Only the named outcomes are coloured: the two groups would set the scale and wash the names out.
+    named = [o for o in outcomes if o not in (OTHER_OUTCOMES, NO_OUTCOME)]
+
+    def part(rows: slice, uid: str) -> str:
+        return table_html(table.iloc[rows], uid=uid, heat={o: share_of[o][rows] for o in named},
+                          below={o: below[o][rows] for o in outcomes}, wide=True)
+
+    parts = [part(slice(0, TOP_USERS), f"users-{number}")]
+    if len(table) > TOP_USERS:
+        parts.append(f"<details><summary>{_plural(len(table) - TOP_USERS, 'more user')}</summary>"
+                     f"{part(slice(TOP_USERS, None), f'users-rest-{number}')}</details>")
+    return "".join(parts)
 
 
 def section_organizations(data: ReportData) -> Section | None:
-    """One block per organization: its top outcomes and its users."""
+    """One block per organization: its top outcomes, this period against the one before, who logs which outcome."""
     if not data.has_activities:
         return None
     top = top_outcomes(data.data, data.selection, n=TOP_N)
     # The outcomes used: the catalogue's and deleted ones still on activities (top_outcomes ranks both).
     used_per_org = data.headline["outcomes_used"] + data.headline["deleted_in_use"]
-    users = by_user_table(data.data, data.selection, n=TOP_N)
+    users = users_by_outcome(data.data, data.selection, n=TOP_N)
+    try:
+        _, _, title = _period_heads(data)
+    except ConfigurationError:
+        title = None
     blocks = []
     for number, organization in enumerate(data.organizations, 1):
         head = data.headline.loc[organization]
-        share = head["share_with_outcome"]
-        summary = (f"{_plural(int(head['activities']), 'call or meeting', 'calls and meetings')}, "
-                   f"{EMPTY if pd.isna(share) else f'{share:.1%}'} with an outcome")
-        mine = users[users["organization"] == organization]
-        people = mine[mine["user"] != OTHER_USERS]
+        summary = (f"{_plural(int(head['activities']), 'call or meeting', 'calls and meetings')} in the period, "
+                   f"{format_share(head['share_with_outcome'])} with an outcome")
+        compare = f"<h4>{html.escape(title)}</h4>{_compare_block(data, organization, number)}" if title else ""
+        users_html = _users_block(users, organization, number)
         blocks.append(
             f'<div class="organization" id="{data.anchors[organization]}">'
             f'<h3>{html.escape(organization)}<a class="top" href="#contents">contents ↑</a></h3>'
             f'<p class="note">{html.escape(summary)}.</p>'
-            f"<h4>Top {TOP_N} outcomes</h4>"
-            + _top_outcomes_block(data, organization, top[top["organization"] == organization],
+            f"<h4>Top {TOP_N} outcomes, whole period</h4>"
+            + _top_outcomes_block(data, top[top["organization"] == organization],
                                   int(used_per_org.get(organization, 0)), number)
-            + (f"<h4>Most active users</h4>{_users_block(mine, organization, number)}" if len(people) else "")
+            + compare
+            + _trend_table(data, organization, number)
+            + (f"<h4>Who logs which outcome</h4>{users_html}" if users_html else "")
             + "</div>")
-    intro = (f"Each organization's {TOP_N} most used outcomes (share: of all its calls and meetings in the period) "
-             f"and its {TOP_N} most active users; the rest are counted, and listed where each table says.")
+    intro = (f"For each organization: its {TOP_N} most used outcomes, the same outcome by outcome for the two "
+             f"periods compared above, and who logs which of them (a count per user and outcome, and under it the "
+             "share of that user's calls and meetings; the darker, the larger that share). Share: of all the "
+             f"organization's calls and meetings. Nothing is left out: the other outcomes are counted as "
+             "(other outcomes), and every longer list is in a block that opens (and prints open).")
     return Section("organizations", "Each organization", "".join(blocks), intro)
 
 
@@ -454,6 +650,8 @@ def section_catalogue(data: ReportData) -> Section:
 #: The report's sections, in order. Each builder takes the ReportData and returns a Section, or None to leave out.
 REPORT_SECTIONS: tuple[SectionBuilder, ...] = (
     section_headline,
+    section_over_time,
+    section_periods,
     section_comparison,
     section_organizations,
     section_unused_deleted,

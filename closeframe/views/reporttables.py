@@ -2,8 +2,9 @@
 
 A table is a :class:`pandas.DataFrame` whose column names are the headings. Each column is shown by its kind: text
 (escaped, wrapped, never shortened: no "…" with the rest in a tooltip that print and phones do not show), whole
-numbers (thousands separators), percentages, changes (``+12``, ``−5``, ``+3.1 pts``) and days. A value that does
-not exist, such as a share of an empty period (0 of 0), is :data:`EMPTY` ("–"), never "0.0%".
+numbers (thousands separators), percentages, changes (``+12``, ``-5``, ``+3.1 pp``) and days, each formatted by
+:mod:`closeframe.usage.questions` as the dashboard formats it. A value that does not exist, such as a share of an
+empty period (0 of 0), is :data:`~closeframe.usage.questions.EMPTY` ("–"), never "0.0 %".
 
 Three layouts:
 
@@ -25,18 +26,17 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["EMPTY", "TABLE_CSS", "change_text", "day_text", "number_text", "percent_text", "points_text",
-           "table_html"]
+from closeframe.usage.questions import EMPTY, format_change, format_count, format_points, format_share
 
-#: What a table shows for a value that does not exist (a share of nothing, a change from an empty period).
-EMPTY = "–"
+__all__ = ["TABLE_CSS", "day_text", "table_html"]
 
 #: The styles the tables rely on (part of the report's style sheet).
 TABLE_CSS = """
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .92rem; }
 th, td { padding: .3rem .6rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
-thead th { border-bottom: 2px solid #999; background: #f6f6f6; overflow-wrap: normal; }
+         overflow-wrap: break-word; }
+thead th { border-bottom: 2px solid #999; background: #f6f6f6; }
+td:first-child { min-width: 8rem; }
 td.day { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.empty { color: #777; }
@@ -50,7 +50,8 @@ td.heat { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 @media (max-width: 60rem) { .hint { display: block; } }
 @media (max-width: 30rem) {
   table { font-size: .85rem; } th, td { padding: .25rem .35rem; }
-  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%;
+                                                                   box-sizing: border-box; min-width: 0; }
   table.stack thead { display: none; }
   table.stack tr { border: 1px solid #ddd; border-radius: 6px; margin: 0 0 .6rem; padding: .2rem .5rem; }
   table.stack td { display: flex; justify-content: space-between; gap: 1rem; border: none; padding: .15rem 0;
@@ -68,30 +69,6 @@ def _missing(value: Any) -> bool:
     if np.ndim(value) != 0:
         return False
     return bool(pd.isna(value))
-
-
-def number_text(value: Any) -> str:
-    """``1,234``; :data:`EMPTY` for no value."""
-    return EMPTY if _missing(value) else f"{value:,.0f}"
-
-
-def percent_text(value: Any) -> str:
-    """``12.3%``; :data:`EMPTY` for no value (a share of nothing)."""
-    return EMPTY if _missing(value) else f"{value:.1%}"
-
-
-def change_text(value: Any) -> str:
-    """A change in a count, signed: ``+12``, ``−5`` (a real minus), ``0``."""
-    if _missing(value):
-        return EMPTY
-    return f"{value:+,.0f}".replace("-", "\u2212") if value else "0"
-
-
-def points_text(value: Any) -> str:
-    """A change in a share, in percentage points: ``+3.1 pts``."""
-    if _missing(value):
-        return EMPTY
-    return f"{value * 100:+.1f}\u00a0pts".replace("-", "\u2212") if round(value * 1000) else "0.0\u00a0pts"
 
 
 def day_text(value: Any) -> str:
@@ -118,9 +95,11 @@ def _heat(value: float, top: float) -> str:
 
 
 def table_html(frame: pd.DataFrame, *, uid: str, percents: Sequence[str] = (), dates: Sequence[str] = (),
-               changes: Sequence[str] = (), points: Sequence[str] = (), heat: Sequence[str] = (),
-               caption: str | None = None, stack: bool = False, wide: bool = False,
-               total_last: bool = False, links: Mapping[str, Callable[[Any], str | None]] | None = None) -> str:
+               changes: Sequence[str] = (), points: Sequence[str] = (),
+               heat: Sequence[str] | Mapping[str, Sequence[float]] = (),
+               below: Mapping[str, Sequence[str]] | None = None, caption: str | None = None,
+               stack: bool = False, wide: bool = False, total_last: bool = False,
+               links: Mapping[str, Callable[[Any], str | None]] | None = None) -> str:
     """``frame`` as an HTML table, each column formatted by its kind (see the module docstring).
 
     Parameters
@@ -132,8 +111,11 @@ def table_html(frame: pd.DataFrame, *, uid: str, percents: Sequence[str] = (), d
         Unique per table in the document (its ``id``).
     percents, dates, changes, points : sequence of str
         Columns shown as percentages, days, signed count changes, and share changes in points.
-    heat : sequence of str
-        Columns whose cells are coloured by value, on one scale.
+    heat : sequence of str, or mapping of column to values
+        Columns whose cells are coloured by value, on one scale; a mapping colours them by the values given
+        instead (e.g. counts shown, coloured by share).
+    below : mapping of column to sequence of str, optional
+        A second, smaller line in each cell of those columns (e.g. the share under a count).
     caption : str, optional
     stack : bool, default False
         On phones, each row becomes a card of "heading: value" lines.
@@ -153,16 +135,18 @@ def table_html(frame: pd.DataFrame, *, uid: str, percents: Sequence[str] = (), d
     formats: dict[str, Callable[[Any], str]] = {}
     numeric = set()
     for column in frame.columns:
-        kinds = ((percents, percent_text), (dates, day_text), (changes, change_text), (points, points_text))
+        kinds = ((percents, format_share), (dates, day_text), (changes, format_change), (points, format_points))
         chosen = next((fmt for names, fmt in kinds if column in names), None)
         if chosen is None and pd.api.types.is_numeric_dtype(frame[column]) and \
                 not pd.api.types.is_bool_dtype(frame[column]):
-            chosen = number_text
+            chosen = format_count
         if chosen is not None and chosen is not day_text:
             numeric.add(column)
         formats[column] = chosen or _text
     hot = [c for c in heat if c in frame.columns]
-    top = float(np.nanmax(frame[hot].to_numpy(dtype=float))) if hot and len(frame) else 0.0
+    colour_by = {c: np.asarray(heat[c] if isinstance(heat, Mapping) else frame[c], dtype=float) for c in hot}
+    top = float(np.nanmax(np.concatenate(list(colour_by.values())))) if hot and len(frame) else 0.0
+    below = below or {}
     links = links or {}
     classes = ["stack"] if stack else []
     classes += ["wide"] if wide else []
@@ -181,7 +165,9 @@ def table_html(frame: pd.DataFrame, *, uid: str, percents: Sequence[str] = (), d
             style = ""
             if column in hot:
                 cell_classes.append("heat")
-                style = _heat(value, top)
+                style = _heat(colour_by[column][number], top)
+            if column in below:
+                shown += f"<br><small>{html.escape(str(below[column][number]))}</small>"
             url = links[column](value) if column in links else None
             if url:
                 shown = f'<a href="{html.escape(url)}">{shown}</a>'
