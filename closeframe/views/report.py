@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from closeframe import __version__
+from closeframe.version import __version__
 from closeframe.errors import ConfigurationError
 from closeframe.usage.questions import (
     DEFAULT_TOP_N,
