@@ -476,7 +476,8 @@ def _compare_block(data: ReportData, organization: str, number: int) -> str:
                           f"Share, {before}": mine[f"{column}_previous"].to_numpy(),
                           f"Share, {now}": mine[f"{column}_current"].to_numpy(),
                           "Change (pp)": mine[f"{column}_change"].to_numpy()})
-    kinds = dict(changes=["Change"], points=["Change (pp)"], percents=[f"Share, {before}", f"Share, {now}"])
+    kinds = dict(changes=["Change"], points=["Change (pp)"], percents=[f"Share, {before}", f"Share, {now}"],
+                 stack=True)
     named = ~table["Outcome"].str.startswith("(")
     first = table[named].head(TOP_N)
     rest = table.drop(first.index)
@@ -568,7 +569,7 @@ def section_unused_deleted(data: ReportData) -> Section | None:
         counts = unused.groupby("organization", sort=False).size().reindex(order)
         table = pd.DataFrame({"Organization": order, "Never used": counts.to_numpy(),
                               "Outcomes": listing.to_numpy()})
-        parts.append(table_html(table, uid="unused-table"))
+        parts.append(table_html(table, uid="unused-table", stack=True))
     else:
         parts.append(_empty("Every outcome was used at least once."))
     parts.append("<h3>Deleted, still on activities</h3>")
@@ -578,7 +579,7 @@ def section_unused_deleted(data: ReportData) -> Section | None:
                                   deleted["outcome_id"].astype(object)).to_numpy(),
                               "Activities": deleted["total"].to_numpy(),
                               "Last used": deleted["last_used"].to_numpy()})
-        parts.append(table_html(table, uid="deleted-table", dates=["Last used"]))
+        parts.append(table_html(table, uid="deleted-table", dates=["Last used"], stack=True))
     else:
         parts.append(_empty("No activity carries a deleted outcome."))
     intro = ("Outcomes in the catalogue that nobody picked in the period are candidates for clean-up. Close keeps "
@@ -640,7 +641,7 @@ def section_catalogue(data: ReportData) -> Section:
         number = numbers[label]
         blocks.append(f'<details id="catalogue-{number}"><summary>{html.escape(label)}: {len(mine):,} outcomes'
                       f"{note}</summary>"
-                      f'{table_html(table, uid=f"catalogue-table-{number}", dates=["Created"])}</details>')
+                      f'{table_html(table, uid=f"catalogue-table-{number}", dates=["Created"], stack=True)}</details>')
     body = "\n".join(blocks) if blocks else _empty("No outcomes.")
     return Section("catalogue", "Outcome catalogue", body,
                    "Every outcome each organization has defined, the most used first; open an organization to see "
