@@ -336,20 +336,44 @@ def _legend(names: Sequence[str]) -> str:
     return f'<ul class="legend">{items}</ul>'
 
 
-def _over_time(data: ReportData) -> pd.DataFrame:
-    """:func:`closeframe.usage.questions.organization_trends` of the report (cached on the data)."""
-    if "trends" not in data.__dict__:
-        data.__dict__["trends"] = organization_trends(data.data, data.selection, freq=data.freq, n=TOP_N,
-                                                      now=data.now)
-    return data.__dict__["trends"]
+class _Answer:
+    """A question's frame split per organization, its ``attrs`` kept apart.
+
+    pandas deep-copies a frame's ``attrs`` on every step (a filter, a pivot); a report of 40 organizations spent
+    most of its time copying them, so the frame is used without them.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.attrs = dict(frame.attrs)
+        self.frame = frame.copy(deep=False)
+        self.frame.attrs = {}
+        self.groups = dict(tuple(self.frame.groupby("organization", sort=False))) if len(self.frame) else {}
+
+    def of(self, organization: str) -> pd.DataFrame:
+        """The rows of one organization (none: an empty frame with the columns)."""
+        return self.groups.get(organization, self.frame.iloc[:0])
+
+
+def _cached(data: ReportData, name: str, ask: Callable[[], pd.DataFrame]) -> _Answer:
+    """``ask()`` once per report, kept on the data."""
+    if name not in data.__dict__:
+        data.__dict__[name] = _Answer(ask())
+    return data.__dict__[name]
+
+
+def _over_time(data: ReportData) -> _Answer:
+    """:func:`closeframe.usage.questions.organization_trends` of the report."""
+    return _cached(data, "trends", lambda: organization_trends(data.data, data.selection, freq=data.freq, n=TOP_N,
+                                                               now=data.now))
 
 
 def section_over_time(data: ReportData) -> Section | None:
     """Each organization's own top outcomes per month (or week): small multiples on one y scale."""
     if not data.has_activities:
         return None
-    trends = _over_time(data)
-    word = trends.attrs.get("freq_word", "period")
+    answer = _over_time(data)
+    trends = answer.frame
+    word = answer.attrs.get("freq_word", "period")
     if trends.empty:
         return Section("over-time", "Top outcomes over time", _empty("No activities in this period."))
     named = trends[trends["rank"] <= TOP_N]
@@ -383,7 +407,7 @@ def section_over_time(data: ReportData) -> Section | None:
 def _trend_table(data: ReportData, organization: str, number: int) -> str:
     """One organization's counts per period and outcome (shares under them), newest first, in a block that opens."""
     trends = _over_time(data)
-    mine = trends[trends["organization"] == organization]
+    mine = trends.of(organization)
     if mine.empty:
         return ""
     column = trends.attrs.get("share_column", "share")
@@ -404,11 +428,9 @@ def _trend_table(data: ReportData, organization: str, number: int) -> str:
             f"({len(periods)} {data.freq_word}s)</summary>{listed}</details>")
 
 
-def _period_tables(data: ReportData) -> pd.DataFrame:
-    """:func:`closeframe.usage.questions.compare_periods` of the report (cached on the data)."""
-    if "periods" not in data.__dict__:
-        data.__dict__["periods"] = compare_periods(data.data, data.selection, freq="M", now=data.now)
-    return data.__dict__["periods"]
+def _period_tables(data: ReportData) -> _Answer:
+    """:func:`closeframe.usage.questions.compare_periods` of the report."""
+    return _cached(data, "periods", lambda: compare_periods(data.data, data.selection, freq="M", now=data.now))
 
 
 def _period_heads(data: ReportData) -> tuple[str, str, str]:
@@ -466,7 +488,7 @@ def _top_outcomes_block(data: ReportData, rows: pd.DataFrame, used: int, number:
 def _compare_block(data: ReportData, organization: str, number: int) -> str:
     """One organization's outcomes in the two periods: its top N, then every other one in a block that opens."""
     periods = _period_tables(data)
-    mine = periods[periods["organization"] == organization]
+    mine = periods.of(organization)
     if mine.empty:
         return _empty("No activity in either period.")
     before, now, _ = _period_heads(data)
@@ -489,12 +511,14 @@ def _compare_block(data: ReportData, organization: str, number: int) -> str:
     return "".join(parts)
 
 
-def _users_block(users: pd.DataFrame, organization: str, number: int) -> str:
+def _users_block(users: _Answer, organization: str, number: int) -> str:
     """Who logs which outcome: users x the organization's top outcomes, counts coloured by the user's share."""
-    counts = users_matrix(users, organization, "total")
+    mine = users.of(organization).copy(deep=False)
+    mine.attrs = {"outcomes": {organization: users.attrs.get("outcomes", {}).get(organization)}}
+    counts = users_matrix(mine, organization, "total")
     if counts.empty:
         return ""
-    shares = users_matrix(users, organization, "share_of_user")
+    shares = users_matrix(mine, organization, "share_of_user")
     outcomes = [c for c in counts.columns if c != "total"]
     table = pd.DataFrame({"User": [str(u).removesuffix(f" ({organization})") for u in counts.index]})
     for outcome in outcomes:
@@ -523,7 +547,7 @@ def section_organizations(data: ReportData) -> Section | None:
     top = top_outcomes(data.data, data.selection, n=TOP_N)
     # The outcomes used: the catalogue's and deleted ones still on activities (top_outcomes ranks both).
     used_per_org = data.headline["outcomes_used"] + data.headline["deleted_in_use"]
-    users = users_by_outcome(data.data, data.selection, n=TOP_N)
+    users = _Answer(users_by_outcome(data.data, data.selection, n=TOP_N))
     try:
         _, _, title = _period_heads(data)
     except ConfigurationError:
