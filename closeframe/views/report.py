@@ -61,7 +61,7 @@ from closeframe.usage.selection import (
     unused_and_deleted,
     usage_table,
 )
-from closeframe.views.reportcharts import bar_chart, trend_panel
+from closeframe.views.reportcharts import trend_panel
 from closeframe.views.reporttables import TABLE_CSS, day_text, table_html
 from closeframe.views.style import OKABE_ITO
 
@@ -71,6 +71,8 @@ __all__ = ["REPORT_SECTIONS", "ReportData", "Section", "render_report", "write_r
 TOP_N = DEFAULT_TOP_N
 #: Users shown per organization in "who logs which outcome"; the others follow in a block that opens (and prints).
 TOP_USERS = 10
+#: With more organizations, only the busiest this many are open in "Each organization" (all are open in print).
+OPEN_ORGANIZATIONS = 6
 
 _CSS = """
 :root { color-scheme: light; }
@@ -84,7 +86,11 @@ nav ul { padding-left: 1.2rem; columns: 2 16rem; margin: .3rem 0; }
 nav ul.organizations { columns: 3 14rem; }
 .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.5rem; align-items: start; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); gap: 1rem 1.5rem; }
-.organization { border-top: 1px solid #ccc; margin-top: 1.5rem; }
+details.organization { border: none; border-top: 1px solid #ccc; border-radius: 0; margin-top: 1rem;
+                       padding: .4rem 0; }
+details.organization > summary h3 { display: inline; margin: 0; }
+details.organization > summary .note { font-weight: normal; margin-left: .5rem; }
+[id^="org-"] { scroll-margin-top: 4rem; }
 .more { color: #444; font-size: .9rem; margin: -.6rem 0 1rem; }
 figure.panel { margin: 0; }
 ul.legend { list-style: none; padding: 0; margin: .2rem 0 .6rem 2.8rem; font-size: .85rem; }
@@ -95,7 +101,7 @@ small { color: inherit; opacity: .85; }
 h4 { margin: 1rem 0 .3rem; }
 details { border: 1px solid #e3e3e3; border-radius: 6px; padding: .4rem .8rem; margin: .4rem 0; }
 summary { cursor: pointer; font-weight: 600; }
-a.top { font-size: .85rem; font-weight: normal; margin-left: .6rem; }
+a.top { float: right; font-size: .85rem; font-weight: normal; }
 svg { display: block; }
 @media (max-width: 60rem) { .pair { grid-template-columns: minmax(0, 1fr); } }
 @media (max-width: 30rem) { body { padding: 0 .5rem; } }
@@ -104,7 +110,6 @@ svg { display: block; }
   details { border: none; padding: 0; }
   details::details-content { content-visibility: visible; display: block; }
   a.top { display: none; }
-  .organization { break-before: auto; }
   h2, h3 { break-after: avoid; }
 }
 """
@@ -288,12 +293,8 @@ def section_headline(data: ReportData) -> Section:
         activities = int(head["activities"].sum())
         total["With an outcome"] = head["with_outcome"].sum() / activities if activities else np.nan
         table.loc[len(table)] = {"Organization": "All organizations", **total}
-    chart = bar_chart(head.index, head["share_with_outcome"].fillna(0), title="Share with an outcome",
-                      xlabel="calls and meetings with an outcome", percent=True)
-    body = (table_html(table, uid="summary-table", percents=["With an outcome"], stack=True,
-                       total_last=len(table) > 1,
-                       links={"Organization": lambda o: f"#{data.anchors[o]}" if o in data.anchors else None})
-            + f'<div class="chart">{chart}</div>')
+    body = table_html(table, uid="summary-table", percents=["With an outcome"], stack=True, total_last=len(table) > 1,
+                      links={"Organization": lambda o: f"#{data.anchors[o]}" if o in data.anchors else None})
     intro = ("Each organization's calls and meetings in the period: how many carry an outcome, how many of its "
              "outcomes people used, which were never picked, and outcomes deleted from the catalogue that are "
              f"still set on activities. {EMPTY} means there is nothing to divide by (no activity).")
@@ -552,6 +553,8 @@ def section_organizations(data: ReportData) -> Section | None:
         _, _, title = _period_heads(data)
     except ConfigurationError:
         title = None
+    activities = data.headline["activities"].sort_values(ascending=False, kind="stable")
+    busiest = set(activities.index[:OPEN_ORGANIZATIONS] if len(activities) > OPEN_ORGANIZATIONS else activities.index)
     blocks = []
     for number, organization in enumerate(data.organizations, 1):
         head = data.headline.loc[organization]
@@ -559,22 +562,27 @@ def section_organizations(data: ReportData) -> Section | None:
                    f"{format_share(head['share_with_outcome'])} with an outcome")
         compare = f"<h4>{html.escape(title)}</h4>{_compare_block(data, organization, number)}" if title else ""
         users_html = _users_block(users, organization, number)
+        opened = " open" if organization in busiest else ""
         blocks.append(
-            f'<div class="organization" id="{data.anchors[organization]}">'
-            f'<h3>{html.escape(organization)}<a class="top" href="#contents">contents ↑</a></h3>'
-            f'<p class="note">{html.escape(summary)}.</p>'
+            f'<details class="organization"{opened}><summary><h3>{html.escape(organization)}</h3> '
+            f'<span class="note">{html.escape(summary)}</span></summary>'
+            f'<div id="{data.anchors[organization]}"><a class="top" href="#contents">contents ↑</a>'
             f"<h4>Top {TOP_N} outcomes, whole period</h4>"
             + _top_outcomes_block(data, top[top["organization"] == organization],
                                   int(used_per_org.get(organization, 0)), number)
             + compare
             + _trend_table(data, organization, number)
             + (f"<h4>Who logs which outcome</h4>{users_html}" if users_html else "")
-            + "</div>")
+            + "</div></details>")
+    folded = len(data.organizations) - len(busiest)
     intro = (f"For each organization: its {TOP_N} most used outcomes, the same outcome by outcome for the two "
              f"periods compared above, and who logs which of them (a count per user and outcome, and under it the "
              "share of that user's calls and meetings; the darker, the larger that share). Share: of all the "
              f"organization's calls and meetings. Nothing is left out: the other outcomes are counted as "
              "(other outcomes), and every longer list is in a block that opens (and prints open).")
+    if folded:
+        intro += (f" The {len(busiest)} organizations with the most calls and meetings are open; click any other "
+                  "(or its name in the contents) to open it.")
     return Section("organizations", "Each organization", "".join(blocks), intro)
 
 

@@ -249,7 +249,8 @@ def test_contents_link_every_organization_in_natural_order(fresh_sandbox, tmp_pa
     links = re.findall(r'<li><a href="#(org-\d+)">(.*?)</a></li>', contents)
     assert [name for _, name in links] == ["Org 7", "org 9", "Org 10"]
     for anchor, name in links:  # each link lands on that organization's block
-        assert re.search(rf'<div class="organization" id="{anchor}"><h3>{re.escape(name)}<', text)
+        assert re.search(rf'<summary><h3>{re.escape(name)}</h3>[^<]*<span class="note">[^<]*</span></summary>'
+                         rf'<div id="{anchor}">', text)
     assert list(_summary_rows(text))[:3] == ["Org 7", "org 9", "Org 10"]
 
 
@@ -353,7 +354,7 @@ def test_this_month_against_the_last_counts_the_store(sandbox, sandbox_report):
 
 def test_users_by_outcome_rows_add_up_to_each_users_activities(sandbox, sandbox_report):
     block = sandbox_report[sandbox_report.index('id="org-1"'):sandbox_report.index('id="org-2"')]
-    name = html.unescape(re.search(r"<h3>(.*?)<", block).group(1))
+    name = html.unescape(re.findall(r"<h3>(.*?)</h3>", sandbox_report[:sandbox_report.index('id="org-1"')])[-1])
     assert name in [org["name"] for org in sandbox.store.organizations]
     users = re.search(r"Who logs which outcome</h4>.*?</table>", block, re.S).group(0)
     rows = [_cell_texts(r) for r in re.findall(r"<tr>(.*?)</tr>", users, re.S)[1:]]
@@ -371,3 +372,24 @@ def test_a_since_that_is_not_a_date_is_refused_before_any_load(tmp_path, capsys)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "--since: 'last tuesday' is not a date" in err and "sandbox" not in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_many_organizations_open_the_busiest_and_fold_the_rest(fresh_sandbox):
+    from closeframe.views.report import OPEN_ORGANIZATIONS
+
+    sb = fresh_sandbox(seed=3, organizations=[{"calls": 20 + 10 * i} for i in range(OPEN_ORGANIZATIONS + 3)],
+                       meetings=0)
+    keys = dict(sb.api_keys)
+    outcomes = cf.load_outcomes(keys, base_url=sb.base_url, progress=False)
+    calls = cf.load_calls(keys, base_url=sb.base_url, progress=False)
+    text = render_report(outcomes, calls, source="test")
+    section = _section(text, "organizations")
+    opened = [html.unescape(n) for n in re.findall(r'<details class="organization" open><summary><h3>(.*?)</h3>',
+                                                    section)]
+    folded = [html.unescape(n) for n in re.findall(r'<details class="organization"><summary><h3>(.*?)</h3>',
+                                                    section)]
+    counts = {o["name"]: len(sb.store.calls(o["name"])) for o in sb.store.organizations}
+    assert len(opened) == OPEN_ORGANIZATIONS and len(folded) == len(counts) - OPEN_ORGANIZATIONS
+    assert min(counts[name] for name in opened) >= max(counts[name] for name in folded)
+    contents = text[text.index('<nav id="contents"'):text.index("</nav>")]
+    assert len(re.findall(r'href="#org-\d+"', contents)) == len(counts)  # every one, folded or not, is linked

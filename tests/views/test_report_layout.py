@@ -78,7 +78,8 @@ def test_print_opens_every_list(browser, report):
     assert page.evaluate(f"{closed}.length") > 0
     assert not page.evaluate(f"{closed}.some({visible})")  # closed on screen
     page.emulate_media(media="print")
-    assert page.evaluate(f"{closed}.every({visible})")  # open on paper
+    # Open on paper (waited for: the print styles apply on the next style pass, later on a loaded machine).
+    page.wait_for_function(f"() => {closed}.every({visible})", timeout=10_000)
     page.close()
 
 
@@ -90,7 +91,9 @@ def test_contents_links_land_on_each_organization(browser, report, sandbox):
     for i in range(links.count()):
         name = links.nth(i).inner_text()
         links.nth(i).click()
-        heading = page.locator(f"{links.nth(i).get_attribute('href')} h3")
-        assert heading.inner_text().startswith(name)
-        assert 0 <= heading.bounding_box()["y"] < 100  # scrolled to the top of the screen
+        block = page.locator(f"details.organization:has({links.nth(i).get_attribute('href')})")
+        assert block.evaluate("d => d.open")  # a folded organization opens
+        heading = block.locator("summary h3")
+        assert heading.inner_text() == name
+        assert 0 <= heading.bounding_box()["y"] < 100  # scrolled to the top of the screen, its name in sight
     page.close()
