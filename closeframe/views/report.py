@@ -608,15 +608,16 @@ def section_unused_deleted(data: ReportData) -> Section | None:
     if len(deleted):
         table = pd.DataFrame({"Organization": deleted["organization"].to_numpy(),
                               "Deleted outcome": deleted["outcome_name"].astype(object).fillna(
-                                  deleted["outcome_id"].astype(object)).to_numpy(),
+                                  DELETED_OUTCOME_LABEL).to_numpy(),
+                              "Id in Close": deleted["outcome_id"].astype(object).to_numpy(),
                               "Activities": deleted["total"].to_numpy(),
                               "Last used": deleted["last_used"].to_numpy()})
         parts.append(table_html(table, uid="deleted-table", dates=["Last used"], stack=True))
     else:
         parts.append(_empty("No activity carries a deleted outcome."))
     intro = ("Outcomes in the catalogue that nobody picked in the period are candidates for clean-up. Close keeps "
-             "a deleted outcome's id on the calls and meetings that had it; its name is shown where the outcome "
-             "history knows it.")
+             "a deleted outcome's id on the calls and meetings that had it; its last name is shown where the "
+             f"outcome history knows it, else {DELETED_OUTCOME_LABEL}.")
     return Section("unused", "Unused and deleted outcomes", "".join(parts), intro)
 
 
