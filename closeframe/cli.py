@@ -234,17 +234,25 @@ def _date_argument(value: str) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from closeframe.views.report import write_report
+    from closeframe.load.activities import parse_bound
     from closeframe.load.source import load_default_usage, sandbox_in_use
+    from closeframe.views.report import write_report
 
     if sandbox_in_use():
         print("No CLOSEFRAME_API_KEYS or CLOSE_API_KEY set: reporting on the closeframe sandbox's made-up data.",
               file=sys.stderr, flush=True)
-    loaded = load_default_usage(seed=args.seed, since=args.since, until=args.until, progress=_progress(args),
+    start, end = parse_bound(args.since, "since"), parse_bound(args.until, "until")
+    load_since = args.since
+    if start is not None and (end is None or start < end):
+        # The report compares its period with the one before: load that one too (a calendar month is up to
+        # 3 days longer than the one after it, hence the margin); the report itself covers [since, until).
+        load_since = start - ((end or pd.Timestamp.now(tz="UTC")) - start) - pd.Timedelta(days=4)
+    loaded = load_default_usage(seed=args.seed, since=load_since, until=args.until, progress=_progress(args),
                                 cache=args.cache)
     path = write_report(loaded.outcomes, args.out, loaded.calls, loaded.meetings, source=loaded.source,
-                        since=loaded.since, until=loaded.until)
-    print(f"wrote {path} ({len(loaded.calls):,} calls, {len(loaded.meetings):,} meetings and "
+                        since=start, until=end)
+    before = " (and the period before, to compare)" if load_since is not args.since else ""
+    print(f"wrote {path} ({len(loaded.calls):,} calls, {len(loaded.meetings):,} meetings{before} and "
           f"{len(loaded.outcomes):,} outcomes from {loaded.source})")
     return 0
 

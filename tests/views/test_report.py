@@ -162,6 +162,12 @@ def test_since_until_narrow_the_report_and_it_says_so(sandbox, tmp_path):
     for name, (activities, with_outcome) in _store_counts(sandbox, "2026-01-01", "2026-04-01").items():
         assert rows[name][1] == f"{activities:,}"
     _parse(text)
+    # It compares the quarter with the one before, which the command loaded for that (and only for that).
+    table = _section(text, "periods")
+    assert "2026-01-01 until 2026-04-01 against 2025-10-01 until 2026-01-01" in table
+    periods = {_cell_texts(r)[0]: _cell_texts(r) for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]}
+    for name, (activities, _) in _store_counts(sandbox, "2025-10-01", "2026-01-01").items():
+        assert periods[name][1] == f"{activities:,}" and activities > 0
 
 
 def test_since_after_until_is_one_clear_error(sandbox, tmp_path, capsys):
