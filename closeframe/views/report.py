@@ -13,12 +13,14 @@ more there are and where they are listed); a share of nothing is "–".
 
 Tables come from :mod:`closeframe.views.reporttables`; charts are inline SVG whose text stays text, so the reader's
 fonts draw CJK names (:mod:`closeframe.views.reportcharts`). Nothing is fetched from the network (no scripts, fonts,
-styles or images by URL), so the file opens the same offline, attached to an e-mail or archived; the only links
-leave the file for Close itself. It says where the data came from in plain words, never with a key or a local
+styles or images by URL), so the file opens the same offline, attached to an e-mail or archived; its links
+stay in the page. It says where the data came from in plain words, never with a key or a local
 server's address.
 
-The report is a list of section builders (:data:`REPORT_SECTIONS`): each takes the :class:`ReportData` and returns
-a :class:`Section` or ``None`` (nothing to say). Add a section by passing ``sections=[*REPORT_SECTIONS, mine]``.
+The report is a list of section builders (:data:`REPORT_SECTIONS`, in :mod:`closeframe.views.reportsections`):
+each takes the :class:`~closeframe.views.reportdata.ReportData` and returns a
+:class:`~closeframe.views.reportdata.Section` or ``None`` (nothing to say). Add a section by passing
+``sections=[*REPORT_SECTIONS, mine]``. This module assembles the document: header, contents, sections.
 """
 
 from __future__ import annotations
