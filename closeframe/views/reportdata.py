@@ -25,7 +25,7 @@ from closeframe.usage.questions import (
 from closeframe.usage.selection import Selection, UsageData, headline_table, prepare
 from closeframe.views.reporttables import day_text
 
-__all__ = ["ReportData", "Section", "SectionBuilder", "TOP_N"]
+__all__ = ["TOP_N", "Answer", "ReportData", "Section", "SectionBuilder"]
 
 #: Outcomes named per organization: the one top N of every view (the rest are counted, and listed on request).
 TOP_N = DEFAULT_TOP_N
