@@ -162,21 +162,27 @@ def _trend_table(data: ReportData, organization: str, number: int) -> str:
     if mine.empty:
         return ""
     column = trends.attrs.get("share_column", "share")
-    outcomes = list(mine.sort_values("rank", kind="stable")["outcome"].drop_duplicates())
-    counts = mine.pivot_table(index="period", columns="outcome", values="total", aggfunc="sum", observed=True)
-    shares = mine.pivot_table(index="period", columns="outcome", values=column, aggfunc="sum", observed=True,
-                              dropna=False)
-    partial = mine.groupby("period")["partial"].any()
-    periods = list(counts.index)[::-1]
-    table = pd.DataFrame({data.freq_word.capitalize(): [period_label(p, data.freq) + (" (partial)" if partial[p]
-                                                                                       else "") for p in periods]})
-    for outcome in outcomes:
-        table[outcome] = counts[outcome].reindex(periods).fillna(0).astype("int64").to_numpy()
-    table["All"] = counts.reindex(periods).sum(axis=1).astype("int64").to_numpy()
-    below = {o: [format_share(v) for v in shares[o].reindex(periods)] for o in outcomes}
+    # One row per (period, outcome): laid out with numpy, newest period first (pivot_table took 0.1 s a panel).
+    periods, period_code = np.unique(mine["period"].to_numpy(), return_inverse=True)
+    ranks = mine["rank"].to_numpy()
+    outcomes = list(dict(sorted(zip(ranks, mine["outcome"]))).values())
+    outcome_code = pd.Index(outcomes).get_indexer(mine["outcome"])
+    counts = np.zeros((len(periods), len(outcomes)), dtype=np.int64)
+    shares = np.full((len(periods), len(outcomes)), np.nan)
+    counts[period_code, outcome_code] = mine["total"].to_numpy()
+    shares[period_code, outcome_code] = mine[column].to_numpy(dtype=float)
+    partial = np.zeros(len(periods), dtype=bool)
+    np.logical_or.at(partial, period_code, mine["partial"].to_numpy(dtype=bool))
+    newest = slice(None, None, -1)
+    table = pd.DataFrame({data.freq_word.capitalize(): [period_label(p, data.freq) + (" (partial)" if part else "")
+                                                        for p, part in zip(periods[newest], partial[newest])]})
+    for i, outcome in enumerate(outcomes):
+        table[outcome] = counts[newest, i]
+    table["All"] = counts[newest].sum(axis=1)
+    below = {o: [format_share(v) for v in shares[newest, i]] for i, o in enumerate(outcomes)}
     listed = table_html(table, uid=f"trend-{number}", below=below, wide=True)
     return (f"<details><summary>Per {data.freq_word}: counts, and under each its share of all calls and meetings "
-            f"({len(periods)} {data.freq_word}s)</summary>{listed}</details>")
+            f"({_plural(len(periods), data.freq_word)})</summary>{listed}</details>")
 
 
 def _period_heads(data: ReportData) -> tuple[str, str, str]:
