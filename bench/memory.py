@@ -1,9 +1,8 @@
 """Memory and speed of load_calls / load_meetings / load_outcomes, this checkout against another, side by side.
 
 The sandbox runs in this (parent) process; each load runs in a fresh worker process (this script re-invoked with
-``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline REF``, a git ref,
-default ``main``, checked out in a temporary ``git worktree``; ``--baseline ''`` for none), so the memory
-measured is the client's alone. A worker imports closeframe, notes
+``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline REF``, a git ref checked out
+in a temporary worktree, default ``main``: "today's code"), so the memory measured is the client's alone. A worker imports closeframe, notes
 makes a warm-up load of one day (so first-use costs, about 40 MB of lazily loaded code, thread stacks and
 allocator pools, are not counted as the data's), notes its resident memory, resets the kernel's peak-RSS mark
 (``/proc/self/clear_refs``), loads, and reports:
@@ -20,7 +19,6 @@ limit, so the figures are closeframe's paging, decoding and shaping.
 Usage::
 
     python bench/memory.py                       # 300,000 and 1,000,000 calls, 200,000 meetings, 200,000 outcomes
-    python bench/memory.py --calls 0 --meetings 50000 --outcomes 0 --modes fresh --baseline main
     python bench/memory.py --calls 300000 --meetings 0 --outcomes 0 --repeat 1
     python bench/memory.py --usage 1000000,3000000,10000000   # outcome_usage on in-memory frames (no sandbox)
     python bench/memory.py --decode               # CPU per page: json vs orjson decoding, pyarrow.json, shaping
@@ -43,11 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BASELINE = "main"
+from _baseline import ROOT, add_baseline_argument, checkout
+
 MODES = ("fresh", "cache write", "cache read")
 
 
@@ -259,7 +256,7 @@ def bench_usage(sizes: list[int], versions: dict, engines: list[str]) -> list[li
     rows = []
     for n in sizes:
         for engine in engines:
-            for label, path in (versions.items() if engine == "pandas" else [("this", versions["this"])]):
+            for label, path in (versions.items() if engine == "pandas" else [("this", str(ROOT))]):
                 result = _worker(dict(task="usage", n=n, engine=engine), path)
                 rows.append(_usage_row(n, engine, label, result))
                 print(_row(rows[-1]), flush=True)
@@ -281,8 +278,7 @@ def main() -> None:
     parser.add_argument("--engines", default="pandas,duckdb", help="outcome_usage engines to measure")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REF",
-                        help="git ref of the code to compare with, checked out in a temporary worktree ('' = none)")
+    add_baseline_argument(parser)
     parser.add_argument("--decode", action="store_true", help="only the table of decoding and shaping CPU")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -294,17 +290,12 @@ def main() -> None:
         result = run_load(spec) if spec["task"] == "load" else run_usage(spec)
         print(json.dumps(result))
         return
-    with ExitStack() as stack:
-        versions = {"this": str(ROOT)}
-        if args.baseline:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from baseline import checkout, describe
-
-            versions = {describe(args.baseline): str(stack.enter_context(checkout(args.baseline))), **versions}
-        _run(args, versions)
+    with checkout(args.baseline) as baseline:
+        versions = {"today": str(baseline), "this": str(ROOT)} if baseline else {"this": str(ROOT)}
+        _tables(args, versions)
 
 
-def _run(args: argparse.Namespace, versions: dict) -> None:
+def _tables(args: argparse.Namespace, versions: dict) -> None:
     sizes = lambda text: [int(v) for v in text.split(",") if v.strip() and int(v)]  # noqa: E731
     modes = [m.strip() for m in args.modes.split(",")]
     print(_row(HEADER))
@@ -317,7 +308,6 @@ def _run(args: argparse.Namespace, versions: dict) -> None:
         bench_loads("outcome", n, versions, args.repeat, modes)
     if args.usage:
         bench_usage(sizes(args.usage), versions, [e.strip() for e in args.engines.split(",")])
-
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT)) if "--worker" not in sys.argv else None

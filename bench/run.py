@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/shaping.py
 
-from baseline import checkout, describe  # noqa: E402
+from _baseline import checkout  # noqa: E402
 from shaping import measure, naive_outcomes  # noqa: E402  (the one naive recipe, the one shaping measurement)
 
 PAGE_SIZE = 100
@@ -344,6 +344,13 @@ def bench_loading(scenario: Scenario, timeout: float, repeat: int = 1) -> list[R
             row.note = "; ".join(filter(None, [f"{loop.wall / row.wall:.1f}x faster than the requests loop",
                                                row.note]))
     return rows
+
+
+def describe(ref: str) -> str:
+    """``ref`` and its short commit, e.g. ``main (371c9fe)``: what the baseline rows ran."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{ref}^{{commit}}"],
+                            capture_output=True, text=True).stdout.strip()
+    return f"{ref} ({commit or 'unknown commit'})"
 
 
 def loader_tools() -> list[str]:
