@@ -23,9 +23,11 @@ from closeframe.shape.frames import concat_frames, with_labels
 __all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
            "labelled_frame", "labelled_records_frame"]
 
-#: Records shaped at a time: a few hundred kilobytes of dicts become typed columns; large enough that the fixed
-#: cost of one shaping call (about a millisecond) is under 5% of the work.
-BATCH_RECORDS = 5_000
+#: Records shaped at a time: a call's dict holds about 4 KB, a meeting's 5.5 KB, so the dicts waiting in each of a
+#: load's date windows stay around 10 MB (200,000 calls: 166 MB extra peak against 181 MB at 5,000, for a frame of
+#: 83 MB; python bench/memory.py); large enough that the fixed cost of one shaping call (about a millisecond) is
+#: under 10% of the work.
+BATCH_RECORDS = 2_000
 
 Build = Callable[..., pd.DataFrame]
 
