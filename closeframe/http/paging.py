@@ -6,10 +6,12 @@ before the cursor pulls an unread one back onto the page already read (a silent 
 neither adding more than one request per listing:
 
 * :func:`paginate_newest_first` (calls and meetings, listed newest first): each page after the first asks for
-  the records created before the end of the second of the last one read (``date_created__lt``, ``_skip=0``),
-  re-reading that second's records already read and dropping them by id. Its position no longer depends on what
-  came before, so deletions and insertions before the cursor change nothing, and ``_skip`` stays 0, far from
-  Close's cap. Close does not say how finely its date filters compare (a Singer tap says "to the second"); a
+  the records created before the end of the second of the last one read (``date_created__lt``), skipping that
+  second's records already read (``_skip`` = how many) while Close's event log can be read, else re-reading them
+  and dropping them by id. Its position no longer depends on what came before, so deletions and insertions before
+  the cursor change nothing, and ``_skip`` stays tiny, far from Close's cap. Only the deletion of a skipped record
+  between two pages would make the skip pass over an unread one: one question to the event log at the end
+  (:mod:`closeframe.http.deletions`) finds it, and that second is read again. Close does not say how finely its date filters compare (a Singer tap says "to the second"); a
   whole-second bound means the same at every precision, so nothing is lost whether filters compare microseconds,
   milliseconds or seconds. A page whose records all share one second (a dialer, a bulk import) is followed by an
   offset scan of that one second only (:func:`paginate_verified`), then paging goes on below it.
@@ -306,11 +308,13 @@ def paginate_newest_first(client: CloseClient, path: str, params: Mapping[str, A
     Notes
     -----
     ``date_created__*`` filters in ``params`` are sent widened to whole seconds and applied exactly here. A page
-    after the first asks for ``date_created__lt=<the second after the oldest record read>`` with ``_skip=0``: the
-    records of that second already read come again and are dropped by id, so a record sharing the second is never
-    skipped, however coarsely Close compares. When a whole page shares one second, that second alone is read by
-    offset (:func:`paginate_verified`), then paging continues below it. Without such bursts the re-read costs a
-    few records per page, well under 2% more requests. The order is checked on every page: a record without a
+    after the first asks for ``date_created__lt=<the second after the oldest record read>``, so a record sharing
+    that second is never lost, however coarsely Close compares. Once the event log answered (asked in the
+    background after the first page), the records of that second already read are skipped (``_skip``) instead of
+    read again; at the end, the log says whether a skipped record was deleted between two pages (the skip then
+    passed over an unread record), and that second is read again. Without the log they come again and are dropped
+    by id (about 1% more requests). When a whole page shares one second, that second alone is read by offset
+    (:func:`paginate_verified`), then paging continues below it. The order is checked on every page: a record without a
     readable ``date_created`` or id, one out of order, or one outside the bounds asked for (a server ignoring the
     date filter) switches to :func:`paginate_verified` for the rest, keeping what was read.
     """
