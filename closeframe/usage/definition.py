@@ -1,0 +1,392 @@
+"""The one definition of outcome usage: its columns, its rules, its aggregation as SQL text, and its finishing step.
+
+Every engine (:mod:`closeframe.usage.engines`) turns activities into the same *counts*: one row per
+``(organization_id, outcome_id)`` with the columns of :data:`COUNT_COLUMNS`. The rules that decide what an
+activity counts as (connected? autofilled? a voicemail drop?) are written here twice, side by side: as SQL
+(:func:`activities_sql`, run by DuckDB and Spark SQL from one text) and as vectorized pandas/numpy
+(:func:`autofill_flags`, :func:`connected_flags`, run by the in-memory engine); the property test
+(``tests/usage/test_usage_property.py``) pins them equal. :func:`finish_usage` then turns counts into the
+:func:`closeframe.outcome_usage` table for every engine and for :func:`closeframe.usage.selection.usage_table`, so
+shares, labels, order and dtypes cannot drift between faces.
+
+Columns and their meaning (documented once, in ``docs/usage.md``):
+
+- ``total`` = ``calls + meetings``: every activity carrying the outcome.
+- ``share`` = ``total`` over *all* the organization's activities (calls and meetings in scope, with or without an
+  outcome); one organization's shares, its no-outcome row included, add up to 1.
+- ``share_of_outcomes`` = ``total`` over the organization's activities *that have an outcome* (NaN on the
+  no-outcome row).
+- ``share_of_connected`` (with ``denominator="connected"``) = ``connected`` over the organization's connected
+  calls and held meetings; ``connected`` counts those of ``total``.
+- ``autofilled`` (when Close sent any autofill field): how many of ``total`` had their outcome set by Close;
+  ``voicemail_drops``: how many of those were voicemail drops (``outcome_reason`` "voicemail-dropped").
+- A deleted outcome is labelled by its last known name (from :func:`closeframe.outcome_catalogue`), else
+  :data:`DELETED_OUTCOME_LABEL`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from closeframe.errors import ConfigurationError
+from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+
+__all__ = [
+    "ACTIVITY_KINDS",
+    "AUTOFILL_FIELDS",
+    "AUTOMATIC_REASONS",
+    "CONNECTED_CALL_STATUSES",
+    "COUNT_COLUMNS",
+    "DELETED_OUTCOME_LABEL",
+    "DENOMINATORS",
+    "HELD_MEETING_STATUSES",
+    "PERSON_REASONS",
+    "SHARE_COLUMNS",
+    "USAGE_COLUMNS",
+    "VOICEMAIL_DROP_REASON",
+    "Dialect",
+    "activities_sql",
+    "aggregate_sql",
+    "autofill_flags",
+    "check_denominator",
+    "connected_flags",
+    "empty_counts",
+    "finish_usage",
+    "outcome_lookup",
+]
+
+#: The ``activity`` values of the events frame.
+ACTIVITY_KINDS = ("call", "meeting")
+
+#: The label of a deleted outcome whose name no outcome history remembers, in every face.
+DELETED_OUTCOME_LABEL = "(deleted outcome)"
+
+#: ``denominator=`` values and the share column each one names. ``share`` and ``share_of_outcomes`` are always in
+#: the table; ``share_of_connected`` (and the ``connected`` count) only when asked for.
+SHARE_COLUMNS = {"all": "share", "with_outcome": "share_of_outcomes", "connected": "share_of_connected"}
+DENOMINATORS = tuple(SHARE_COLUMNS)
+
+#: The columns of :func:`closeframe.outcome_usage`, in order (``organization_name`` only when names are known;
+#: ``connected``/``share_of_connected``, ``autofilled``/``voicemail_drops`` and ``deleted_at`` when they apply).
+USAGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "outcome_name", "outcome_type", "calls",
+                 "meetings", "total", "share", "share_of_outcomes", "first_used", "last_used", "users", "deleted")
+
+#: What every engine returns per (organization_id, outcome_id): counts, first and last use (microseconds since
+#: the epoch, UTC), distinct users; ``autofill_known``: activities with a value in an autofill field;
+#: ``calls_known``: calls with a status or disposition (can they tell connected ones?).
+COUNT_COLUMNS = ("organization_id", "outcome_id", "calls", "meetings", "first_us", "last_us", "users", "autofilled",
+                 "voicemail_drops", "connected", "autofill_known", "calls_known")
+
+#: Fields Close sends on an activity whose outcome it may have set (AI outcome autofill).
+AUTOFILL_FIELDS = ("outcome_reason", "outcome_autofill_reasoning", "outcome_autofill_confidence")
+#: ``outcome_reason`` values of an outcome set by Close (Close's documented enum), and of one set by a person.
+AUTOMATIC_REASONS = ("autofilled", "voicemail-dropped")
+PERSON_REASONS = ("user-selected",)
+VOICEMAIL_DROP_REASON = "voicemail-dropped"
+#: Call ``status`` values of a call that reached someone, used when Close sends no ``disposition``.
+CONNECTED_CALL_STATUSES = ("completed",)
+#: Meeting ``status`` values of a meeting that took place (a manual meeting has none: it took place if it started).
+HELD_MEETING_STATUSES = ("completed", "in-progress")
+
+_KEY = ["organization_id", "outcome_id"]
+
+
+def check_denominator(denominator: str) -> str:
+    """``denominator`` itself, or a ConfigurationError listing the valid ones."""
+    if denominator not in DENOMINATORS:
+        raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
+    return denominator
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The rules, in pandas/numpy
+# ----------------------------------------------------------------------------------------------------------------
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """``frame[column]`` as strings (missing stays missing), or None without that column."""
+    if column not in frame.columns:
+        return None
+    values = frame[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.cat.rename_categories([str(c) for c in values.cat.categories])
+        return values
+    return values.astype(STRING_DTYPE)
+
+
+def _isin(values: pd.Series | None, wanted: Iterable[str]) -> np.ndarray | None:
+    if values is None:
+        return None
+    return values.isin(list(wanted)).to_numpy(dtype=bool)
+
+
+def autofill_flags(frame: pd.DataFrame, has_outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(autofilled, voicemail_drop, known)`` per activity, by Close's fields.
+
+    ``autofilled``: the outcome was set by Close, i.e. ``outcome_reason`` is one of :data:`AUTOMATIC_REASONS`; or
+    (``outcome_reason`` missing, or not one of Close's documented values) a non-blank
+    ``outcome_autofill_reasoning`` or any ``outcome_autofill_confidence``. A person's ``"user-selected"`` wins
+    over reasoning text left over from the automatic pick it replaced. Only activities with an outcome.
+    ``voicemail_drop``: ``outcome_reason`` "voicemail-dropped". ``known``: any autofill field has a value.
+    """
+    n = len(frame)
+    reason = _text(frame, "outcome_reason")
+    reasoning = _text(frame, "outcome_autofill_reasoning")
+    confidence = frame["outcome_autofill_confidence"] if "outcome_autofill_confidence" in frame.columns else None
+    known = np.zeros(n, dtype=bool)
+    by_text = np.zeros(n, dtype=bool)
+    for values in (reason, reasoning, confidence):
+        if values is not None:
+            known |= values.notna().to_numpy(dtype=bool)
+    if reasoning is not None:
+        # Blank = empty or spaces only (SQL's trim() removes spaces: the same rule in every engine).
+        by_text |= (reasoning.astype(STRING_DTYPE).str.strip(" ") != "").fillna(False).to_numpy(dtype=bool)
+    if confidence is not None:
+        by_text |= confidence.notna().to_numpy(dtype=bool)
+    automatic = _isin(reason, AUTOMATIC_REASONS)
+    if automatic is None:
+        auto = by_text
+        drop = np.zeros(n, dtype=bool)
+    else:
+        person = _isin(reason, PERSON_REASONS)
+        auto = automatic | (~person & by_text)
+        drop = _isin(reason, (VOICEMAIL_DROP_REASON,))
+    return auto & has_outcome, drop & has_outcome, known
+
+
+def connected_flags(frame: pd.DataFrame, kind: str, micros: np.ndarray, now_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(connected, tells)`` per activity.
+
+    A call connected when its ``disposition`` is "answered" (without a disposition: ``status`` "completed"); a
+    meeting took place when its ``status`` is "completed" or "in-progress" (without a status: it has started,
+    ``date_created`` at or before ``now_us``). ``tells``: a call with a status or disposition (meetings: True).
+    """
+    n = len(frame)
+    status = _text(frame, "status")
+    status_known = status.notna().to_numpy(dtype=bool) if status is not None else np.zeros(n, dtype=bool)
+    if kind == "call":
+        disposition = _text(frame, "disposition")
+        by_status = _isin(status, CONNECTED_CALL_STATUSES) if status is not None else np.zeros(n, dtype=bool)
+        if disposition is None:
+            return by_status, status_known
+        known = disposition.notna().to_numpy(dtype=bool)
+        answered = (disposition == "answered").fillna(False).to_numpy(dtype=bool)
+        return np.where(known, answered, by_status), status_known | known
+    started = (micros <= now_us) & (micros != np.iinfo(np.int64).min)
+    held = _isin(status, HELD_MEETING_STATUSES) if status is not None else np.zeros(n, dtype=bool)
+    return np.where(status_known, held, started), np.ones(n, dtype=bool)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The rules and the aggregation, in SQL (one text for DuckDB and Spark SQL)
+# ----------------------------------------------------------------------------------------------------------------
+
+class Dialect:
+    """The few words where DuckDB and Spark SQL differ: microseconds of a timestamp and the timestamp type."""
+
+    def __init__(self, micros: str, timestamp: str) -> None:
+        self.micros, self.timestamp = micros, timestamp
+
+
+DUCKDB = Dialect(micros="epoch_us", timestamp="TIMESTAMPTZ")
+SPARK = Dialect(micros="unix_micros", timestamp="TIMESTAMP")
+
+
+def _quote(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def activities_sql(table: str, kind: str, columns: Iterable[str], dialect: Dialect, now_us: int) -> str:
+    """One kind's activities with the rules applied: ``organization_id, outcome_id, user_id, t`` (microseconds),
+    ``kind``, ``autofilled``, ``voicemail_drop``, ``autofill_known``, ``connected``, ``tells`` (columns the
+    table lacks are NULL)."""
+    have = set(columns)
+
+    def col(name: str) -> str:
+        return f"CAST({name} AS STRING)" if name in have else "CAST(NULL AS STRING)"
+
+    t = (f"{dialect.micros}(CAST(date_created AS {dialect.timestamp}))" if "date_created" in have
+         else "CAST(NULL AS BIGINT)")
+    by_text = "(coalesce(trim(outcome_autofill_reasoning) <> '', false) OR outcome_autofill_confidence IS NOT NULL)"
+    autofilled = (f"(outcome_id IS NOT NULL AND CASE WHEN outcome_reason IN ({_quote(AUTOMATIC_REASONS)}) THEN true "
+                  f"WHEN outcome_reason IN ({_quote(PERSON_REASONS)}) THEN false ELSE {by_text} END)")
+    drop = f"(outcome_id IS NOT NULL AND coalesce(outcome_reason = '{VOICEMAIL_DROP_REASON}', false))"
+    known = ("(outcome_reason IS NOT NULL OR outcome_autofill_reasoning IS NOT NULL "
+             "OR outcome_autofill_confidence IS NOT NULL)")
+    if kind == "call":
+        connected = ("CASE WHEN disposition IS NOT NULL THEN disposition = 'answered' "
+                     f"ELSE coalesce(status IN ({_quote(CONNECTED_CALL_STATUSES)}), false) END")
+        tells = "(status IS NOT NULL OR disposition IS NOT NULL)"
+    else:
+        connected = (f"CASE WHEN status IS NOT NULL THEN status IN ({_quote(HELD_MEETING_STATUSES)}) "
+                     f"ELSE coalesce(t <= {int(now_us)}, false) END")
+        tells = "true"
+    inner = ", ".join([f"{col(c)} AS {c}" for c in ("organization_id", "outcome_id", "user_id", *AUTOFILL_FIELDS,
+                                                     "status", "disposition")] + [f"{t} AS t"])
+    return (f"SELECT organization_id, outcome_id, user_id, t, '{kind}' AS kind, {autofilled} AS autofilled, "
+            f"{drop} AS voicemail_drop, {known} AS autofill_known, {connected} AS connected, {tells} AS tells "
+            f"FROM (SELECT {inner} FROM {table}) AS a")
+
+
+def aggregate_sql(parts: Iterable[str]) -> str:
+    """The counts (:data:`COUNT_COLUMNS`) per (organization_id, outcome_id) of the union of ``parts``."""
+    union = " UNION ALL ".join(f"({part})" for part in parts)
+
+    def flag(condition: str) -> str:
+        return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    call, meeting, call_tells = flag("kind = 'call'"), flag("kind = 'meeting'"), flag("kind = 'call' AND tells")
+    return (f"SELECT organization_id, outcome_id, {call} AS calls, "
+            f"{meeting} AS meetings, min(t) AS first_us, max(t) AS last_us, "
+            f"count(DISTINCT user_id) AS users, {flag('autofilled')} AS autofilled, "
+            f"{flag('voicemail_drop')} AS voicemail_drops, {flag('connected')} AS connected, "
+            f"{flag('autofill_known')} AS autofill_known, {call_tells} AS calls_known "
+            f"FROM ({union}) AS activities GROUP BY organization_id, outcome_id")
+
+
+def empty_counts() -> pd.DataFrame:
+    """Counts of no activity."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in _KEY})
+    for column in COUNT_COLUMNS[2:]:
+        frame[column] = pd.Series(dtype=np.int64)
+    return frame
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# From counts to the table
+# ----------------------------------------------------------------------------------------------------------------
+
+def outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """One row per (organization_id, outcome_id) of the outcomes frame: ``outcome_name``, ``outcome_type``,
+    ``deleted_at`` (NaT for a live outcome; a catalogue from :func:`closeframe.outcome_catalogue` has dates)."""
+    if not isinstance(outcomes, pd.DataFrame):
+        raise ConfigurationError(f"outcomes must be a pandas DataFrame, got {type(outcomes).__name__}.")
+    missing = [c for c in ("id", "organization_id", "name") if c not in outcomes.columns]
+    if missing:
+        raise ConfigurationError(f"outcomes lacks the columns {missing}; it has {list(outcomes.columns)}.")
+    na = pd.Series(pd.NA, index=outcomes.index, dtype=STRING_DTYPE)
+    lookup = pd.DataFrame({
+        "organization_id": outcomes["organization_id"].astype(STRING_DTYPE),
+        "outcome_id": outcomes["id"].astype(STRING_DTYPE),
+        "outcome_name": outcomes["name"].astype(STRING_DTYPE),
+        "outcome_type": outcomes["type"].astype(STRING_DTYPE) if "type" in outcomes.columns else na,
+        "deleted_at": outcomes["deleted_at"].astype(UTC_DATETIME_DTYPE) if "deleted_at" in outcomes.columns
+        else pd.Series(pd.NaT, index=outcomes.index, dtype=UTC_DATETIME_DTYPE),
+    })
+    # applies_to="long" repeats an outcome once per value: keep one row each.
+    return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
+
+
+def _micros_to_times(values: pd.Series) -> pd.Series:
+    micros = pd.array(values, dtype="Int64")
+    return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(UTC_DATETIME_DTYPE)
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator.astype(float), denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+
+
+def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[str, str],
+                 denominator: str = "all", catalogue_dates: bool = False,
+                 denominators: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The :func:`closeframe.outcome_usage` table from an outcome lookup and an engine's counts.
+
+    Parameters
+    ----------
+    lookup : pandas.DataFrame
+        :func:`outcome_lookup` of the outcomes in scope (every row gets a table row, zeros when unused).
+    counts : pandas.DataFrame
+        :data:`COUNT_COLUMNS` per used (organization_id, outcome_id); ``outcome_id`` missing for activities
+        without an outcome.
+    names : mapping
+        ``{organization_id: organization_name}`` (empty: no ``organization_name`` column).
+    denominator : {"all", "with_outcome", "connected"}
+        ``"connected"`` adds ``connected`` and ``share_of_connected``.
+    catalogue_dates : bool
+        The outcomes came with ``deleted_at``: keep that column and drop deleted outcomes nobody used.
+    denominators : pandas.DataFrame, optional
+        Indexed by organization_id: ``all``, ``with_outcome``, ``connected`` activities, when they are not the sums
+        of ``counts`` (a selection that picks outcomes keeps every outcome in the denominators).
+    """
+    check_denominator(denominator)
+    counts = counts.copy()
+    for key in _KEY:
+        counts[key] = counts[key].astype(object).where(counts[key].notna(), None)
+    autofill = bool(counts["autofill_known"].sum()) if len(counts) else False
+    used = pd.MultiIndex.from_frame(counts[_KEY].fillna("\0"))
+    known = pd.MultiIndex.from_frame(lookup[_KEY].astype(object).fillna("\0"))
+    position = known.get_indexer(used)
+    extra = counts.loc[position < 0, _KEY]
+    base = pd.concat([lookup.astype({c: object for c in _KEY}), extra], ignore_index=True)
+    n = len(base)
+    rows = np.concatenate([position[position >= 0], len(lookup) + np.arange(len(extra))]).astype(np.int64)
+    source = np.flatnonzero(position >= 0).tolist() + np.flatnonzero(position < 0).tolist()
+
+    def spread(column: str) -> np.ndarray:
+        out = np.zeros(n, dtype=np.int64)
+        out[rows] = counts[column].to_numpy(dtype=np.int64)[source]
+        return out
+
+    calls, meetings = spread("calls"), spread("meetings")
+    total = calls + meetings
+    first = pd.Series(pd.NA, index=range(n), dtype="Int64")
+    last = first.copy()
+    first.iloc[rows] = pd.array(counts["first_us"], dtype="Int64")[source]
+    last.iloc[rows] = pd.array(counts["last_us"], dtype="Int64")[source]
+    org = base["organization_id"].astype(object)
+    outcome_id = base["outcome_id"].astype(object)
+    no_outcome = outcome_id.isna().to_numpy()
+    connected = spread("connected")
+    if denominators is None:
+        denominators = pd.DataFrame({"all": total, "with_outcome": np.where(no_outcome, 0, total),
+                                     "connected": connected}).groupby(org.to_numpy(), dropna=False).sum()
+    per_org = denominators[["all", "with_outcome", "connected"]].reindex(org.to_numpy()).fillna(0).to_numpy(float)
+    per_org_all, per_org_with, per_org_connected = (per_org[:, i] for i in range(3)) if n else (np.zeros(0),) * 3
+    share_of_outcomes = _divide(total, per_org_with)
+    share_of_outcomes[no_outcome] = np.nan
+    deleted_at = base["deleted_at"].astype(UTC_DATETIME_DTYPE)
+    in_lookup = np.arange(n) < len(lookup)
+    deleted = ~no_outcome & (~in_lookup | deleted_at.notna().to_numpy())
+    name = base["outcome_name"].astype(object)
+    name = name.where(~(deleted & name.isna().to_numpy()), DELETED_OUTCOME_LABEL)
+    usage = pd.DataFrame({
+        "organization_id": pd.array(org, dtype=STRING_DTYPE),
+        "outcome_id": pd.array(outcome_id, dtype=STRING_DTYPE),
+        "outcome_name": pd.array(name, dtype=STRING_DTYPE),
+        "outcome_type": pd.array(base["outcome_type"].astype(object), dtype=STRING_DTYPE),
+        "calls": calls, "meetings": meetings, "total": total,
+        "share": _divide(total, per_org_all), "share_of_outcomes": share_of_outcomes,
+        "first_used": _micros_to_times(first), "last_used": _micros_to_times(last),
+        "users": spread("users"), "deleted": deleted,
+    })
+    if denominator == "connected":
+        usage.insert(usage.columns.get_loc("total") + 1, "connected", connected)
+        usage.insert(usage.columns.get_loc("share_of_outcomes") + 1, "share_of_connected",
+                     _divide(connected, per_org_connected))
+    if autofill:
+        usage["autofilled"] = spread("autofilled")
+        usage["voicemail_drops"] = spread("voicemail_drops")
+    if catalogue_dates:
+        usage["deleted_at"] = deleted_at.to_numpy()
+        usage["deleted_at"] = usage["deleted_at"].astype(UTC_DATETIME_DTYPE)
+        usage = usage[~(in_lookup & deleted_at.notna().to_numpy() & (total == 0))]
+    usage = _sorted(usage)
+    if names:
+        usage.insert(1, "organization_name",
+                     pd.Categorical(usage["organization_id"].astype(object).map(dict(names))))
+    usage["organization_id"] = pd.Categorical(usage["organization_id"].astype(object))
+    usage["outcome_type"] = pd.Categorical(usage["outcome_type"].astype(object))
+    empty = usage[usage["outcome_id"].isna()]
+    usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(empty["organization_id"], empty["total"])}
+    return usage
+
+
+def _sorted(usage: pd.DataFrame) -> pd.DataFrame:
+    """By organization, the no-outcome row last, ``total`` descending, then name and id."""
+    order = np.lexsort((usage["outcome_id"].fillna("\uffff").to_numpy(dtype=object),
+                        usage["outcome_name"].fillna("\uffff").to_numpy(dtype=object),
+                        -usage["total"].to_numpy(), usage["outcome_id"].isna().to_numpy(),
+                        usage["organization_id"].fillna("\uffff").to_numpy(dtype=object)))
+    return usage.iloc[order].reset_index(drop=True)
