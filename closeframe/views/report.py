@@ -303,7 +303,7 @@ def section_top_outcomes(data: ReportData) -> Section | None:
         else:
             table = pd.DataFrame({"Outcome": rows["outcome_name"].astype(object).to_numpy(),
                                   "Calls": rows["calls"].to_numpy(), "Meetings": rows["meetings"].to_numpy(),
-                                  "Total": rows["total"].to_numpy(), "Share": rows["share"].to_numpy()})
+                                  "Total": rows["total"].to_numpy(), "Share": rows["share_of_outcomes"].to_numpy()})
             chart = bar_chart(table["Outcome"], table["Total"], title="Most used outcomes",
                               xlabel="calls and meetings")
             body = (f'<div class="pair"><div>{table_html(table, uid=f"top{number}", percents=["Share"])}</div>'
@@ -329,7 +329,7 @@ def section_comparison(data: ReportData) -> Section | None:
     if not data.has_activities or len(data.organizations) < 2:
         return None
     usage = usage_table(data.data, data.selection, denominator="with_outcome")
-    shares = compare_outcomes(usage, value="share", min_organizations=2)
+    shares = compare_outcomes(usage, value="share_of_outcomes", min_organizations=2)
     if shares.empty:
         body = _empty("No outcome name is shared by two organizations.")
     else:
