@@ -47,7 +47,6 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
-from closeframe.views.style import natural_key
 from closeframe.usage.definition import (
     COUNT_COLUMNS,
     DELETED_OUTCOME_LABEL,
@@ -55,6 +54,7 @@ from closeframe.usage.definition import (
     finish_usage,
     outcome_lookup,
 )
+from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
 
 __all__ = [
