@@ -37,10 +37,11 @@ def test_connected_denominator_on_real_nulls(recordings, loaded):
     kept = Counter(r["organization_id"] for r in recordings.calls if _connected_call(r))
     kept += Counter(r["organization_id"] for r in recordings.meetings if _meeting_took_place(r))
     usage = cf.outcome_usage(*loaded, denominator="connected")
-    got = usage.groupby(usage["organization_id"].astype(object))["total"].sum()
+    got = usage.groupby(usage["organization_id"].astype(object))["connected"].sum()
     assert {k: v for k, v in got.items() if v} == dict(kept)
     assert sum(kept.values()) < len(recordings.calls) + len(recordings.meetings)  # some left out
-    shares = usage[usage["total"] > 0].groupby(usage["organization_id"].astype(object), observed=True)["share"].sum()
+    shares = usage[usage["connected"] > 0].groupby(usage["organization_id"].astype(object),
+                                                   observed=True)["share_of_connected"].sum()
     assert shares.to_numpy() == pytest.approx(1.0)
 
 
@@ -51,8 +52,8 @@ def test_connected_with_both_fields_null_is_not_connected(recordings, loaded):
     blank.loc[blank.index[0], ["status", "disposition"]] = pd.NA
     events = cf.usage_events(outcomes, blank, meetings)
     assert not events.loc[events["activity_id"] == blanked, "connected"].iloc[0]
-    usage = cf.outcome_usage(outcomes, blank, meetings, denominator="connected")
-    assert usage["calls"].sum() == sum(_connected_call(r) for r in recordings.calls if r["id"] != blanked)
+    usage = cf.outcome_usage(outcomes, blank, None, denominator="connected")
+    assert usage["connected"].sum() == sum(_connected_call(r) for r in recordings.calls if r["id"] != blanked)
 
 
 def test_connected_refuses_calls_loaded_without_status_or_disposition(loaded):
@@ -62,7 +63,7 @@ def test_connected_refuses_calls_loaded_without_status_or_disposition(loaded):
         cf.outcome_usage(outcomes, bare, meetings, denominator="connected")
     assert cf.outcome_usage(outcomes, bare, meetings)["total"].sum() == len(calls) + len(meetings)
     # Meetings alone are fine: a meeting without a status took place once it started.
-    assert cf.outcome_usage(outcomes, None, meetings, denominator="connected")["meetings"].sum() >= 1
+    assert cf.outcome_usage(outcomes, None, meetings, denominator="connected")["connected"].sum() >= 1
 
 
 # ----------------------------------------------------------------------------------------------------------------

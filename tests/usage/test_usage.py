@@ -23,7 +23,7 @@ from closeframe.usage.tables import (
     usage_by_week,
     usage_events,
 )
-from usage_fixtures import ORGANIZATION_NAMES, frames, records
+from usage_fixtures import ORGANIZATION_NAMES, frames, records, set_by_close
 
 
 @pytest.fixture(scope="module")
@@ -285,13 +285,7 @@ def test_denominators_count_connected_calls_and_held_meetings(real):
 
 def test_autofilled_outcomes_are_counted_apart_when_close_sends_the_fields(real, data):
     usage = outcome_usage(*real)
-    # Set by Close: a reason of Close's (autofilled, voicemail-dropped), or else (no reason or one Close does not
-    # document, such as "autofill") a reasoning text or confidence; "user-selected" is a person's pick.
-    reason = lambda r: r.get("outcome_reason")  # noqa: E731
-    auto = Counter(r["outcome_id"] for r in real_records("calls") + real_records("meetings")
-                   if r["outcome_id"] and (reason(r) in ("autofilled", "voicemail-dropped") or (
-                       reason(r) != "user-selected" and (str(r.get("outcome_autofill_reasoning") or "").strip(" ")
-                                                         or r.get("outcome_autofill_confidence") is not None))))
+    auto = Counter(r["outcome_id"] for r in real_records("calls") + real_records("meetings") if set_by_close(r))
     assert {i: a for i, a in zip(usage["outcome_id"], usage["autofilled"]) if a} == dict(auto)
     assert "autofilled" not in outcome_usage(*data).columns  # the older pages have no autofill field
 
