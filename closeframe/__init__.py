@@ -23,6 +23,7 @@ from closeframe.load.history import OutcomeHistoryWarning, outcome_catalogue, ou
 from closeframe.load.outcomes import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
 from closeframe.store.refresh import EventRefreshWarning
 from closeframe.usage.tables import (
+    DELETED_OUTCOME_LABEL,
     compare_outcomes,
     filter_usage,
     normalize_outcome_name,
@@ -38,6 +39,7 @@ __all__ = [
     "CloseClient",
     "CloseError",
     "ConfigurationError",
+    "DELETED_OUTCOME_LABEL",
     "DataChangedError",
     "DuplicateOrganizationWarning",
     "EventRefreshWarning",

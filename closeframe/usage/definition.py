@@ -92,6 +92,7 @@ CONNECTED_CALL_STATUSES = ("completed",)
 HELD_MEETING_STATUSES = ("completed", "in-progress")
 
 _KEY = ["organization_id", "outcome_id"]
+_NAT = np.iinfo(np.int64).min
 
 
 def check_denominator(denominator: str) -> str:
@@ -279,9 +280,22 @@ def outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
     return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
 
 
-def _micros_to_times(values: pd.Series) -> pd.Series:
-    micros = pd.array(values, dtype="Int64")
-    return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(UTC_DATETIME_DTYPE)
+def _objects(values: pd.Series) -> np.ndarray:
+    """Values as an object array, every kind of missing as None (the keys compare as plain strings)."""
+    out = np.array(values.astype(object).to_numpy(), dtype=object)  # a copy: ours to fill
+    out[pd.isna(out)] = None
+    return out
+
+
+def _micros(values: pd.Series) -> np.ndarray:
+    """Int64 microseconds (or datetimes) as int64, missing as int64's minimum (NaT)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return pd.DatetimeIndex(values).as_unit("us").asi8
+    return pd.array(values, dtype="Int64").to_numpy(dtype=np.int64, na_value=_NAT)
+
+
+def _times(micros: np.ndarray) -> pd.arrays.DatetimeArray:
+    return pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC").array
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -290,7 +304,7 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[str, str],
                  denominator: str = "all", catalogue_dates: bool = False,
-                 denominators: pd.DataFrame | None = None) -> pd.DataFrame:
+                 denominators: pd.DataFrame | None = None, autofill: bool | None = None) -> pd.DataFrame:
     """The :func:`closeframe.outcome_usage` table from an outcome lookup and an engine's counts.
 
     Parameters
@@ -309,84 +323,85 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
     denominators : pandas.DataFrame, optional
         Indexed by organization_id: ``all``, ``with_outcome``, ``connected`` activities, when they are not the sums
         of ``counts`` (a selection that picks outcomes keeps every outcome in the denominators).
+    autofill : bool, optional
+        Whether the ``autofilled``/``voicemail_drops`` columns are shown (default: some counted activity has a
+        value in an autofill field; a selection decides by the activities it selects before picking outcomes).
+
+    Notes
+    -----
+    Plain numpy on a few hundred rows: it runs on every explorer update, so it avoids pandas joins.
     """
     check_denominator(denominator)
-    counts = counts.copy()
-    for key in _KEY:
-        counts[key] = counts[key].astype(object).where(counts[key].notna(), None)
-    autofill = bool(counts["autofill_known"].sum()) if len(counts) else False
-    used = pd.MultiIndex.from_frame(counts[_KEY].fillna("\0"))
-    known = pd.MultiIndex.from_frame(lookup[_KEY].astype(object).fillna("\0"))
-    position = known.get_indexer(used)
-    extra = counts.loc[position < 0, _KEY]
-    base = pd.concat([lookup.astype({c: object for c in _KEY}), extra], ignore_index=True)
-    n = len(base)
-    rows = np.concatenate([position[position >= 0], len(lookup) + np.arange(len(extra))]).astype(np.int64)
-    source = np.flatnonzero(position >= 0).tolist() + np.flatnonzero(position < 0).tolist()
+    if autofill is None:
+        autofill = bool(counts["autofill_known"].sum()) if len(counts) else False
+    lookup_org, lookup_id = _objects(lookup["organization_id"]), _objects(lookup["outcome_id"])
+    counted_org, counted_id = _objects(counts["organization_id"]), _objects(counts["outcome_id"])
+    position = {key: i for i, key in enumerate(zip(lookup_org, lookup_id))}
+    row = np.fromiter((position.get(key, -1) for key in zip(counted_org, counted_id)), dtype=np.int64,
+                      count=len(counts))
+    extra = np.flatnonzero(row < 0)  # deleted ids and the no-outcome rows: not in the lookup
+    row[extra] = len(lookup) + np.arange(len(extra))
+    n = len(lookup) + len(extra)
+    nothing = np.full(len(extra), None, dtype=object)
+    org = np.concatenate([lookup_org, counted_org[extra]])
+    outcome_id = np.concatenate([lookup_id, counted_id[extra]])
+    name = np.concatenate([_objects(lookup["outcome_name"]), nothing])
+    kind = np.concatenate([_objects(lookup["outcome_type"]), nothing])
+    deleted_at = np.concatenate([_micros(lookup["deleted_at"]), np.full(len(extra), _NAT)])
 
-    def spread(column: str) -> np.ndarray:
-        out = np.zeros(n, dtype=np.int64)
-        out[rows] = counts[column].to_numpy(dtype=np.int64)[source]
+    def spread(column: str, empty: int = 0) -> np.ndarray:
+        out = np.full(n, empty, dtype=np.int64)
+        out[row] = _micros(counts[column]) if column.endswith("_us") else counts[column].to_numpy(dtype=np.int64)
         return out
 
-    calls, meetings = spread("calls"), spread("meetings")
+    calls, meetings, connected = spread("calls"), spread("meetings"), spread("connected")
     total = calls + meetings
-    first = pd.Series(pd.NA, index=range(n), dtype="Int64")
-    last = first.copy()
-    first.iloc[rows] = pd.array(counts["first_us"], dtype="Int64")[source]
-    last.iloc[rows] = pd.array(counts["last_us"], dtype="Int64")[source]
-    org = base["organization_id"].astype(object)
-    outcome_id = base["outcome_id"].astype(object)
-    no_outcome = outcome_id.isna().to_numpy()
-    connected = spread("connected")
+    no_outcome = np.array([i is None for i in outcome_id], dtype=bool)
+    with_outcome = np.where(no_outcome, 0, total)
+    org_code, org_values = pd.factorize(pd.Index(org, dtype=object), use_na_sentinel=False)
     if denominators is None:
-        denominators = pd.DataFrame({"all": total, "with_outcome": np.where(no_outcome, 0, total),
-                                     "connected": connected}).groupby(org.to_numpy(), dropna=False).sum()
-    per_org = denominators[["all", "with_outcome", "connected"]].reindex(org.to_numpy()).fillna(0).to_numpy(float)
-    per_org_all, per_org_with, per_org_connected = (per_org[:, i] for i in range(3)) if n else (np.zeros(0),) * 3
-    share_of_outcomes = _divide(total, per_org_with)
+        per_org = np.stack([np.bincount(org_code, weights=w, minlength=len(org_values))
+                            for w in (total, with_outcome, connected)], axis=1)
+    else:
+        per_org = denominators[["all", "with_outcome", "connected"]].reindex(list(org_values)).fillna(0).to_numpy(
+            dtype=float)
+    per_org = per_org[org_code] if n else np.zeros((0, 3))
+    share_of_outcomes = _divide(total, per_org[:, 1])
     share_of_outcomes[no_outcome] = np.nan
-    deleted_at = base["deleted_at"].astype(UTC_DATETIME_DTYPE)
     in_lookup = np.arange(n) < len(lookup)
-    deleted = ~no_outcome & (~in_lookup | deleted_at.notna().to_numpy())
-    name = base["outcome_name"].astype(object)
-    name = name.where(~(deleted & name.isna().to_numpy()), DELETED_OUTCOME_LABEL)
-    usage = pd.DataFrame({
-        "organization_id": pd.array(org, dtype=STRING_DTYPE),
-        "outcome_id": pd.array(outcome_id, dtype=STRING_DTYPE),
-        "outcome_name": pd.array(name, dtype=STRING_DTYPE),
-        "outcome_type": pd.array(base["outcome_type"].astype(object), dtype=STRING_DTYPE),
-        "calls": calls, "meetings": meetings, "total": total,
-        "share": _divide(total, per_org_all), "share_of_outcomes": share_of_outcomes,
-        "first_used": _micros_to_times(first), "last_used": _micros_to_times(last),
-        "users": spread("users"), "deleted": deleted,
-    })
+    deleted = ~no_outcome & (~in_lookup | (deleted_at != _NAT))
+    name[deleted & np.array([v is None for v in name], dtype=bool)] = DELETED_OUTCOME_LABEL
+    columns = {
+        "organization_id": org, "outcome_id": outcome_id, "outcome_name": name, "outcome_type": kind,
+        "calls": calls, "meetings": meetings, "total": total}
     if denominator == "connected":
-        usage.insert(usage.columns.get_loc("total") + 1, "connected", connected)
-        usage.insert(usage.columns.get_loc("share_of_outcomes") + 1, "share_of_connected",
-                     _divide(connected, per_org_connected))
+        columns["connected"] = connected
+    columns.update({"share": _divide(total, per_org[:, 0]), "share_of_outcomes": share_of_outcomes})
+    if denominator == "connected":
+        columns["share_of_connected"] = _divide(connected, per_org[:, 2])
+    columns.update({"first_used": spread("first_us", _NAT), "last_used": spread("last_us", _NAT),
+                    "users": spread("users"), "deleted": deleted})
     if autofill:
-        usage["autofilled"] = spread("autofilled")
-        usage["voicemail_drops"] = spread("voicemail_drops")
-    if catalogue_dates:
-        usage["deleted_at"] = deleted_at.to_numpy()
-        usage["deleted_at"] = usage["deleted_at"].astype(UTC_DATETIME_DTYPE)
-        usage = usage[~(in_lookup & deleted_at.notna().to_numpy() & (total == 0))]
-    usage = _sorted(usage)
+        columns.update({"autofilled": spread("autofilled"), "voicemail_drops": spread("voicemail_drops")})
+    keep = np.ones(n, dtype=bool)
+    if catalogue_dates:  # the catalogue's deleted outcomes: only those still on some activity
+        columns["deleted_at"] = deleted_at
+        keep = ~(in_lookup & (deleted_at != _NAT) & (total == 0))
+    # By organization, the no-outcome row last, total descending, then name and id.
+    order = np.lexsort((np.array([v if v is not None else "\uffff" for v in outcome_id], dtype=object),
+                        np.array([v if v is not None else "\uffff" for v in name], dtype=object),
+                        -total, no_outcome, np.array([v if v is not None else "\uffff" for v in org], dtype=object)))
+    order = order[keep[order]]
+    usage = pd.DataFrame({column: values[order] for column, values in columns.items()})
+    for column in ("outcome_id", "outcome_name"):
+        usage[column] = usage[column].astype(STRING_DTYPE)
+    for column in ("first_used", "last_used", "deleted_at"):
+        if column in usage.columns:
+            usage[column] = _times(usage[column].to_numpy())
     if names:
-        usage.insert(1, "organization_name",
-                     pd.Categorical(usage["organization_id"].astype(object).map(dict(names))))
-    usage["organization_id"] = pd.Categorical(usage["organization_id"].astype(object))
-    usage["outcome_type"] = pd.Categorical(usage["outcome_type"].astype(object))
-    empty = usage[usage["outcome_id"].isna()]
-    usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(empty["organization_id"], empty["total"])}
+        usage.insert(1, "organization_name", pd.Categorical([names.get(o) for o in usage["organization_id"]]))
+    usage["organization_id"] = pd.Categorical(usage["organization_id"])
+    usage["outcome_type"] = pd.Categorical(usage["outcome_type"])
+    missing = order[no_outcome[order]]
+    usage.attrs["no_outcome"] = {str(org[i]): int(total[i]) for i in missing}
     return usage
-
-
-def _sorted(usage: pd.DataFrame) -> pd.DataFrame:
-    """By organization, the no-outcome row last, ``total`` descending, then name and id."""
-    order = np.lexsort((usage["outcome_id"].fillna("\uffff").to_numpy(dtype=object),
-                        usage["outcome_name"].fillna("\uffff").to_numpy(dtype=object),
-                        -usage["total"].to_numpy(), usage["outcome_id"].isna().to_numpy(),
-                        usage["organization_id"].fillna("\uffff").to_numpy(dtype=object)))
-    return usage.iloc[order].reset_index(drop=True)

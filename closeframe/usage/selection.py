@@ -558,7 +558,8 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
                                  "connected": np.bincount(org[data.connected[base]], minlength=n_orgs)},
                                 index=data.organizations["organization_id"].to_numpy(dtype=object))
     return finish_usage(data.lookup[in_scope].reset_index(drop=True), counts, names=data.names,
-                        denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators)
+                        denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,
+                        autofill=bool(data.autofill_known[base].any()))
 
 
 def _label_column(frame: pd.DataFrame) -> pd.Series:
