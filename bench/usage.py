@@ -71,9 +71,11 @@ def activities(n: int, seed: int = 0):
         text = pa.compute.if_else(pa.array(reason == "autofilled"), pa.scalar("The lead asked for a demo.",
                                                                               pa.large_string()),
                                   pa.scalar(None, pa.large_string()))
-        numbers = np.char.zfill(np.arange(start, start + count).astype(str), 40).astype(object)
+        numbers = pa.compute.utf8_lpad(pa.compute.cast(pa.array(np.arange(start, start + count)), pa.large_string()),
+                                       40, "0")
         out = pd.DataFrame({
-            "id": pd.arrays.ArrowStringArray(pa.array("acti_" + numbers, type=pa.large_string())),
+            "id": pd.arrays.ArrowStringArray(pa.compute.binary_join_element_wise(pa.scalar("acti_", pa.large_string()), numbers,
+                                                                                pa.scalar("", pa.large_string()))),
             "organization_id": pd.Categorical.from_codes(org, categories=orgs),
             "organization_name": pd.Categorical.from_codes(org, categories=[f"Org {o[-3:]}" for o in orgs]),
             "user_id": pd.Categorical.from_codes(rng.integers(0, 60, count), categories=users),
@@ -220,7 +222,7 @@ def main() -> None:
     def show(what: str, code: str, count: int, result: dict) -> None:
         print(_row([what, code, f"{count:,}", f"{result['wall']:.2f}", f"{result['extra_mb']:.0f}",
                     f"{result['input_mb']:.0f}" if result["input_mb"] else "on disk",
-                    f"{result['extra_mb'] / result['input_mb']:.2f}" if result["input_mb"] else "–")), flush=True)
+                    f"{result['extra_mb'] / result['input_mb']:.2f}" if result["input_mb"] else "–"]), flush=True)
 
     if args.baseline:
         with checkout(args.baseline) as folder:

@@ -118,9 +118,22 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series | None:
 
 
 def _isin(values: pd.Series | None, wanted: Iterable[str]) -> np.ndarray | None:
+    """``values.isin(wanted)`` as booleans; a categorical is tested on its categories, then looked up by code."""
     if values is None:
         return None
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        table = np.append(np.isin(np.asarray(values.cat.categories, dtype=object), list(wanted)), False)
+        return table[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last slot: False
     return values.isin(list(wanted)).to_numpy(dtype=bool)
+
+
+def _nonblank(values: pd.Series) -> np.ndarray:
+    """Not missing, and something else than spaces (Arrow's kernels: no Python per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.astype(STRING_DTYPE).array)
+    return pc.fill_null(pc.not_equal(pc.utf8_trim(text, " "), ""), False).to_numpy(zero_copy_only=False)
 
 
 def autofill_flags(frame: pd.DataFrame, has_outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,7 +156,7 @@ def autofill_flags(frame: pd.DataFrame, has_outcome: np.ndarray) -> tuple[np.nda
             known |= values.notna().to_numpy(dtype=bool)
     if reasoning is not None:
         # Blank = empty or spaces only (SQL's trim() removes spaces: the same rule in every engine).
-        by_text |= (reasoning.astype(STRING_DTYPE).str.strip(" ") != "").fillna(False).to_numpy(dtype=bool)
+        by_text |= _nonblank(reasoning)
     if confidence is not None:
         by_text |= confidence.notna().to_numpy(dtype=bool)
     automatic = _isin(reason, AUTOMATIC_REASONS)
@@ -173,7 +186,7 @@ def connected_flags(frame: pd.DataFrame, kind: str, micros: np.ndarray, now_us: 
         if disposition is None:
             return by_status, status_known
         known = disposition.notna().to_numpy(dtype=bool)
-        answered = (disposition == "answered").fillna(False).to_numpy(dtype=bool)
+        answered = _isin(disposition, ("answered",))
         return np.where(known, answered, by_status), status_known | known
     started = (micros <= now_us) & (micros != np.iinfo(np.int64).min)
     held = _isin(status, HELD_MEETING_STATUSES) if status is not None else np.zeros(n, dtype=bool)

@@ -25,6 +25,8 @@ _NAT = np.iinfo(np.int64).min
 _FAR = np.iinfo(np.int64).max
 #: Above this many (organization, outcome) slots the keys are compressed by hashing instead of indexed directly.
 _DIRECT_SLOTS = 1 << 22
+#: Distinct values of integers below this many are found with a bitmap (one byte each) instead of a hash table.
+_BITMAP = 1 << 26
 
 
 def check_activities(frame: object, name: str) -> pd.DataFrame:
@@ -69,6 +71,15 @@ def _micros(frame: pd.DataFrame) -> np.ndarray:
     return times.as_unit("us").asi8
 
 
+def _distinct(values: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of non-negative integers below ``size`` (a bitmap when that is small, else hashing)."""
+    if size <= _BITMAP:
+        seen = np.zeros(size, dtype=bool)
+        seen[values] = True
+        return np.flatnonzero(seen)
+    return pd.unique(values)
+
+
 def organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
     """``{organization_id: organization_name}`` from every frame that has both columns (codes, not rows)."""
     names: dict[str, str] = {}
@@ -78,7 +89,8 @@ def organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
         ids, id_values = _factorize(frame["organization_id"])
         labels, label_values = _factorize(frame["organization_name"])
         both = (ids >= 0) & (labels >= 0)
-        pairs = pd.unique(ids[both].astype(np.int64) * (len(label_values) + 1) + labels[both])
+        pairs = _distinct(ids[both].astype(np.int64) * (len(label_values) + 1) + labels[both],
+                          (len(id_values) + 1) * (len(label_values) + 1))
         for pair in pairs:
             names[id_values[pair // (len(label_values) + 1)]] = label_values[pair % (len(label_values) + 1)]
     return names
@@ -124,7 +136,7 @@ def counts(calls: pd.DataFrame | None, meetings: pd.DataFrame | None, *, now_us:
         np.maximum.at(last, key[dated], micros[dated])
         seen = user >= 0
         pairs.append(key[seen] * n_user + user[seen])
-    distinct = pd.unique(np.concatenate(pairs)) if pairs else np.zeros(0, dtype=np.int64)
+    distinct = _distinct(np.concatenate(pairs), slots * n_user)
     user_counts = np.bincount(distinct // n_user, minlength=slots)
     used = np.flatnonzero(sums["calls"] + sums["meetings"])
     slot = used if compressed is None else np.asarray(compressed)[used]
