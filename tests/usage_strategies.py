@@ -37,7 +37,7 @@ def _time(offset_hours: int | None) -> str | None:
 
 @st.composite
 def organizations(draw, *, catalogue: bool | None = None) -> dict:
-    """``{"outcomes", "calls", "meetings"}`` frames, the raw ``records`` and the ``orgs`` ids."""
+    """``{"outcomes", "calls", "meetings"}`` frames, the raw ``records``, the ``orgs`` ids and their ``names``."""
     n_orgs = draw(st.integers(1, 3))
     orgs = [f"orga_{i}{'x' * 5}" for i in range(n_orgs)]
     named = draw(st.booleans())
@@ -86,7 +86,7 @@ def organizations(draw, *, catalogue: bool | None = None) -> dict:
                                              utc=True).astype("datetime64[us, UTC]")
     return {"outcomes": frame, "calls": calls_frame(calls, organization_names=names),
             "meetings": meetings_frame(meetings, organization_names=names),
-            "records": {"outcomes": outcomes, "calls": calls, "meetings": meetings}, "orgs": orgs,
+            "records": {"outcomes": outcomes, "calls": calls, "meetings": meetings}, "orgs": orgs, "names": names,
             "users": [u for u, _ in users]}
 
 

@@ -92,9 +92,7 @@ def test_a_selection_is_outcome_usage_of_what_it_selects(draw):
     data = draw.draw(organizations())
     selection = draw.draw(selections(data))
     prepared = prepare(data["outcomes"], data["calls"], data["meetings"])
-    names = {str(i): str(n) for i, n in zip(data["outcomes"]["organization_id"],
-                                            data["outcomes"]["organization_name"])} \
-        if "organization_name" in data["outcomes"].columns else None
+    names = data["names"]
     outcomes, calls, meetings = selected_records(data, selection)
     kept = [outcomes_frame(outcomes, organization_names=names), calls_frame(calls, organization_names=names),
             meetings_frame(meetings, organization_names=names)]
