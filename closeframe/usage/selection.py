@@ -54,6 +54,7 @@ from closeframe.usage.definition import (
     finish_usage,
     outcome_lookup,
 )
+from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
 
@@ -89,6 +90,11 @@ OTHER_USERS = "(others)"
 NO_USER = "(no user)"
 _KIND_ALIASES = {"call": "calls", "calls": "calls", "meeting": "meetings", "meetings": "meetings"}
 _NAT = np.iinfo(np.int64).min
+#: The per-activity flags usage_table counts, in the bit order of ``UsageData.row_flags``.
+_FLAGS = ("is_meeting", "autofilled", "voicemail_drop", "connected", "autofill_known", "calls_known")
+_FLAG_SLOTS = 1 << len(_FLAGS)
+#: Which bit patterns have each flag set: the (patterns, flags) matrix that turns pattern counts into flag counts.
+_FLAG_MATRIX = (np.arange(_FLAG_SLOTS)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1
 _FAR = np.iinfo(np.int64).max
 
 
@@ -271,6 +277,12 @@ class UsageData:
             if name in events.columns:
                 tells |= events[name].notna().to_numpy(dtype=bool)
         self.calls_known = tells & ~self.is_meeting
+        # Each activity's row and flags in one integer (row * 64 + flag bits): one gather and one bincount count
+        # every flag of a selection (usage_table runs on every picker change).
+        bits = np.zeros(n, dtype=np.int64)
+        for bit, flag in enumerate(_FLAGS):
+            bits |= getattr(self, flag).astype(np.int64) << bit
+        self.row_flags = self.row_code.astype(np.int64) * _FLAG_SLOTS + bits
         times = events["date_created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         self.time = times.to_numpy().view(np.int64)  # NaT is int64 min
         self._time_first = np.where(self.time == _NAT, _FAR, self.time)
@@ -515,23 +527,20 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     keys = _key_table(data, selection)
     mask = base if keys is None else base & keys[data.key_code]
     size = len(data.rows)
-    codes = data.row_code[mask]
-
-    def count(flag: np.ndarray) -> np.ndarray:
-        return np.bincount(codes[flag[mask]], minlength=size)
-
-    meetings = count(data.is_meeting)
-    total = np.bincount(codes, minlength=size)
+    keyed = data.row_flags[mask]
+    codes = keyed >> len(_FLAGS)
+    patterns = np.bincount(keyed, minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
+    total = patterns.sum(axis=1)
+    flags = dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T))
+    meetings = flags["is_meeting"]
     first = np.full(size, _FAR, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
     np.minimum.at(first, codes, data._time_first[mask])
     np.maximum.at(last, codes, data.time[mask])
-    users = np.zeros(size, dtype=np.int64)
     user_codes = data.user_code[mask]
     known = user_codes >= 0
-    if known.any():
-        pairs = pd.unique(codes[known].astype(np.int64) * (len(data.users) + 1) + user_codes[known])
-        users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
+    pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
+    users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
     used = np.flatnonzero(total)
     rows = data.rows
     counts = pd.DataFrame({
@@ -540,9 +549,9 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
         "calls": (total - meetings)[used], "meetings": meetings[used],
         "first_us": pd.array(np.where(first[used] == _FAR, None, first[used]), dtype="Int64"),
         "last_us": pd.array(np.where(last[used] == _NAT, None, last[used]), dtype="Int64"),
-        "users": users[used], "autofilled": count(data.autofilled)[used],
-        "voicemail_drops": count(data.voicemail_drop)[used], "connected": count(data.connected)[used],
-        "autofill_known": count(data.autofill_known)[used], "calls_known": count(data.calls_known)[used],
+        "users": users[used], "autofilled": flags["autofilled"][used],
+        "voicemail_drops": flags["voicemail_drop"][used], "connected": flags["connected"][used],
+        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used],
     }, columns=list(COUNT_COLUMNS))
     in_scope = np.ones(len(data.lookup), dtype=bool)
     orgs = _org_table(data, selection)

@@ -53,10 +53,10 @@ def datasets(data, tmp_path_factory):
 
 def test_spark_over_a_hive_dataset_equals_the_in_memory_engine(spark, data, datasets):
     outcomes, calls, meetings = data
-    for denominator in ("all", "connected"):
-        expected = cf.outcome_usage(outcomes, calls, meetings, denominator=denominator)
-        got = cf.outcome_usage(outcomes, dataset=datasets, engine="spark", spark=spark, denominator=denominator)
-        tm.assert_frame_equal(got, expected)
+    # "connected": every column of the default table, and the connected ones (one Spark query: they cost seconds).
+    expected = cf.outcome_usage(outcomes, calls, meetings, denominator="connected")
+    got = cf.outcome_usage(outcomes, dataset=datasets, engine="spark", spark=spark, denominator="connected")
+    tm.assert_frame_equal(got, expected)
     assert expected["deleted"].any() and expected["outcome_id"].isna().any()
 
 
@@ -79,7 +79,7 @@ def test_spark_refuses_what_it_cannot_read(spark, data, tmp_path):
         cf.outcome_usage(outcomes, dataset=tmp_path, engine="spark", memory_limit="1GB")
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(generated=organizations())
 def test_spark_equals_the_in_memory_engine_on_generated_organizations(spark, generated):

@@ -9,15 +9,13 @@ integer arrays the length of the input (see ``bench/usage.py``).
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.usage.definition import COUNT_COLUMNS, autofill_flags, connected_flags, empty_counts
 
-__all__ = ["REQUIRED_COLUMNS", "check_activities", "counts", "names_of", "organization_names"]
+__all__ = ["REQUIRED_COLUMNS", "check_activities", "counts", "distinct_codes", "organization_names"]
 
 #: What a calls or meetings frame must have.
 REQUIRED_COLUMNS = ("id", "organization_id", "date_created", "outcome_id")
@@ -71,7 +69,7 @@ def _micros(frame: pd.DataFrame) -> np.ndarray:
     return times.as_unit("us").asi8
 
 
-def _distinct(values: np.ndarray, size: int) -> np.ndarray:
+def distinct_codes(values: np.ndarray, size: int) -> np.ndarray:
     """The distinct values of non-negative integers below ``size`` (a bitmap when that is small, else hashing)."""
     if size <= _BITMAP:
         seen = np.zeros(size, dtype=bool)
@@ -89,7 +87,7 @@ def organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
         ids, id_values = _factorize(frame["organization_id"])
         labels, label_values = _factorize(frame["organization_name"])
         both = (ids >= 0) & (labels >= 0)
-        pairs = _distinct(ids[both].astype(np.int64) * (len(label_values) + 1) + labels[both],
+        pairs = distinct_codes(ids[both].astype(np.int64) * (len(label_values) + 1) + labels[both],
                           (len(id_values) + 1) * (len(label_values) + 1))
         for pair in pairs:
             names[id_values[pair // (len(label_values) + 1)]] = label_values[pair % (len(label_values) + 1)]
@@ -136,7 +134,7 @@ def counts(calls: pd.DataFrame | None, meetings: pd.DataFrame | None, *, now_us:
         np.maximum.at(last, key[dated], micros[dated])
         seen = user >= 0
         pairs.append(key[seen] * n_user + user[seen])
-    distinct = _distinct(np.concatenate(pairs), slots * n_user)
+    distinct = distinct_codes(np.concatenate(pairs), slots * n_user)
     user_counts = np.bincount(distinct // n_user, minlength=slots)
     used = np.flatnonzero(sums["calls"] + sums["meetings"])
     slot = used if compressed is None else np.asarray(compressed)[used]
@@ -155,8 +153,3 @@ def counts(calls: pd.DataFrame | None, meetings: pd.DataFrame | None, *, now_us:
         else:
             table[column] = sums[column][used]
     return table
-
-
-def names_of(outcomes: pd.DataFrame, *frames: pd.DataFrame | None) -> Mapping[str, str]:
-    """Organization names from the outcomes frame and the activity frames (activities win)."""
-    return {**organization_names(outcomes), **organization_names(*frames)}
