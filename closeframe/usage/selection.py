@@ -527,7 +527,12 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     keys = _key_table(data, selection)
     mask = base if keys is None else base & keys[data.key_code]
     size = len(data.rows)
-    keyed = data.row_flags[mask]
+    every = bool(mask.all())  # nothing picked: no gathers (the arrays are read, never written)
+
+    def picked(values: np.ndarray) -> np.ndarray:
+        return values if every else values[mask]
+
+    keyed = picked(data.row_flags)
     codes = keyed >> len(_FLAGS)
     patterns = np.bincount(keyed, minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
     total = patterns.sum(axis=1)
@@ -535,9 +540,9 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     meetings = flags["is_meeting"]
     first = np.full(size, _FAR, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
-    np.minimum.at(first, codes, data._time_first[mask])
-    np.maximum.at(last, codes, data.time[mask])
-    user_codes = data.user_code[mask]
+    np.minimum.at(first, codes, picked(data._time_first))
+    np.maximum.at(last, codes, picked(data.time))
+    user_codes = picked(data.user_code)
     known = user_codes >= 0
     pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
     users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
