@@ -7,7 +7,7 @@ activities), and each view is a pure function of the prepared data and a selecti
 
     data = prepare(outcomes, calls, meetings)            # or prepare(outcomes, events=cf.usage_events(...))
     picks = Selection(organizations=("Acme",), kinds=("calls",), since="2025-01-01")
-    usage_table(data, picks)        # the columns of cf.outcome_usage, for the selected activities
+    usage_table(data, picks)        # cf.outcome_usage's table (one definition) of the selected activities
     headline_table(data, picks)     # per organization: activities, share with an outcome, outcomes used/unused...
     top_outcomes(data, picks, n=10) # the n most used outcomes of each organization
     compare_table(data, picks)      # cf.compare_outcomes of the selection: one outcome name across organizations
@@ -30,9 +30,11 @@ Rules every view follows:
 - ``since``/``until``: ``date_created`` in ``[since, until)`` (UTC; dates, datetimes or strings such as
   ``"2025-01-31"``), as for :func:`closeframe.load_calls`. ``since`` not before ``until`` selects nothing, and
   :func:`describe` says so: a view never shows a previous, stale result.
-- ``share`` is a fraction of the organization's selected activities *whatever their outcome* (the outcome picker
-  does not shrink the denominator), so "Demo booked is 12 % of Acme's calls this quarter" reads as it should;
-  ``denominator=`` (see :func:`closeframe.outcome_usage`) picks the population.
+- ``share`` is a fraction of the organization's selected activities *whatever their outcome*, ``share_of_outcomes``
+  of those with an outcome, ``share_of_connected`` (``denominator="connected"``) of the connected calls and held
+  meetings: the same columns as :func:`closeframe.outcome_usage`, made by the same
+  :func:`closeframe.usage.definition.finish_usage`. The outcome picker does not shrink the denominators, so "Demo
+  booked is 12 % of Acme's calls this quarter" reads as it should.
 """
 
 from __future__ import annotations
