@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import _reset_peak, _status_kb  # noqa: E402  (bench/memory.py: peak RSS of this process)
 
 
 # -- inside a worker --------------------------------------------------------------------------------------------
@@ -96,19 +98,6 @@ def activities(n: int, seed: int = 0):
 
     n_calls = int(n * 0.8)
     return outcomes, frame(n_calls, "call", 0), frame(n - n_calls, "meeting", n_calls)
-
-
-def _status_kb(name: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{name} not in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as handle:  # Linux: 5 resets VmHWM (peak RSS) to the current RSS
-        handle.write("5")
 
 
 def run(spec: dict) -> dict:

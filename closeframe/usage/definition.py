@@ -52,6 +52,7 @@ __all__ = [
     "aggregate_sql",
     "autofill_flags",
     "check_denominator",
+    "check_frame",
     "connected_flags",
     "empty_counts",
     "finish_usage",
@@ -93,6 +94,16 @@ HELD_MEETING_STATUSES = ("completed", "in-progress")
 
 _KEY = ["organization_id", "outcome_id"]
 _NAT = np.iinfo(np.int64).min
+
+
+def check_frame(value: object, name: str, required: Iterable[str]) -> pd.DataFrame:
+    """``value``, or a ConfigurationError saying it is not a frame or which of ``required`` columns it lacks."""
+    if not isinstance(value, pd.DataFrame):
+        raise ConfigurationError(f"{name} must be a pandas DataFrame, got {type(value).__name__}.")
+    missing = [c for c in required if c not in value.columns]
+    if missing:
+        raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(value.columns)}.")
+    return value
 
 
 def check_denominator(denominator: str) -> str:
@@ -275,11 +286,7 @@ def empty_counts() -> pd.DataFrame:
 def outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
     """One row per (organization_id, outcome_id) of the outcomes frame: ``outcome_name``, ``outcome_type``,
     ``deleted_at`` (NaT for a live outcome; a catalogue from :func:`closeframe.outcome_catalogue` has dates)."""
-    if not isinstance(outcomes, pd.DataFrame):
-        raise ConfigurationError(f"outcomes must be a pandas DataFrame, got {type(outcomes).__name__}.")
-    missing = [c for c in ("id", "organization_id", "name") if c not in outcomes.columns]
-    if missing:
-        raise ConfigurationError(f"outcomes lacks the columns {missing}; it has {list(outcomes.columns)}.")
+    check_frame(outcomes, "outcomes", ("id", "organization_id", "name"))
     na = pd.Series(pd.NA, index=outcomes.index, dtype=STRING_DTYPE)
     lookup = pd.DataFrame({
         "organization_id": outcomes["organization_id"].astype(STRING_DTYPE),

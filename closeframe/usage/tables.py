@@ -46,6 +46,7 @@ from closeframe.usage.definition import (
     USAGE_COLUMNS,
     autofill_flags,
     check_denominator,
+    check_frame,
     connected_flags,
     finish_usage,
     outcome_lookup,
@@ -83,15 +84,6 @@ _EVENT_SOURCE_COLUMNS = ("id", "organization_id", "user_id", "user_name", "lead_
 _KEY = ["organization_id", "outcome_id"]
 
 
-def _check_frame(value: object, name: str, required: Iterable[str]) -> pd.DataFrame:
-    if not isinstance(value, pd.DataFrame):
-        raise ConfigurationError(f"{name} must be a pandas DataFrame, got {type(value).__name__}.")
-    missing = [c for c in required if c not in value.columns]
-    if missing:
-        raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(value.columns)}.")
-    return value
-
-
 def _as_string(series: pd.Series) -> pd.Series:
     return series.astype(STRING_DTYPE)
 
@@ -119,7 +111,7 @@ def _check_calls_tell_connected(calls: int, calls_known: int) -> None:
 def _activity_part(frame: pd.DataFrame | None, kind: str, now_us: int) -> pd.DataFrame | None:
     if frame is None:
         return None
-    _check_frame(frame, f"{kind}s", ["id", "organization_id", "date_created", "outcome_id"])
+    check_frame(frame, f"{kind}s", ["id", "organization_id", "date_created", "outcome_id"])
     part = pd.DataFrame({
         "organization_id": _as_string(frame["organization_id"]),
         "activity": kind,
@@ -569,7 +561,7 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
     """
     if value not in _COMPARE_VALUES:
         raise ConfigurationError(f"value={value!r} is not one of {', '.join(map(repr, _COMPARE_VALUES))}.")
-    _check_frame(usage, "usage", ["organization_id", "outcome_name", "total", value])
+    check_frame(usage, "usage", ["organization_id", "outcome_name", "total", value])
     label = "organization_name" if "organization_name" in usage.columns else "organization_id"
     nameless = usage["outcome_name"].isna() | (usage["deleted"].astype(bool) & (
         usage["outcome_name"] == DELETED_OUTCOME_LABEL).fillna(False)) if "deleted" in usage.columns \
@@ -639,7 +631,7 @@ def filter_usage(usage: pd.DataFrame, *, organizations: Iterable[str] | str | No
     ConfigurationError
         A non-frame, or an organization or type the frame does not have (the message lists the valid ones).
     """
-    _check_frame(usage, "usage", ["organization_id", "outcome_id"])
+    check_frame(usage, "usage", ["organization_id", "outcome_id"])
     keep = pd.Series(True, index=usage.index)
     if organizations is not None:
         ids = usage["organization_id"].astype(object)

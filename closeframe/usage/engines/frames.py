@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from closeframe.errors import ConfigurationError
-from closeframe.usage.definition import COUNT_COLUMNS, autofill_flags, connected_flags, empty_counts
+from closeframe.usage.definition import COUNT_COLUMNS, autofill_flags, check_frame, connected_flags, empty_counts
 
 __all__ = ["REQUIRED_COLUMNS", "check_activities", "counts", "distinct_codes", "organization_names"]
 
@@ -29,12 +28,7 @@ _BITMAP = 1 << 26
 
 def check_activities(frame: object, name: str) -> pd.DataFrame:
     """``frame``, or a ConfigurationError naming what is wrong with it."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ConfigurationError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}.")
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(frame.columns)}.")
-    return frame
+    return check_frame(frame, name, REQUIRED_COLUMNS)
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, list]:
