@@ -123,15 +123,15 @@ def test_every_denominator_through_duckdb_equals_the_in_memory_engine(data, data
 
 
 def test_a_dataset_with_two_partitionings_names_both(data, tmp_path):
+    # An export by organization and month, and an older one by organization only, written into one folder.
     _, calls, _ = data
     folder = tmp_path / "calls"
     cf.export(calls, folder, partition_by=["organization_id", "month"])
-    cf.export(calls, tmp_path / "other", partition_by=["organization_id"])
-    for part in (tmp_path / "other").iterdir():  # an older export by organization only, in the same folder
-        part.rename(folder / part.name) if not (folder / part.name).exists() else None
-        if (folder / part.name).exists() and part.exists():
-            for file in part.iterdir():
-                file.rename(folder / part.name / file.name)
-    with pytest.raises(ConfigurationError, match=r"mixes two partitionings: organization_id= .* and "
-                                                 r"organization_id=/month="):
-        cf.outcome_usage(data[0], dataset=folder)
+    cf.export(calls, tmp_path / "older", partition_by=["organization_id"])
+    for file in (tmp_path / "older").rglob("*.parquet"):
+        target = folder / file.relative_to(tmp_path / "older")
+        file.rename(target.with_name("older-" + target.name))
+    for engine in ("duckdb", "spark"):  # refused before any engine reads (Spark is not even started)
+        with pytest.raises(ConfigurationError, match=r"mixes two partitionings: organization_id= \(e\.g\. .*\) and "
+                                                     r"organization_id=/month="):
+            cf.outcome_usage(data[0], dataset=folder, engine=engine)

@@ -39,17 +39,26 @@ def session(spark: Any = None) -> Any:
         "closeframe").config("spark.sql.session.timeZone", "UTC").getOrCreate()
 
 
-def _frame(spark: Any, source: Any, name: str) -> Any:
-    """A Spark DataFrame of one source: a pandas frame, a Spark DataFrame, or a Parquet path."""
+def _checked(source: Any, name: str) -> Any:
+    """The source, checked before Spark starts: a frame with the needed columns, a Spark DataFrame, or the path
+    of a Parquet file or one-partitioning dataset folder (as a string)."""
     if isinstance(source, CacheSource):
         raise ConfigurationError(f"{name} from the loaders' store is read by engine='duckdb'; engine='spark' reads "
                                  "frames, Spark DataFrames and Parquet files or dataset folders.")
     if isinstance(source, pd.DataFrame):
-        check_activities(source, name)
-        return spark.createDataFrame(_arrow(source))
+        return check_activities(source, name)
     if hasattr(source, "createOrReplaceTempView"):
         return source
-    return spark.read.option("mergeSchema", "true").parquet(parquet_path(source, name))
+    return parquet_path(source, name)
+
+
+def _frame(spark: Any, source: Any) -> Any:
+    """A Spark DataFrame of one checked source."""
+    if isinstance(source, pd.DataFrame):
+        return spark.createDataFrame(_arrow(source))
+    if isinstance(source, str):
+        return spark.read.option("mergeSchema", "true").parquet(source)
+    return source
 
 
 def _arrow(frame: pd.DataFrame) -> Any:
@@ -82,15 +91,17 @@ def counts(calls: Any, meetings: Any, *, now_us: int, spark: Any = None) -> tupl
     spark : pyspark.sql.SparkSession, optional
         The session (default: :func:`session`).
     """
+    sources = [(_checked(source, name), name, kind) for source, name, kind in
+               ((calls, "calls", "call"), (meetings, "meetings", "meeting")) if source is not None]
+    if not sources:
+        return empty_counts(), {}
     spark = session(spark)
     inference = spark.conf.get(_INFERENCE, "true")
     spark.conf.set(_INFERENCE, "false")
     views, parts, names = [], [], {}
     try:
-        for source, name, kind in ((calls, "calls", "call"), (meetings, "meetings", "meeting")):
-            if source is None:
-                continue
-            frame = _frame(spark, source, name)
+        for source, name, kind in sources:
+            frame = _frame(spark, source)
             view = f"closeframe_{name}_{uuid.uuid4().hex[:12]}"
             frame.createOrReplaceTempView(view)
             views.append(view)
@@ -100,8 +111,6 @@ def counts(calls: Any, meetings: Any, *, now_us: int, spark: Any = None) -> tupl
                                  f"CAST(organization_name AS STRING) AS n FROM {view} "
                                  "WHERE organization_id IS NOT NULL AND organization_name IS NOT NULL").collect()
                 names.update((row["i"], row["n"]) for row in rows)
-        if not parts:
-            return empty_counts(), names
         rows = spark.sql(aggregate_sql(parts)).collect()
     finally:
         for view in views:
