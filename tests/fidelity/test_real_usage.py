@@ -153,8 +153,9 @@ def test_autofill_fields_on_the_built_meetings(loaded_with_built):
     assert not any("outcome_reason" in r for r in raw["Call"])  # the documented call schema
     events = cf.usage_events(*loaded_with_built).set_index("activity_id")
     assert events.loc[[r["id"] for r in raw["Call"]], "autofilled"].isna().all()  # calls can't say
-    for record in raw["Meeting"]:
-        assert bool(events.loc[record["id"], "autofilled"]) == _set_by_close(record), record["id"]
+    for record in raw["Meeting"]:  # missing: this meeting has no autofill field (Close said nothing about it)
+        autofilled = events.loc[record["id"], "autofilled"]
+        assert (False if pd.isna(autofilled) else bool(autofilled)) == _set_by_close(record), record["id"]
 
 
 @pytest.mark.parametrize("engine", [{}, {"threads": 1}], ids=["pandas", "duckdb"])
