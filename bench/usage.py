@@ -11,8 +11,8 @@ Rows (each measured in its own process, so peak RSS is the run's own):
   size (goal: at most 1.5x).
 
 The activities are synthetic, with the loaders' dtypes (categorical organizations and users, Arrow-string ids,
-UTC microsecond times, Close's status, disposition and autofill fields). The baseline is checked out with
-``git worktree`` into a temporary folder and removed afterwards.
+UTC microsecond times, Close's status, disposition and autofill fields). The baseline is a git ref
+checked out by ``bench/_baseline.py`` into a temporary worktree, removed afterwards.
 
     PYTHONPATH=. python bench/usage.py [--rows 1000000] [--baseline main] [--spark] [--memory 10000000]
 """
@@ -22,17 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _baseline import add_baseline_argument, checkout  # noqa: E402  (bench/_baseline.py: a ref in a worktree)
 from memory import _reset_peak, _status_kb  # noqa: E402  (bench/memory.py: peak RSS of this process)
 
 
@@ -175,19 +174,6 @@ def _worker(spec: dict, root: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@contextmanager
-def checkout(ref: str):
-    """A temporary ``git worktree`` of ``ref`` (removed afterwards)."""
-    folder = Path(tempfile.mkdtemp(prefix="cf-bench-usage-")) / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True,
-                   capture_output=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(folder.parent, ignore_errors=True)
-
-
 def _row(cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -195,7 +181,7 @@ def _row(cells) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="activities for the speed rows")
-    parser.add_argument("--baseline", default="main", help="git ref to compare with ('' = none)")
+    add_baseline_argument(parser)
     parser.add_argument("--spark", action="store_true", help="add Spark over the Parquet dataset (local[2])")
     parser.add_argument("--memory", type=int, default=0, help="activities for the memory row (e.g. 10000000)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
