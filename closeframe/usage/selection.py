@@ -288,6 +288,14 @@ class UsageData:
         times = events["date_created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         self.time = times.to_numpy().view(np.int64)  # NaT is int64 min
         self._time_first = np.where(self.time == _NAT, _FAR, self.time)
+        # Dated activities sorted by (row, time): a row's first and last use among the selected ones are the first
+        # and last selected positions of its segment (binary searches, instead of minimum.at over every activity).
+        dated = np.flatnonzero(self.time != _NAT)
+        self._by_time = dated[np.lexsort((self.time[dated], self.row_code[dated]))]
+        self._sorted_time = self.time[self._by_time]
+        sorted_rows = self.row_code[self._by_time]
+        every_row = np.arange(len(self.rows))
+        self._segments = (np.searchsorted(sorted_rows, every_row), np.searchsorted(sorted_rows, every_row, "right"))
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
@@ -542,8 +550,11 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     meetings = flags["is_meeting"]
     first = np.full(size, _FAR, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
-    np.minimum.at(first, codes, picked(data._time_first))
-    np.maximum.at(last, codes, picked(data.time))
+    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(mask[data._by_time])
+    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
+    dated = end > begin
+    first[dated] = data._sorted_time[chosen[begin[dated]]]
+    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
     user_codes = picked(data.user_code)
     known = user_codes >= 0
     pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
