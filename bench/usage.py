@@ -74,10 +74,10 @@ def activities(n: int, seed: int = 0):
                                   pa.scalar(None, pa.large_string()))
         counter = pa.compute.cast(pa.array(np.arange(start, start + count)), pa.large_string())
         numbers = pa.compute.utf8_lpad(counter, 40, "0")
-        text = pa.large_string()
+        large = pa.large_string()
         out = pd.DataFrame({
-            "id": pd.arrays.ArrowStringArray(pa.compute.binary_join_element_wise(pa.scalar("acti_", text), numbers,
-                                                                                pa.scalar("", text))),
+            "id": pd.arrays.ArrowStringArray(pa.compute.binary_join_element_wise(pa.scalar("acti_", large), numbers,
+                                                                                pa.scalar("", large))),
             "organization_id": pd.Categorical.from_codes(org, categories=orgs),
             "organization_name": pd.Categorical.from_codes(org, categories=[f"Org {o[-3:]}" for o in orgs]),
             "user_id": pd.Categorical.from_codes(rng.integers(0, 60, count), categories=users),
