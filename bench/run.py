@@ -389,8 +389,9 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
         if importlib.util.find_spec("closeframe.views.catalogue_explorer") is None or not script.exists():
             row.note = "skipped: closeframe.views.catalogue_explorer / bench/explorer.py not on this branch"
             continue
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT)
+                              timeout=timeout, cwd=ROOT, env=env)  # bench/explorer.py imports this checkout
         match = re.search(r"update time: median ([0-9.]+) ms, p90 ([0-9.]+) ms", done.stdout)
         if done.returncode != 0 or not match:
             row.note = "bench/explorer.py failed or printed no 'update time'"
