@@ -630,7 +630,7 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *, n: 
         (natural order), ``user`` (name, else id; ``(no user)``), ``user_id``, ``outcome``, ``rank`` (as in
         :func:`organization_trends`), ``total``, ``share`` (of ALL the organization's selected activities),
         ``share_of_user`` (of the user's selected activities: a row of one user adds up to 1). Users most active
-        first. ``attrs["outcomes"]``: ``{organization: [its labels in rank order]}``.
+        first, each user's outcomes in rank order.
     """
     n = _check_count(n)
     counted, den = _masks(data, selection, "all", as_of(data, now))
@@ -656,11 +656,8 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *, n: 
         "organization": data.org_labels[o], "user": user_labels[u], "user_id": user_ids[u],
         "outcome": ranking.label[o, s], "rank": s + 1, "total": cells[o, u, s],
         "share": _divide(cells[o, u, s], per_org[o]), "share_of_user": _divide(cells[o, u, s], per_user[o, u])})
-    outcomes = {data.org_labels[org]: [str(x) for x in ranking.label[org, used[org]]]
-                for org in np.flatnonzero(picked & used.any(axis=1))}
     for name in ("rank", "total"):
         out[name] = out[name].astype(np.int64)
-    out.attrs["outcomes"] = outcomes
     return out
 
 
@@ -676,7 +673,7 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
     mine = users[users["organization"] == organization]
     if value not in ("total", "share", "share_of_user"):
         raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    order = users.attrs.get("outcomes", {}).get(organization) or list(dict.fromkeys(mine["outcome"]))
+    order = list(dict.fromkeys(mine.sort_values("rank", kind="stable")["outcome"]))
     wide = mine.pivot(index="user", columns="outcome", values=value)
     wide = wide.reindex(index=list(dict.fromkeys(mine["user"])), columns=order)
     wide.columns.name = None

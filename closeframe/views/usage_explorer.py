@@ -701,7 +701,7 @@ class UsageExplorer(w.VBox):
 
         n = self.top_n.value
         matrix = users_by_outcome(self.data, selection, n=n, now=self.now)
-        organizations = list(matrix.attrs.get("outcomes", {}))
+        organizations = list(dict.fromkeys(matrix["organization"]))
         parts, rows = [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
