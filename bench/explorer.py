@@ -7,7 +7,11 @@ update is timed: the selection, the view's table, the status line and the chart'
 selection layer alone (``usage_table`` of the same picks, what ``explorer.usage`` returns) is timed too.
 
     python bench/explorer.py [--rows 100000] [--repeat 7]
-    python bench/explorer.py --usage [--rows 1000000] [--repeat 3] [--view Usage]
+    python bench/explorer.py --usage [--rows 1000000] [--repeat 3] [--view Usage] [--view Trend ...]
+    python bench/explorer.py --usage --view all        # every view of the usage explorer, one table
+
+With several views, one table: per view the update's median, p90 and max (wall and CPU time), and the pure
+question behind it alone (:mod:`closeframe.usage.questions`, :func:`~closeframe.usage.selection.usage_table`).
 """
 
 from __future__ import annotations
@@ -81,14 +85,30 @@ def _report(label: str, times: list[float]) -> None:
           f"p90 {statistics.quantiles(times, n=10)[-1] * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
 
 
-def main_usage(rows: int, repeat: int, view: str) -> None:
+def _pure(view: str):
+    """The question a view asks, as a pure function of (data, selection, now)."""
+    from closeframe.usage import questions as q
     from closeframe.usage.selection import usage_table
 
+    return {
+        "Trend": lambda data, s, now: q.organization_trends(data, s, now=now),
+        "Period vs period": lambda data, s, now: q.compare_periods(data, s, now=now),
+        "Users": lambda data, s, now: q.users_by_outcome(data, s, now=now),
+    }.get(view, lambda data, s, now: usage_table(data, s))
+
+
+def _quantiles(times: list[float]) -> tuple[float, float, float]:
+    return (statistics.median(times) * 1000, statistics.quantiles(times, n=10)[-1] * 1000, max(times) * 1000)
+
+
+def main_usage(rows: int, repeat: int, views: list[str]) -> None:
+    from closeframe.views.usage_explorer import USAGE_VIEWS
+
+    views = list(USAGE_VIEWS) if views == ["all"] else views
     outcomes, calls, meetings = big_usage(rows)
     started = time.perf_counter()
     explorer = cf.explore(outcomes, calls, meetings)
     built = time.perf_counter() - started
-    explorer.select(view=view)
     organizations = [value for _, value in explorer.organizations.options]
     names = [value for _, value in explorer.outcomes.options]
     first, last = explorer.span
@@ -104,26 +124,28 @@ def main_usage(rows: int, repeat: int, view: str) -> None:
         lambda: setattr(explorer.start, "value", None),
         lambda: setattr(explorer.organizations, "value", ()),
     ]
-    times, cpu, pure = [], [], []
-    for _ in range(repeat):
-        for change in changes:
-            before = explorer.updates
-            started, started_cpu = time.perf_counter(), time.process_time()
-            change()
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-            assert explorer.updates == before + 1, "a picker change did not update the explorer"
-            selection = explorer.selection
-            started = time.perf_counter()
-            usage_table(explorer.data, selection)
-            pure.append(time.perf_counter() - started)
-    print(f"{len(explorer.data.events):,} activities, {len(organizations)} organizations, view {view!r}, "
-          f"{len(times)} picker changes; built in {built:.1f} s")
-    _report("update time", times)
-    # CPU time of this process: what the update costs when it has a core to itself (wall time also counts the
-    # waits for a core on a busy machine).
-    _report("update CPU time", cpu)
-    _report("selection layer (usage_table)", pure)
+    print(f"{len(explorer.data.events):,} activities, {len(organizations)} organizations, "
+          f"{len(changes) * repeat} picker changes per view; built in {built:.1f} s")
+    print(f"{'view':<28} {'update median':>14} {'p90':>8} {'max':>8} {'CPU p90':>8} {'question p90':>13}  (ms)")
+    for view in views:
+        explorer.select(view=view)
+        question = _pure(view)
+        times, cpu, pure = [], [], []
+        for _ in range(repeat):
+            for change in changes:
+                before = explorer.updates
+                started, started_cpu = time.perf_counter(), time.process_time()
+                change()
+                times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
+                assert explorer.updates == before + 1, "a picker change did not update the explorer"
+                selection = explorer.selection
+                started = time.perf_counter()
+                question(explorer.data, selection, explorer.now)
+                pure.append(time.perf_counter() - started)
+        median, p90, most = _quantiles(times)
+        print(f"{view:<28} {median:>14.1f} {p90:>8.1f} {most:>8.1f} {_quantiles(cpu)[1]:>8.1f} "
+              f"{_quantiles(pure)[1]:>13.1f}")
 
 
 def main() -> None:
@@ -131,10 +153,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="100,000 outcomes; with --usage 1,000,000 activities")
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--usage", action="store_true", help="the usage explorer over calls and meetings")
-    parser.add_argument("--view", default="Usage", help="with --usage: the view shown while pickers change")
+    parser.add_argument("--view", action="append", default=None,
+                        help="with --usage: the view shown while pickers change (repeat it, or 'all')")
     args = parser.parse_args()
     if args.usage:
-        main_usage(args.rows or 1_000_000, args.repeat or 3, args.view)
+        main_usage(args.rows or 1_000_000, args.repeat or 3, args.view or ["Usage"])
         return
     args.rows, args.repeat = args.rows or 100_000, args.repeat or 7
     frame = big_frame(args.rows)

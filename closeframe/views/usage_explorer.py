@@ -99,7 +99,6 @@ MAX_PANELS = 12
 MAX_USER_TABLES = 8
 #: Colours of the trend's lines by rank: Okabe–Ito without its yellow (too pale for a thin line on white).
 _RANK_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#999999")
-_OTHER_COLOUR, _NONE_COLOUR = "#444444", "#BBBBBB"
 _EXPLORER_STYLE = "<style>.closeframe-explorer .closeframe-chart-narrow { display: none; }</style>"
 
 
@@ -222,6 +221,7 @@ class UsageExplorer(w.VBox):
         self.start = w.DatePicker(description="From (included)", style=style, layout=w.Layout(width="auto"))
         self.until = w.DatePicker(description="Until (not included)", style=style, layout=w.Layout(width="auto"))
         self.view = w.ToggleButtons(options=USAGE_VIEWS, value=USAGE_VIEWS[0], style={"button_width": "auto"})
+        self.view.add_class("closeframe-views")
         self.top_n = w.Dropdown(options=TOP_N_CHOICES, value=DEFAULT_TOP_N, description="Top", style=style,
                                 layout=w.Layout(width="8em"))
         self.share_of = w.Dropdown(options=SHARE_OF, value="with_outcome", description="Share of", style=style)
@@ -232,6 +232,7 @@ class UsageExplorer(w.VBox):
                                                 ("the same period a year earlier", "year")),
                                        value="before", description="Compare with", style=style)
         self.status = w.HTML()
+        self.status.add_class("closeframe-status")
         self.table = w.HTML(layout=w.Layout(min_width="0", max_width="100%"))
         self.table.add_class("closeframe-view-table")
         self.chart = w.Image(format="svg+xml" if chart_format == "svg" else "png",
@@ -247,6 +248,7 @@ class UsageExplorer(w.VBox):
                                       tooltip="an HTML report of the organizations, dates and pickers chosen",
                                       layout=w.Layout(width="auto"))
         self.report_link = w.HTML()
+        self.report_link.add_class("closeframe-report-link")
         self.report_button.on_click(lambda _: self.build_report())
         # Margins are set from the label lengths (_fit) instead of constrained layout, which doubles a redraw.
         self._figure = Figure()
@@ -892,32 +894,42 @@ def _trend_svg(panels: tuple, *, narrow: bool = False) -> bytes:
 
 
 def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS) -> tuple[list, str, int]:
-    """The trend's panels (small_multiples_svg's), its title and the shared top of the y axis."""
+    """The trend's panels (small_multiples_svg's), its title and the shared top of the y axis.
+
+    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view.
+    """
     word = trend.attrs.get("freq_word", "period")
     fmt = "%b %Y" if word in ("month", "quarter", "year") else "%d %b %y"
-    organizations = list(dict.fromkeys(trend["organization"]))
-    shown = organizations[:max_panels]
-    periods = sorted(trend["period"].unique())
-    x_labels = [pd.Timestamp(p).strftime(fmt) for p in periods]
-    position = {p: i for i, p in enumerate(periods)}
-    partial = trend.groupby("period")["partial"].any().reindex(periods).fillna(False).to_numpy(dtype=bool)
-    mine = trend[trend["organization"].isin(shown)]
+    org_code, organizations = pd.factorize(trend["organization"], sort=False)  # natural order, as the frame
+    shown = min(len(organizations), max_panels)
+    # The named outcomes only: the rest ("(other outcomes)", often a dozen names together) would dwarf them and
+    # flatten every line on the shared scale; the table lists the rest.
+    keep = (org_code < shown) & (trend["rank"].to_numpy() <= n)
+    periods = pd.DatetimeIndex(trend["period"].unique()).sort_values()
+    period = periods.get_indexer(trend["period"])[keep]
+    slot = trend["rank"].to_numpy()[keep] - 1
+    org = org_code[keep]
+    totals = np.zeros((shown, n + 2, len(periods)))
+    totals[org, slot, period] = trend["total"].to_numpy()[keep]
+    present = np.zeros((shown, n + 2), dtype=bool)
+    present[org, slot] = True
+    labels = np.full((shown, n + 2), None, dtype=object)
+    labels[org, slot] = trend["outcome"].to_numpy()[keep]
+    partial = np.zeros(len(periods), dtype=bool)
+    partial[periods.get_indexer(trend["period"][trend["partial"].to_numpy()])] = True
+    x_labels = [p.strftime(fmt) for p in periods]
     panels = []
-    for organization, frame in mine.groupby("organization", sort=False):
+    for o in range(shown):
         lines = []
-        for (rank, outcome), line in frame.groupby(["rank", "outcome"], sort=True):
-            values = np.zeros(len(periods))
-            values[[position[p] for p in line["period"]]] = line["total"].to_numpy()
-            colour = (_OTHER_COLOUR if outcome == OTHER_OUTCOMES else _NONE_COLOUR if outcome == NO_OUTCOME
-                      else _RANK_COLOURS[(rank - 1) % len(_RANK_COLOURS)])
-            lines.append((f"{rank}. {outcome}" if rank <= n else str(outcome), colour, values, partial))
-        panels.append((organization, x_labels, lines))
-    left_out = len(organizations) - len(shown)
-    title = (f"Activities per {word}: each organization's own top {n} outcomes"
-             + (f" (the first {len(shown)} of {len(organizations)} organizations; pick others in Organizations)"
+        for k in np.flatnonzero(present[o]):
+            outcome = str(labels[o, k])
+            lines.append((f"{k + 1}. {outcome}", _RANK_COLOURS[k % len(_RANK_COLOURS)], totals[o, k], partial))
+        panels.append((str(organizations[o]), x_labels, lines))
+    left_out = len(organizations) - shown
+    title = (f"Activities per {word}: each organization's own top {n} outcomes (other outcomes: in the table)"
+             + (f" (the first {shown} of {len(organizations)} organizations; pick others in Organizations)"
                 if left_out > 0 else ""))
-    y_max = int(mine["total"].max()) if len(mine) else 0
-    return panels, title, y_max
+    return panels, title, int(totals.max()) if totals.size else 0
 
 
 def _text_width(text: str) -> float:
