@@ -341,12 +341,12 @@ def test_dashboard_answers_a_period_question_downloads_what_it_shows_and_drills_
     changes = [int(row[4].replace(",", "").replace("+", "")) for row in _screen_rows(table)]
     assert changes == sorted(changes, reverse=True)
 
-    # The activities behind a row: as many as its count, each linked to its lead in Close.
-    row = _screen_rows(table)[0]
+    # The activities behind a row (the first as first shown): as many as its count, each linked to its lead.
+    row = shown[0]
     current = int(row[3].replace(",", ""))
     drill = explorer.locator(".closeframe-drill select")
-    label = next(o for o in drill.locator("option").all_inner_texts() if o.startswith(f"{organization} · {row[1]} · ")
-                 and o.endswith(headings[3]))
+    label = next(o for o in drill.locator("option").all_inner_texts()
+                 if o.replace("\xa0", " ") == f"{organization} · {row[1]} · {headings[3]}")
     drill.select_option(label=label)
     _wait_for_text(page, "newest first", ".closeframe-drill")
     behind = explorer.locator(".closeframe-drill table.closeframe-table")
