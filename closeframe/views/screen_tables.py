@@ -41,6 +41,7 @@ TABLE_CSS = (
     ".closeframe-table th:hover{background:#eef}.closeframe-table th[data-dir=desc]::after{content:' ▼'}"
     ".closeframe-table th[data-dir=asc]::after{content:' ▲'}.closeframe-table tr:nth-child(even) td"
     "{background-color:#fafafa}.closeframe-table td.heat{text-align:center}"
+    ".closeframe-table a{color:#0645ad;text-decoration:underline}"
     ".closeframe-download{font-size:90%;margin:2px 0 6px}.closeframe-note{color:#444;max-width:52em}"
     ".closeframe-table-box{overflow-x:auto;max-width:100%}</style>")
 

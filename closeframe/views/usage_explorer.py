@@ -87,7 +87,7 @@ USAGE_VIEWS = ("Usage", "Top per organization", "Trend", "Period vs period", "Us
 SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outcome"),
             ("connected calls and held meetings", "connected"))
 #: The choices of the one top-N setting.
-TOP_N_CHOICES = (3, 5, 8, 10, 15)
+TOP_N_CHOICES = (1, 3, 5, 8, 10, 15)
 #: The "Period" menu: quick date ranges, counted back from "now" (as_of).
 QUICK_PERIODS = ("All dates", "Last whole month", "This month so far", "Last 3 whole months", "Last whole quarter",
                  "Last 12 whole months", "Custom")
@@ -99,7 +99,10 @@ MAX_PANELS = 12
 MAX_USER_TABLES = 8
 #: Colours of the trend's lines by rank: Okabe–Ito without its yellow (too pale for a thin line on white).
 _RANK_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#999999")
-_EXPLORER_STYLE = "<style>.closeframe-explorer .closeframe-chart-narrow { display: none; }</style>"
+#: The explorer's own CSS (in Jupyter as in the dashboard): ipywidgets' HTML has a 28 px line height, made for one
+#: line of text beside a control; notes and table rows read better at 1.4.
+_EXPLORER_STYLE = ("<style>.closeframe-explorer .closeframe-chart-narrow { display: none; } "
+                   ".closeframe-explorer .widget-html-content { line-height: 1.4; }</style>")
 
 
 def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
@@ -514,13 +517,14 @@ class UsageExplorer(w.VBox):
         shown = pd.DataFrame({
             "date (UTC)": found["date_created"].dt.strftime("%Y-%m-%d %H:%M"), "organization": found["organization"],
             "kind": found["activity"], "user": found["user"], "outcome": found["outcome"],
-            "status": found["status"], "lead": found["lead_id"], "_url": found["lead_url"]})
+            "status": found["status"], "lead (opens in Close)": found["lead_id"], "_url": found["lead_url"]})
         export = found.assign(date_created=found["date_created"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         total = found.attrs.get("total", len(found))
         self.behind.value = (f"<b>{html.escape(label)}</b>: {total:,} activit{'y' if total == 1 else 'ies'}, newest "
                              "first; a lead opens in Close." + html_table(
                                  shown, download=f"activities-{_slug(label)[:60]}.csv",
-                                 export=export, links={"lead": "_url"}, empty="No activity behind this row."))
+                                 export=export, links={"lead (opens in Close)": "_url"},
+                                 empty="No activity behind this row."))
         return found
 
     def build_report(self) -> str:
