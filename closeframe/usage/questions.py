@@ -670,14 +670,17 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
         Indexed by ``user`` (most active first), one column per outcome label (rank order), then ``total``
         (the user's activities: the row's sum of counts).
     """
-    mine = users[users["organization"] == organization]
     if value not in ("total", "share", "share_of_user"):
         raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    order = list(dict.fromkeys(mine.sort_values("rank", kind="stable")["outcome"]))
-    wide = mine.pivot(index="user", columns="outcome", values=value)
-    wide = wide.reindex(index=list(dict.fromkeys(mine["user"])), columns=order)
-    wide.columns.name = None
-    wide["total"] = mine.groupby("user", sort=False)["total"].sum().reindex(wide.index)
+    mine = users[(users["organization"] == organization).to_numpy()]
+    user_code, user_labels = pd.factorize(mine["user"])  # most active first, as the long table lists them
+    rank_code, ranks = pd.factorize(mine["rank"], sort=True)
+    labels = pd.Series(mine["outcome"].to_numpy(), index=rank_code).groupby(level=0).first()
+    grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
+    grid[user_code, rank_code] = mine[value].to_numpy()
+    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"), columns=list(labels.sort_index()))
+    wide["total"] = np.bincount(user_code, weights=mine["total"].to_numpy(),
+                                minlength=len(user_labels)).astype(np.int64)
     return wide
 
 
@@ -794,12 +797,15 @@ def picker_options(data: UsageData, selection: Selection = Selection()) -> Optio
     if table is None:
         return everything
     in_orgs = table[data.org_code]
-    users = set(data.users["label"].to_numpy(dtype=object)[np.unique(data.user_code[in_orgs & (data.user_code >= 0)])])
+    # Counts, not np.unique: no sort of a million codes.
+    seen = np.bincount(data.user_code[in_orgs].astype(np.int64) + 1, minlength=len(data.users) + 1)[1:] > 0
+    users = set(data.users["label"].to_numpy(dtype=object)[seen])
     users |= set(selection.users)
     rows = data.rows
     keys = set(rows.loc[table[rows["org_code"].to_numpy()] & (rows["key_code"].to_numpy() >= 0), "key"])
     keys |= set(selection.outcomes)
-    statuses = set(np.asarray(data.statuses + [None], dtype=object)[np.unique(data.status_code[in_orgs])]) - {None}
+    used = np.bincount(data.status_code[in_orgs].astype(np.int64) + 1, minlength=len(data.statuses) + 1)[1:] > 0
+    statuses = set(np.asarray(data.statuses, dtype=object)[used])
     statuses |= set(selection.statuses)
     return Options(organizations=everything.organizations,
                    outcomes=tuple(p for p in everything.outcomes if p[1] in keys),

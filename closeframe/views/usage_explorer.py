@@ -212,6 +212,7 @@ class UsageExplorer(w.VBox):
         self._hold = False
         self._cache: dict[str, Any] = {}
         self._rows: list = []
+        self._offered: dict[tuple, Any] = {}
         choices = options(self.data)
         self.span = (choices.first, choices.last)
         self.organizations = _select(choices.organizations, 8, "20em")
@@ -378,9 +379,11 @@ class UsageExplorer(w.VBox):
 
     def _narrow(self) -> None:
         """Offer only the outcomes, users and statuses of the organizations picked (what is picked stays)."""
-        offered = picker_options(self.data, Selection(organizations=self.organizations.value,
-                                                      outcomes=self.outcomes.value, users=self.users.value,
-                                                      statuses=self.statuses.value))
+        key = (self.organizations.value, self.outcomes.value, self.users.value, self.statuses.value)
+        if key not in self._offered:  # the same organizations come back often: remember what they offer
+            self._offered[key] = picker_options(self.data, Selection(
+                organizations=key[0], outcomes=key[1], users=key[2], statuses=key[3]))
+        offered = self._offered[key]
         for select, pairs in ((self.outcomes, offered.outcomes), (self.users, offered.users),
                               (self.statuses, offered.statuses)):
             if tuple(_pairs(select.options)) != tuple(pairs):
@@ -549,7 +552,8 @@ class UsageExplorer(w.VBox):
     def _view_usage(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_top_outcomes
 
-        usage = self.usage
+        usage = self.usage.copy(deep=False)
+        usage.attrs = {}  # pandas deep-copies attrs into every frame derived from this one: none needed here
         n = self.top_n.value
         shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
         column = share_column(self.share_of.value)
@@ -565,7 +569,10 @@ class UsageExplorer(w.VBox):
                               note=note, download="usage.csv")
         rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
                 for o, name in zip(table["organization"].head(60), table["outcome"].head(60))]
-        return _View(html_out, self._one_axes_chart(lambda narrow: _top_outcomes_svg(usage, n, narrow),
+        named = table[(shown["outcome_id"].notna() & (shown["total"] > 0)).to_numpy()]
+        top = named.sort_values(["total", "outcome"], ascending=[False, True], kind="stable").head(n)
+        several, empty = named["organization"].nunique() > 1, _no_outcome_note(usage)
+        return _View(html_out, self._one_axes_chart(lambda narrow: _top_outcomes_svg(top, several, empty, narrow),
                                                     lambda ax: plot_top_outcomes(usage, n=n, ax=ax),
                                                     rows=min(int((usage["total"] > 0).sum()), n)), rows)
 
@@ -577,18 +584,20 @@ class UsageExplorer(w.VBox):
         column = share_column(self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
                               "outcome": _outcome(top), "total": top["total"], column: top["share"]})
-        usage = self.usage
+        # The usage table (a second pass over the activities) only for what an empty view says.
+        note = "No activity matches the pickers."
+        if table.empty and self.usage["total"].sum():
+            note = _no_outcome_note(self.usage) + "."
         html_out = html_table(table, {"rank": format_count, "total": format_count, column: format_share},
                               note=f"Each organization's own {n} most used outcomes; {column} = {self.share_label}.",
-                              empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
-                              "No activity matches the pickers.", download="top-per-organization.csv")
+                              empty=note, download="top-per-organization.csv")
         rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
                 for o, name in zip(table["organization"].head(60), table["outcome"].head(60))]
 
         def svg(narrow: bool) -> bytes:
-            return _own_top_svg(table, n, narrow, _no_outcome_note(usage))
+            return _own_top_svg(table, n, narrow, note.rstrip("."))
 
-        return _View(html_out, self._one_axes_chart(svg, lambda ax: plot_top_outcomes(usage, n=n, ax=ax),
+        return _View(html_out, self._one_axes_chart(svg, lambda ax: plot_top_outcomes(self.usage, n=n, ax=ax),
                                                     rows=len(table)), rows)
 
     def _view_organizations(self, selection: Selection) -> _View:
@@ -629,8 +638,10 @@ class UsageExplorer(w.VBox):
             trend = trend[trend["outcome"] != NO_OUTCOME]
         column = trend.attrs["share_column"]
         freq = self.freq.value
+        codes, periods = pd.factorize(trend["period"])  # one label per period, not per row
         table = pd.DataFrame({"organization": trend["organization"],
-                              trend.attrs["freq_word"]: [period_label(p, freq) for p in trend["period"]],
+                              trend.attrs["freq_word"]: np.asarray([period_label(p, freq) for p in periods],
+                                                                   dtype=object)[codes],
                               "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
                               "partial": np.where(trend["partial"], "partial", "")})
         organization = pd.Categorical(trend["organization"], categories=list(dict.fromkeys(trend["organization"])))
@@ -708,36 +719,43 @@ class UsageExplorer(w.VBox):
         n = self.top_n.value
         matrix = users_by_outcome(self.data, selection, n=n, now=self.now)
         organizations = list(dict.fromkeys(matrix["organization"]))
-        parts, rows = [], []
+        parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
         for organization in organizations[:MAX_USER_TABLES]:
-            counts = users_matrix(matrix, organization, "total")
-            shares = users_matrix(matrix, organization, "share_of_user")
-            shown = counts.reset_index()
-            cells = {c: [f"{int(v):,} · {format_share(s)}" for v, s in zip(counts[c], shares[c])]
-                     for c in counts.columns if c != "total"}
+            mine = matrix[(matrix["organization"] == organization).to_numpy()]
+            counts = users_matrix(mine, organization, "total")
+            shares = users_matrix(mine, organization, "share_of_user")
+            outcomes = [c for c in counts.columns if c != "total"]
+            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[c].tolist(), shares[c].tolist())]
+                     for c in outcomes}
             shown = pd.DataFrame({"user": counts.index, **cells, "total": counts["total"].to_numpy()})
-            export = matrix[matrix["organization"] == organization].drop(columns=["rank"])
-            fraction = {c: dict(zip(range(len(shares)), shares[c].to_numpy())) for c in shares.columns
-                        if c != "total"}
+            fraction = {c: shares[c].to_numpy() for c in outcomes}
 
             def heat(index, value, column, fraction=fraction):
-                return fraction.get(column, {}).get(index)
+                return fraction[column][index] if column in fraction else None
 
             parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + html_table(
                 shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
-                export=export))
+                export=mine.drop(columns=["rank"])))
             rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
                      for user in counts.index[:20]]
+            without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
+            bars.append(pd.DataFrame({"organization": organization, "user": counts.index,
+                                      "total": counts["total"].to_numpy(),
+                                      "with_outcome": (counts["total"] - without).to_numpy()}).head(10))
         more = len(organizations) - MAX_USER_TABLES
         html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
                     + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
                     if organizations else "<p>No activity matches the pickers.</p>")
-        users = by_user_table(self.data, selection, n=10)
-        return _View(html_out, self._one_axes_chart(lambda narrow: _users_svg(users, narrow),
-                                                    lambda ax: plot_users(users, ax=ax), rows=len(users),
-                                                    legend=True), rows)
+        users = pd.concat(bars, ignore_index=True) if bars else pd.DataFrame(
+            {"organization": [], "user": [], "total": [], "with_outcome": []})
+
+        def plot(ax):
+            plot_users(by_user_table(self.data, selection, n=10), ax=ax)
+
+        return _View(html_out, self._one_axes_chart(lambda narrow: _users_svg(users, narrow), plot,
+                                                    rows=len(users), legend=True), rows)
 
     def _view_unused(self, selection: Selection) -> _View:
         table = unused_and_deleted(self.data, selection)
@@ -789,20 +807,17 @@ def _layout(narrow: bool) -> dict:
     return {"width": NARROW_CHART_WIDTH, "legend_below": True} if narrow else {}
 
 
-def _top_outcomes_svg(usage: pd.DataFrame, n: int, narrow: bool = False) -> bytes:
-    """The Usage view's chart: the ``n`` most used outcomes, coloured by organization (as plot_top_outcomes)."""
-    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
-    used["_org"], used["_label"] = _organization(used), _outcome(used)
-    top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(n)
-    organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
-    several = used["_org"].nunique() > 1
+def _top_outcomes_svg(top: pd.DataFrame, several: bool, empty: str, narrow: bool = False) -> bytes:
+    """The Usage view's chart: its ``top`` rows (``organization``, ``outcome``, ``total``), coloured by organization
+    (as plot_top_outcomes); ``several``: the rows come from more than one organization."""
+    organizations = sorted(dict.fromkeys(top["organization"]), key=natural_key)
     # Narrow: the colour (legend below) names the organization, leaving the label its room for the outcome.
-    labels = [f"{name} · {org}" if several and not narrow else name for name, org in zip(top["_label"], top["_org"])]
+    labels = [f"{name} · {org}" if several and not narrow else name
+              for name, org in zip(top["outcome"], top["organization"])]
     totals = top["total"].to_numpy(dtype=float)
-    series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    series = [(org, np.where(top["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
     return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
-                    legend_title="organization" if several else None,
-                    empty=_no_outcome_note(usage), **_layout(narrow))
+                    legend_title="organization" if several else None, empty=empty, **_layout(narrow))
 
 
 def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str, narrow: bool = False) -> bytes:
@@ -824,7 +839,8 @@ def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
     labels = [_user_label(u, o) if several else str(u) for u, o in zip(users["user"], users["organization"])]
     with_outcome = users["with_outcome"].to_numpy(dtype=float)
     return barh_svg(labels, [("with an outcome", with_outcome), ("without", users["total"].to_numpy() - with_outcome)],
-                    title="Activities per user", xlabel="activities (calls + meetings)", legend_title="activities",
+                    title="Activities per user (each organization's 10 most active)",
+                    xlabel="activities (calls + meetings)", legend_title="activities",
                     colours=[OKABE_ITO[4], "#B8D8EE"], empty="No activity to draw", **_layout(narrow))
 
 
