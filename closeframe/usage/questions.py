@@ -672,14 +672,16 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
     """
     if value not in ("total", "share", "share_of_user"):
         raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    mine = users[(users["organization"] == organization).to_numpy()]
-    user_code, user_labels = pd.factorize(mine["user"])  # most active first, as the long table lists them
-    rank_code, ranks = pd.factorize(mine["rank"], sort=True)
-    labels = pd.Series(mine["outcome"].to_numpy(), index=rank_code).groupby(level=0).first()
+    mine = users["organization"].to_numpy() == organization
+    # Arrays, not a pivot: the Users view builds two of these per organization on every redraw.
+    user_code, user_labels = pd.factorize(users["user"].to_numpy()[mine])  # most active first, as listed
+    ranks, first = np.unique(users["rank"].to_numpy()[mine], return_index=True)
+    rank_code = np.searchsorted(ranks, users["rank"].to_numpy()[mine])
     grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
-    grid[user_code, rank_code] = mine[value].to_numpy()
-    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"), columns=list(labels.sort_index()))
-    wide["total"] = np.bincount(user_code, weights=mine["total"].to_numpy(),
+    grid[user_code, rank_code] = users[value].to_numpy()[mine]
+    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"),
+                        columns=[str(x) for x in users["outcome"].to_numpy()[mine][first]])
+    wide["total"] = np.bincount(user_code, weights=users["total"].to_numpy()[mine],
                                 minlength=len(user_labels)).astype(np.int64)
     return wide
 
