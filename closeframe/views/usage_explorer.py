@@ -881,17 +881,13 @@ def _period_svg(totals: pd.DataFrame, before: str, after: str, narrow: bool) -> 
     labels, previous, current = [], [], []
     for organization, row in totals.iterrows():
         for name, value in ((before, row["previous"]), (after, row["current"])):
-            labels.append(f"{organization} · {name}" if not narrow else f"{_short(organization)} · {name}")
+            # Narrow: the organization once, over its pair of bars (the colours name the periods).
+            labels.append(f"{organization} · {name}" if not narrow else organization if name == before else " ")
             previous.append(value if name == before else 0)
             current.append(value if name == after else 0)
     return barh_svg(labels, [(before, previous), (after, current)], title=f"Activities: {after} against {before}",
                     xlabel="activities (calls + meetings)", legend_title="period", colours=["#B8D8EE", "#0072B2"],
                     empty="No activity in either period", **_layout(narrow))
-
-
-def _short(text: Any, limit: int = 18) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _period_plot(totals: pd.DataFrame, before: str, after: str, ax) -> None:
