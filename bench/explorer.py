@@ -8,22 +8,31 @@ selection layer alone (``usage_table`` of the same picks, what ``explorer.usage`
 
     python bench/explorer.py [--rows 100000] [--repeat 7]
     python bench/explorer.py --usage [--rows 1000000] [--repeat 3] [--view Usage] [--view Trend ...]
-    python bench/explorer.py --usage --view all        # every view of the usage explorer, one table
+    python bench/explorer.py --usage --view all [--baseline main]   # every view, this code beside main's
 
-With several views, one table: per view the update's median, p90 and max (wall and CPU time), and the pure
-question behind it alone (:mod:`closeframe.usage.questions`, :func:`~closeframe.usage.selection.usage_table`).
+With ``--usage``, one table: per view the update's median and p90 wall time and p90 CPU time, for this checkout
+and, side by side, for ``--baseline REF`` (a git ref checked out for the run; ``''``: none), each in a process of
+its own on the same data; then the pure question behind each view alone (:mod:`closeframe.usage.questions`,
+:func:`~closeframe.usage.selection.usage_table`). On a shared machine read the CPU column: wall time also counts
+waiting for a core.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import closeframe as cf
+from _baseline import add_baseline_argument
 from closeframe.sandbox import serve
 
 
@@ -101,14 +110,13 @@ def _quantiles(times: list[float]) -> tuple[float, float, float]:
     return (statistics.median(times) * 1000, statistics.quantiles(times, n=10)[-1] * 1000, max(times) * 1000)
 
 
-def main_usage(rows: int, repeat: int, views: list[str]) -> None:
+def usage_worker(rows: int, repeat: int, views: list[str]) -> None:
+    """Time the usage explorer of the ``closeframe`` on ``sys.path``; print one JSON line per view."""
     from closeframe.views.usage_explorer import USAGE_VIEWS
 
-    views = list(USAGE_VIEWS) if views == ["all"] else views
+    views = [v for v in (list(USAGE_VIEWS) if views == ["all"] else views) if v in USAGE_VIEWS]
     outcomes, calls, meetings = big_usage(rows)
-    started = time.perf_counter()
     explorer = cf.explore(outcomes, calls, meetings)
-    built = time.perf_counter() - started
     organizations = [value for _, value in explorer.organizations.options]
     names = [value for _, value in explorer.outcomes.options]
     first, last = explorer.span
@@ -124,12 +132,13 @@ def main_usage(rows: int, repeat: int, views: list[str]) -> None:
         lambda: setattr(explorer.start, "value", None),
         lambda: setattr(explorer.organizations, "value", ()),
     ]
-    print(f"{len(explorer.data.events):,} activities, {len(organizations)} organizations, "
-          f"{len(changes) * repeat} picker changes per view; built in {built:.1f} s")
-    print(f"{'view':<28} {'update median':>14} {'p90':>8} {'max':>8} {'CPU p90':>8} {'question p90':>13}  (ms)")
+    print(json.dumps({"activities": len(explorer.data.events), "organizations": len(organizations)}), flush=True)
+    from importlib.util import find_spec
+
+    has_questions = find_spec("closeframe.usage.questions") is not None  # not in a baseline before them
     for view in views:
         explorer.select(view=view)
-        question = _pure(view)
+        question = _pure(view) if has_questions else None
         times, cpu, pure = [], [], []
         for _ in range(repeat):
             for change in changes:
@@ -139,13 +148,42 @@ def main_usage(rows: int, repeat: int, views: list[str]) -> None:
                 times.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - started_cpu)
                 assert explorer.updates == before + 1, "a picker change did not update the explorer"
-                selection = explorer.selection
-                started = time.perf_counter()
-                question(explorer.data, selection, explorer.now)
-                pure.append(time.perf_counter() - started)
-        median, p90, most = _quantiles(times)
-        print(f"{view:<28} {median:>14.1f} {p90:>8.1f} {most:>8.1f} {_quantiles(cpu)[1]:>8.1f} "
-              f"{_quantiles(pure)[1]:>13.1f}")
+                if question is not None:
+                    selection = explorer.selection
+                    started_cpu = time.process_time()
+                    question(explorer.data, selection, explorer.now)
+                    pure.append(time.process_time() - started_cpu)
+        median, p90, _ = _quantiles(times)
+        print(json.dumps({"view": view, "median": median, "p90": p90, "cpu_p90": _quantiles(cpu)[1],
+                          "question_cpu_p90": _quantiles(pure)[1] if pure else None}), flush=True)
+
+
+def main_usage(rows: int, repeat: int, views: list[str], baseline: str) -> None:
+    from _baseline import ROOT, checkout
+
+    results: dict[str, dict] = {}
+    with checkout(baseline) as tree:
+        versions = {"this": ROOT} | ({f"baseline ({baseline})": tree} if tree else {})
+        for name, root in versions.items():
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).parent)]))
+            command = [sys.executable, str(Path(__file__).resolve()), "--usage", "--worker", "--rows", str(rows),
+                       "--repeat", str(repeat)] + [arg for view in views for arg in ("--view", view)]
+            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+            lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            results[name] = {"size": lines[0], **{line["view"]: line for line in lines[1:]}}
+    size = results["this"]["size"]
+    print(f"{size['activities']:,} activities, {size['organizations']} organizations, {9 * repeat} picker changes "
+          "per view; ms per update (wall median, wall p90, CPU p90)")
+    head = f"{'view':<28}" + "".join(f"{name:>30}" for name in results) + f"{'question CPU p90':>18}"
+    print(head)
+    for view in dict.fromkeys(v for r in results.values() for v in r if v != "size"):
+        cells = []
+        for result in results.values():
+            line = result.get(view)
+            cells.append(f"{line['median']:>10.0f}{line['p90']:>10.0f}{line['cpu_p90']:>10.0f}" if line
+                         else f"{'(no such view)':>30}")
+        question = results["this"].get(view, {}).get("question_cpu_p90")
+        print(f"{view:<28}" + "".join(cells) + (f"{question:>18.1f}" if question is not None else ""))
 
 
 def main() -> None:
@@ -155,9 +193,14 @@ def main() -> None:
     parser.add_argument("--usage", action="store_true", help="the usage explorer over calls and meetings")
     parser.add_argument("--view", action="append", default=None,
                         help="with --usage: the view shown while pickers change (repeat it, or 'all')")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    add_baseline_argument(parser)
     args = parser.parse_args()
+    if args.usage and args.worker:
+        usage_worker(args.rows or 1_000_000, args.repeat or 3, args.view or ["Usage"])
+        return
     if args.usage:
-        main_usage(args.rows or 1_000_000, args.repeat or 3, args.view or ["Usage"])
+        main_usage(args.rows or 1_000_000, args.repeat or 3, args.view or ["Usage"], args.baseline)
         return
     args.rows, args.repeat = args.rows or 100_000, args.repeat or 7
     frame = big_frame(args.rows)
