@@ -375,6 +375,11 @@ class UsageExplorer(w.VBox):
         self.update()
         return self
 
+    def _org_position(self, labels: pd.Series) -> np.ndarray:
+        """Each organization label's place in the natural order (unknown labels last)."""
+        position = pd.Index(self.data.org_labels).get_indexer(labels.astype(object))
+        return np.where(position < 0, len(self.data.org_labels), position)
+
     # -- pickers that talk to each other ----------------------------------------------------------------------
 
     def _narrow(self) -> None:
@@ -561,6 +566,9 @@ class UsageExplorer(w.VBox):
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
             "meetings": shown["meetings"], "total": shown["total"], column: shown["share"],
             "users": shown["users"], "last used": shown["last_used"]})
+        # Organizations in the one natural order of every face (the usage table lists them by id).
+        natural = np.argsort(self._org_position(table["organization"]), kind="stable")
+        shown, table = shown.iloc[natural], table.iloc[natural].reset_index(drop=True)
         note = (f"Activities per outcome; {column} = {self.share_label}. " + (
             "" if _has_outcome(usage) or not usage["total"].sum()
             else _no_outcome_note(usage) + ": every activity is in the (no outcome) rows."))
@@ -604,6 +612,9 @@ class UsageExplorer(w.VBox):
         from closeframe.views.usage_plots import plot_outcome_comparison
 
         compare = compare_table(self.data, selection, value="share", denominator=self.share_of.value)
+        fixed = ["outcome_name", "organizations"]
+        orgs = sorted((c for c in compare.columns if c not in fixed), key=natural_key)  # the one natural order
+        compare = compare[fixed + orgs]
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: format_share for c in table.columns[2:]}
         formats["organizations"] = format_count
