@@ -465,7 +465,8 @@ class UsageExplorer(w.VBox):
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
                 f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}. "
-                + as_of_note(self.data, self.now).split(DATE_RULE)[0].strip()
+                + f"Data through {(self.now - pd.Timedelta(microseconds=1)).date()} (UTC): Trend, Period vs period "
+                "and Users count until then and mark a period under way as partial."
                 + (" No call has a status or disposition (were they loaded?), so no call counts as connected."
                    if self.share_of.value == "connected" and not self.data.calls_tell_connected else ""))
         view = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
@@ -566,6 +567,10 @@ class UsageExplorer(w.VBox):
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
             "meetings": shown["meetings"], "total": shown["total"], column: shown["share"],
             "users": shown["users"], "last used": shown["last_used"]})
+        # A share of nothing (an organization with no activity in the denominator) is missing, shown "–".
+        counted = shown["total"].where(shown["outcome_id"].notna() | (self.share_of.value == "all"), 0)
+        denominator = counted.groupby(table["organization"].to_numpy()).transform("sum").to_numpy()
+        table[column] = table[column].where(denominator > 0)
         # Organizations in the one natural order of every face (the usage table lists them by id).
         natural = np.argsort(self._org_position(table["organization"]), kind="stable")
         shown, table = shown.iloc[natural], table.iloc[natural].reset_index(drop=True)

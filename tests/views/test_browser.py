@@ -313,7 +313,7 @@ def test_dashboard_answers_a_period_question_downloads_what_it_shows_and_drills_
     # A period: the last whole month, compared with the month before.
     explorer.locator("select", has=page.locator("option", has_text="Last whole month")).select_option(
         label="Last whole month")
-    _wait_for_text(page, "Counted until")
+    _wait_for_text(page, " before 20")  # the status line names the range picked
     before = _chart_src(page)
     explorer.get_by_role("button", name="Period vs period", exact=True).click()
     _wait_for_new_chart(page, before)
