@@ -130,3 +130,18 @@ def test_a_report_of_the_picks(explorer):
     document = explorer.build_report()
     assert ALPHA in document and BETA not in document
     assert 'download="closeframe-report.html"' in explorer.report_link.value
+
+
+def test_a_share_of_nothing_is_empty_not_zero(explorer):
+    # The week of Oct 20: Alpha logged activities, Beta none (counted from the records).
+    since, until = pd.Timestamp("2025-10-20", tz="UTC"), pd.Timestamp("2025-10-27", tz="UTC")
+    logged = Counter(ORGANIZATION_NAMES[r["organization_id"]] for _, r in _activities()
+                     if since <= pd.Timestamp(r["date_created"]) < until)
+    assert logged[ALPHA] and not logged[BETA]
+    explorer.select(since=since, until=until, view="Usage")
+    (table,) = _downloads(explorer.table.value)
+    share = table[0].index("share_of_outcomes")
+    beta = [row for row in table[1:] if row[0] == BETA]
+    assert beta and all(row[share] == "" for row in beta)  # shown as "–" on screen
+    assert any(row[share] not in ("", "0", "0.0") for row in table[1:] if row[0] == ALPHA)
+    assert "0.0 %" not in "".join(re.findall(rf"<tr><td class=\"text\">{BETA}</td>.*?</tr>", explorer.table.value))
