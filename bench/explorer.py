@@ -168,7 +168,10 @@ def main_usage(rows: int, repeat: int, views: list[str], baseline: str) -> None:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).parent)]))
             command = [sys.executable, str(Path(__file__).resolve()), "--usage", "--worker", "--rows", str(rows),
                        "--repeat", str(repeat)] + [arg for view in views for arg in ("--view", view)]
-            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+            run = subprocess.run(command, env=env, capture_output=True, text=True)
+            if run.returncode:
+                raise SystemExit(f"the {name} run failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+            out = run.stdout
             lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
             results[name] = {"size": lines[0], **{line["view"]: line for line in lines[1:]}}
     size = results["this"]["size"]
