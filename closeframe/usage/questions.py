@@ -34,7 +34,6 @@ Rules every function here follows (and every face states on screen):
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,6 @@ from closeframe.usage.selection import (
     _key_table,
     _NAT,
     _org_table,
-    _stamp,
     options,
     selection_mask,
 )
@@ -419,12 +417,11 @@ def organization_trends(data: UsageData, selection: Selection = Selection(), *, 
     counted, den = _masks(data, selection, denominator, stamp)
     codes, starts = data.periods(freq)
     ends = _period_ends(starts, freq)
-    n_orgs, n_periods, n_keys = len(data.organizations), len(starts), len(data.outcome_keys) + 2
+    n_orgs, n_periods = len(data.organizations), len(starts)
     total, meetings, ranking = _period_counts(data, counted, freq, n)
     den_count = total.sum(axis=2) if den is counted else np.bincount(
         data.org_code[den].astype(np.int64) * n_periods + codes[den],
         minlength=n_orgs * n_periods).reshape(n_orgs, n_periods)
-    width = n + 2
     column = share_column(denominator)
     active = np.flatnonzero(total.sum(axis=(0, 2)) > 0)
     if len(active):
@@ -484,12 +481,6 @@ def _partial(starts: Any, ends: Any, stamp: pd.Timestamp, selection: Selection) 
 # ----------------------------------------------------------------------------------------------------------------
 # Question 2: this period against the one before
 # ----------------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Periods:
-    current: tuple[pd.Timestamp, pd.Timestamp]
-    previous: tuple[pd.Timestamp, pd.Timestamp]
-
 
 def default_periods(data: UsageData, selection: Selection = Selection(), *, freq: str = "M",
                     now: Any = None) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
@@ -634,7 +625,6 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *, n: 
     """
     n = _check_count(n)
     counted, den = _masks(data, selection, "all", as_of(data, now))
-    width = n + 2
     n_users = len(data.users) + 1  # the last code: no user
     n_orgs = len(data.organizations)
     cache = _cached(data)

@@ -56,7 +56,6 @@ from closeframe.usage.questions import (
 from closeframe.usage.selection import (
     KINDS,
     NO_OUTCOME,
-    OTHER_OUTCOMES,
     Selection,
     by_user_table,
     catalogue_table,
@@ -834,19 +833,6 @@ def _top_outcomes_svg(top: pd.DataFrame, several: bool, empty: str, narrow: bool
     series = [(org, np.where(top["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
     return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None, empty=empty, **_layout(narrow))
-
-
-def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str, narrow: bool = False) -> bytes:
-    """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
-    from closeframe.views.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
-
-    table = _mix_table(usage, _organization(usage), 8, include_no_outcome, "natural")
-    table = table[table.sum(axis=1) > 0] if _has_outcome(usage) else table.iloc[:0]
-    colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
-               for i, c in enumerate(table.columns)]
-    return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
-                    "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
-                    empty=_no_outcome_note(usage), **_layout(narrow))
 
 
 def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
