@@ -133,9 +133,8 @@ def usage_worker(rows: int, repeat: int, views: list[str]) -> None:
         lambda: setattr(explorer.organizations, "value", ()),
     ]
     print(json.dumps({"activities": len(explorer.data.events), "organizations": len(organizations)}), flush=True)
-    from importlib.util import find_spec
-
-    has_questions = find_spec("closeframe.usage.questions") is not None  # not in a baseline before them
+    # The questions' own timing only for this checkout: a baseline's may not have them, or not these signatures.
+    has_questions = os.environ.get("CLOSEFRAME_BENCH_QUESTIONS") == "1"
     for view in views:
         explorer.select(view=view)
         question = _pure(view) if has_questions else None
@@ -165,7 +164,8 @@ def main_usage(rows: int, repeat: int, views: list[str], baseline: str) -> None:
     with checkout(baseline) as tree:
         versions = {"this": ROOT} | ({f"baseline ({baseline})": tree} if tree else {})
         for name, root in versions.items():
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).parent)]))
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).parent)]),
+                       CLOSEFRAME_BENCH_QUESTIONS="1" if name == "this" else "0")
             command = [sys.executable, str(Path(__file__).resolve()), "--usage", "--worker", "--rows", str(rows),
                        "--repeat", str(repeat)] + [arg for view in views for arg in ("--view", view)]
             run = subprocess.run(command, env=env, capture_output=True, text=True)
