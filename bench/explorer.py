@@ -102,7 +102,7 @@ def _pure(view: str):
     return {
         "Trend": lambda data, s, now: q.organization_trends(data, s, now=now),
         "Period vs period": lambda data, s, now: q.compare_periods(data, s, now=now),
-        "Users": lambda data, s, now: q.users_by_outcome(data, s, now=now),
+        "Users": lambda data, s, now: q.users_by_outcome(data, s),
     }.get(view, lambda data, s, now: usage_table(data, s))
 
 

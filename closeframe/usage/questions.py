@@ -353,10 +353,11 @@ class _Ranking:
 
 
 def _masks(data: UsageData, selection: Selection, denominator: str,
-           stamp: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-    """(the counted activities, the denominator's activities) of a selection, dated before ``stamp`` ("now")."""
+           stamp: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the counted activities, the denominator's activities) of a selection; with ``stamp`` ("now"), only those
+    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
     _check_denominator(denominator)
-    if selection.until is None or selection.until > stamp:
+    if stamp is not None and (selection.until is None or selection.until > stamp):
         selection = selection.replace(until=stamp)
     base = _base_mask(data, selection)
     if denominator == "connected":
@@ -606,13 +607,13 @@ def _range_label(since: pd.Timestamp, until: pd.Timestamp, freq: str) -> str:
 # Question 3: who logs which outcome?
 # ----------------------------------------------------------------------------------------------------------------
 
-def users_by_outcome(data: UsageData, selection: Selection = Selection(), *, n: int = DEFAULT_TOP_N,
-                     now: Any = None) -> pd.DataFrame:
+def users_by_outcome(data: UsageData, selection: Selection = Selection(), *,
+                     n: int = DEFAULT_TOP_N) -> pd.DataFrame:
     """A user x outcome table per organization (long form): counts, and shares of the user's activities.
 
     The outcomes are each organization's own top ``n`` (ranked as :func:`organization_trends` ranks them), then
-    ``(other outcomes)`` and ``(no outcome)``. Users are credited as owners (``user_id``). Activities dated at
-    or after :func:`as_of` (``now``) are not counted, as in every question.
+    ``(other outcomes)`` and ``(no outcome)``. Users are credited as owners (``user_id``). Every selected
+    activity counts (upcoming meetings too), so a user's total is the one the usage table counts.
 
     Returns
     -------
@@ -624,7 +625,7 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *, n: 
         first, each user's outcomes in rank order.
     """
     n = _check_count(n)
-    counted, den = _masks(data, selection, "all", as_of(data, now))
+    counted, den = _masks(data, selection, "all", None)
     n_users = len(data.users) + 1  # the last code: no user
     n_orgs = len(data.organizations)
     cache = _cached(data)
@@ -700,7 +701,8 @@ def activities_behind(data: UsageData, selection: Selection = Selection(), *, or
     limit : int, optional
         At most this many rows (newest); ``attrs["total"]`` has how many there are.
     now : date-like, optional
-        See :func:`as_of`: activities dated at or after it are not behind any row.
+        See :func:`as_of`: behind a period's row (``since``/``until`` given), activities dated at or after it are
+        not counted, as the trend and the comparison do not count them.
 
     Returns
     -------
@@ -721,8 +723,11 @@ def activities_behind(data: UsageData, selection: Selection = Selection(), *, or
     if until is not None:
         end = _bound(until, "until")
         bounds["until"] = end if selection.until is None else min(end, selection.until)
-    stamp = as_of(data, now)
-    bounds["until"] = min(bounds.get("until", stamp), stamp, *([selection.until] if selection.until else []))
+    # A period's row (since/until given) counts until "now", as the trend and the comparison do; any other row
+    # counts every selected activity, as the usage tables do.
+    stamp = as_of(data, now) if bounds else None
+    if stamp is not None:
+        bounds["until"] = min(bounds.get("until", stamp), stamp, *([selection.until] if selection.until else []))
     narrowed = narrowed.replace(**bounds)
     mask = selection_mask(data, narrowed, strict=True) if (organization or (user and not no_user)) else \
         selection_mask(data, narrowed)
@@ -757,7 +762,8 @@ def activities_behind(data: UsageData, selection: Selection = Selection(), *, or
     return out
 
 
-def _outcome_mask(data: UsageData, selection: Selection, outcome: str, n: int, stamp: pd.Timestamp) -> np.ndarray:
+def _outcome_mask(data: UsageData, selection: Selection, outcome: str, n: int,
+                  stamp: pd.Timestamp | None) -> np.ndarray:
     """True for the activities whose outcome is ``outcome`` as the views label it."""
     ekey = _extended_keys(data)
     n_keys = len(data.outcome_keys)

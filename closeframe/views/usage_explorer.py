@@ -542,11 +542,8 @@ class UsageExplorer(w.VBox):
 
         outcomes, calls, meetings = self._frames
         selection = self.selection
-        ids = set(self.filtered["activity_id"].astype(object))
-        pick = (lambda frame: None if frame is None else frame[frame["id"].astype(object).isin(ids).to_numpy()])
-        document = render_report(catalogue_table(self.data, selection), pick(calls), pick(meetings),
-                                 source=f"the explorer's picks: {describe(selection, self.data)}",
-                                 since=selection.since, until=selection.until, generated_at=self.now)
+        document = render_report(outcomes, calls, meetings, source=f"the explorer's picks: "
+                                 f"{describe(selection, self.data)}", selection=selection, prepared=self.data)
         payload = base64.b64encode(document.encode("utf-8")).decode("ascii")
         self.report_link.value = (f'<a download="closeframe-report.html" href="data:text/html;charset=utf-8;base64,'
                                   f'{payload}">⬇ The report of these picks (HTML, one file)</a>')
@@ -732,7 +729,7 @@ class UsageExplorer(w.VBox):
         from closeframe.views.usage_plots import plot_users
 
         n = self.top_n.value
-        matrix = users_by_outcome(self.data, selection, n=n, now=self.now)
+        matrix = users_by_outcome(self.data, selection, n=n)
         organizations = list(dict.fromkeys(matrix["organization"]))
         parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
