@@ -48,7 +48,7 @@ MIN_TIME = pd.Timestamp("1900-01-01", tz="UTC").as_unit("ns")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC").as_unit("ns")
 _ONE_MICROSECOND = pd.Timedelta(microseconds=1)
 _NAME = re.compile(r"^(open|\d{8}T\d{6}\.\d{9}Z)__(\d{8}T\d{6}\.\d{9}Z)\.parquet$")
-#: The name of a cache file (what DuckDB usage reads: closeframe.usage.sql).
+#: The name of a cache file (what DuckDB usage reads: closeframe.usage.sources).
 CACHE_FILE_NAME = _NAME
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger("closeframe.store.cache")

@@ -41,6 +41,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import UTC_DATETIME_DTYPE
+from closeframe.usage.definition import DELETED_OUTCOME_LABEL, SHARE_COLUMNS, check_denominator
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.selection import (
     NO_OUTCOME,
@@ -52,7 +53,6 @@ from closeframe.usage.selection import (
     _base_mask,
     _bound,
     _check_count,
-    _check_denominator,
     _key_table,
     _NAT,
     _org_table,
@@ -92,8 +92,6 @@ DATE_RULE = ("Dates are UTC. A range includes its first day and excludes its end
              "October 2026 is 2026-10-01 until 2026-11-01.")
 #: What an empty value (a share of nothing, a change from nothing) is shown as.
 EMPTY = "–"
-#: The label of an outcome id that no outcome (and no outcome history) names.
-DELETED_OUTCOME_LABEL = "(deleted outcome)"
 #: The user of activities without one (inbound voicemail).
 NO_USER = "(no user)"
 #: A lead's page in Close. Close's API documents it as the lead's ``html_url``: its example lead answers
@@ -104,7 +102,6 @@ CLOSE_LEAD_URL = "https://app.close.com/lead/{lead_id}/"
 
 #: Meeting statuses that say a meeting happened or was called off: they date "now" (an upcoming meeting does not).
 _DECIDED_MEETING = ("completed", "in-progress", "canceled", "declined-by-lead", "declined-by-org")
-_SHARE_COLUMNS = {"all": "share", "with_outcome": "share_of_outcomes", "connected": "share_of_connected"}
 _DAY_US = 86_400_000_000
 
 
@@ -114,8 +111,8 @@ _DAY_US = 86_400_000_000
 
 def share_column(denominator: str = "all") -> str:
     """The share column's name for ``denominator`` (``"all"``, ``"with_outcome"``, ``"connected"``)."""
-    _check_denominator(denominator)
-    return _SHARE_COLUMNS[denominator]
+    check_denominator(denominator)
+    return SHARE_COLUMNS[denominator]
 
 
 def format_share(value: Any) -> str:
@@ -356,7 +353,7 @@ def _masks(data: UsageData, selection: Selection, denominator: str,
            stamp: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
     """(the counted activities, the denominator's activities) of a selection; with ``stamp`` ("now"), only those
     dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
-    _check_denominator(denominator)
+    check_denominator(denominator)
     if stamp is not None and (selection.until is None or selection.until > stamp):
         selection = selection.replace(until=stamp)
     base = _base_mask(data, selection)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
+from closeframe.usage.definition import SHARE_COLUMNS
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.questions import (
     DATE_RULE,
@@ -301,13 +302,18 @@ class UsageExplorer(w.VBox):
         return "share of " + dict((v, k) for k, v in SHARE_OF)[self.share_of.value]
 
     @property
+    def share_column(self) -> str:
+        """The column of :attr:`usage` that the "Share of" menu's choice shows (``share``, ``share_of_outcomes``
+        or ``share_of_connected``: one name per denominator in every face)."""
+        return SHARE_COLUMNS[self.share_of.value]
+
+    @property
     def usage(self) -> pd.DataFrame:
         """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range).
 
-        Its ``share`` divides by the "Share of" menu's choice, by default the activities *with an outcome* (not
-        all activities, :func:`closeframe.outcome_usage`'s default); ``usage.attrs["denominator"]`` names it and
-        :attr:`share_label` says it in words, as the status line and the tables' headers do. Use
-        ``cf.outcome_usage(..., denominator=explorer.usage.attrs["denominator"])`` for the same shares in code.
+        The views show its :attr:`share_column`, the "Share of" menu's choice (by default ``share_of_outcomes``,
+        of the activities *with an outcome*); :attr:`share_label` says it in words, as the status line and the
+        tables' headers do. ``cf.outcome_usage`` has the same columns with the same meaning.
         """
         if "usage" not in self._cache:
             self._cache["usage"] = usage_table(self.data, self.selection, denominator=self.share_of.value)
@@ -561,7 +567,7 @@ class UsageExplorer(w.VBox):
         column = share_column(self.share_of.value)
         table = pd.DataFrame({
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], column: shown["share"],
+            "meetings": shown["meetings"], "total": shown["total"], column: shown[self.share_column],
             "users": shown["users"], "last used": shown["last_used"]})
         # A share of nothing (an organization with no activity in the denominator) is missing, shown "–".
         counted = shown["total"].where(shown["outcome_id"].notna() | (self.share_of.value == "all"), 0)
@@ -592,7 +598,7 @@ class UsageExplorer(w.VBox):
         top = top_outcomes(self.data, selection, n=n, denominator=self.share_of.value)
         column = share_column(self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
-                              "outcome": _outcome(top), "total": top["total"], column: top["share"]})
+                              "outcome": _outcome(top), "total": top["total"], column: top[self.share_column]})
         # The usage table (a second pass over the activities) only for what an empty view says.
         note = "No activity matches the pickers."
         if table.empty and self.usage["total"].sum():
@@ -612,7 +618,7 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value="share", denominator=self.share_of.value)
+        compare = compare_table(self.data, selection, value=self.share_column, denominator=self.share_of.value)
         fixed = ["outcome_name", "organizations"]
         orgs = sorted((c for c in compare.columns if c not in fixed), key=natural_key)  # the one natural order
         compare = compare[fixed + orgs]
