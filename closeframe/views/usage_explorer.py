@@ -834,7 +834,9 @@ def _top_outcomes_svg(top: pd.DataFrame, several: bool, empty: str, narrow: bool
               for name, org in zip(top["outcome"], top["organization"])]
     totals = top["total"].to_numpy(dtype=float)
     series = [(org, np.where(top["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
-    return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
+    # All organizations together: the title says so (each organization's own top: Top per organization).
+    title = _top_title(len(top)) + (", all organizations together" if several else "")
+    return barh_svg(labels, series, title=title, xlabel="activities (calls + meetings)",
                     legend_title="organization" if several else None, empty=empty, **_layout(narrow))
 
 
