@@ -75,7 +75,7 @@ __all__ = [
 def __getattr__(name: str):
     # cf.explore loads ipywidgets (and IPython), half a second that the CLI and plain loads should not pay.
     if name == "explore":
-        from closeframe.views.catalogue_explorer import explore
+        from closeframe.views.explore import explore
 
         return explore
     raise AttributeError(f"module 'closeframe' has no attribute {name!r}")

@@ -121,16 +121,8 @@ def _cycles() -> list[list[str]]:
     return sorted(found)
 
 
-#: Cycles still being taken apart (each in its own branch); this list only ever shrinks, to empty.
-KNOWN_CYCLES = [
-    ["closeframe.usage.sql", "closeframe.usage.tables"],
-    ["closeframe.views.catalogue_explorer", "closeframe.views.usage_explorer"],
-    ["closeframe.views.history_report", "closeframe.views.report"],
-]
-
-
 def test_no_import_cycles():
-    assert [c for c in _cycles() if c not in KNOWN_CYCLES] == []
+    assert _cycles() == []
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

@@ -1,7 +1,7 @@
-"""Interactive explorers and ``cf.explore``: usage of outcomes when activities are given, else the catalogue.
+"""The catalogue explorer: pickers over the outcomes frame (organization, type, applies_to, dates) and a summary.
 
-``cf.explore(outcomes, calls, meetings)`` returns a :class:`closeframe.views.usage_explorer.UsageExplorer` (views of
-outcome usage drawn from :mod:`closeframe.usage.selection`); ``cf.explore(outcomes)`` the catalogue explorer below.
+``cf.explore(outcomes)`` returns it (see :mod:`closeframe.views.explore`); with calls or meetings ``cf.explore``
+returns the usage explorer of :mod:`closeframe.views.usage_explorer` instead.
 
 The catalogue filters are plain functions of a frame and a :class:`CatalogueSelection`, tested on their own.
 :class:`Explorer` only
@@ -32,7 +32,6 @@ __all__ = [
     "applies_to_mask",
     "apply_selection",
     "dates_mask",
-    "explore",
     "filter_applies_to",
     "filter_dates",
     "filter_organizations",
@@ -284,7 +283,7 @@ class Explorer(w.VBox):
         self.table = w.HTML()
         self.chart = w.Image(format="png")
         self._figure = Figure()
-        from closeframe.views.usage_explorer import multi_picker
+        from closeframe.views.pickers import multi_picker
 
         for select in (self.organizations, self.types, self.applies_to):
             select.description = ""
@@ -400,44 +399,3 @@ class Explorer(w.VBox):
 
     def __repr__(self) -> str:
         return f"<Explorer: {int(self._mask.sum())} of {len(self.data)} rows selected>"
-
-
-def explore(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings: pd.DataFrame | None = None, *,
-            date_column: str = "date_created", **options):
-    """Explore outcome usage (with calls and/or meetings) or the outcome catalogue (outcomes alone).
-
-    Parameters
-    ----------
-    outcomes : pandas.DataFrame
-        From :func:`closeframe.load_outcomes`.
-    calls, meetings : pandas.DataFrame, optional
-        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`. With either, the explorer opens on
-        usage: pickers for organizations, outcomes (one name across organizations), calls/meetings, status,
-        users and days, and views of usage, top outcomes per organization, organizations side by side, the
-        trend, users, unused and deleted outcomes, and the catalogue.
-    date_column : {"date_created", "date_updated"}, default "date_created"
-        The catalogue explorer's date column.
-    **options
-        Passed to :class:`closeframe.views.usage_explorer.UsageExplorer` (``chart_dpi``, ``now``).
-
-    Returns
-    -------
-    UsageExplorer or Explorer
-        One ipywidgets container. The usage explorer has ``.usage`` (the :func:`closeframe.outcome_usage`
-        table of the picks), ``.filtered`` (their :func:`closeframe.usage_events` rows) and ``.select(...)``;
-        the catalogue explorer has ``.filtered`` (the outcomes picked). Nothing picked means all.
-
-    Examples
-    --------
-    >>> explorer = cf.explore(outcomes, calls, meetings)                 # doctest: +SKIP
-    >>> explorer.select(organizations="Acme", kinds="calls", since="2025-10-01")  # doctest: +SKIP
-    >>> explorer.usage.head()                                            # doctest: +SKIP
-    """
-    if calls is not None or meetings is not None:
-        from closeframe.views.usage_explorer import UsageExplorer
-
-        return UsageExplorer(outcomes, calls, meetings, **options)
-    if options:
-        raise ConfigurationError(f"{', '.join(options)}: only for the usage explorer (pass calls or meetings).")
-    return Explorer(outcomes, date_column=date_column)
-

@@ -72,13 +72,13 @@ from closeframe.usage.selection import (
 )
 from closeframe.views.screen_tables import html_table
 from closeframe.views.style import OKABE_ITO
+from closeframe.views.pickers import multi_picker, option_pairs
 from closeframe.views.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
 # The plots' labels and notes, one rule.
 from closeframe.views.usage_plots import _has_outcome, _no_outcome_note, _organization, _top_title, _user_label
 from closeframe.views.usage_plots import _outcome_label as _outcome
 
-__all__ = ["NARROW_CHART_WIDTH", "QUICK_PERIODS", "SHARE_OF", "TOP_N_CHOICES", "USAGE_VIEWS", "UsageExplorer",
-           "multi_picker"]
+__all__ = ["NARROW_CHART_WIDTH", "QUICK_PERIODS", "SHARE_OF", "TOP_N_CHOICES", "USAGE_VIEWS", "UsageExplorer"]
 
 #: The views, in the order of the view buttons.
 USAGE_VIEWS = ("Usage", "Top per organization", "Trend", "Period vs period", "Users", "Organizations side by side",
@@ -103,37 +103,6 @@ _RANK_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9
 #: line of text beside a control; notes and table rows read better at 1.4.
 _EXPLORER_STYLE = ("<style>.closeframe-explorer .closeframe-chart-narrow { display: none; } "
                    ".closeframe-explorer .widget-html-content { line-height: 1.4; }</style>")
-
-
-def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
-    """``select`` with a heading that says nothing picked means all, All/Clear buttons and what is picked.
-
-    The summary under the list keeps the choice visible when it is scrolled out of a long list (30+
-    organizations).
-    """
-    summary = w.HTML(layout=w.Layout(max_width="24em"))
-    everything = w.Button(description="All", layout=w.Layout(width="4.5em"), tooltip=f"pick every {noun}")
-    clear = w.Button(description="Clear", layout=w.Layout(width="4.5em"), tooltip=f"no {noun} picked: all")
-
-    def show(_=None) -> None:
-        picked = list(select.label) if select.value else []
-        total = len(select.options)
-        if not picked:
-            text = f"all {total:,} (none picked)"
-        else:
-            text = f"{len(picked):,} of {total:,}: " + ", ".join(picked[:8]) + (" …" if len(picked) > 8 else "")
-        summary.value = f'<div class="closeframe-picked">{html.escape(text)}</div>'
-
-    everything.on_click(lambda _: setattr(select, "value", tuple(value for _, value in _pairs(select.options))))
-    clear.on_click(lambda _: setattr(select, "value", ()))
-    select.observe(show, names=["value", "options"])
-    show()
-    heading = w.HTML(f"<b>{html.escape(title)}</b> <span style='color:#666'>(none picked = all)</span>")
-    return w.VBox([heading, select, w.HBox([everything, clear]), summary], layout=w.Layout(margin="0 12px 6px 0"))
-
-
-def _pairs(options: Iterable) -> list[tuple[str, Any]]:
-    return [o if isinstance(o, tuple) else (str(o), o) for o in options]
 
 
 def _select(options: Iterable, most_rows: int, width: str = "16em") -> w.SelectMultiple:
@@ -396,7 +365,7 @@ class UsageExplorer(w.VBox):
         offered = self._offered[key]
         for select, pairs in ((self.outcomes, offered.outcomes), (self.users, offered.users),
                               (self.statuses, offered.statuses)):
-            if tuple(_pairs(select.options)) != tuple(pairs):
+            if tuple(option_pairs(select.options)) != tuple(pairs):
                 value = select.value
                 select.options = pairs
                 select.value = tuple(v for v in value if v in {p[1] for p in pairs})
