@@ -4,13 +4,19 @@ A cached load remembers when it started, by the API's clock (the ``Date`` header
 The next cached load, if that was less than the log's 30-day retention ago, reads the ``activity.call`` (or
 ``activity.meeting``) events ``created``, ``updated`` and ``deleted`` since then, refetches the changed ids in
 batches of 100 (``id__in``, with the load's own filters and fields), drops the deleted ones (and the ids the
-refetch no longer returns) from the cache, and trusts every other cached row: only the new ``date_created`` range
+refetch no longer returns) from the store, and trusts every other stored row: only the new ``date_created`` range
 is paged. The result equals a fresh load, including outcomes set on years-old calls and deleted calls.
 
 Where that cannot be done, the load falls back to the lookback re-scan (``lookback=``, default 30 days) and warns
 with :class:`EventRefreshWarning` how stale the older cached rows may be: the last sync is older than the log's
 retention, the key may not read the log (403/404), the log refuses the filters (400), or the list endpoint ignores
-``id__in``. The next load that can read the log is exact again from then on; ``refresh=True`` reloads everything.
+``id__in``. Stored rows the log could not bring up to date stay marked stale in the store (their range's
+``exact_as_of``, :mod:`closeframe.store.activities`): every load that serves them warns again and says since when
+in ``frame.attrs["stale_since"]``, until they are re-read (``refresh=True``, or the lookback).
+
+The changes found here are applied to the store, with the new sync state, in one transaction
+(:meth:`closeframe.store.activities.ActivityStore.apply_changes`): this module finds what changed, the store
+applies it.
 
 What the event log cannot tell, and how this copes:
 
@@ -26,26 +32,21 @@ What the event log cannot tell, and how this copes:
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from closeframe.store.cache import MAX_TIME, ActivityCache
+from closeframe.store.activities import MAX_TIME, OVERLAP, ActivityStore
 from closeframe.http.client import CloseClient, list_query
 from closeframe.http.paging import record_created
 from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
-from closeframe.store.locking import folder_lock
 
 __all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
-           "read_events", "server_time", "write_json_atomic"]
+           "read_events", "server_time", "warn_stale"]
 
 log = logging.getLogger("closeframe.store.refresh")
 
@@ -53,14 +54,10 @@ log = logging.getLogger("closeframe.store.refresh")
 RETENTION = pd.Timedelta(days=30)
 #: A last sync must be this much younger than the retention to be trusted (time to run, clocks).
 SAFETY = pd.Timedelta(hours=6)
-#: Events are read from this long before the last sync started.
-OVERLAP = pd.Timedelta(minutes=5)
 #: Ids per ``id__in`` refetch (one page of Close's maximum ``_limit``).
 ID_BATCH = 100
 #: The actions read for calls and meetings.
 EVENT_ACTIONS = ("created", "updated", "deleted")
-_STATE_FILE = "sync.json"
-_STATE_VERSION = 1
 
 
 class EventRefreshWarning(UserWarning):
@@ -99,92 +96,53 @@ def server_time(client: CloseClient) -> pd.Timestamp | None:
     return None if now is None else pd.Timestamp(now).tz_convert("UTC")
 
 
-def _iso(stamp: pd.Timestamp | None) -> str | None:
-    return None if stamp is None else stamp.isoformat()
-
-
-def _stamp(text: Any) -> pd.Timestamp | None:
-    try:
-        return pd.Timestamp(text).tz_convert("UTC") if isinstance(text, str) else None
-    except (ValueError, TypeError):
-        return None
-
-
-def _read_state(folder: Path) -> dict:
-    try:
-        state = json.loads((folder / _STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) and state.get("version") == _STATE_VERSION else {}
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write ``value`` as JSON to ``path`` through a temporary file and a rename, so a reader never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(value, out, ensure_ascii=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _write_state(folder: Path, state: dict) -> None:
-    write_json_atomic(folder / _STATE_FILE, {**state, "version": _STATE_VERSION})
-
-
 @dataclass
 class SyncPlan:
-    """What :func:`begin_sync` decided for one cached load, and the state :meth:`commit` records after it.
+    """What :func:`begin_sync` decided for one cached load.
 
     Attributes
     ----------
     options
-        The load's cache options; ``lookback`` is 0 when the event log brought every cached row up to date.
+        The load's cache options; ``lookback`` is 0 when the event log brought every stored row up to date.
     mode : {"events", "full", "lookback"}
-        Refreshed from the log; everything loaded afresh; or the lookback fallback.
+        Refreshed from the log; nothing stored yet; or the lookback fallback.
+    started : Timestamp or None
+        Close's clock when the sync began (``None`` when the log could not be read).
+    local_started : Timestamp
+        Our clock then.
+    reason : str or None
+        Why the event log could not bring the stored rows up to date (for the stale warning).
     requests : int
         Event-log and refetch requests made.
     changed, deleted : int
-        Ids refetched, and ids dropped from the cache.
+        Ids refetched, and ids dropped from the store.
     """
 
     options: Any
     mode: str
-    cache: ActivityCache
+    store: ActivityStore
     started: pd.Timestamp | None
     local_started: pd.Timestamp
-    exact: bool
-    stale_since: str | None
+    reason: str | None = None
     requests: int = 0
     changed: int = 0
     deleted: int = 0
 
-    def commit(self) -> None:
-        """Record the sync once the load completed (a failed load leaves the last state, so it is redone).
-
-        The record is written whole (temporary file and rename) under the folder's lock, so another process
-        never reads half of it, nor writes its own in the middle of a patch this record describes.
-        """
-        if self.started is None:
-            return
-        with folder_lock(self.cache.folder):
-            _write_state(self.cache.folder, {
-                "synced_at": _iso(self.started), "local_synced_at": _iso(self.local_started), "exact": self.exact,
-                "stale_since": self.stale_since, "mode": self.mode})
+    @property
+    def fresh_from(self) -> pd.Timestamp:
+        """Stored ranges exact as of this time or later are up to date for this load; older ones may be stale."""
+        return (self.started if self.started is not None else self.local_started) - OVERLAP
 
 
-def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, params: Mapping[str, Any],
+def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, params: Mapping[str, Any],
                fields: list[str] | None, options: Any) -> SyncPlan:
-    """Bring the cache up to date from the event log before a cached load; see the module docstring.
+    """Bring the store up to date from the event log before a cached load; see the module docstring.
 
     Parameters
     ----------
     client : CloseClient
-    cache : ActivityCache
-        The load's cache folder (organization, kind, variant).
+    store : ActivityStore
+        The load's scope of the store (organization, kind, variant).
     kind : {"call", "meeting"}
     path : str
         ``activity/call/`` or ``activity/meeting/``.
@@ -196,33 +154,27 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
     Returns
     -------
     SyncPlan
-        Call :meth:`SyncPlan.commit` when the load has completed.
+        The changes and the sync state are already stored, in one transaction.
     """
     # The sync's time: Close's clock before anything below is read (its /me/ answer dated it), else our own.
     local_started = pd.Timestamp.now(tz="UTC")
     server_started = server_time(client)
-    state = {} if options.refresh else _read_state(cache.folder)
-    ranges = [] if options.refresh else cache.ranges()
+    coverage = store.coverage()
     object_type = f"activity.{kind}"
-    plan = SyncPlan(options, "full" if not ranges else "lookback", cache, None, local_started, exact=not ranges,
-                    stale_since=None)
-    last = _stamp(state.get("synced_at"))
+    plan = SyncPlan(options, "full" if not coverage.ranges else "lookback", store, None, local_started)
+    last = coverage.synced_at
     try:
-        if not ranges or last is None:
+        if not coverage.ranges or last is None:
             # Nothing to bring up to date (or no record of when it was loaded): one event read starts the clock
             # and tells whether this key may read the log at all.
             next(iter(read_events(client, {"object_type": object_type, "action": "created"}, page_size=1)), None)
             plan.requests += 1
             # HTTP servers date their answers; without a Date, our clock (the overlap absorbs a little skew).
             plan.started = server_started or server_time(client) or local_started
-            if ranges:
-                _warn_stale(plan, cache, options, "no earlier sync with the event log is recorded for this cache",
-                            kind, state)
-            elif not options.refresh:
-                # An empty cache: whatever this load writes is fetched after it started, so the sync holds at once
-                # (an interrupted load resumes from its checkpoints with the event log). refresh=True commits at
-                # the end instead, since older files it has not replaced yet are still there.
-                plan.commit()
+            if coverage.ranges:
+                plan.reason = "no earlier sync with the event log is recorded for these stored rows"
+            # Whatever is fetched from now on is read after `started`: the log vouches for it from here.
+            store.start_sync(plan.started, local_started, plan.mode)
             return plan
         since = last - OVERLAP
         before = client.requests_sent
@@ -234,20 +186,20 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
             events = [event for read in reads for event in read.result()]
         plan.requests += client.requests_sent - before
         plan.started = server_started or server_time(client) or local_started
-        local_last = _stamp(state.get("local_synced_at"))
         server_now = server_time(client)
+        local_last = coverage.local_synced_at
         age = server_now - last if server_now is not None else \
             (local_started - local_last if local_last is not None else None)
         if age is None or age > RETENTION - SAFETY:
-            _warn_stale(plan, cache, options, f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event "
-                        f"log's {RETENTION.days}-day retention", kind, state)
-            plan.stale_since = state.get("stale_since") or state.get("synced_at")
+            plan.reason = (f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event log's "
+                           f"{RETENTION.days}-day retention")
+            store.start_sync(plan.started, local_started, "lookback")
             return plan
         requests_before = client.requests_sent
-        refetched = _refetch_changed(client, path, params, fields, events, ranges)
+        refetched = _refetch_changed(client, path, params, fields, events, coverage.ranges)
         plan.requests += client.requests_sent - requests_before
         if refetched is None:
-            _warn_stale(plan, cache, options, f"GET /{path.strip('/')}/ ignored the id__in filter", kind, state)
+            plan.reason = f"GET /{path.strip('/')}/ ignored the id__in filter"
             return plan
     except (AuthenticationError, NotFoundError, ValidationError) as exc:
         # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
@@ -255,39 +207,32 @@ def begin_sync(client: CloseClient, cache: ActivityCache, kind: str, path: str, 
         if exc.status == 401:
             raise
         plan.started = None  # nothing proves when this load started: the next one cannot use the log either
-        if ranges:
-            _warn_stale(plan, cache, options, f"the event log could not be read ({type(exc).__name__}: {exc})",
-                        kind, state)
+        if coverage.ranges:
+            plan.reason = f"the event log could not be read ({type(exc).__name__}: {exc})"
         return plan
-    plan.mode, plan.exact = "events", bool(state.get("exact", False))
-    plan.stale_since = state.get("stale_since")
+    fresh, gone = refetched
+    records = list(fresh.values())
+    applied = store.apply_changes(records, store.build(records) if records else None, gone, since=since,
+                                  synced_at=plan.started, local_synced_at=local_started, expected=last)
+    plan.mode = "events"
+    plan.changed, plan.deleted = len(fresh), len(gone)
     plan.options = replace(options, lookback=pd.Timedelta(0))
-    # The patch reads entries and rewrites them: another process must not write between the read and the write
-    # (its write would be lost) nor list the folder half-patched. The sync record is written in the same hold.
-    with folder_lock(cache.folder):
-        _patch_cache(cache, *refetched, plan)
-        plan.commit()  # every cached row is now as of `started`, and what is paged next is read after it
-    log.info("%s: %d %ss refetched, %d dropped from the event log in %d requests", client.label, plan.changed, kind,
-             plan.deleted, plan.requests)
+    log.info("%s: %d %ss refetched, %d dropped from the event log in %d requests%s", client.label, plan.changed,
+             kind, plan.deleted, plan.requests, "" if applied else " (another load had synced later)")
     return plan
 
 
-def _warn_stale(plan: SyncPlan, cache: ActivityCache, options: Any, reason: str, kind: str, state: dict) -> None:
-    """Fall back to the lookback re-scan, saying since when the cached rows it does not re-read may be stale."""
-    plan.mode, plan.exact = "lookback", False
-    as_of = _stamp(state.get("stale_since")) or _stamp(state.get("synced_at"))
-    if as_of is not None:
-        since = f"as Close had them on {as_of:%Y-%m-%d %H:%M} UTC"
-    else:
-        oldest = min((r.path.stat().st_mtime for r in cache.ranges()), default=None)
-        written = "" if oldest is None else f" (the oldest file on {pd.Timestamp(oldest, unit='s'):%Y-%m-%d %H:%M} UTC)"
-        since = "as they were when cached" + written
-    scope = f"the {options.lookback.days} days before the newest cached {kind}" if options.lookback else \
-        f"only {kind}s newer than the cache (lookback=None)"
+def warn_stale(plan: SyncPlan, kind: str, stale_since: pd.Timestamp) -> None:
+    """Warn that stored rows served by this load may be stale since ``stale_since``; every load warns again
+    until they are re-read (``refresh=True``)."""
+    options = plan.options
+    because = f", because {plan.reason}" if plan.reason else ""
+    scope = f"re-read the {options.lookback.days} days before the newest stored {kind}" if options.lookback else \
+        f"re-read only {kind}s newer than the store"
     warnings.warn(
-        f"Cached {kind}s were refreshed by re-reading {scope}, because {reason}. Older cached {kind}s are {since}: "
-        "outcome changes and deletions on them since then are missing. Pass refresh=True to reload everything.",
-        EventRefreshWarning, stacklevel=2)
+        f"This load {scope}{because}. Older stored {kind}s are as Close had them on {stale_since:%Y-%m-%d %H:%M} "
+        f"UTC: outcome changes and deletions on them since then may be missing (frame.attrs['stale_since']). "
+        "Pass refresh=True to reload them.", EventRefreshWarning, stacklevel=2)
 
 
 def _refetch_changed(client: CloseClient, path: str, params: Mapping[str, Any], fields: list[str] | None,
@@ -319,47 +264,3 @@ def _refetch_changed(client: CloseClient, path: str, params: Mapping[str, Any], 
         fresh.update((r["id"], r) for r in records)
     # Ids asked for and not returned were deleted or no longer match the load's filters: both leave the cache.
     return fresh, deleted | (changed - set(fresh))
-
-
-def _patch_cache(cache: ActivityCache, fresh: dict[str, dict], gone: set, plan: SyncPlan) -> None:
-    """Drop ``gone`` and put the ``fresh`` records into the cache files they belong to; call it holding the folder.
-
-    The folder is listed again here: another process may have rewritten it since this load first looked.
-    """
-    plan.changed, plan.deleted = len(fresh), 0
-    touched = gone | set(fresh)
-    for cached in cache.ranges():
-        added = [r for r in fresh.values() if _inside(r, cached)]
-        ids = _cached_ids(cached.path)
-        if ids is None or (not added and touched.isdisjoint(ids)):
-            continue  # most files: only their id column is read; a damaged one is the load's to drop
-        records = cache.records(cached)
-        if records is None:
-            continue  # a damaged file: the load drops it (with a warning) and fetches its range again
-        kept = [r for r in records if r.get("id") not in gone and r.get("id") not in fresh]
-        plan.deleted += sum(1 for r in records if r.get("id") in gone)
-        patched = _listing_order(kept + added)
-        if patched != records:  # a refetch that changed nothing leaves the file as it was
-            cache.write(cached.start, cached.end, patched)
-
-
-def _cached_ids(path: Path) -> set | None:
-    """The ids a cache file holds (its ``id`` column; see :mod:`closeframe.store.cache` for the layout); ``None`` when
-    it cannot be read (damaged, or replaced by another process just now)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return set(pq.read_table(path, columns=["id"]).column(0).to_pylist())
-    except (OSError, pa.ArrowException, KeyError):
-        return None
-
-
-def _inside(record: dict, cached) -> bool:
-    created = record_created(record)
-    return created is not None and cached.start <= pd.Timestamp(created) < cached.end
-
-
-def _listing_order(records: list[dict]) -> list[dict]:
-    """Newest ``date_created`` first, ties by id descending: the order of Close's activity lists."""
-    return sorted(records, key=lambda r: (pd.Timestamp(record_created(r)).value, str(r.get("id"))), reverse=True)

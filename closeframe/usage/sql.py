@@ -40,27 +40,35 @@ def _duckdb():
 
 
 class CacheSource:
-    """The cached calls or meetings under a cache folder (its root, a host's or an organization's folder).
+    """The stored calls or meetings of a cache folder's store (:mod:`closeframe.store`), each row once.
 
-    Each cache file holds a range of one organization's records as JSON text; ranges of one folder never overlap,
-    and loads with ``fields=``/``filters=`` (kept in ``variant-*`` sub-folders, other records) are not read.
+    Only loads without ``fields=``/``filters=`` are read (the store keeps those in scopes of their own, other
+    records); rows are keyed by id in the store, so an upcoming meeting stored by several loads, or a load killed
+    mid-write, is never counted twice. The columns usage needs are read under the store's lock, in one short
+    connection, into a frame DuckDB then aggregates.
     """
 
     def __init__(self, folder: Path, kind: str) -> None:
-        from closeframe.store.cache import CACHE_FILE_NAME
-
         self.folder, self.kind = folder, kind
-        self.files = sorted(str(path) for path in folder.rglob(f"{kind}s/*.parquet")
-                            if path.parent.name == f"{kind}s" and CACHE_FILE_NAME.match(path.name))
 
-    def sql(self) -> str | None:
-        """The table of (organization_id, outcome_id, user_id, date_created) read from the records' JSON."""
-        if not self.files:
+    def frame(self) -> pd.DataFrame | None:
+        """(id, organization_id, outcome_id, user_id, date_created and the autofill fields) of every stored row;
+        ``None`` when the folder has no store or no rows of this kind."""
+        from closeframe.store.database import connect, store_path
+
+        if not store_path(self.folder).is_file():
             return None
-        files = ", ".join("'" + name.replace("'", "''") + "'" for name in self.files)
-        fields = ", ".join(f"json_extract_string(record, '$.{c}') AS {c}"
-                           for c in ("organization_id", "outcome_id", "user_id", *AUTOFILL_FIELDS))
-        return f"(SELECT {fields}, date_created FROM read_parquet([{files}]))"
+        table = f"{self.kind}s"
+        with connect(self.folder) as connection:
+            found = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                       [table]).fetchall()[0][0]
+            if not found:
+                return None
+            present = {row[0] for row in connection.execute(f"DESCRIBE {table}").fetchall()}
+            columns = ", ".join(f't."{c}"' for c in ("id", *_NEEDED, *AUTOFILL_FIELDS) if c in present)
+            arrow = connection.sql(f"SELECT {columns} FROM {table} t JOIN scopes s ON s.scope = t.scope "
+                                   "WHERE s.variant = ''").to_arrow_table()
+        return arrow.to_pandas() if arrow.num_rows else None
 
 
 def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
@@ -81,7 +89,7 @@ def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
     if isinstance(source, CacheSource):
-        return source.sql()
+        return source.frame()
     if not isinstance(source, (str, os.PathLike)):
         raise ConfigurationError(f"{name} must be a DataFrame or the path of a Parquet file or dataset folder, "
                                  f"got {type(source).__name__}.")

@@ -1,0 +1,146 @@
+"""The store's DuckDB file: where it lives, its schema and its migrations, and short locked connections to it.
+
+One file per cache folder, ``<folder>/closeframe.duckdb``. DuckDB lets one process at a time open a file for
+writing and refuses a second one at once instead of waiting, so every use of the file is a short connection taken
+under the folder's lock (:func:`closeframe.store.locking.folder_lock`, which waits across threads and processes):
+connect, one transaction, close. A write is one DuckDB transaction (rows and the sync state that vouches for them
+together), so a crash, a kill -9 or a power loss leaves the file as it was before or after it, never between.
+
+The file is created with a pinned storage version (:data:`STORAGE_VERSION`), so that a newer duckdb writes what the
+oldest supported one (``duckdb>=1.4``, see ``pyproject.toml``) can still open: upgrading never strands a store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from closeframe.errors import ConfigurationError
+from closeframe.store.locking import folder_lock
+
+__all__ = ["SCHEMA_VERSION", "STORAGE_VERSION", "STORE_FILE", "connect", "crash_point", "store_path", "transaction"]
+
+#: The store's file name inside the cache folder.
+STORE_FILE = "closeframe.duckdb"
+#: DuckDB's on-disk format the file is written in: the oldest duckdb of the supported range reads it.
+STORAGE_VERSION = "v1.4.0"
+#: The version of the tables below; :func:`_migrate` brings an older file up to it.
+SCHEMA_VERSION = 1
+
+#: The tables: one ``scopes`` row per (API host, organization, kind, variant of fields/filters); rows of calls and
+#: meetings keyed by (scope, id); ``ranges``: which ``date_created`` spans of a scope are stored, fetched when
+#: (``as_of``) and exact up to when (``exact_as_of``); ``sync``: per scope, when the event log was last read;
+#: outcome snapshots and outcome events for the outcome history. Activity tables are created by
+#: :mod:`closeframe.store.activities` from the loader's schema.
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS scope_ids START 1",
+    """CREATE TABLE IF NOT EXISTS scopes (scope INTEGER PRIMARY KEY, host VARCHAR NOT NULL,
+        organization_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, variant VARCHAR NOT NULL,
+        UNIQUE (host, organization_id, kind, variant))""",
+    """CREATE TABLE IF NOT EXISTS ranges (scope INTEGER NOT NULL, "start" TIMESTAMPTZ NOT NULL,
+        "end" TIMESTAMPTZ NOT NULL, as_of TIMESTAMPTZ NOT NULL, exact_as_of TIMESTAMPTZ NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sync (scope INTEGER PRIMARY KEY, synced_at TIMESTAMPTZ,
+        local_synced_at TIMESTAMPTZ, mode VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS outcome_snapshots (host VARCHAR NOT NULL, organization_id VARCHAR NOT NULL,
+        taken_at VARCHAR NOT NULL, digest VARCHAR NOT NULL, outcomes VARCHAR NOT NULL,
+        PRIMARY KEY (host, organization_id, taken_at, digest))""",
+    """CREATE TABLE IF NOT EXISTS outcome_events (host VARCHAR NOT NULL, organization_id VARCHAR NOT NULL,
+        event_id VARCHAR NOT NULL, event VARCHAR NOT NULL, PRIMARY KEY (host, organization_id, event_id))""",
+]
+
+#: Store files this process has already checked or migrated (by path and inode): later connections skip it.
+_MIGRATED: set = set()
+_CRASH_ENV = "CLOSEFRAME_STORE_CRASH_AT"
+_crash_count = 0
+
+
+def crash_point() -> None:
+    """A write point: with ``$CLOSEFRAME_STORE_CRASH_AT=k`` the process kills itself (SIGKILL) at the k-th one.
+
+    The crash tests run a load in a subprocess once per write point and check that the next load is exact. Off
+    (the variable unset) this is one dictionary lookup.
+    """
+    global _crash_count
+    target = os.environ.get(_CRASH_ENV)
+    if not target:
+        return
+    _crash_count += 1
+    if _crash_count == int(target):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def store_path(folder: Path) -> Path:
+    """The store file of a cache folder."""
+    return Path(folder) / STORE_FILE
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - a dependency
+        raise ConfigurationError("The local store needs DuckDB: pip install 'duckdb>=1.4,<3'.") from None
+    return duckdb
+
+
+@contextmanager
+def connect(folder: Path, *, read_only: bool = False) -> Iterator:
+    """A connection to ``folder``'s store, held under the folder's lock for the block, closed after it.
+
+    The file and its tables are created (or migrated) on first use. ``read_only`` opens an existing file without
+    creating it (the caller checks it exists).
+    """
+    duckdb = _duckdb()
+    path = store_path(folder)
+    with folder_lock(Path(folder)):
+        config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            raise ConfigurationError(f"The store {str(path)!r} cannot be opened ({type(exc).__name__}: {exc}); "
+                                     "delete it (it is a cache: the next load fetches again) or pass another "
+                                     "cache= folder.") from None
+        try:
+            identity = (str(path), path.stat().st_ino)
+            if not read_only and identity not in _MIGRATED:
+                _migrate(connection)
+                _MIGRATED.add(identity)
+            yield connection
+        finally:
+            connection.close()
+
+
+@contextmanager
+def transaction(folder: Path) -> Iterator:
+    """:func:`connect` with one transaction around the block: committed at its end, rolled back on an error."""
+    with connect(folder) as connection:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            yield connection
+            crash_point()  # before the commit
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        crash_point()  # after the commit
+
+
+def _migrate(connection) -> None:
+    """Create the tables of :data:`SCHEMA_VERSION` (a new file), or refuse a file written by a newer closeframe."""
+    found = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+                               ).fetchall()[0][0]
+    version = next(iter(connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall()), None) \
+        if found else None
+    if version is not None and int(version[0]) == SCHEMA_VERSION:
+        return
+    if version is not None and int(version[0]) > SCHEMA_VERSION:
+        raise ConfigurationError(f"The store was written by a newer closeframe (schema {version[0]}, this one reads "
+                                 f"{SCHEMA_VERSION}): upgrade closeframe, or pass another cache= folder.")
+    connection.execute("BEGIN TRANSACTION")
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    connection.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
+    connection.execute("COMMIT")
