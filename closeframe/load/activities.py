@@ -23,6 +23,7 @@ import pandas as pd
 from closeframe.shape.batches import BATCH_RECORDS
 from closeframe.store.activities import MAX_TIME, MIN_TIME, ActivityStore
 from closeframe.store.cache import check_cache_dir, parse_lookback, resolve_cache_dir, stored_end
+from closeframe.store.database import StoreDamagedError
 from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_newest_first, record_created
@@ -326,6 +327,14 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             raise
 
     def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
+        try:
+            return _fetch_once(client, bar, arrived)
+        except StoreDamagedError:
+            # The store was dropped (a CacheWarning said so): once more, from a new, empty one.
+            arrived.clear()
+            return _fetch_once(client, bar, arrived)
+
+    def _fetch_once(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
         if cache_options is None:
             return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
         organization = _organization_key(client, path)

@@ -240,9 +240,9 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     users = {u.get("id"): " ".join(filter(None, (u.get("first_name"), u.get("last_name")))) or u.get("email")
              for u in paginate_verified(client, "user/") if isinstance(u, dict)}
     taken_at = (server_time(client) or pd.Timestamp.now(tz="UTC")).isoformat()
-    kept = root is not None and organization is not None
+    stored = root is not None and organization is not None
     host = host_of(client.base_url)
-    snapshots, archive = read_history(root, host, organization) if kept else ([], {})
+    snapshots, archive = read_history(root, host, organization) if stored else ([], {})
     archive_before = dict(archive)
     try:
         for action in _ACTIONS:
@@ -260,7 +260,7 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     snapshot = {"taken_at": taken_at, "outcomes": live}
     new = [] if snapshots and snapshots[-1].get("outcomes") == live else [snapshot]
     snapshots += new
-    if kept:
+    if stored:
         # The new snapshot and the events read are stored together, in one transaction.
         write_history(root, host, organization, new,
                       {k: v for k, v in archive.items() if archive_before.get(k) != v})

@@ -329,7 +329,7 @@ class ActivityStore:
         import pyarrow.compute as pc
 
         created = rows.column("date_created")
-        keep = pa.array([False] * rows.num_rows)
+        keep = pc.is_null(created)  # undated rows belong to no range: they are kept with the scope
         for low, high in spans:
             keep = pc.or_(keep, pc.fill_null(pc.and_(
                 pc.greater_equal(created, pa.scalar(low.to_pydatetime(), created.type)),

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from closeframe.errors import ConfigurationError
+from closeframe.errors import CloseError, ConfigurationError
+from closeframe.store.cache import CacheWarning
 from closeframe.store.locking import folder_lock
 
-__all__ = ["SCHEMA_VERSION", "STORAGE_VERSION", "STORE_FILE", "connect", "crash_point", "store_path", "transaction"]
+__all__ = ["SCHEMA_VERSION", "STORAGE_VERSION", "STORE_FILE", "StoreDamagedError", "connect", "crash_point",
+           "store_path", "transaction"]
 
 #: The store's file name inside the cache folder.
 STORE_FILE = "closeframe.duckdb"
@@ -73,6 +76,27 @@ def crash_point() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class StoreDamagedError(CloseError):
+    """The store file turned out damaged while in use; it was dropped (with a :class:`CacheWarning`), and the
+    operation can be run again on a new, empty store."""
+
+
+def _is_damage(exc: Exception) -> bool:
+    """Whether a DuckDB error means the file itself is damaged (not a mistake in a statement)."""
+    duckdb = _duckdb()
+    return isinstance(exc, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) or \
+        "corrupt" in str(exc).lower()
+
+
+def _drop(path: Path, exc: Exception) -> None:
+    """Remove a damaged store (and its write-ahead log), saying so: it is a cache, its rows are fetched again."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    _MIGRATED.difference_update({entry for entry in _MIGRATED if entry[0] == str(path)})
+    warnings.warn(f"closeframe store: dropped the damaged {str(path)!r} ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0][:200]}). Its rows are fetched again.", CacheWarning, stacklevel=4)
+
+
 def store_path(folder: Path) -> Path:
     """The store file of a cache folder."""
     return Path(folder) / STORE_FILE
@@ -96,21 +120,40 @@ def connect(folder: Path, *, read_only: bool = False) -> Iterator:
     duckdb = _duckdb()
     path = store_path(folder)
     with folder_lock(Path(folder)):
-        config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+        connection = _open(duckdb, path, read_only)
+        try:
+            yield connection
+        except duckdb.Error as exc:
+            if read_only or not _is_damage(exc):
+                raise
+            connection.close()
+            _drop(path, exc)
+            raise StoreDamagedError(f"The store {str(path)!r} was damaged; it was dropped and is built again."
+                                    ) from None
+        finally:
+            connection.close()
+
+
+def _open(duckdb, path: Path, read_only: bool):
+    """Open (create, migrate) the store file; a damaged one is dropped and a new one created in its place."""
+    config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+    for attempt in (1, 2):
+        connection = None
         try:
             connection = duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.Error as exc:
-            raise ConfigurationError(f"The store {str(path)!r} cannot be opened ({type(exc).__name__}: {exc}); "
-                                     "delete it (it is a cache: the next load fetches again) or pass another "
-                                     "cache= folder.") from None
-        try:
             identity = (str(path), path.stat().st_ino)
             if not read_only and identity not in _MIGRATED:
                 _migrate(connection)
                 _MIGRATED.add(identity)
-            yield connection
-        finally:
-            connection.close()
+            return connection
+        except duckdb.Error as exc:
+            if connection is not None:
+                connection.close()
+            if read_only or attempt == 2 or not _is_damage(exc):
+                raise ConfigurationError(f"The store {str(path)!r} cannot be opened ({type(exc).__name__}: {exc}); "
+                                         "delete it (it is a cache: the next load fetches again) or pass another "
+                                         "cache= folder.") from None
+            _drop(path, exc)
 
 
 @contextmanager
@@ -123,7 +166,10 @@ def transaction(folder: Path) -> Iterator:
             crash_point()  # before the commit
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            try:
+                connection.execute("ROLLBACK")
+            except Exception:  # a damaged file may refuse even that; connect() deals with it
+                pass
             raise
         crash_point()  # after the commit
 
