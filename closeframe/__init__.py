@@ -1,6 +1,6 @@
 """closeframe: Close CRM outcomes, and the calls and meetings that use them, as typed pandas DataFrames."""
 
-__version__ = "0.1.0"
+from closeframe.version import __version__
 
 from closeframe.load.activities import load_calls, load_meetings
 from closeframe.http.client import CloseClient

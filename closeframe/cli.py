@@ -15,7 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from closeframe import __version__
+from closeframe.version import __version__
 from closeframe.errors import CloseError, ConfigurationError
 from closeframe.export import EXPORT_FORMATS, check_export_target, export
 from closeframe.shape.frames import APPLIES_TO_MODES

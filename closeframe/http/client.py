@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from closeframe import __version__
+from closeframe.version import __version__
 from closeframe.http.accounts import check_sendable, resolve_accounts
 from closeframe.errors import ConfigurationError, RateLimitError, TransportError, error_for_status, mask_secret
 from closeframe.http.ratelimit import Throttle, ThrottleStopped, ThrottleWaitTooLong, endpoint_group, rate_limit_wait

@@ -47,7 +47,7 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
-from closeframe.views.style import natural_key
+from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import (
     DENOMINATORS,
     USAGE_COLUMNS,

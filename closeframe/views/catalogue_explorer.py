@@ -76,7 +76,7 @@ class CatalogueSelection:
 
 def _organization_labels(df: pd.DataFrame) -> pd.Series:
     # Imported here: plots pulls in matplotlib, which the filters alone do not need.
-    from closeframe.plots import organization_labels
+    from closeframe.views.catalogue_plots import organization_labels
 
     return organization_labels(df)
 
@@ -351,7 +351,7 @@ class Explorer(w.VBox):
             self._refresh_view(view)
 
     def _render_chart(self, df: pd.DataFrame) -> bytes:
-        from closeframe.plots import plot_outcomes_per_organization
+        from closeframe.views.catalogue_plots import plot_outcomes_per_organization
 
         figure = self._figure
         figure.clear()

@@ -9,7 +9,7 @@ import io
 import pandas as pd
 
 from closeframe.views.history_plots import plot_outcome_changes
-from closeframe.plots import organization_labels
+from closeframe.views.catalogue_plots import organization_labels
 
 __all__ = ["MAX_LISTED_CHANGES", "changes_section"]
 

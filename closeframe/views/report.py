@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from closeframe import __version__
+from closeframe.version import __version__
 from closeframe.usage.selection import (
     Selection,
     by_user_table,

@@ -11,13 +11,13 @@ chosen fonts can draw is replaced by ``□`` *before* matplotlib sees it — no 
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
+from closeframe.usage.ordering import natural_key
 
 __all__ = [
     "FONT_PREFERENCE",
@@ -107,15 +107,6 @@ def safe_label(value: object, max_chars: int | None = 30) -> str:
     if not covered:
         return text
     return "".join(ch if ord(ch) in covered or ch in " \u00a0" else MISSING_GLYPH for ch in text)
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(value: object) -> tuple:
-    """Sort key that orders numbers inside names by value: ``"Org 7"`` before ``"Org 10"``, case-insensitive."""
-    parts = _DIGITS.split(str(value).casefold())
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
 
 
 def fit_labels(values: Iterable[object], max_chars: int | None = 30) -> list[str]:

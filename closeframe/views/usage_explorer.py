@@ -474,7 +474,7 @@ class UsageExplorer(w.VBox):
         return _html_table(shown, {"activities": _count, "last used": _day}, note=note), None
 
     def _view_catalogue(self, selection: Selection):
-        from closeframe.plots import plot_outcomes_per_organization
+        from closeframe.views.catalogue_plots import plot_outcomes_per_organization
         from closeframe.views.catalogue_explorer import summary_table
 
         catalogue = catalogue_table(self.data, selection)
@@ -550,7 +550,7 @@ def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
 
 def _catalogue_svg(catalogue: pd.DataFrame, narrow: bool = False) -> bytes:
     """The Catalogue view's chart: outcomes per organization by type (as plot_outcomes_per_organization)."""
-    from closeframe.plots import organization_labels
+    from closeframe.views.catalogue_plots import organization_labels
 
     unique = catalogue.drop_duplicates("id") if "applies_to" in catalogue.columns else catalogue
     counts = unique.groupby([organization_labels(unique), "type"], observed=True).size().unstack(fill_value=0)

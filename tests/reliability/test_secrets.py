@@ -127,7 +127,7 @@ def test_sandbox_listens_on_loopback_only(sandbox):
 
 def test_committed_notebooks_show_no_key():
     # Every notebook loads from a seeded sandbox; collect the keys of the seeds they use (not started here).
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + [ROOT / "closeframe" / "dashboard.ipynb"]
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + [ROOT / "closeframe" / "views" / "dashboard.ipynb"]
     seeds = {0} | {int(seed) for path in notebooks
                    for seed in re.findall(r"seed=(\d+)", path.read_text(encoding="utf-8"))}
     secrets = [secret for seed in sorted(seeds) for secret in all_secrets(Sandbox(seed=seed))]
