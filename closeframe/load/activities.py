@@ -289,7 +289,7 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
     """
     options = plan.options
     coverage = store.coverage()
-    ranges = [] if options.refresh else coverage.ranges
+    ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
     newest = store.newest() if ranges and options.lookback else None
     trusted_until = MAX_TIME if newest is None else newest + pd.Timedelta(microseconds=1) - options.lookback
     spans, gaps, stale = [], [], []
@@ -358,9 +358,10 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
                 # ever holds the one organization it is named by.
                 log.info("%s for %s: records of several organizations in one range; not stored", path, client.label)
                 return
-            end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
-            if _start_key(window) < end:
-                store.write(_start_key(window), end, records, piece, started)
+            end = window.end if window.end is not None else MAX_TIME
+            # What is dated after the fetch began (upcoming meetings) is stored too, but fetched again next time.
+            store.write(_start_key(window), end, records, piece, started,
+                        trusted_until=stored_end(end, started, records))
 
         for _, pieces in cached:
             arrived.extend(pieces)

@@ -52,12 +52,14 @@ def _utc(value: Any) -> pd.Timestamp:
 
 @dataclass(frozen=True)
 class StoredRange:
-    """One stored span ``[start, end)`` of a scope, fetched ``as_of``, exact up to ``exact_as_of``."""
+    """One stored span ``[start, end)`` of a scope, fetched ``as_of``, exact up to ``exact_as_of``; a span dated
+    after its fetch began is stored (so the store holds what the load returned) but not ``trusted``."""
 
     start: pd.Timestamp
     end: pd.Timestamp
     as_of: pd.Timestamp
     exact_as_of: pd.Timestamp
+    trusted: bool = True
 
 
 @dataclass
@@ -149,10 +151,10 @@ class ActivityStore:
 
     @staticmethod
     def _coverage(connection, scope: int) -> Coverage:
-        rows = connection.execute('SELECT "start", "end", as_of, exact_as_of FROM ranges WHERE scope = ? '
+        rows = connection.execute('SELECT "start", "end", as_of, exact_as_of, trusted FROM ranges WHERE scope = ? '
                                   'ORDER BY "start"', [scope]).fetchall()
         sync = _first(connection.execute("SELECT synced_at, local_synced_at FROM sync WHERE scope = ?", [scope]))
-        return Coverage([StoredRange(*(_utc(v) for v in row)) for row in rows],
+        return Coverage([StoredRange(*(_utc(v) for v in row[:4]), bool(row[4])) for row in rows],
                         None if sync is None or sync[0] is None else _utc(sync[0]),
                         None if sync is None or sync[1] is None else _utc(sync[1]))
 
@@ -193,7 +195,7 @@ class ActivityStore:
             scope = self._scope_id(connection)
             found = _first(connection.execute(
                 f"SELECT max(t.date_created) FROM {self.table} t JOIN ranges r ON r.scope = t.scope AND "
-                't.date_created >= r."start" AND t.date_created < r."end" WHERE t.scope = ?', [scope]))
+                't.date_created >= r."start" AND t.date_created < r."end" AND r.trusted WHERE t.scope = ?', [scope]))
         return None if found is None or found[0] is None else _utc(found[0])
 
     def _scope_id(self, connection) -> int:
@@ -214,13 +216,16 @@ class ActivityStore:
 
     # -- writing ------------------------------------------------------------------------------------------------
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: Sequence[Mapping], piece: pd.DataFrame,
-              as_of: pd.Timestamp) -> bool:
+              as_of: pd.Timestamp, trusted_until: pd.Timestamp | None = None) -> bool:
         """Store the rows of a window ``[start, end)`` fetched from ``as_of`` on; whether anything was stored.
 
-        Parts of the span that another load stored from a later fetch keep theirs; a fetch that began before the
-        last event-log sync minus :data:`OVERLAP` is not stored (the sync did not see its rows' later changes).
+        ``[trusted_until, end)`` (what is dated after the fetch began) is stored but not trusted: loads fetch it
+        again. Parts of the span that another load stored from a later fetch keep theirs; a fetch that began
+        before the last event-log sync minus :data:`OVERLAP` is not stored (the sync did not see its rows' later
+        changes).
         """
         start, end, as_of = _utc(start), _utc(end), _utc(as_of)
+        trusted_until = end if trusted_until is None else min(max(_utc(trusted_until), start), end)
         rows = rows_table(piece, records, self.kinds) if len(piece) else None
         with transaction(self.root) as connection:
             scope = self._scope_id(connection)
@@ -232,7 +237,7 @@ class ActivityStore:
             if not free:
                 return False
             self._replace(connection, scope, free, rows, undated=not newer)
-            self._set_ranges(connection, scope, coverage.ranges, free, as_of, as_of)
+            self._set_ranges(connection, scope, coverage.ranges, free, as_of, trusted_until)
         return True
 
     def _replace(self, connection, scope: int, spans: list[tuple], rows: pa.Table | None, *,
@@ -270,24 +275,29 @@ class ActivityStore:
 
     @staticmethod
     def _set_ranges(connection, scope: int, existing: list[StoredRange], spans: list[tuple], as_of: pd.Timestamp,
-                    exact_as_of: pd.Timestamp) -> None:
-        """Record ``spans`` as stored ``as_of``, trimming the (older) ranges they overlap."""
-        for low, high in spans:
+                    trusted_until: pd.Timestamp) -> None:
+        """Record ``spans`` as stored ``as_of`` (trusted before ``trusted_until``), trimming the (older) ranges
+        they overlap."""
+        spans = [(a, b, trusted) for low, high in spans
+                 for a, b, trusted in ((low, min(high, trusted_until), True), (max(low, trusted_until), high, False))
+                 if a < b]
+        for low, high, trusted in spans:
             for old in existing:
                 if old.start < high and low < old.end:
                     connection.execute('DELETE FROM ranges WHERE scope = ? AND "start" = ? AND "end" = ?',
                                        [scope, old.start.to_pydatetime(), old.end.to_pydatetime()])
                     for a, b in ((old.start, min(old.end, low)), (max(old.start, high), old.end)):
                         if a < b:
-                            connection.execute("INSERT INTO ranges VALUES (?, ?, ?, ?, ?)", [
+                            connection.execute("INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?)", [
                                 scope, a.to_pydatetime(), b.to_pydatetime(), old.as_of.to_pydatetime(),
-                                old.exact_as_of.to_pydatetime()])
+                                old.exact_as_of.to_pydatetime(), old.trusted])
             existing = [r for r in existing if not (r.start < high and low < r.end)] + [
-                StoredRange(a, b, r.as_of, r.exact_as_of) for r in existing if r.start < high and low < r.end
+                StoredRange(a, b, r.as_of, r.exact_as_of, r.trusted) for r in existing
+                if r.start < high and low < r.end
                 for a, b in ((r.start, min(r.end, low)), (max(r.start, high), r.end)) if a < b]
-            connection.execute("INSERT INTO ranges VALUES (?, ?, ?, ?, ?)", [
-                scope, low.to_pydatetime(), high.to_pydatetime(), as_of.to_pydatetime(),
-                exact_as_of.to_pydatetime()])
+            connection.execute("INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?)", [
+                scope, low.to_pydatetime(), high.to_pydatetime(), as_of.to_pydatetime(), as_of.to_pydatetime(),
+                trusted])
         crash_point()
 
     def apply_changes(self, fresh: Sequence[Mapping], piece: pd.DataFrame | None, gone: set, *,

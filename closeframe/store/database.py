@@ -35,7 +35,8 @@ SCHEMA_VERSION = 1
 
 #: The tables: one ``scopes`` row per (API host, organization, kind, variant of fields/filters); rows of calls and
 #: meetings keyed by (scope, id); ``ranges``: which ``date_created`` spans of a scope are stored, fetched when
-#: (``as_of``) and exact up to when (``exact_as_of``); ``sync``: per scope, when the event log was last read;
+#: (``as_of``) and exact up to when (``exact_as_of``), and whether a load may serve them (``trusted``: not the
+#: part dated after the fetch began, e.g. upcoming meetings, which is stored but always fetched again); ``sync``: per scope, when the event log was last read;
 #: outcome snapshots and outcome events for the outcome history. Activity tables are created by
 #: :mod:`closeframe.store.activities` from the loader's schema.
 _SCHEMA = [
@@ -45,7 +46,8 @@ _SCHEMA = [
         organization_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, variant VARCHAR NOT NULL,
         UNIQUE (host, organization_id, kind, variant))""",
     """CREATE TABLE IF NOT EXISTS ranges (scope INTEGER NOT NULL, "start" TIMESTAMPTZ NOT NULL,
-        "end" TIMESTAMPTZ NOT NULL, as_of TIMESTAMPTZ NOT NULL, exact_as_of TIMESTAMPTZ NOT NULL)""",
+        "end" TIMESTAMPTZ NOT NULL, as_of TIMESTAMPTZ NOT NULL, exact_as_of TIMESTAMPTZ NOT NULL,
+        trusted BOOLEAN NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS sync (scope INTEGER PRIMARY KEY, synced_at TIMESTAMPTZ,
         local_synced_at TIMESTAMPTZ, mode VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS outcome_snapshots (host VARCHAR NOT NULL, organization_id VARCHAR NOT NULL,

@@ -196,7 +196,7 @@ def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, 
             store.start_sync(plan.started, local_started, "lookback")
             return plan
         requests_before = client.requests_sent
-        refetched = _refetch_changed(client, path, params, fields, events, coverage.ranges)
+        refetched = _refetch_changed(client, path, params, fields, events, [r for r in coverage.ranges if r.trusted])
         plan.requests += client.requests_sent - requests_before
         if refetched is None:
             plan.reason = f"GET /{path.strip('/')}/ ignored the id__in filter"
