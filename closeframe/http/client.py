@@ -575,10 +575,28 @@ def _decode_json(content: bytes, content_type: str) -> Any:
     except ValueError:  # orjson.JSONDecodeError is one
         pass
     try:
-        # What orjson refuses but JSON readers accept (NaN, integers beyond 64 bits, UTF-16), or not JSON at all.
-        return json.loads(content)
+        # What orjson refuses but JSON readers accept (NaN, integers beyond 64 bits, UTF-16, a lone surrogate), or
+        # not JSON at all.
+        return _without_lone_surrogates(json.loads(content))
     except ValueError:
         return _NOT_JSON
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate (``"\\ud83c"``, half an emoji, escaped in an answer) replaced by U+FFFD.
+
+    Such a string cannot be written as UTF-8: Arrow, Parquet, DuckDB and every export would fail on it with a raw
+    ``UnicodeEncodeError``. It is mended once, here, where answers become Python values; the rest of the text stays.
+    """
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _describe_transport_error(exc: requests.exceptions.RequestException) -> str:

@@ -17,8 +17,11 @@ From both:
   ``deleted`` event (``previous_data``) kept, with ``deleted_at``/``deleted_by``; :func:`closeframe.outcome_usage`
   then gives a deleted outcome its last known name and type.
 
-Whether Close logs outcome events at all is not documented (object type ``outcome`` is assumed); without them
-the snapshots alone are used and :class:`OutcomeHistoryWarning` says so.
+Whether Close logs outcome events at all is not documented: no public source shows one, and Close's list of event
+object types has no ``outcome``. Without them the history comes from the snapshots alone, and says so: a deletion's
+row has ``exact=False`` and ``attrs["history_source"]`` maps the organization to ``"snapshots"``; when events
+appear (a later run), they are used, and the map says ``"events"``. A log that cannot be read at all is warned
+about with :class:`OutcomeHistoryWarning`.
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ from closeframe.store.history import read_history, write_history
 from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_verified
-from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
+from closeframe.errors import CloseAPIError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE, outcomes_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress
-from closeframe.store.refresh import read_events, server_time
+from closeframe.store.eventlog import event_time, log_refused, read_events, server_time
 
 __all__ = ["CHANGE_COLUMNS", "CHANGE_KINDS", "OutcomeHistoryWarning", "catalogue_from_history",
            "changes_from_history", "outcome_catalogue", "outcome_changes"]
@@ -167,6 +170,7 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
     pandas.DataFrame
         :data:`CHANGE_COLUMNS`, sorted by organization and ``date``. ``date`` is when the change happened (UTC);
         for a deletion seen only between two snapshots it is the later snapshot's time and ``exact`` is False.
+        ``attrs["history_source"]``: ``{organization_id: "events" | "snapshots"}``.
     """
     rows = [{**row, "user_name": (parts.get("users") or {}).get(row["user_id"])} for org, parts in history.items()
             for row in _org_change_rows(org, parts.get("snapshots") or [], parts.get("events") or [])]
@@ -180,6 +184,7 @@ def changes_from_history(history: Mapping[str, Mapping[str, Any]], *,
     for column in ("change", "source"):
         frame[column] = pd.Categorical(frame[column].astype(object))
     frame["organization_id"] = pd.Categorical(frame["organization_id"].astype(object))
+    frame.attrs["history_source"] = {str(org): _source(parts) for org, parts in history.items()}
     if organization_names:
         frame.insert(1, "organization_name", pd.Categorical(
             frame["organization_id"].astype(object).map(dict(organization_names))))
@@ -248,15 +253,20 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
         for action in _ACTIONS:
             for event in read_events(client, {"object_type": "outcome", "action": action}):
                 kept = archive.get(event.get("id"))
-                if kept is None or str(event.get("date_updated")) >= str(kept.get("date_updated")):
+                if kept is None or _later_or_same(event, kept):
                     # A later read of a merged event has its later state; one without data keeps the old data.
                     archive[event.get("id")] = {**(kept or {}), **{k: v for k, v in event.items() if v is not None}}
-    except (AuthenticationError, NotFoundError, ValidationError) as exc:
-        if exc.status == 401:
+    except CloseAPIError as exc:
+        if not log_refused(exc):  # any refusal of the log (400, 402, 403, 404, ...) leaves the snapshots
             raise
         warnings.warn(f"Outcome events could not be read for {client.label} ({type(exc).__name__}: {exc}); the "
                       "history comes from catalogue snapshots alone, so deletion times are only known to lie "
                       "between two snapshots.", OutcomeHistoryWarning, stacklevel=2)
+    latest = max((_when(s.get("taken_at")) for s in snapshots), default=pd.NaT)
+    if latest is not pd.NaT and _when(taken_at) <= latest:
+        # Date has whole seconds and a new client estimates Close's clock afresh: two runs in one second could
+        # stamp the later snapshot earlier and turn a deletion into a creation. Snapshots are taken in turn.
+        taken_at = (latest + pd.Timedelta(microseconds=1)).isoformat()
     snapshot = {"taken_at": taken_at, "outcomes": live}
     new = [] if snapshots and snapshots[-1].get("outcomes") == live else [snapshot]
     snapshots += new
@@ -270,6 +280,12 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
                                              "users": users}}
 
 
+def _later_or_same(event: Mapping, kept: Mapping) -> bool:
+    """Whether ``event`` is as new as the archived copy ``kept`` (dates compared as UTC: Close writes them naive)."""
+    new, old = event_time(event.get("date_updated")), event_time(kept.get("date_updated"))
+    return old is None or (new is not None and new >= old)
+
+
 def _load(what: str, api_key, token, base_url, cache, progress, on_error, client_options, build):
     check_choice("on_error", on_error, ON_ERROR_MODES)
     root = resolve_cache_dir(cache)
@@ -281,7 +297,15 @@ def _load(what: str, api_key, token, base_url, cache, progress, on_error, client
 
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress, desc=what,
                            client_options=client_options)
-    return frame_from_results(results, build, on_error=on_error, what=what)
+    frame = frame_from_results(results, build, on_error=on_error, what=what)
+    frame.attrs["history_source"] = {str(org): _source(parts) for result in results if result.error is None
+                                     for part in result.records or [] for org, parts in part[2].items()}
+    return frame
+
+
+def _source(parts: Mapping[str, Any]) -> str:
+    """Where an organization's history came from: events when the log gave any outcome event, else snapshots."""
+    return "events" if parts.get("events") else "snapshots"
 
 
 _SHARED = """

@@ -73,6 +73,17 @@ class Sandbox:
         Fault injection.
     stats : Stats
         Request counters.
+    date_header : bool
+        Whether answers carry a ``Date`` header (default True).
+    clock_offset : float
+        Seconds the ``Date`` header runs ahead of (negative: behind) the clock that stamps records and events.
+    id_in : {"all", "first"}
+        Whether ``id__in`` matches every listed id (default) or only the first, as a server that misreads it.
+    page_cap : int or None
+        Activity lists answer at most this many records a page whatever ``_limit`` asks (a server paging at 50).
+
+    The event log's knobs are attributes of ``store.events`` (:class:`~closeframe.sandbox.events.EventLog`):
+    ``outcome_events``, ``refusal_status``, ``access``, ``deleted_state``, ``date_format``, ``merge_seconds``.
     """
 
     def __init__(self, *, seed: int = 0, organizations: int | Sequence[dict] = 3, outcomes: Any = (5, 40),
@@ -100,6 +111,14 @@ class Sandbox:
         self.max_limit = int(max_limit)
         self.max_skip = int(max_skip)
         self.stall_seconds = 5.0
+        #: Whether answers carry a ``Date`` header (HTTP servers do; a proxy may drop it).
+        self.date_header = True
+        #: Seconds the ``Date`` header runs ahead of (negative: behind) the clock that stamps records and events.
+        self.clock_offset = 0.0
+        #: ``"all"``: ``id__in`` matches every id listed; ``"first"``: only the first (a server that misreads it).
+        self.id_in = "all"
+        #: Activity lists answer at most this many records a page whatever ``_limit`` asks (``None``: ``_limit``).
+        self.page_cap: int | None = None
         self.port = port
         self.errors: list[str] = []  # unexpected handler exceptions, for tests to assert empty
         self.principals: dict[str, Principal] = {}

@@ -41,6 +41,18 @@ _REPLACING = {"429", "429-fractional", "429-retry-after", "429-body", "429-top-l
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def _add_lone_surrogate(payload: Any, field: str | None) -> None:
+    """Append half an emoji (a lone high surrogate) to a text field of the answer's first record (the fault)."""
+    records = payload.get("data") if isinstance(payload, dict) and isinstance(payload.get("data"), list) else [payload]
+    for record in records[:1]:
+        if not isinstance(record, dict):
+            return
+        name = field or next((n for n in ("user_name", "title", "name", "note") if isinstance(record.get(n), str)),
+                             None)
+        if name is not None:
+            record[name] = (record.get(name) or "") + "half an emoji \ud83c"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a credential is: its organization (name), its user, and a printable label (never the secret)."""
@@ -118,10 +130,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp=None) -> str:
         """The Date header, from the store's clock: the clock that stamps the records it creates, as Close's
-        Date and its records' dates come from one clock. It stands behind the real one (see ``NOW``)."""
+        Date and its records' dates come from one clock (unless the ``clock_offset`` knob sets the Date apart).
+        It stands behind the real one (see ``NOW``)."""
         if timestamp is not None:
             return super().date_time_string(timestamp)
-        return super().date_time_string(self.server.sandbox.store.clock_us() / 1_000_000)
+        sb = self.server.sandbox
+        return super().date_time_string(sb.store.clock_us() / 1_000_000 + sb.clock_offset)
+
+    def send_response(self, code, message=None) -> None:
+        """The status line, ``Server`` and ``Date`` (left out under the ``date_header=False`` knob)."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        if self.server.sandbox.date_header:
+            self.send_header("Date", self.date_time_string())
     timeout = 60  # idle keep-alive connections end eventually
 
     def setup(self) -> None:
@@ -191,13 +213,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._mutate_for_fault(fault["kind"], principal, path, parse_qs(split.query))
             if not in_api:
                 raise _error(404, f"Not found. API paths start with {API_PREFIX}/.")
-            api_key_id = None if credential in sb.tokens.values() else \
-                "api_" + hashlib.sha256(principal.label.encode()).hexdigest()[:22]  # an id, never the key
-            with sb.store.events.acting(principal.user["id"], api_key_id):
+            with sb.store.events.acting(principal.user["id"], **self._credential_ids(credential, principal),
+                                        meta={"request_method": method, "request_path": split.path}):
                 status, payload = self._route(method, path, parse_qs(split.query, keep_blank_values=True), body,
                                               principal)
             if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
                 payload["has_more"] = True
+            if fault and fault["kind"] == "lone-surrogate":
+                _add_lone_surrogate(payload, fault.get("field"))
             headers: dict = {}
         except _HTTPError as answer:
             status, payload, headers = answer.status, answer.payload, answer.headers
@@ -206,9 +229,10 @@ class Handler(BaseHTTPRequestHandler):
         if admitted and not 200 <= status < 300:
             sb.faults.refund(credential)
         headers.update(decision.headers(sb.rate_limit_headers))
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        sb.stats.record(path, label, status)
         kind = fault["kind"] if fault else None
+        # A lone surrogate cannot be UTF-8: it travels escaped (\\ud83c), as a JSON encoder writing ASCII sends it.
+        data = json.dumps(payload, ensure_ascii=kind == "lone-surrogate", separators=(",", ":")).encode("utf-8")
+        sb.stats.record(path, label, status)
         if kind == "truncated-json":
             data = data[: max(1, len(data) // 2)]
         self._write(status, data, JSON_TYPE, headers, cut=kind == "reset-mid-body")
@@ -218,6 +242,13 @@ class Handler(BaseHTTPRequestHandler):
         if principal is None:
             return sb.limiter.acquire("anonymous", "anonymous", group, consume=False)
         return sb.limiter.acquire(principal.label, principal.org, group, consume=False)
+
+    def _credential_ids(self, credential: str, principal: Principal) -> dict:
+        """What an event says of the credential: an API key's id, or an OAuth client and scope (never the secret)."""
+        digest = hashlib.sha256(principal.label.encode()).hexdigest()[:22]
+        if credential in self.server.sandbox.tokens.values():
+            return {"oauth_client_id": "oa2client_" + digest, "oauth_scope": "all.full_access"}
+        return {"api_key_id": "api_" + digest}
 
     def _credential(self) -> str | None:
         header = self.headers.get("Authorization") or ""
@@ -504,10 +535,14 @@ class Handler(BaseHTTPRequestHandler):
         ids = params.get("id__in")
         if ids is not None:
             filters["ids"] = [v.strip() for v in ids.split(",") if v.strip()]
+            if sb.id_in == "first":
+                filters["ids"] = filters["ids"][:1]  # a server that reads only the first id of the list
         return filters
 
     def _activity_list(self, who, parts, params, **_):
         skip, limit = self._paging(params)
+        if self.server.sandbox.page_cap:
+            limit = min(limit, self.server.sandbox.page_cap)  # a server paging at its own size, whatever is asked
         filters = self._activity_filters(params)
         org_filter = params.get("organization_id")
         if org_filter and org_filter != who.org_id:
@@ -553,7 +588,7 @@ class Handler(BaseHTTPRequestHandler):
                     for m in store.organization(who.org)["memberships"])
         access = store.events.access
         if access == "none" or (access == "admins" and not admin):
-            raise _error(403, "You don't have access to the event log of this organization.")
+            raise _error(store.events.refusal_status, "You don't have access to the event log of this organization.")
         return admin
 
     def _event_list(self, who, params, **_):

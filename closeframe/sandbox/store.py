@@ -36,6 +36,18 @@ def applies_to_for(kind: Any) -> list[str]:
 
 
 
+def _action(kind: str, before: dict | None, after: dict) -> str:
+    """The event action of a write: Close logs a call's completion and its answer as actions of their own."""
+    if before is None:
+        return "created"
+    if kind == "call":
+        if after.get("status") == "completed" and before.get("status") != "completed":
+            return "completed"
+        if after.get("date_answered") and not before.get("date_answered"):
+            return "answered"
+    return "updated"
+
+
 def _json_copy(value: Any) -> Any:
     """A copy of a JSON value (dicts, lists, scalars): the listing's hot path, where ``copy.deepcopy`` and its
     memo cost more than serving the page (a benchmark would time the sandbox, not the client)."""
@@ -318,9 +330,8 @@ class Store:
     def _logged(self, table: tables.ActivityTable, i: int, before: dict | None) -> dict:
         """Row ``i`` rendered, its change recorded in the event log (``before=None``: it was created)."""
         after = table.render(i)
-        self.events.record(table.context.org_id, f"activity.{table.kind}", after["id"],
-                           "created" if before is None else "updated", data=after, previous_data=before,
-                           lead_id=after.get("lead_id"))
+        self.events.record(table.context.org_id, f"activity.{table.kind}", after["id"], _action(table.kind, before, after),
+                           data=after, previous_data=before, lead_id=after.get("lead_id"))
         return after
 
     def add_call(self, org_name: str, **fields: Any) -> dict:

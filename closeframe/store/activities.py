@@ -29,14 +29,14 @@ import pyarrow as pa
 
 from closeframe.store.columns import REST, column_kinds, frame_from_table, rows_table, sql_type
 from closeframe.store.database import connect, crash_point, store_path, transaction
+# Events are read from OVERLAP before the last sync started: a window fetched earlier than that is not stored.
+from closeframe.store.eventlog import OVERLAP
 
 __all__ = ["MAX_TIME", "MIN_TIME", "OVERLAP", "ActivityStore", "Coverage", "StoredRange", "host_of"]
 
 #: Stand-ins for an open start / end of a range (so ranges compare without special cases).
 MIN_TIME = pd.Timestamp("1900-01-01", tz="UTC").as_unit("us")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC").as_unit("us")
-#: Events are read from this long before the last sync started; a window fetched earlier than that is not stored.
-OVERLAP = pd.Timedelta(minutes=5)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TABLES = {"call": "calls", "meeting": "meetings"}
 
@@ -330,7 +330,8 @@ class ActivityStore:
             if rows is not None:
                 spans = [(r.start, r.end) for r in coverage.ranges]
                 self._insert_inside(connection, scope, rows, spans)
-            connection.execute("UPDATE ranges SET exact_as_of = ? WHERE scope = ? AND exact_as_of >= ?",
+            connection.execute("UPDATE ranges SET exact_as_of = greatest(exact_as_of, ?) WHERE scope = ? AND "
+                               "exact_as_of >= ?",
                                [synced_at.to_pydatetime(), scope, since.to_pydatetime()])
             self._set_sync(connection, scope, synced_at, local_synced_at, "events")
         return True

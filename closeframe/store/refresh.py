@@ -1,29 +1,29 @@
 """Exact incremental refresh of cached calls and meetings from Close's event log (``GET /event/``).
 
-A cached load remembers when it started, by the API's clock (the ``Date`` header of its first event-log answer).
+A cached load remembers when it started, by the API's clock (see :func:`closeframe.store.eventlog.sync_time`).
 The next cached load, if that was less than the log's 30-day retention ago, reads the ``activity.call`` (or
-``activity.meeting``) events ``created``, ``updated`` and ``deleted`` since then, refetches the changed ids in
-batches of 100 (``id__in``, with the load's own filters and fields), drops the deleted ones (and the ids the
-refetch no longer returns) from the store, and trusts every other stored row: only the new ``date_created`` range
-is paged. The result equals a fresh load, including outcomes set on years-old calls and deleted calls.
+``activity.meeting``) events of every action since then and refetches the ids they name
+(:func:`closeframe.store.eventlog.read_changes`: what changed, deleted or left the load's filters), applies that
+change set to the store, and trusts every other stored row: only the new ``date_created`` range is paged. The
+result equals a fresh load, including outcomes set on years-old calls and deleted calls.
 
 Where that cannot be done, the load falls back to the lookback re-scan (``lookback=``, default 30 days) and warns
 with :class:`EventRefreshWarning` how stale the older cached rows may be: the last sync is older than the log's
-retention, the key may not read the log (403/404), the log refuses the filters (400), or the list endpoint ignores
-``id__in``. Stored rows the log could not bring up to date stay marked stale in the store (their range's
+retention, the key may not read the log (any 4xx refusal but 401: 400, 402, 403, 404, ...), or the list endpoint
+ignores ``id__in``. Stored rows the log could not bring up to date stay marked stale in the store (their range's
 ``exact_as_of``, :mod:`closeframe.store.activities`): every load that serves them warns again and says since when
 in ``frame.attrs["stale_since"]``, until they are re-read (``refresh=True``, or the lookback).
 
-The changes found here are applied to the store, with the new sync state, in one transaction
-(:meth:`closeframe.store.activities.ActivityStore.apply_changes`): this module finds what changed, the store
-applies it.
+This module decides; :mod:`closeframe.store.eventlog` finds what changed; the store applies the change set with the
+new sync state in one transaction (:meth:`closeframe.store.activities.ActivityStore.apply_changes`).
 
 What the event log cannot tell, and how this copes:
 
 - A change older than the retention: the fallback above.
-- When exactly "now" is on Close's side: the sync's time is the ``Date`` of Close's first answer (our clock if
-  there is none), events are read from 5 minutes before it (:data:`OVERLAP`), and re-applying an event is harmless
-  (a refetch by id is idempotent). The retention is judged on Close's clock too.
+- When exactly "now" is on Close's side: the sync's time comes from Close (its ``Date``, its stamps), events are
+  read from 5 minutes before it (:data:`OVERLAP`), and re-applying an event is harmless (a refetch by id is
+  idempotent). The retention is judged on Close's clock too (our clock measures only the time since the last sync
+  when Close sends no ``Date``).
 - Quick changes merge into one event whose ``date_updated`` moves, possibly into the ``created`` event: every
   action is read, and the event only names the id, which is refetched.
 - ``data`` is missing for non-admins after an hour, and is not the list endpoint's representation anyway: it is
@@ -34,66 +34,23 @@ from __future__ import annotations
 
 import logging
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import pandas as pd
 
-from closeframe.store.activities import MAX_TIME, OVERLAP, ActivityStore
-from closeframe.http.client import CloseClient, list_query
-from closeframe.http.paging import record_created
-from closeframe.errors import AuthenticationError, NotFoundError, ValidationError
+from closeframe.errors import CloseAPIError
+from closeframe.http.client import CloseClient
+from closeframe.store.activities import MAX_TIME, ActivityStore
+from closeframe.store.eventlog import (OVERLAP, RETENTION, EventRefreshWarning, log_refused, newest_event,
+                                       read_changes, read_events, server_time, sync_time)
 
-__all__ = ["EVENT_ACTIONS", "ID_BATCH", "OVERLAP", "RETENTION", "EventRefreshWarning", "SyncPlan", "begin_sync",
-           "read_events", "server_time", "warn_stale"]
+__all__ = ["EventRefreshWarning", "SyncPlan", "begin_sync", "warn_stale"]
 
 log = logging.getLogger("closeframe.store.refresh")
 
-#: How long Close keeps events.
-RETENTION = pd.Timedelta(days=30)
 #: A last sync must be this much younger than the retention to be trusted (time to run, clocks).
 SAFETY = pd.Timedelta(hours=6)
-#: Ids per ``id__in`` refetch (one page of Close's maximum ``_limit``).
-ID_BATCH = 100
-#: The actions read for calls and meetings.
-EVENT_ACTIONS = ("created", "updated", "deleted")
-
-
-class EventRefreshWarning(UserWarning):
-    """A cached load could not use the event log and re-read only its lookback: older rows may be stale."""
-
-
-def read_events(client: CloseClient, params: Mapping[str, Any], *, page_size: int = 50) -> Iterator[dict]:
-    """Yield every event of ``GET /event/`` matching ``params``, newest first, following ``cursor_next``.
-
-    Parameters
-    ----------
-    client : CloseClient
-    params : mapping
-        A filter combination Close supports, e.g. ``{"object_type": "activity.call", "action": "updated",
-        "date_updated__gte": "2026-11-01T00:00:00+00:00"}``; sent again with every cursor, as Close asks.
-    page_size : int, default 50
-        ``_limit`` (Close's maximum for events is 50).
-    """
-    cursor, seen_cursors = None, set()
-    while True:
-        query = {**params, "_limit": page_size, **({"_cursor": cursor} if cursor else {})}
-        page = client.get("event/", query)
-        events = page.get("data") if isinstance(page, dict) else None
-        if not isinstance(events, list):
-            raise ValidationError(400, "GET /event/ answered without a 'data' list.", path="/event/")
-        yield from (e for e in events if isinstance(e, dict))
-        cursor = page.get("cursor_next")
-        if not cursor or not events or cursor in seen_cursors:  # a repeated cursor would loop forever
-            return
-        seen_cursors.add(cursor)
-
-
-def server_time(client: CloseClient) -> pd.Timestamp | None:
-    """The API's clock now, from the ``Date`` of its answers so far (a lower bound; ``None`` before any)."""
-    now = client.server_now()
-    return None if now is None else pd.Timestamp(now).tz_convert("UTC")
 
 
 @dataclass
@@ -156,61 +113,51 @@ def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, 
     SyncPlan
         The changes and the sync state are already stored, in one transaction.
     """
-    # The sync's time: Close's clock before anything below is read (its /me/ answer dated it), else our own.
+    # The sync's time is Close's: the Date of the answers so far (its /me/ answer dated it), else the newest
+    # change the log shows (see eventlog.sync_time); our clock only measures how long ago the last sync was.
     local_started = pd.Timestamp.now(tz="UTC")
     server_started = server_time(client)
     coverage = store.coverage()
-    object_type = f"activity.{kind}"
-    plan = SyncPlan(options, "full" if not coverage.ranges else "lookback", store, None, local_started)
+    trusted = [r for r in coverage.ranges if r.trusted]
+    plan = SyncPlan(options, "full" if not trusted else "lookback", store, None, local_started)
     last = coverage.synced_at
     try:
-        if not coverage.ranges or last is None:
-            # Nothing to bring up to date (or no record of when it was loaded): one event read starts the clock
-            # and tells whether this key may read the log at all.
-            next(iter(read_events(client, {"object_type": object_type, "action": "created"}, page_size=1)), None)
+        local_last = coverage.local_synced_at
+        age = server_started - last if server_started is not None and last is not None else \
+            (local_started - local_last if local_last is not None else None)
+        if not trusted or last is None or age is None or age > RETENTION - SAFETY:
+            # Nothing to bring up to date, no record of when it was loaded, or too long ago: one event read (the
+            # newest of any kind) dates the sync and tells whether this key may read the log at all.
+            newest = newest_event(read_events(client, {}, page_size=1, pages=1))
             plan.requests += 1
-            # HTTP servers date their answers; without a Date, our clock (the overlap absorbs a little skew).
-            plan.started = server_started or server_time(client) or local_started
-            if coverage.ranges:
+            plan.started = sync_time(client, newest, at=server_started)
+            if trusted and last is None:
                 plan.reason = "no earlier sync with the event log is recorded for these stored rows"
-            # Whatever is fetched from now on is read after `started`: the log vouches for it from here.
+            elif trusted:
+                plan.reason = (f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event log's "
+                               f"{RETENTION.days}-day retention")
+            # Whatever is fetched from now on is read after `started`: the log vouches for it from here. Stored
+            # rows older than that stay marked stale (their exact_as_of) until they are re-read.
             store.start_sync(plan.started, local_started, plan.mode)
             return plan
-        since = last - OVERLAP
-        before = client.requests_sent
-        # The three actions are read at once (each its own cursor chain): one round trip instead of three.
-        with ThreadPoolExecutor(max_workers=len(EVENT_ACTIONS), thread_name_prefix="closeframe-events") as pool:
-            reads = [pool.submit(lambda a: list(read_events(client, {
-                "object_type": object_type, "action": a, "date_updated__gte": since.isoformat()})), action)
-                for action in EVENT_ACTIONS]
-            events = [event for read in reads for event in read.result()]
-        plan.requests += client.requests_sent - before
-        plan.started = server_started or server_time(client) or local_started
-        server_now = server_time(client)
-        local_last = coverage.local_synced_at
-        age = server_now - last if server_now is not None else \
-            (local_started - local_last if local_last is not None else None)
-        if age is None or age > RETENTION - SAFETY:
-            plan.reason = (f"the last sync ({last:%Y-%m-%d %H:%M} UTC) is older than the event log's "
-                           f"{RETENTION.days}-day retention")
-            store.start_sync(plan.started, local_started, "lookback")
-            return plan
-        requests_before = client.requests_sent
-        refetched = _refetch_changed(client, path, params, fields, events, [r for r in coverage.ranges if r.trusted])
-        plan.requests += client.requests_sent - requests_before
-        if refetched is None:
+        covered_until = max((r.end for r in trusted), default=MAX_TIME)
+        changes = read_changes(client, kind, path, params, fields, last - OVERLAP, covered_until)
+        plan.requests += changes.requests
+        plan.started = sync_time(client, changes.newest, last, at=server_started)
+        if not changes.complete:
             plan.reason = f"GET /{path.strip('/')}/ ignored the id__in filter"
             return plan
-    except (AuthenticationError, NotFoundError, ValidationError) as exc:
-        # 403: the key may not read the log (plan or role); 404: no log here; 400: it refuses the filters.
-        # 401 is a key Close does not accept at all: that is the load's error, not the log's.
-        if exc.status == 401:
+    except CloseAPIError as exc:
+        # Any refusal of the log (400, 402, 403, 404, ...) means no log for this key: re-scan instead. 401 is a key
+        # Close does not accept at all and 429 a limit waited out in vain: those are the load's errors.
+        if not log_refused(exc):
             raise
         plan.started = None  # nothing proves when this load started: the next one cannot use the log either
-        if coverage.ranges:
+        if trusted:
             plan.reason = f"the event log could not be read ({type(exc).__name__}: {exc})"
         return plan
-    fresh, gone = refetched
+    since = last - OVERLAP
+    fresh, gone = changes.fresh, changes.gone
     records = list(fresh.values())
     applied = store.apply_changes(records, store.build(records) if records else None, gone, since=since,
                                   synced_at=plan.started, local_synced_at=local_started, expected=last)
@@ -233,34 +180,3 @@ def warn_stale(plan: SyncPlan, kind: str, stale_since: pd.Timestamp) -> None:
         f"This load {scope}{because}. Older stored {kind}s are as Close had them on {stale_since:%Y-%m-%d %H:%M} "
         f"UTC: outcome changes and deletions on them since then may be missing (frame.attrs['stale_since']). "
         "Pass refresh=True to reload them.", EventRefreshWarning, stacklevel=2)
-
-
-def _refetch_changed(client: CloseClient, path: str, params: Mapping[str, Any], fields: list[str] | None,
-                     events: list[dict], ranges: list) -> tuple[dict[str, dict], set] | None:
-    """Refetch the ids the events name: ``(fresh records by id, ids to drop)``, or ``None`` if the server ignores
-    ``id__in``. Only reads Close, so the folder is not held over these requests."""
-    deleted = {e.get("object_id") for e in events if e.get("action") == "deleted"} - {None}
-    covered_until = max((r.end for r in ranges), default=MAX_TIME)
-    changed = set()
-    for event in events:
-        object_id = event.get("object_id")
-        if event.get("action") == "deleted" or object_id is None or object_id in deleted:
-            continue
-        data = event.get("data") or {}
-        created = record_created(data)
-        # A new activity dated after everything cached is read with the new date range anyway.
-        if event.get("action") == "created" and created is not None and created >= covered_until:
-            continue
-        changed.add(object_id)
-    fresh: dict[str, dict] = {}
-    query = list_query(params, fields, also=("date_created",))
-    ordered = sorted(changed)
-    for start in range(0, len(ordered), ID_BATCH):
-        batch = ordered[start:start + ID_BATCH]
-        records, _ = client.get_page(path, {**query, "id__in": ",".join(batch), "_skip": 0, "_limit": ID_BATCH})
-        wanted = set(batch)
-        if any(not isinstance(r, dict) or r.get("id") not in wanted for r in records):
-            return None
-        fresh.update((r["id"], r) for r in records)
-    # Ids asked for and not returned were deleted or no longer match the load's filters: both leave the cache.
-    return fresh, deleted | (changed - set(fresh))

@@ -69,6 +69,7 @@ def test_no_history_gives_an_empty_typed_frame():
 
 def test_outcome_changes_over_the_sandbox(fresh_sandbox, tmp_path):
     sb = fresh_sandbox(seed=12, organizations=2, calls=200, meetings=20)
+    sb.store.events.outcome_events = True  # not Close's default (none is known): the history prefers them
     name, key = next(iter(sb.api_keys.items()))
     kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
     cf.outcome_changes(sb.api_keys, **kwargs)
@@ -100,6 +101,7 @@ def test_outcome_changes_over_the_sandbox(fresh_sandbox, tmp_path):
 @pytest.mark.parametrize("deleted_state", ["previous_data", "data"])
 def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_path, deleted_state):
     sb = fresh_sandbox(seed=13, organizations=1, calls=1500, meetings=100)
+    sb.store.events.outcome_events = True
     sb.store.events.deleted_state = deleted_state
     name, key = next(iter(sb.api_keys.items()))
     kwargs = dict(base_url=sb.base_url, progress=False)
@@ -111,7 +113,7 @@ def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_p
     row = usage.loc[target["id"]]
     expected = sum(1 for r in sb.store.calls(name) + sb.store.meetings(name) if r["outcome_id"] == target["id"])
     assert (row["outcome_name"], row["outcome_type"], row["total"]) == (target["name"], target["type"], expected)
-    assert row["deleted"] and row["deleted_at"] == T(sb.store.events.events(sb.store.org_id(name))[0]["date_updated"])
+    assert row["deleted"] and row["deleted_at"] == T(sb.store.events.events(sb.store.org_id(name))[0]["date_updated"], tz="UTC")
     # The seeded outcome deleted before the log's retention: the log cannot tell its name.
     unnamed = [i for i in sb.store.deleted_outcome_ids(name) if usage.loc[i, "deleted"] and
                pd.isna(usage.loc[i, "outcome_name"])] if set(sb.store.deleted_outcome_ids(name)) <= set(usage.index) \
@@ -173,3 +175,25 @@ def test_history_arguments_and_no_cache(fresh_sandbox, tmp_path):
         path.write_text("{broken", encoding="utf-8")  # a damaged cache costs the history, never the call
     again = cf.outcome_changes(key, base_url=sb.base_url, progress=False, cache=damaged)
     assert len(again) and not again["outcome_id"].isna().any()
+
+
+def test_history_from_snapshots_until_outcome_events_appear(fresh_sandbox, tmp_path):
+    # Close's default as far as anyone knows: no outcome events. The snapshots carry the history and say so.
+    sb = fresh_sandbox(seed=17, organizations=1, calls=10, meetings=2)
+    name, key = next(iter(sb.api_keys.items()))
+    org = sb.store.org_id(name)
+    kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
+    first = cf.outcome_changes(key, **kwargs)
+    assert first.attrs["history_source"] == {org: "snapshots"} and set(first["source"]) == {"snapshot"}
+    quiet, logged = sb.store.outcomes(name)[:2]
+    requests.delete(f"{sb.base_url}outcome/{quiet['id']}/", auth=(key, ""), timeout=10)
+    second = cf.outcome_changes(key, **kwargs).set_index(["outcome_id", "change"])
+    row = second.loc[(quiet["id"], "deleted")]
+    assert (row["source"], row["exact"], row["name"]) == ("snapshot", False, quiet["name"])
+    sb.store.events.outcome_events = True  # events appear: they are used from then on
+    requests.delete(f"{sb.base_url}outcome/{logged['id']}/", auth=(key, ""), timeout=10)
+    third = cf.outcome_changes(key, **kwargs)
+    assert third.attrs["history_source"] == {org: "events"}
+    row = third.set_index(["outcome_id", "change"]).loc[(logged["id"], "deleted")]
+    assert (row["source"], row["exact"], row["user_id"]) == ("event", True, sb.store.users(name)[0]["id"])
+    assert len(third) == len(second) + 1
