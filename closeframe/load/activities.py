@@ -287,6 +287,12 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
     only activities inside stored ranges, which end where their fetch began: upcoming meetings never push the
     lookback into the future.
     """
+    with store.reading():  # one connection, one consistent view, for the three reads
+        return _read_cached(store, windows, plan)
+
+
+def _read_cached(store: ActivityStore, windows: Sequence[Window], plan: Any
+                 ) -> tuple[list[Leaf], list[Window], pd.Timestamp | None]:
     options = plan.options
     coverage = store.coverage()
     ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]

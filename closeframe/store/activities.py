@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -112,6 +113,7 @@ class ActivityStore:
             hashlib.sha1(json.dumps(variant, sort_keys=True, default=str).encode()).hexdigest()[:12]
         self.kinds = column_kinds(build([]))
         self._scope: int | None = None
+        self._held = None  # the connection of a reading() block
 
     @property
     def path(self) -> Path:
@@ -144,10 +146,30 @@ class ActivityStore:
         return int(found[0])
 
     # -- reading ------------------------------------------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold one connection for the reads of the block (:meth:`coverage`, :meth:`newest`, :meth:`read`): a
+        consistent view, and one connection's cost instead of one each. Writes still take their own."""
+        with connect(self.root) as connection:
+            self._scope_id(connection)
+            self._held = connection
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
+    def _reader(self) -> Iterator:
+        if self._held is not None:
+            yield self._held
+        else:
+            with connect(self.root) as connection:
+                yield connection
+
     def coverage(self) -> Coverage:
         """The stored ranges of this scope (oldest first) and its last sync."""
-        with transaction(self.root) as connection:
-            return self._coverage(connection, self._ensure(connection))
+        with self._reader() as connection:
+            return self._coverage(connection, self._scope_id(connection))
 
     @staticmethod
     def _coverage(connection, scope: int) -> Coverage:
@@ -172,7 +194,7 @@ class ActivityStore:
         values = [bound.to_pydatetime() for span in spans for bound in span]
         if undated:
             where += " OR date_created IS NULL"
-        with connect(self.root) as connection:
+        with self._reader() as connection:
             scope = self._scope_id(connection)
             table = connection.sql(f"SELECT {columns} FROM {self.table} WHERE scope = {scope} AND ({where})",
                                    params=values).to_arrow_table()
@@ -191,7 +213,7 @@ class ActivityStore:
     def newest(self) -> pd.Timestamp | None:
         """The latest ``date_created`` stored inside this scope's ranges (which end where their fetch began, so
         upcoming meetings do not count); ``None`` when there is none."""
-        with connect(self.root) as connection:
+        with self._reader() as connection:
             scope = self._scope_id(connection)
             found = _first(connection.execute(
                 f"SELECT max(t.date_created) FROM {self.table} t JOIN ranges r ON r.scope = t.scope AND "
