@@ -1,0 +1,136 @@
+"""Benchmark a cached reload of calls from the store against ``pd.read_parquet`` of the very same frame.
+
+For each size, the parent serves one sandbox organization without rate limits and runs each step in its own Python
+process (this script re-invoking itself with ``--worker``), so each peak memory is its own:
+
+1. ``fill``: a cached ``cf.load_calls`` into a fresh store (a fresh load that also stores), writing the frame
+   it returns to Parquet (not measured).
+2. ``cached``: ``cf.load_calls`` again from that store (the event log says nothing changed): the cached reload.
+3. ``parquet``: ``pd.read_parquet`` of the frame written in 1.
+4. with ``--baseline REF``: steps 1 and 2 again with the code of git ref ``REF`` (checked out in a temporary
+   ``git worktree``), i.e. the cache before the store.
+
+Each measured step reports its wall time and its peak RSS above the process's RSS before the step; "extra" is
+that peak less the frame's own memory (``DataFrame.memory_usage(deep=True)``), as a multiple of the frame. The
+goals (issue 17): cached reload within 5x the Parquet read's time, and at most 1.5x the frame's memory extra.
+
+Usage::
+
+    python bench/store.py                          # 300,000 and 1,000,000 calls
+    python bench/store.py --sizes 50000            # quick
+    python bench/store.py --sizes 300000 --baseline main~20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rss_mb() -> float:
+    """The current resident set size (Linux /proc), in MiB."""
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict:
+    """One measured step in this process; returns its figures."""
+    import pandas as pd
+
+    import closeframe as cf  # noqa: F401  (imported before the baseline RSS is taken)
+
+    before = _rss_mb()
+    started = time.perf_counter()
+    if step == "parquet":
+        frame = pd.read_parquet(parquet)
+    else:
+        frame = cf.load_calls(key, base_url=base_url, cache=cache, progress=False)
+    seconds = time.perf_counter() - started
+    peak = _peak_mb() - before
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    if step == "fill":
+        frame.to_parquet(parquet)
+    return {"rows": len(frame), "seconds": seconds, "peak_mb": peak, "frame_mb": frame_mb}
+
+
+def _run(step: str, key: str, base_url: str, cache: Path, parquet: Path, code_root: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
+    env["PYTHONPATH"] = str(code_root)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", step, key, base_url,
+                          str(cache), str(parquet)], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{step} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _baseline_tree(ref: str, where: Path) -> Path:
+    tree = where / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
+                   capture_output=True)
+    return tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="300000,1000000", help="comma-separated call counts")
+    parser.add_argument("--baseline", default=None, help="a git ref whose cache to time as well")
+    parser.add_argument("--worker", nargs=5, metavar=("STEP", "KEY", "URL", "CACHE", "PARQUET"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(*args.worker)))
+        return
+    sys.path.insert(0, str(ROOT))
+    from closeframe.sandbox import serve
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="closeframe-bench-store-") as scratch:
+        scratch = Path(scratch)
+        baseline = _baseline_tree(args.baseline, scratch) if args.baseline else None
+        try:
+            for size in (int(s) for s in args.sizes.split(",")):
+                organizations = [{"name": "Org", "outcomes": 20, "calls": size, "meetings": 0}]
+                with serve(organizations=organizations, rate_limit=None, quirks=False) as sb:
+                    key = sb.api_keys["Org"]
+                    parquet = scratch / f"calls-{size}.parquet"
+                    cache = scratch / f"store-{size}"
+                    fill = _run("fill", key, sb.base_url, cache, parquet, ROOT)
+                    parquet_read = _run("parquet", key, sb.base_url, cache, parquet, ROOT)
+                    cached = _run("cached", key, sb.base_url, cache, parquet, ROOT)
+                    found = [("store (this)", cached), ("pd.read_parquet", parquet_read)]
+                    if baseline is not None:
+                        old = scratch / f"old-{size}"
+                        _run("fill", key, sb.base_url, old, scratch / f"old-{size}.parquet", baseline)
+                        found.append((f"old cache ({args.baseline})",
+                                      _run("cached", key, sb.base_url, old, parquet, baseline)))
+                for name, figures in found:
+                    rows.append((size, name, figures, parquet_read, fill))
+        finally:
+            if baseline is not None:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)],
+                               check=False, capture_output=True)
+    print("| calls | reload | seconds | x read_parquet | peak MiB above start | frame MiB | extra x frame |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for size, name, figures, parquet_read, _ in rows:
+        extra = (figures["peak_mb"] - figures["frame_mb"]) / figures["frame_mb"]
+        print(f"| {size:,} | {name} | {figures['seconds']:.2f} | {figures['seconds'] / parquet_read['seconds']:.1f} "
+              f"| {figures['peak_mb']:.0f} | {figures['frame_mb']:.0f} | {extra:.2f} |")
+    for size, _, _, _, fill in rows[::2 if not args.baseline else 3]:
+        print(f"(fresh load that filled the store, {size:,} calls: {fill['seconds']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
