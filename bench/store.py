@@ -3,12 +3,14 @@
 For each size, the parent serves one sandbox organization without rate limits and runs each step in its own Python
 process (this script re-invoking itself with ``--worker``), so each peak memory is its own:
 
-1. ``fill``: a cached ``cf.load_calls`` into a fresh store (a fresh load that also stores), writing the frame
-   it returns to Parquet (not measured).
-2. ``cached``: ``cf.load_calls`` again from that store (the event log says nothing changed): the cached reload.
-3. ``parquet``: ``pd.read_parquet`` of the frame written in 1.
-4. with ``--baseline REF``: steps 1 and 2 again with the code of git ref ``REF`` (checked out in a temporary
-   ``git worktree``), i.e. the cache before the store.
+1. ``fill``: the store is written as loads write it (:meth:`closeframe.store.activities.ActivityStore.write`,
+   windows of 50,000 calls, then the sync state), from the same seeded sandbox data built in that process: a
+   fresh load of a million calls through HTTP would take minutes on a shared machine and measure nothing here.
+2. ``cached``: ``cf.load_calls(cache=...)`` against the served sandbox: the event log says nothing changed, so the
+   frame comes from the store. This is the cached reload measured. Its frame is written to Parquet (not measured).
+3. ``parquet``: ``pd.read_parquet`` of that very frame.
+4. with ``--baseline REF``: the code of git ref ``REF`` (a temporary ``git worktree``, :mod:`_baseline`) fills
+   its cache with a real cached load and reloads it: the cache before the store. Slow; use small sizes.
 
 Each measured step reports its wall time and its peak RSS above the process's RSS before the step; "extra" is
 that peak less the frame's own memory (``DataFrame.memory_usage(deep=True)``), as a multiple of the frame. The
@@ -34,6 +36,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_baseline.py
+#: Calls per window written by the fill (what a load's windows and checkpoints add up to).
+WINDOW = 50_000
+
+
+def _organizations(size: int) -> list[dict]:
+    return [{"name": "Org", "outcomes": 20, "calls": size, "meetings": 0}]
 
 
 def _rss_mb() -> float:
@@ -46,12 +55,46 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _fill(size: int, cache: str, base_url: str) -> None:
+    """Write the store as cached loads write it, from the sandbox data of :func:`_organizations` (same seed)."""
+    import pandas as pd
+
+    from closeframe.sandbox.runner import Sandbox
+    from closeframe.shape.frames import calls_frame
+    from closeframe.store.activities import MIN_TIME, ActivityStore
+
+    sb = Sandbox(organizations=_organizations(size), rate_limit=None, quirks=False)
+    now = pd.Timestamp(sb.store.now_us(), unit="us", tz="UTC")
+    store = ActivityStore(Path(cache), base_url, sb.store.org_id("Org"), "call", calls_frame,
+                          variant={"fields": None, "filters": {}})
+    store.start_sync(now, pd.Timestamp.now(tz="UTC"), "full")
+    upper, held, skip = now, [], 0
+    while True:
+        page, more = sb.store.activity_page("Org", "call", skip, WINDOW)
+        skip += len(page)
+        records = held + page
+        if not more:
+            store.write(MIN_TIME, upper, records, calls_frame(records), now)
+            return
+        # Records of the page's oldest instant may continue on the next page: they wait for it.
+        cut = min(pd.Timestamp(r["date_created"]) for r in records)
+        held = [r for r in records if pd.Timestamp(r["date_created"]) == cut]
+        done = [r for r in records if pd.Timestamp(r["date_created"]) > cut]
+        low = cut + pd.Timedelta(microseconds=1)
+        store.write(low, upper, done, calls_frame(done), now)
+        upper = low
+
+
 def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict:
-    """One measured step in this process; returns its figures."""
+    """One step in this process; returns its figures."""
     import pandas as pd
 
     import closeframe as cf  # noqa: F401  (imported before the baseline RSS is taken)
 
+    if step.startswith("fill-"):
+        started = time.perf_counter()
+        _fill(int(step.split("-")[1]), cache, base_url)
+        return {"seconds": time.perf_counter() - started}
     before = _rss_mb()
     started = time.perf_counter()
     if step == "parquet":
@@ -61,7 +104,7 @@ def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict
     seconds = time.perf_counter() - started
     peak = _peak_mb() - before
     frame_mb = frame.memory_usage(deep=True).sum() / 2**20
-    if step == "fill":
+    if step in ("cached", "fresh-into-cache"):
         frame.to_parquet(parquet)
     return {"rows": len(frame), "seconds": seconds, "peak_mb": peak, "frame_mb": frame_mb}
 
