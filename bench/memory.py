@@ -1,8 +1,8 @@
 """Memory and speed of load_calls / load_meetings / load_outcomes, this checkout against another, side by side.
 
 The sandbox runs in this (parent) process; each load runs in a fresh worker process (this script re-invoked with
-``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline``, default
-``/work/main``: "today's code"), so the memory measured is the client's alone. A worker imports closeframe, notes
+``--worker``), once with this checkout's ``closeframe`` and once with the baseline's (``--baseline REF``, a git ref checked out
+in a temporary worktree, default ``main``: "today's code"), so the memory measured is the client's alone. A worker imports closeframe, notes
 makes a warm-up load of one day (so first-use costs, about 40 MB of lazily loaded code, thread stacks and
 allocator pools, are not counted as the data's), notes its resident memory, resets the kernel's peak-RSS mark
 (``/proc/self/clear_refs``), loads, and reports:
@@ -43,8 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BASELINE = "/work/main"
+from _baseline import ROOT, add_baseline_argument, checkout
+
 MODES = ("fresh", "cache write", "cache read")
 
 
@@ -278,7 +278,7 @@ def main() -> None:
     parser.add_argument("--engines", default="pandas,duckdb", help="outcome_usage engines to measure")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="checkout of today's code ('' = none)")
+    add_baseline_argument(parser)
     parser.add_argument("--decode", action="store_true", help="only the table of decoding and shaping CPU")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -290,9 +290,12 @@ def main() -> None:
         result = run_load(spec) if spec["task"] == "load" else run_usage(spec)
         print(json.dumps(result))
         return
-    versions = {"this": str(ROOT)}
-    if args.baseline:
-        versions = {"today": args.baseline, **versions}
+    with checkout(args.baseline) as baseline:
+        versions = {"today": str(baseline), "this": str(ROOT)} if baseline else {"this": str(ROOT)}
+        _tables(args, versions)
+
+
+def _tables(args: argparse.Namespace, versions: dict) -> None:
     sizes = lambda text: [int(v) for v in text.split(",") if v.strip() and int(v)]  # noqa: E731
     modes = [m.strip() for m in args.modes.split(",")]
     print(_row(HEADER))
@@ -305,7 +308,6 @@ def main() -> None:
         bench_loads("outcome", n, versions, args.repeat, modes)
     if args.usage:
         bench_usage(sizes(args.usage), versions, [e.strip() for e in args.engines.split(",")])
-
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT)) if "--worker" not in sys.argv else None

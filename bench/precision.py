@@ -1,8 +1,9 @@
 """Calls lost by load_calls at each date-filter precision, before and after the whole-second pager, and its cost.
 
-Run: ``python bench/precision.py [--calls 20000] [--baseline /work/main]``. The sandbox (this tree's, with its
+Run: ``python bench/precision.py [--calls 20000] [--baseline REF]``. The sandbox (this tree's, with its
 ``filter_precision`` knob) serves one organization with millisecond dates; each client loads it in a subprocess,
-the baseline with ``PYTHONPATH=<baseline>`` (read-only), this tree with its own. ``lost`` = calls in the sandbox's
+the baseline (git ref ``REF``, default ``main``, checked out in a temporary worktree) with that checkout on
+``PYTHONPATH``, this tree with its own. ``lost`` = calls in the sandbox's
 store that the loaded frame lacks; ``extra`` = requests beyond the minimum (one per 100 calls of each date window,
 plus ``/me/``). A second table counts 429s per rate-limit header shape under a tight limit.
 """
@@ -12,18 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+from _baseline import ROOT, add_baseline_argument, checkout
 
 from closeframe.load.activities import initial_windows
 from closeframe.sandbox import serve
 from closeframe.sandbox.common import parse_us
 
-ROOT = Path(__file__).resolve().parents[1]
 _CLIENT = """
 import json, sys, time
 import closeframe as cf
@@ -39,7 +42,8 @@ except Exception as error:  # the baseline may fail; the table says how
 
 def _load(tree: Path, key: str, url: str) -> dict:
     done = subprocess.run([sys.executable, "-c", _CLIENT, key, url], capture_output=True, text=True, timeout=900,
-                          env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, cwd="/tmp")
+                          env={"PYTHONPATH": str(tree), "PATH": os.environ.get("PATH", "")},
+                          cwd=tempfile.gettempdir())
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1][:120]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -59,7 +63,11 @@ def _minimum_requests(created_us: list[int]) -> int:
     return pages + 1
 
 
-def precision_table(calls: int, baseline: Path) -> pd.DataFrame:
+def _trees(baseline: Path | None) -> list[tuple[Path, str]]:
+    return ([(baseline, "before")] if baseline else []) + [(ROOT, "after")]
+
+
+def precision_table(calls: int, baseline: Path | None) -> pd.DataFrame:
     rows = []
     dialer = calls // 4
     scenarios = (((), "none"), ((250,), "250 at one instant"), (((dialer, 1200),), f"dialer: {dialer:,} in 20 min"))
@@ -72,7 +80,7 @@ def precision_table(calls: int, baseline: Path) -> pd.DataFrame:
                 stored = sb.store.calls(name)
                 expected = {c["id"] for c in stored}
                 minimum = _minimum_requests([parse_us(c["date_created"]) for c in stored])
-                for tree, code in ((baseline, "before"), (ROOT, "after")):
+                for tree, code in _trees(baseline):
                     sb.stats.reset()
                     result = _load(tree, key, sb.base_url)
                     requests = sb.stats.requests
@@ -92,11 +100,11 @@ def precision_table(calls: int, baseline: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def shapes_table(calls: int, baseline: Path) -> pd.DataFrame:
+def shapes_table(calls: int, baseline: Path | None) -> pd.DataFrame:
     rows = []
     for headers, body in (("combined", "error"), ("separate", "error"), ("x-rate-limit", "error"),
                           ("x-rate-limit", "top-level"), ("none", "error"), ("none", "top-level")):
-        for tree, code in ((baseline, "before"), (ROOT, "after")):
+        for tree, code in _trees(baseline):
             with serve(seed=32, organizations=1, calls=calls, meetings=0, rate_limit=10, rate_limit_headers=headers,
                        rate_limit_body=body) as sb:
                 key = next(iter(sb.api_keys.values()))
@@ -120,12 +128,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--shape-calls", type=int, default=2_000)
-    parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
+    add_baseline_argument(parser)
     args = parser.parse_args()
-    print(f"Loss and requests, {args.calls:,} calls, millisecond dates (baseline: {args.baseline})\n")
-    print(markdown(precision_table(args.calls, args.baseline)))
-    print(f"\n429s per rate-limit shape, {args.shape_calls:,} calls, 10 requests/s per key\n")
-    print(markdown(shapes_table(args.shape_calls, args.baseline)))
+    with checkout(args.baseline) as baseline:
+        print(f"Loss and requests, {args.calls:,} calls, millisecond dates (baseline: {args.baseline or 'none'})\n")
+        print(markdown(precision_table(args.calls, baseline)))
+        print(f"\n429s per rate-limit shape, {args.shape_calls:,} calls, 10 requests/s per key\n")
+        print(markdown(shapes_table(args.shape_calls, baseline)))
 
 
 if __name__ == "__main__":

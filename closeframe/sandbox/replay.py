@@ -3,7 +3,11 @@
 The records are served exactly as recorded (every field, every null, in their recorded key order); only the
 listing is Close's: outcomes in recorded order, calls and meetings newest first by ``(date_created, id)``, offset
 paging with ``_skip``/``_limit`` (at most 100), ``_fields``, ``date_created__*``/``activity_at__*`` filters
-(exact), comma-separated ``user_id``/``lead_id``/``contact_id``, ``id__in`` and ``organization_id``. ``/me/`` is
+(exact), comma-separated ``user_id``/``lead_id``/``contact_id``, ``id__in`` and ``organization_id``. Recorded
+event-log entries (a page of ``GET /event/``, or a webhook's ``{"event": ...}`` envelope) are served by
+``GET /event/``, newest first by ``date_updated``, filtered by ``object_type``, ``action``, ``object_id``,
+``lead_id`` and ``date_created__*``/``date_updated__*`` (event dates carry no offset: read as UTC), cursor-paged
+(``_cursor``, ``cursor_next``, at most 50 a page); without any, ``/event/`` is 404 (no log recorded). ``/me/`` is
 not recorded: it is made up from the organizations the records belong to (their ids as names). Any credential
 is accepted (Basic or Bearer); none is ever needed to read the recordings.
 
@@ -28,6 +32,8 @@ __all__ = ["Recordings", "ReplayServer", "load_recordings", "serve_recordings"]
 
 API_PREFIX = "/api/v1"
 MAX_LIMIT = 100
+#: Close's largest ``_limit`` for events.
+MAX_EVENT_LIMIT = 50
 _STREAMS = {"call_activities": "calls", "meeting_activities": "meetings", "outcomes": "outcomes"}
 _TYPES = {"Call": "calls", "Meeting": "meetings"}
 _KINDS = {"activity/call": "calls", "activity/meeting": "meetings", "outcome": "outcomes"}
@@ -42,6 +48,7 @@ class Recordings:
     outcomes: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     meetings: list = field(default_factory=list)
+    events: list = field(default_factory=list)
     files: list = field(default_factory=list)
 
     def organization_ids(self) -> list[str]:
@@ -54,6 +61,8 @@ class Recordings:
 
 
 def _kind_of(record: dict) -> str | None:
+    if "object_type" in record and "action" in record:
+        return "events"
     if record.get("_type") in _TYPES:
         return _TYPES[record["_type"]]
     if str(record.get("id", "")).startswith("outcome_"):
@@ -61,20 +70,24 @@ def _kind_of(record: dict) -> str | None:
     return None
 
 
-def load_recordings(folder: str | Path) -> Recordings:
-    """Read every recording in ``folder``: JSON pages ``{"data": [...]}`` and JSON-lines stream records.
+def load_recordings(*folders: str | Path) -> Recordings:
+    """Read every recording in ``folders`` (in order): JSON pages ``{"data": [...]}`` and JSON-lines stream records.
 
     A JSON-lines file holds one ``{"stream": <name>, "data": <record>}`` per line (a connector's recorded
     output); lines of streams other than calls, meetings and outcomes are skipped. Records of other kinds in a
-    page (leads, notes) are skipped too.
+    page (leads, notes) are skipped too, and so are sub-folders: a folder of built examples is read only when named.
     """
+    if not folders:
+        raise TypeError("load_recordings() needs at least one folder")
     found = Recordings()
-    for path in sorted(Path(folder).iterdir()):
+    for path in [p for folder in folders for p in sorted(Path(folder).iterdir())]:
         if path.suffix == ".jsonl":
             lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
             records = [(_STREAMS.get(line.get("stream")), line.get("data")) for line in lines]
         elif path.suffix == ".json":
             page = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(page, dict) and isinstance(page.get("event"), dict):  # a webhook's envelope
+                page = {"data": [page["event"]]}
             data = page.get("data", []) if isinstance(page, dict) else page
             records = [(_kind_of(record), record) for record in data if isinstance(record, dict)]
         else:
@@ -143,6 +156,10 @@ class ReplayServer:
         self._server: ThreadingHTTPServer | None = None
         self._listings = {kind: self._newest_first(getattr(recordings, kind)) for kind in ("calls", "meetings")}
         self._listings["outcomes"] = list(recordings.outcomes)
+        floor = datetime.min.replace(tzinfo=timezone.utc)
+        self._events = sorted(recordings.events, reverse=True,
+                              key=lambda e: (_date(e.get("date_updated")) or floor, str(e.get("id"))))
+        self.paths: Counter = Counter()  # answered paths, e.g. "event" and "activity/call"
 
     @staticmethod
     def _newest_first(records: Iterable[dict]) -> list[dict]:
@@ -172,6 +189,9 @@ class ReplayServer:
     # -- answers ----------------------------------------------------------------------------------------------
     def answer(self, path: str, params: dict) -> dict:
         """The JSON answer to ``GET /api/v1/<path>/``."""
+        self.paths[path] += 1
+        if path == "event" and self._events:
+            return self._event_page(params)
         if path == "me":
             organizations = [{"id": org, "name": org} for org in self.recordings.organization_ids()]
             return {"id": "user_replay", "first_name": "Recorded", "last_name": "Answers",
@@ -184,15 +204,46 @@ class ReplayServer:
         page = records[skip:skip + limit]
         return {"data": [self._fields(r, params.get("_fields")) for r in page], "has_more": len(records) > skip + limit}
 
+    def _event_page(self, params: dict) -> dict:
+        """A page of ``GET /event/``: the cursor is the position of the page's first event, as text."""
+        start, limit = self._paging(params, "_cursor", MAX_EVENT_LIMIT)
+        wanted = [e for e in self._events if self._event_matches(e, params)]
+        page = wanted[start:start + limit]
+        more = len(wanted) > start + limit
+        return {"data": page, "cursor_next": str(start + limit) if more else None, "cursor_previous": None}
+
     @staticmethod
-    def _paging(params: dict) -> tuple[int, int]:
+    def _event_matches(event: dict, params: dict) -> bool:
+        for name in ("object_type", "action", "object_id", "lead_id"):
+            if params.get(name) and event.get(name) != params[name]:
+                return False
+        return ReplayServer._dates_match(event, params, ("date_created", "date_updated"))
+
+    @staticmethod
+    def _dates_match(record: dict, params: dict, names: tuple[str, ...]) -> bool:
+        for name in names:
+            for op in ("gt", "gte", "lt", "lte"):
+                raw = params.get(f"{name}__{op}")
+                if not raw:
+                    continue
+                bound, value = _date(raw), _date(record.get(name))
+                if bound is None:
+                    raise _Error(400, f"{name}__{op}: {raw!r} is not an ISO 8601 date.")
+                if value is None or not {"gt": value > bound, "gte": value >= bound, "lt": value < bound,
+                                         "lte": value <= bound}[op]:
+                    return False
+        return True
+
+    @staticmethod
+    def _paging(params: dict, offset: str = "_skip", most: int = MAX_LIMIT) -> tuple[int, int]:
+        """``(offset, limit)`` from ``params`` (the event log's cursor is an offset as text here)."""
         try:
-            skip, limit = int(params.get("_skip") or 0), int(params.get("_limit") or MAX_LIMIT)
+            skip, limit = int(params.get(offset) or 0), int(params.get("_limit") or most)
         except ValueError:
-            raise _Error(400, "_skip and _limit must be integers.") from None
-        if limit > MAX_LIMIT:
+            raise _Error(400, f"{offset} and _limit must be integers.") from None
+        if limit > most:
             raise _Error(400, "The limit you set is larger than the maximum limit for this resource "
-                              f"(max_limit = {MAX_LIMIT}).")
+                              f"(max_limit = {most}).")
         return max(skip, 0), max(limit, 0)
 
     @staticmethod
@@ -204,17 +255,8 @@ class ReplayServer:
 
     @staticmethod
     def _matches(record: dict, params: dict) -> bool:
-        for name in ("date_created", "activity_at"):
-            for op in ("gt", "gte", "lt", "lte"):
-                raw = params.get(f"{name}__{op}")
-                if not raw:
-                    continue
-                bound, value = _date(raw), _date(record.get(name))
-                if bound is None:
-                    raise _Error(400, f"{name}__{op}: {raw!r} is not an ISO 8601 date.")
-                if value is None or not {"gt": value > bound, "gte": value >= bound, "lt": value < bound,
-                                         "lte": value <= bound}[op]:
-                    return False
+        if not ReplayServer._dates_match(record, params, ("date_created", "activity_at")):
+            return False
         for name in ("user_id", "lead_id", "contact_id", "organization_id"):
             wanted = [v for v in (params.get(name) or "").split(",") if v]
             if wanted and record.get(name) not in wanted:

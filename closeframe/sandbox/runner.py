@@ -58,12 +58,17 @@ class Sandbox:
         The rate-limit header shape of every answer (all were seen on real Close answers).
     rate_limit_body : {"error", "top-level", "empty"}, default "error"
         The body of a 429 from the limiter: ``error.rate_reset``, or the older top-level string ``rate_reset``.
-    autofill_marking : {"reason-and-text", "text-only", "reason-only", "ai-manual", "text-kept", "none"}
-        How an outcome filled in automatically is marked (Close's values are unknown). ``reason-and-text``
-        (default): ``outcome_reason`` "autodetected" (a person's pick: "user-selected") and an
-        ``outcome_autofill_reasoning`` text; ``text-only``: the text, ``outcome_reason`` null; ``reason-only``:
-        ``outcome_reason``, no text; ``ai-manual``: ``outcome_reason`` "ai"/"manual" and the text; ``text-kept``:
-        as the default, but a person's pick that replaced an automatic one keeps its text; ``none``: neither.
+    autofill_marking : {"reason-and-text", "text-kept", "text-only", "reason-only", "none"}
+        Which of Close's outcome autofill fields the answers carry (Close documents their values, not which an
+        organization sees). ``reason-and-text`` (default, the documented shape): ``outcome_reason``
+        ``user-selected``/``autofilled``/``voicemail-dropped``, and ``outcome_autofill_confidence``
+        (``low``/``medium``/``high``) with an ``outcome_autofill_reasoning`` text on autofilled outcomes;
+        ``text-kept``: as the default, but a person's pick that replaced an autofilled one keeps its confidence and
+        text; ``text-only``: no ``outcome_reason``, the confidence and text on autofilled outcomes; ``reason-only``:
+        ``outcome_reason`` alone; ``none``: none of the fields has a value.
+    call_outcome_reason : bool, default False
+        Calls carry the same three fields as meetings (voicemail drops as ``voicemail-dropped``). Off by default:
+        Close's documented call schema has none of them.
 
     Attributes
     ----------
@@ -92,7 +97,8 @@ class Sandbox:
                  max_skip: int = 250_000, keys_per_org: int = 1, port: int = 0, quirks: bool = True,
                  date_resolution: str = "millisecond", bursts: Any = None, filter_precision: str = "second",
                  filter_rounding: str = "bucket", rate_limit_headers: str = "combined",
-                 rate_limit_body: str = "error", autofill_marking: str = "reason-and-text"):
+                 rate_limit_body: str = "error", autofill_marking: str = "reason-and-text",
+                 call_outcome_reason: bool = False):
         if keys_per_org < 1:
             raise ValueError(f"keys_per_org must be at least 1, got {keys_per_org!r}")
         specs = resolve_org_specs(organizations, seed=seed, outcomes=outcomes, calls=calls, meetings=meetings,
@@ -104,6 +110,7 @@ class Sandbox:
         self.seed = seed
         self.store = Store(orgs, seed=seed)
         self.set_autofill_marking(autofill_marking)
+        self.set_call_outcome_reason(call_outcome_reason)
         self.faults = FaultPlan()
         self.stats = Stats()
         self.limiter = RateLimiter(rate_limit, org_rate_factor)
@@ -196,6 +203,15 @@ class Sandbox:
             for org in self.store.organizations:  # calls and meetings of an organization share one context
                 self.store.table(org["name"], "call").context.autofill_marking = marking
         self.autofill_marking = marking
+
+    def set_call_outcome_reason(self, on: bool) -> None:
+        """Whether calls carry the outcome autofill fields from now on (see ``call_outcome_reason``)."""
+        if not isinstance(on, bool):
+            raise ValueError(f"call_outcome_reason={on!r} is not one of True, False")
+        with self.store.lock:
+            for org in self.store.organizations:
+                self.store.table(org["name"], "call").context.call_outcome_reason = on
+        self.call_outcome_reason = on
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     @property

@@ -9,6 +9,10 @@ The payloads follow recorded real Close answers (see ``tests/fixtures/real``): d
 several activities at one instant (a dialer, a bulk import), the full call ``status`` enum, ``disposition`` null on
 some calls, no user on an inbound voicemail, ``cost`` as a string or null, ``date_answered``, phones, meetings with
 ``status`` null when created manually, several ``users``, and transcripts only when ``_fields`` asks for them.
+Meetings carry Close's documented ``outcome_reason`` (``autofilled``, ``user-selected``, ``voicemail-dropped``),
+``outcome_autofill_confidence`` and ``outcome_autofill_reasoning``; calls only behind ``call_outcome_reason`` (the
+documented call schema has none). Some calls were logged by another phone system: ``source`` "External",
+``call_method`` "external".
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from closeframe.sandbox.common import DAY_US as _DAY_US
 from closeframe.sandbox.common import NOW_US as _NOW_US
 from closeframe.sandbox.common import random_ids
 
-__all__ = ["AUTOFILL_MARKINGS", "ActivityTable", "CallTable", "DATE_RESOLUTIONS", "FILTER_PRECISIONS",
-           "FILTER_ROUNDINGS", "MeetingTable", "OrgContext", "coarsen_bounds"]
+__all__ = ["AUTOFILL_CONFIDENCES", "AUTOFILL_MARKINGS", "ActivityTable", "CALL_METHODS", "CallTable",
+           "DATE_RESOLUTIONS", "FILTER_PRECISIONS", "FILTER_ROUNDINGS", "MeetingTable", "OUTCOME_REASONS",
+           "OUTCOME_SOURCE_FIELDS", "OrgContext", "coarsen_bounds"]
 
 _S_US = 1_000_000
 
@@ -41,27 +46,40 @@ _DISPOSITION_WEIGHTS = [0.45, 0.2, 0.1, 0.12, 0.06, 0.02, 0.02, 0.03]
 CALL_STATUSES = ["created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"]
 # The status a finished call has for each disposition (index-aligned with DISPOSITIONS).
 _STATUS_OF_DISPOSITION = np.array([2, 4, 2, 2, 5, 6, 6, 3], dtype=np.int8)
-CALL_METHODS = ["regular", "power", "predictive"]
+#: Close's ``call_method`` values; ``external`` is a call logged by another phone system (``source`` "External",
+#: as in Close's documented call answer).
+CALL_METHODS = ["regular", "power", "predictive", "external"]
 CALL_SOURCES = ["Close.io", "External"]
-#: How an outcome came to be set ([I]: Close's ``conversation_type_reason`` has these two values).
-OUTCOME_REASONS = ["user-selected", "autodetected"]
-#: How Close marks an outcome filled in automatically ([I]: the field names are recorded, their values are not).
-#: Each value maps to ``(outcome_reason of a person's pick, outcome_reason of an automatic one, reasoning text on
-#: automatic ones, reasoning text kept on some of a person's picks that replaced an automatic one)``.
+_EXTERNAL_METHOD = CALL_METHODS.index("external")
+_EXTERNAL_SOURCE = CALL_SOURCES.index("External")
+#: Close's documented ``outcome_reason`` values (the meeting schema), indexed by the stored ``reason`` code:
+#: 0 a person picked the outcome, 1 Close's AI filled it in, 2 Close set it on a voicemail drop.
+OUTCOME_REASONS = ["user-selected", "autofilled", "voicemail-dropped"]
+_AUTOFILLED, _VOICEMAIL_DROPPED = 1, 2
+#: Close's documented ``outcome_autofill_confidence`` values.
+AUTOFILL_CONFIDENCES = ["low", "medium", "high"]
+#: Share of meeting outcomes whose ``outcome_reason`` is ``voicemail-dropped``: the meeting schema's enum allows it,
+#: how often Close sends it there is not documented ([I]); calls get it wherever a vm-dropped outcome was set.
+_MEETING_VOICEMAIL_SHARE = 0.03
+#: How answers mark who set an outcome. Close documents the values (meetings: ``outcome_reason``
+#: ``autofilled | user-selected | voicemail-dropped``, ``outcome_autofill_confidence`` ``low | medium | high`` and an
+#: ``outcome_autofill_reasoning`` text); which of the fields an organization's answers carry is not ([I]). Each value
+#: maps to ``(outcome_reason sent, confidence and reasoning sent on autofilled outcomes, a person's pick that
+#: replaced an autofilled one keeps that autofill's confidence and reasoning)``.
 AUTOFILL_MARKINGS = {
-    # outcome_reason "user-selected"/"autodetected" and a reasoning text on the automatic ones (the default).
-    "reason-and-text": ("user-selected", "autodetected", True, False),
-    # No outcome_reason at all: only the reasoning text tells an automatic outcome.
-    "text-only": (None, None, True, False),
-    # outcome_reason only, no reasoning text.
-    "reason-only": ("user-selected", "autodetected", False, False),
-    # outcome_reason "manual"/"ai" and a reasoning text on the automatic ones.
-    "ai-manual": ("manual", "ai", True, False),
-    # As the default, but a person who replaced the AI's pick leaves its reasoning text behind.
-    "text-kept": ("user-selected", "autodetected", True, True),
-    # Neither field has a value (an older Close, or autofill not enabled).
-    "none": (None, None, False, False),
+    # The documented shape (the default): every field, the confidence and reasoning only where Close autofilled.
+    "reason-and-text": (True, True, False),
+    # As the default, but a person who replaced the AI's pick leaves its confidence and reasoning behind.
+    "text-kept": (True, True, True),
+    # No outcome_reason (as on a call, whose documented schema has none): only confidence and reasoning tell.
+    "text-only": (False, True, False),
+    # outcome_reason only, the confidence and reasoning fields absent (an answer from before they existed).
+    "reason-only": (True, False, False),
+    # None of the fields has a value (autofill not enabled, or an older Close).
+    "none": (False, False, False),
 }
+#: The fields of Close's outcome autofill, in the order the answers carry them.
+OUTCOME_SOURCE_FIELDS = ("outcome_reason", "outcome_autofill_confidence", "outcome_autofill_reasoning")
 _AUTOFILL_REASONINGS = [
     "The contact agreed to a product demo next week and a calendar invite was sent during the call.",
     "The prospect said they have no budget this year and asked not to be contacted again before Q3.",
@@ -157,6 +175,8 @@ class OrgContext:
     contact_ids: np.ndarray
     codes: list = field(default_factory=list)
     autofill_marking: str = "reason-and-text"
+    #: Calls carry the outcome autofill fields too (off: the documented call schema has none of them).
+    call_outcome_reason: bool = False
     _code_of: dict = field(default_factory=dict)
     _lead_of: dict | None = None
     _contact_of: dict | None = None
@@ -404,20 +424,26 @@ class ActivityTable:
         code = int(self.cols["outcome"][i])
         return None if code < 0 else self.context.codes[code]
 
-    def _outcome_lists(self, values: dict[str, np.ndarray]) -> tuple[list, list, list]:
-        """``outcome_id``, ``outcome_reason`` and ``outcome_autofill_reasoning`` of a page's rows."""
+    def _outcome_lists(self, values: dict[str, np.ndarray]) -> tuple[list, list]:
+        """``outcome_id`` of a page's rows, and their :data:`OUTCOME_SOURCE_FIELDS` as one dict per row."""
         codes = self.context.codes
         outcome = [None if c < 0 else codes[c] for c in values["outcome"].tolist()]
-        reasons = values["reason"].tolist()
-        manual, automatic, text, kept = AUTOFILL_MARKINGS[self.context.autofill_marking]
-        reason = [None if r < 0 else (automatic if r == 1 else manual) for r in reasons]
-        # The reasoning text is picked by the record's date, so it stays the same wherever the row moves; so is
-        # whether a person's pick replaced an automatic one (every third by date) under "text-kept".
-        pick = (values["dc"] // 1000 % len(_AUTOFILL_REASONINGS)).tolist()
-        replaced = (values["dc"] // 1000 % 3 == 0).tolist()
-        reasoning = [_AUTOFILL_REASONINGS[p] if text and (r == 1 or (kept and r == 0 and again)) else None
-                     for r, p, again in zip(reasons, pick, replaced)]
-        return outcome, reason, reasoning
+        send_reason, send_text, kept = AUTOFILL_MARKINGS[self.context.autofill_marking]
+        # The reasoning text, the confidence and whether a person's pick replaced an autofilled one (a third) are
+        # picked by characters of the record's random id, so they stay the same wherever the row moves (dates
+        # would not do: calendar meetings all start on the minute).
+        chars = values["id"].view(np.uint8).reshape(-1, values["id"].dtype.itemsize)[:, :3].astype(np.int64)
+        pick = (chars[:, 0] % len(_AUTOFILL_REASONINGS)).tolist()
+        level = chars[:, 1] % 10
+        confidence = np.select([level < 2, level < 5], [0, 1], 2).tolist()  # 20% low, 30% medium, 50% high
+        replaced = (chars[:, 2] % 3 == 0).tolist()
+        fields = []
+        for r, p, c, again in zip(values["reason"].tolist(), pick, confidence, replaced):
+            texts = send_text and (r == _AUTOFILLED or (kept and r == 0 and again))
+            fields.append({"outcome_reason": OUTCOME_REASONS[r] if send_reason and r >= 0 else None,
+                           "outcome_autofill_confidence": AUTOFILL_CONFIDENCES[c] if texts else None,
+                           "outcome_autofill_reasoning": _AUTOFILL_REASONINGS[p] if texts else None})
+        return outcome, fields
 
     @staticmethod
     def _sorted(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -440,10 +466,15 @@ class ActivityTable:
         return codes
 
     @staticmethod
-    def _reasons(rng, outcome: np.ndarray) -> np.ndarray:
-        # About a fifth of the outcomes were filled in automatically (Close's AI), the rest chosen by a person.
-        reason = np.where(outcome >= 0, (rng.random(outcome.size) < 0.2).astype(np.int8), -1).astype(np.int8)
-        return reason
+    def _reasons(rng, outcome: np.ndarray, voicemail_share: float = 0.0) -> np.ndarray:
+        """Stored ``reason`` codes (:data:`OUTCOME_REASONS`, ``-1`` without an outcome).
+
+        About a fifth of the outcomes were filled in automatically (Close's AI), ``voicemail_share`` were set by a
+        voicemail drop, the rest chosen by a person.
+        """
+        u = rng.random(outcome.size)
+        reason = np.where(u < 0.2, _AUTOFILLED, np.where(u < 0.2 + voicemail_share, _VOICEMAIL_DROPPED, 0))
+        return np.where(outcome >= 0, reason, -1).astype(np.int8)
 
 
 class CallTable(ActivityTable):
@@ -488,6 +519,7 @@ class CallTable(ActivityTable):
         custom = [o for o in live_outcomes if o not in vm_outcomes]
         outcome = cls._outcome_codes(rng, context, n, custom, deleted_outcomes, 0.5)
         vm = [o for o in live_outcomes if o in vm_outcomes]
+        vm_rows = np.zeros(0, dtype=np.int64)
         if vm:
             vm_rows = np.flatnonzero(vm_left & ~inbound & (outcome >= 0) & (rng.random(n) < 0.7))
             vm_codes = np.array([context.code(o) for o in vm], dtype=np.int32)
@@ -497,8 +529,18 @@ class CallTable(ActivityTable):
         du = np.minimum(du, np.maximum(dc, _NOW_US))
         if resolution_us > 1:
             du -= du % resolution_us
+        ids = random_ids(rng, n, 43)
+        method = rng.choice(3, n, p=[0.7, 0.2, 0.1]).astype(np.int8)
+        # About a tenth were logged by another phone system ("External", call_method "external", no Close cost);
+        # a voicemail drop is Close's own dialer, so those calls stay Close's.
+        external = rng.random(n) < 0.1
+        external[vm_rows] = False
+        method[external] = _EXTERNAL_METHOD
+        cost[external] = -1
+        reason = cls._reasons(rng, outcome)
+        reason[vm_rows] = _VOICEMAIL_DROPPED  # Close sets a vm-dropped outcome itself when a voicemail is dropped
         columns = {
-            "id": random_ids(rng, n, 43),
+            "id": ids,
             "dc": dc,
             "du": np.maximum(du, dc).astype(np.int64),
             "dur": duration,
@@ -508,10 +550,10 @@ class CallTable(ActivityTable):
             "direction": (~inbound).astype(np.int8),
             "status": status.astype(np.int8),
             "disposition": disposition,
-            "method": rng.choice(3, n, p=[0.7, 0.2, 0.1]).astype(np.int8),
-            "source": (rng.random(n) < 0.1).astype(np.int8),
+            "method": method,
+            "source": np.where(external, _EXTERNAL_SOURCE, 0).astype(np.int8),
             "outcome": outcome,
-            "reason": cls._reasons(rng, outcome),
+            "reason": reason,
             "cost": cost,
             "ring": ring,
             "vm": voicemail,
@@ -529,7 +571,8 @@ class CallTable(ActivityTable):
         ring = v["ring"]
         answered = [None if r < 0 else x for r, x in
                     zip(ring.tolist(), _iso_many(v["dc"] + np.maximum(ring, 0).astype(np.int64) * 1_000))]
-        outcome, reason, reasoning = self._outcome_lists(v)
+        outcome, sources = self._outcome_lists(v)
+        with_sources = c.call_outcome_reason
         records = []
         for k, (user_index, direction, disposition, cost, lead_index, contact) in enumerate(zip(
                 v["user"].tolist(), v["direction"].tolist(), v["disposition"].tolist(), v["cost"].tolist(),
@@ -563,8 +606,7 @@ class CallTable(ActivityTable):
                 "local_phone": None if user is None else _phone(6, user_index),
                 "remote_phone": remote,
                 "outcome_id": outcome[k],
-                "outcome_reason": reason[k],
-                "outcome_autofill_reasoning": reasoning[k],
+                **(sources[k] if with_sources else {}),
             })
         return records
 
@@ -631,7 +673,7 @@ class MeetingTable(ActivityTable):
             "source": manual.astype(np.int8),
             "title": rng.integers(0, len(MEETING_TITLES), n).astype(np.int16),
             "outcome": outcome,
-            "reason": cls._reasons(rng, outcome),
+            "reason": cls._reasons(rng, outcome, _MEETING_VOICEMAIL_SHARE),
             "call": attached,
         }
         return cls(context, cls._sorted(columns))
@@ -643,7 +685,7 @@ class MeetingTable(ActivityTable):
         contacts = _ids("cont_", ctx.contact_ids[v["contact"]])
         starts, updated = _iso_many(v["dc"]), _iso_many(v["du"])
         ends = _iso_many(v["dc"] + v["dur"].astype(np.int64) * _S_US)
-        outcome, reason, reasoning = self._outcome_lists(v)
+        outcome, sources = self._outcome_lists(v)
         records = []
         for k, (user_index, co_index, status_code, contact, lead, actual, call, source) in enumerate(zip(
                 v["user"].tolist(), v["co"].tolist(), v["status"].tolist(), v["contact"].tolist(),
@@ -690,8 +732,7 @@ class MeetingTable(ActivityTable):
                 "integrations": [],
                 "is_recurring": False,
                 "outcome_id": outcome[k],
-                "outcome_reason": reason[k],
-                "outcome_autofill_reasoning": reasoning[k],
+                **sources[k],
             })
         return records
 

@@ -14,7 +14,8 @@ import requests
 import closeframe as cf
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.sandbox.common import NOW_US, parse_us
-from closeframe.sandbox.tables import CALL_METHODS, CALL_STATUSES, MEETING_STATUSES, coarsen_bounds
+from closeframe.sandbox.tables import (CALL_METHODS, CALL_STATUSES, MEETING_STATUSES, OUTCOME_REASONS,
+                                      OUTCOME_SOURCE_FIELDS, coarsen_bounds)
 
 REAL = Path(__file__).parents[1] / "fixtures" / "real"
 
@@ -42,7 +43,7 @@ def test_call_values_follow_close(real_like):
     calls = _all(real_like, "calls")
     assert {c["status"] for c in calls} <= set(CALL_STATUSES) and {"completed", "no-answer"} <= {
         c["status"] for c in calls}
-    assert {c["call_method"] for c in calls} == set(CALL_METHODS) == {"regular", "power", "predictive"}
+    assert {c["call_method"] for c in calls} == set(CALL_METHODS) == {"regular", "power", "predictive", "external"}
     assert any(c["disposition"] is None for c in calls)
     inbound_vm = [c for c in calls if c["direction"] == "inbound" and c["disposition"] == "vm-left"]
     assert inbound_vm and all(c["user_id"] is None and c["user_name"] is None for c in inbound_vm)
@@ -87,10 +88,13 @@ def test_meeting_values_follow_close(real_like):
     assert attached and set(attached) <= call_ids
     assert any(m["actual_duration"] is not None for m in meetings) and any(
         m["actual_duration"] is None for m in meetings)
-    assert all("contact_id" in m and "outcome_reason" in m and "outcome_autofill_reasoning" in m for m in meetings)
-    auto = [m for m in meetings if m["outcome_reason"] == "autodetected"]
-    assert auto and all(m["outcome_autofill_reasoning"] for m in auto)
-    assert all(m["outcome_autofill_reasoning"] is None for m in meetings if m["outcome_reason"] != "autodetected")
+    assert all("contact_id" in m and set(OUTCOME_SOURCE_FIELDS) <= set(m) for m in meetings)
+    # Close's documented outcome_reason values; confidence and reasoning exactly on the autofilled ones.
+    assert {m["outcome_reason"] for m in meetings if m["outcome_id"]} == set(OUTCOME_REASONS)
+    auto = [m for m in meetings if m["outcome_reason"] == "autofilled"]
+    assert auto and all(m["outcome_autofill_reasoning"] and m["outcome_autofill_confidence"] for m in auto)
+    assert all(m["outcome_autofill_reasoning"] is None and m["outcome_autofill_confidence"] is None
+               for m in meetings if m["outcome_reason"] != "autofilled")
 
 
 def test_comma_separated_filters_and_id_in(real_like):
@@ -150,8 +154,9 @@ def test_loaded_frames_type_the_real_fields(real_like):
     assert calls["cost"].dtype == "float64" and calls["cost"].max() >= 1 and calls["cost"].isna().any()
     assert calls["user_id"].isna().any() and calls["disposition"].isna().any()
     assert str(calls["voicemail_duration"].dtype) == "Int64"
-    assert set(calls["outcome_reason"].cat.categories) == {"autodetected", "user-selected"}
+    assert calls["outcome_reason"].isna().all()  # the documented call schema has no outcome_reason
     meetings = cf.load_meetings(sb.api_keys, base_url=sb.base_url, progress=False)
+    assert set(meetings["outcome_reason"].cat.categories) == set(OUTCOME_REASONS)
     assert meetings["status"].isna().any() and set(meetings["source"].cat.categories) == {"calendar", "manual"}
     assert meetings["users"].map(len).max() > 1
     assert str(meetings["actual_duration"].dtype) == "Int64"

@@ -1,9 +1,12 @@
-"""Outcomes filled in automatically are told apart from people's picks however Close marks them.
+"""Outcomes set by Close (autofilled, voicemail drops) are told apart from people's picks however Close marks them.
 
-Close's field names are recorded (``outcome_reason``, ``outcome_autofill_reasoning``) but not their values ([I]),
-so the sandbox's ``autofill_marking`` knob plays each possibility and the client must be right under every one.
-Over HTTP; the expectation comes from the sandbox's storage (which rows it generated as automatic), not from the
-rendered fields the client reads.
+Close documents the values (``outcome_reason`` ``autofilled | user-selected | voicemail-dropped``,
+``outcome_autofill_confidence``, ``outcome_autofill_reasoning``) but not which of the fields an organization's answers
+carry, so the sandbox's ``autofill_marking`` knob plays each plausible shape (and ``call_outcome_reason`` adds them to
+calls) and the client must be right under every one. The definition: set by Close when ``outcome_reason`` is
+``autofilled`` or ``voicemail-dropped``; without a reason, when a confidence or reasoning is present; a person's
+``user-selected`` wins over leftovers. Over HTTP; the expectation comes from the sandbox's storage (which rows it
+generated as set by Close) and what the marking lets a client see, not from the rendered fields the client reads.
 """
 
 from __future__ import annotations
@@ -14,30 +17,40 @@ import pandas as pd
 import pytest
 
 import closeframe as cf
-from closeframe.sandbox.tables import AUTOFILL_MARKINGS
+from closeframe.sandbox.tables import AUTOFILL_MARKINGS, OUTCOME_REASONS
+
+_BY_CLOSE = {OUTCOME_REASONS.index("autofilled"), OUTCOME_REASONS.index("voicemail-dropped")}
+_AUTOFILLED = {OUTCOME_REASONS.index("autofilled")}
+#: What a client can see as set by Close under each marking (stored reason codes): without outcome_reason a voicemail
+#: drop carries no mark at all.
+_VISIBLE = {"reason-and-text": _BY_CLOSE, "text-kept": _BY_CLOSE, "reason-only": _BY_CLOSE,
+            "text-only": _AUTOFILLED, "none": set()}
+#: Markings where voicemail-dropped is sent: the client before the usage branch counts it as a person's pick.
+_DROPS_MISSED = pytest.mark.xfail(strict=True, reason="autofill definition lands with the usage branch")
 
 
 @pytest.fixture(scope="module")
 def sandbox_with_outcomes():
     from closeframe.sandbox import serve
 
-    with serve(seed=31, organizations=1, calls=600, meetings=150, rate_limit=None) as sb:
+    with serve(seed=31, organizations=1, calls=600, meetings=150, rate_limit=None, call_outcome_reason=True) as sb:
         yield sb
 
 
-def _automatic_by_outcome(sb) -> Counter:
-    """Outcome id -> how many activities the sandbox generated with an automatic outcome (storage truth)."""
+def _set_by_close(sb, codes: set) -> Counter:
+    """Outcome id -> how many activities the sandbox stored with an outcome set by Close (reason in ``codes``)."""
     name = next(iter(sb.api_keys))
     counts = Counter()
     for kind in ("call", "meeting"):
         table = sb.store.table(name, kind)
         for code, reason in zip(table.cols["outcome"].tolist(), table.cols["reason"].tolist()):
-            if code >= 0 and reason == 1:
+            if code >= 0 and reason in codes:
                 counts[table.context.codes[code]] += 1
     return counts
 
 
-@pytest.mark.parametrize("marking", list(AUTOFILL_MARKINGS))
+@pytest.mark.parametrize("marking", [pytest.param(m, marks=_DROPS_MISSED) if _VISIBLE[m] == _BY_CLOSE else m
+                                     for m in AUTOFILL_MARKINGS])
 def test_autofilled_counts_are_right_under_every_marking(sandbox_with_outcomes, marking):
     sb = sandbox_with_outcomes
     sb.set_autofill_marking(marking)
@@ -46,18 +59,37 @@ def test_autofilled_counts_are_right_under_every_marking(sandbox_with_outcomes, 
     calls = cf.load_calls(sb.api_keys, **options)
     meetings = cf.load_meetings(sb.api_keys, **options)
     usage = cf.outcome_usage(outcomes, calls, meetings)
-    expected = _automatic_by_outcome(sb)
-    if marking == "none":  # nothing tells automatic from manual: no column rather than a wrong zero
+    expected = _set_by_close(sb, _VISIBLE[marking])
+    if marking == "none":  # nothing tells Close's outcomes from people's: no column rather than a wrong zero
         assert "autofilled" not in usage.columns
         assert cf.usage_events(outcomes, calls, meetings)["autofilled"].isna().all()
         return
     assert sum(expected.values()) > 10
-    got = {i: int(a) for i, a in zip(usage["outcome_id"], usage["autofilled"]) if pd.notna(i) and a}
-    assert got == dict(expected)
-    assert (usage["autofilled"] <= usage["total"]).all()
-    if marking == "text-kept":  # people's picks that kept the replaced automatic pick's text: not automatic
+    if marking == "text-kept":  # people's picks that kept the replaced autofill's text: not set by Close
         kept = calls["outcome_autofill_reasoning"].notna() & (calls["outcome_reason"] == "user-selected")
         assert kept.any()
+    got = {i: int(a) for i, a in zip(usage["outcome_id"], usage["autofilled"]) if pd.notna(i) and a}
+    assert (usage["autofilled"] <= usage["total"]).all()
+    assert got == dict(expected)
+
+
+@_DROPS_MISSED
+def test_calls_without_the_fields_count_only_meetings(fresh_sandbox):
+    """The documented call schema has no outcome fields: only meetings can say who set their outcome."""
+    sb = fresh_sandbox(seed=32, organizations=1, calls=300, meetings=400)
+    options = dict(base_url=sb.base_url, progress=False)
+    frames = cf.load_outcomes(sb.api_keys, **options), cf.load_calls(sb.api_keys, **options), cf.load_meetings(
+        sb.api_keys, **options)
+    name = next(iter(sb.api_keys))
+    table = sb.store.table(name, "meeting")
+    expected = Counter(table.context.codes[code] for code, reason in
+                       zip(table.cols["outcome"].tolist(), table.cols["reason"].tolist())
+                       if code >= 0 and reason in _BY_CLOSE)
+    assert OUTCOME_REASONS.index("voicemail-dropped") in table.cols["reason"].tolist()
+    events = cf.usage_events(*frames)
+    assert events.loc[events["activity"] == "call", "autofilled"].isna().all()
+    got = events[events["autofilled"].fillna(False).astype(bool)]
+    assert sorted(got["outcome_id"]) == sorted(expected.elements())
 
 
 def test_unknown_marking_is_refused_with_the_valid_ones():
