@@ -21,6 +21,7 @@ from closeframe.export import export
 from closeframe.shape.frames import outcomes_frame
 from closeframe.load.history import OutcomeHistoryWarning, outcome_catalogue, outcome_changes
 from closeframe.load.outcomes import DuplicateOrganizationWarning, PartialLoadWarning, load_outcomes
+from closeframe.store.eventlog import ClockSkewWarning
 from closeframe.store.refresh import EventRefreshWarning
 from closeframe.usage.tables import (
     compare_outcomes,
@@ -34,6 +35,7 @@ from closeframe.usage.tables import (
 
 __all__ = [
     "AuthenticationError",
+    "ClockSkewWarning",
     "CloseAPIError",
     "CloseClient",
     "CloseError",

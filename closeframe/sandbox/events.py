@@ -43,7 +43,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from closeframe.sandbox.common import DAY_US, format_us, parse_us, random_id, random_ids
+from closeframe.sandbox.common import DAY_US, NOW_US, format_us, parse_us, random_id, random_ids
 
 __all__ = ["CALL_ACTIONS", "EVENT_ACCESS", "EVENT_DATE_FORMATS", "EVENT_PAGE_LIMIT", "REFUSAL_STATUSES", "RETENTION_US",
            "SUPPORTED_FILTERS", "EventFilterError", "EventLog"]
@@ -322,7 +322,7 @@ def seed_outcome_history(log: EventLog, org: dict) -> None:
     def make() -> list[dict]:
         if not log.outcome_events:
             return []
-        now = log._clock()
+        now = NOW_US  # as seeded, whenever the log is first read
         made = []
         for record in org["outcomes"]:
             created = parse_us(record["date_created"]) if isinstance(record.get("date_created"), str) else None
@@ -354,8 +354,6 @@ def seed_activity_history(log: EventLog, org: dict, lock) -> None:
     outcome was set later in that span, an ``updated`` event; upcoming meetings their ``created`` event when they
     were synced, and meetings whose outcome was set in that span an ``updated`` event.
     """
-    from closeframe.sandbox.common import NOW_US
-
     def make() -> list[dict]:
         low = NOW_US - RETENTION_US
         made = []

@@ -330,8 +330,9 @@ class Store:
     def _logged(self, table: tables.ActivityTable, i: int, before: dict | None) -> dict:
         """Row ``i`` rendered, its change recorded in the event log (``before=None``: it was created)."""
         after = table.render(i)
-        self.events.record(table.context.org_id, f"activity.{table.kind}", after["id"], _action(table.kind, before, after),
-                           data=after, previous_data=before, lead_id=after.get("lead_id"))
+        self.events.record(table.context.org_id, f"activity.{table.kind}", after["id"],
+                           _action(table.kind, before, after), data=after, previous_data=before,
+                           lead_id=after.get("lead_id"))
         return after
 
     def add_call(self, org_name: str, **fields: Any) -> dict:

@@ -8,10 +8,10 @@ What the log cannot tell, and how this copes:
 - The event's own dates have no UTC offset (``2019-01-15T12:48:23.395000``): they are UTC (:func:`event_time`).
 - Whether the key may read the log: any refusal (400, 402, 403, 404, another 4xx but 401 and 429) means "no log"
   (:func:`log_refused`); the caller falls back to its re-scan.
-- The refetch (``id__in``, 100 ids a request) follows ``has_more`` (a server may page at 50) and asks again for each
-  id it did not get (a server may honour only the first id). An id still missing counts as deleted only when the log
-  says so or ``GET /activity/<kind>/<id>/`` answers 404; one that is there but no longer matches the load's
-  filters leaves the load's rows as well, without being called deleted.
+- The refetch (``id__in``, 100 ids a request) follows ``has_more`` (a server may page at 50) and asks again, together,
+  for the ids it did not get until a pass returns none of them (a server may honour only the first id). An id still
+  missing is out of the load's filters if Close lists it without them; else it counts as deleted only when the log
+  says so or ``GET /activity/<kind>/<id>/`` answers 404. Both leave the load's rows; only deletions are counted so.
 - "Now": :func:`sync_time` never trusts our clock. It takes the ``Date`` of Close's answers, and without one the
   newest ``date_updated`` the log showed (minus :data:`MARGIN`); a ``Date`` behind the dates Close stamps, or a
   change stamped in our clock's future, is a skew, warned with :class:`ClockSkewWarning`.
@@ -41,6 +41,10 @@ OVERLAP = pd.Timedelta(minutes=5)
 #: Taken off the newest ``date_updated`` seen when Close sends no ``Date``: changes stamped in the same instant by
 #: another of its servers, a little behind, are still read next time.
 MARGIN = pd.Timedelta(minutes=1)
+#: A ``Date`` less than this ahead of the newest stamp may run ahead of Close's stamps: the stamp bounds the sync.
+#: Further ahead, the log has been quiet and the ``Date`` is used (a ``Date`` ahead of the stamps by more than this
+#: in a quiet organization is not seen).
+STAMP_WINDOW = pd.Timedelta(hours=1)
 #: A ``Date`` (whole seconds) this far behind a change's stamp is a skew, not rounding.
 SKEW_TOLERANCE = pd.Timedelta(seconds=2)
 #: Ids per ``id__in`` refetch (one page of Close's maximum ``_limit``).
@@ -72,7 +76,7 @@ class ChangeSet:
     left : set
         Ids that still exist but no longer match the load's filters: dropped from its rows, not deleted.
     newest : pandas.Timestamp or None
-        The newest event ``date_updated`` read (UTC).
+        The newest event ``date_updated`` of any kind, read before the changes (UTC): what :func:`sync_time` takes.
     requests : int
         Requests made.
     complete : bool
@@ -166,7 +170,7 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
     client : CloseClient
         Its ``Date`` headers so far.
     newest : Timestamp or None
-        The newest event ``date_updated`` the log showed (read completely since ``last``).
+        The newest event ``date_updated`` the log showed before this sync read its changes.
     last : Timestamp, optional
         The previous sync's time (still a lower bound when nothing newer was seen).
     at : Timestamp, optional
@@ -175,9 +179,10 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
     Returns
     -------
     Timestamp or None
-        The earlier of the ``Date``-based time and the newest stamp seen (``max(last, newest - MARGIN)``): both are
-        Close's, and a ``Date`` running ahead of Close's stamps must not skip changes. Our clock is never used.
-        ``None`` when neither is known (nothing vouches for this sync: the next load re-scans).
+        The ``Date``-based time, or the newest stamp seen (``max(last, newest - MARGIN)``) when that is earlier and
+        within :data:`STAMP_WINDOW` of it: both are Close's, and a ``Date`` running ahead of Close's stamps must not
+        skip changes. Without a ``Date``, the stamp. Our clock is never used. ``None`` when neither is known
+        (nothing vouches for this sync: the next load re-scans).
     """
     dated = at if at is not None else server_time(client)
     stamped = max([t for t in (last, None if newest is None else newest - MARGIN) if t is not None], default=None)
@@ -189,6 +194,10 @@ def sync_time(client: CloseClient, newest: pd.Timestamp | None, last: pd.Timesta
         warnings.warn(f"Close ({client.label}) stamped a change "
                       f"{_span(newest - pd.Timestamp.now(tz='UTC'))} after this computer's clock; without a Date "
                       "header the sync's time comes from Close's own dates.", ClockSkewWarning, stacklevel=3)
+    if dated is not None and (stamped is None or dated - stamped > STAMP_WINDOW):
+        # The log has been quiet for a while: the Date is all there is (taking the old stamp would make the next
+        # sync look older than the log's retention).
+        return dated
     return min([t for t in (dated, stamped) if t is not None], default=None)
 
 
@@ -225,6 +234,10 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
         As the client raises them; :func:`log_refused` tells a refusal of the log from a failure.
     """
     before = client.requests_sent
+    # The newest event of any kind, read before the changes: a stamp of Close's clock this sync can vouch for even
+    # when nothing of this kind changed. A stamp read with the changes cannot: a change made while the streams are
+    # read could be newer than one stream's read and older than another's newest event.
+    newest = newest_event(read_events(client, {}, page_size=1, pages=1))
     actions = ACTIONS[kind]
     # The actions are read at once (each its own cursor chain): one round trip instead of five.
     with ThreadPoolExecutor(max_workers=len(actions), thread_name_prefix="closeframe-events") as pool:
@@ -232,7 +245,7 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
             "object_type": f"activity.{kind}", "action": a, "date_updated__gte": since.isoformat()})), action)
             for action in actions]
         events = [event for read in reads for event in read.result()]
-    changes = ChangeSet(newest=newest_event(events))
+    changes = ChangeSet(newest=newest)
     changes.deleted = {e.get("object_id") for e in events if e.get("action") == "deleted"} - {None}
     changed = set()
     for event in events:
@@ -246,38 +259,53 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
             continue
         changed.add(object_id)  # any other action (updated, answered, completed, one Close adds later) is a change
     query = list_query(params, fields, also=("date_created",))
-    fresh = _refetch(client, path, query, sorted(changed))
+    fresh, partial = _refetch(client, path, query, sorted(changed))
     if fresh is None:
         changes.complete, changes.requests = False, client.requests_sent - before
         return changes
+    # Not returned: deleted, out of the load's filters, or lost by the server. Only Close can say which: ids it
+    # still lists without the load's filters exist; the others are deleted only if a direct GET answers 404.
+    listed, partial_listing = _refetch(client, path, {"_fields": "id"}, sorted(changed - set(fresh)))
+    listed = listed or {}
+    if partial or partial_listing:
+        # The server answered only part of an id__in list: an id it left out may match the load's filters after all.
+        for object_id in sorted(set(listed) - set(fresh)):
+            fresh.update(_by_ids(client, path, query, [object_id]) or {})
+    for object_id in sorted(changed - set(fresh) - set(listed)):
+        if not _exists(client, path, object_id):
+            changes.deleted.add(object_id)
+        else:  # there, yet not listed by id__in: a server that lost it; asked alone, with the load's filters
+            fresh.update(_by_ids(client, path, query, [object_id]) or {})
     changes.fresh = fresh
-    for missing in sorted(changed - set(fresh)):
-        # Not returned by id__in: deleted, out of the load's filters, or a server that lost it. Only Close can say.
-        if _exists(client, path, missing):
-            changes.left.add(missing)
-        else:
-            changes.deleted.add(missing)
+    changes.left = changed - set(fresh) - changes.deleted
     changes.requests = client.requests_sent - before
     return changes
 
 
-def _refetch(client: CloseClient, path: str, query: Mapping[str, Any], ids: list[str]) -> dict[str, dict] | None:
-    """The records of ``ids`` by ``id__in`` (following ``has_more``, then one id at a time for those missing);
-    ``None`` if the server answers ids it was not asked for."""
+def _refetch(client: CloseClient, path: str, query: Mapping[str, Any], ids: list[str]
+             ) -> tuple[dict[str, dict] | None, bool]:
+    """The records of ``ids`` by ``id__in``, 100 a request, following ``has_more``, and whether the server answered
+    only part of a list; ``(None, False)`` if it answers ids it was not asked for.
+
+    The ids not returned are asked for again, together, until a pass returns none of them: one request more per
+    100 missing ids from a server that honours ``id__in``; from one that reads only part of the list, every id
+    that matches in the end, and ``True`` (a later pass found what an earlier one left out).
+    """
     fresh: dict[str, dict] = {}
-    for start in range(0, len(ids), ID_BATCH):
-        batch = ids[start:start + ID_BATCH]
-        got = _by_ids(client, path, query, batch)
-        if got is None:
-            return None
-        fresh.update(got)
-    # A server that honours only some ids of id__in: ask for each missing one alone before believing it gone.
-    for missing in [i for i in ids if i not in fresh]:
-        got = _by_ids(client, path, query, [missing])
-        if got is None:
-            return None
-        fresh.update(got)
-    return fresh
+    pending, passes, partial = list(ids), 0, False
+    while pending:
+        found = 0
+        for start in range(0, len(pending), ID_BATCH):
+            got = _by_ids(client, path, query, pending[start:start + ID_BATCH])
+            if got is None:
+                return None, False
+            fresh.update(got)
+            found += len(got)
+        if not found:
+            break
+        partial, passes = partial or passes > 0, passes + 1
+        pending = [i for i in pending if i not in fresh]
+    return fresh, partial
 
 
 def _by_ids(client: CloseClient, path: str, query: Mapping[str, Any], batch: list[str]) -> dict[str, dict] | None:

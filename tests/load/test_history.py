@@ -113,7 +113,8 @@ def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_p
     row = usage.loc[target["id"]]
     expected = sum(1 for r in sb.store.calls(name) + sb.store.meetings(name) if r["outcome_id"] == target["id"])
     assert (row["outcome_name"], row["outcome_type"], row["total"]) == (target["name"], target["type"], expected)
-    assert row["deleted"] and row["deleted_at"] == T(sb.store.events.events(sb.store.org_id(name))[0]["date_updated"], tz="UTC")
+    logged = sb.store.events.events(sb.store.org_id(name))[0]["date_updated"]
+    assert row["deleted"] and row["deleted_at"] == T(logged, tz="UTC")  # the log's dates are UTC without an offset
     # The seeded outcome deleted before the log's retention: the log cannot tell its name.
     unnamed = [i for i in sb.store.deleted_outcome_ids(name) if usage.loc[i, "deleted"] and
                pd.isna(usage.loc[i, "outcome_name"])] if set(sb.store.deleted_outcome_ids(name)) <= set(usage.index) \

@@ -12,8 +12,10 @@ import requests
 from pandas.testing import assert_frame_equal
 
 import closeframe as cf
-from closeframe.store.eventlog import ClockSkewWarning, EventRefreshWarning, event_time, log_refused
+from closeframe.store.eventlog import event_time, log_refused, read_changes
 from tests.store.test_refresh import _change_everything, _expected_from_store
+
+ClockSkewWarning, EventRefreshWarning = cf.ClockSkewWarning, cf.EventRefreshWarning
 
 
 def _first(sb):
@@ -159,3 +161,27 @@ def test_a_lone_surrogate_in_an_answer_loads(fresh_sandbox, tmp_path, path, load
     assert len(mended) == 1 and mended[0].endswith("half an emoji \ufffd")
     if load != "load_outcomes":  # the cache kept it too
         assert_frame_equal(getattr(cf, load)(key, **kwargs), frame)
+
+
+@pytest.mark.parametrize("id_in", ["all", "first"])
+def test_the_change_set_tells_deleted_from_out_of_scope(fresh_sandbox, id_in):
+    sb = fresh_sandbox(seed=38, organizations=1, calls=1500, meetings=0)
+    name, key = _first(sb)
+    user = sb.store.users(name)[0]["id"]
+    calls = sb.store.calls(name)[300:]
+    mine = [c for c in calls if c["user_id"] == user][:4]
+    other = [c for c in calls if c["user_id"] not in (user, None)][:3]
+    sb.store.advance_clock(3600)
+    since = pd.Timestamp(sb.store.clock_us(), unit="us", tz="UTC")  # after every seeded event
+    for call in mine + other:
+        sb.store.set_call_outcome(name, call["id"], None)
+    sb.store.delete_activity(name, "call", mine[0]["id"])  # logged
+    with sb.store.lock:  # gone without an event: only a direct GET's 404 can say so
+        table = sb.store.table(name, "call")
+        table.delete(table.find(mine[1]["id"]))
+    sb.id_in = id_in
+    client = cf.CloseClient(key, base_url=sb.base_url)
+    changes = read_changes(client, "call", "activity/call/", {"user_id": user}, None, since)
+    assert changes.complete and set(changes.fresh) == {c["id"] for c in mine[2:]}
+    assert changes.deleted == {mine[0]["id"], mine[1]["id"]}
+    assert changes.left == {c["id"] for c in other} and changes.gone == changes.deleted | changes.left
