@@ -20,7 +20,7 @@ Usage::
 
     python bench/store.py                          # 300,000 and 1,000,000 calls
     python bench/store.py --sizes 50000            # quick
-    python bench/store.py --sizes 300000 --baseline main~20
+    python bench/store.py --sizes 30000 --baseline main      # the old cache too (slow: a real fill)
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict
 
 
 def _run(step: str, key: str, base_url: str, cache: Path, parquet: Path, code_root: Path) -> dict:
+    """Run one step in a new process on the code under ``code_root``; its figures."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
     env["PYTHONPATH"] = str(code_root)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", step, key, base_url,
@@ -119,60 +120,46 @@ def _run(step: str, key: str, base_url: str, cache: Path, parquet: Path, code_ro
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _baseline_tree(ref: str, where: Path) -> Path:
-    tree = where / "baseline"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
-                   capture_output=True)
-    return tree
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="300000,1000000", help="comma-separated call counts")
-    parser.add_argument("--baseline", default=None, help="a git ref whose cache to time as well")
     parser.add_argument("--worker", nargs=5, metavar=("STEP", "KEY", "URL", "CACHE", "PARQUET"),
                         help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(*args.worker)))
+    if "--worker" in sys.argv:
+        print(json.dumps(worker(*parser.parse_args().worker)))
         return
+    from _baseline import add_baseline_argument, checkout
+
+    add_baseline_argument(parser, default="")
+    args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from closeframe.sandbox import serve
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="closeframe-bench-store-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="closeframe-bench-store-") as scratch, \
+            checkout(args.baseline) as baseline:
         scratch = Path(scratch)
-        baseline = _baseline_tree(args.baseline, scratch) if args.baseline else None
-        try:
-            for size in (int(s) for s in args.sizes.split(",")):
-                organizations = [{"name": "Org", "outcomes": 20, "calls": size, "meetings": 0}]
-                with serve(organizations=organizations, rate_limit=None, quirks=False) as sb:
-                    key = sb.api_keys["Org"]
-                    parquet = scratch / f"calls-{size}.parquet"
-                    cache = scratch / f"store-{size}"
-                    fill = _run("fill", key, sb.base_url, cache, parquet, ROOT)
-                    parquet_read = _run("parquet", key, sb.base_url, cache, parquet, ROOT)
-                    cached = _run("cached", key, sb.base_url, cache, parquet, ROOT)
-                    found = [("store (this)", cached), ("pd.read_parquet", parquet_read)]
-                    if baseline is not None:
-                        old = scratch / f"old-{size}"
-                        _run("fill", key, sb.base_url, old, scratch / f"old-{size}.parquet", baseline)
-                        found.append((f"old cache ({args.baseline})",
-                                      _run("cached", key, sb.base_url, old, parquet, baseline)))
-                for name, figures in found:
-                    rows.append((size, name, figures, parquet_read, fill))
-        finally:
-            if baseline is not None:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)],
-                               check=False, capture_output=True)
+        for size in (int(s) for s in args.sizes.split(",")):
+            with serve(organizations=_organizations(size), rate_limit=None, quirks=False) as sb:
+                key = sb.api_keys["Org"]
+                parquet, cache = scratch / f"calls-{size}.parquet", scratch / f"store-{size}"
+                fill = _run(f"fill-{size}", key, sb.base_url, cache, parquet, ROOT)
+                cached = _run("cached", key, sb.base_url, cache, parquet, ROOT)
+                parquet_read = _run("parquet", key, sb.base_url, cache, parquet, ROOT)
+                found = [("store (this)", cached), ("pd.read_parquet", parquet_read)]
+                if baseline is not None:
+                    old, old_parquet = scratch / f"old-{size}", scratch / f"old-{size}.parquet"
+                    _run("fresh-into-cache", key, sb.base_url, old, old_parquet, baseline)
+                    found.append((f"old cache ({args.baseline})",
+                                  _run("cached", key, sb.base_url, old, old_parquet, baseline)))
+            rows += [(size, name, figures, parquet_read["seconds"]) for name, figures in found]
+            print(f"(the fill of {size:,} calls took {fill['seconds']:.1f} s)", file=sys.stderr)
     print("| calls | reload | seconds | x read_parquet | peak MiB above start | frame MiB | extra x frame |")
     print("|---:|---|---:|---:|---:|---:|---:|")
-    for size, name, figures, parquet_read, _ in rows:
+    for size, name, figures, parquet_seconds in rows:
         extra = (figures["peak_mb"] - figures["frame_mb"]) / figures["frame_mb"]
-        print(f"| {size:,} | {name} | {figures['seconds']:.2f} | {figures['seconds'] / parquet_read['seconds']:.1f} "
+        print(f"| {size:,} | {name} | {figures['seconds']:.2f} | {figures['seconds'] / parquet_seconds:.1f} "
               f"| {figures['peak_mb']:.0f} | {figures['frame_mb']:.0f} | {extra:.2f} |")
-    for size, _, _, _, fill in rows[::2 if not args.baseline else 3]:
-        print(f"(fresh load that filled the store, {size:,} calls: {fill['seconds']:.1f} s)")
 
 
 if __name__ == "__main__":
