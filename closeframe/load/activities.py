@@ -316,8 +316,20 @@ def _read_cached(store: ActivityStore, windows: Sequence[Window], plan: Any
             cursor = max(cursor, end)
     undated = any(window.start is None for window in windows) and bool(spans)
     leaves = [(Window(None if start <= MIN_TIME else start, end), [piece])
-              for (start, end), piece in store.read(spans, undated=undated)]
+              for (start, end), piece in store.read(_joined(spans), undated=undated)]
     return leaves, gaps, (min(stale) if stale else None)
+
+
+def _joined(spans: list[tuple]) -> list[tuple]:
+    """Spans that touch joined into one: the store reads each span as one piece, and one piece is not copied
+    again when the frame is built (windows and checkpoints leave many adjacent ranges)."""
+    joined: list[tuple] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Mapping[str, Any],

@@ -199,6 +199,8 @@ class ActivityStore:
             table = connection.sql(f"SELECT {columns} FROM {self.table} WHERE scope = {scope} AND ({where})",
                                    params=values).to_arrow_table()
         frame = self._sorted_frame(table)
+        if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
+            return [(spans[0], frame)]
         created = frame["date_created"]
         pieces = []
         for start, end in sorted(spans, reverse=True):

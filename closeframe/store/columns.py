@@ -145,14 +145,13 @@ def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[
     texts = rest.dictionary.to_pylist()
     codes = rest.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.int64)
     distinct = build([_loads(text) for text in texts] + [{}])
-    frame = distinct.take(codes).reset_index(drop=True) if count else distinct.iloc[:0]
-    del rest, codes, distinct
+    del rest
     columns = {}
-    for name in frame.columns:
+    for name in distinct.columns:
         if name in kinds and name in table.column_names:
             columns[name] = _scalar_array(table.column(name), kinds[name])
-        else:
-            column = frame[name]
-            columns[name] = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) \
-                else column.to_numpy()
+        else:  # only the columns shaped from `rest` are spread by the codes
+            column = distinct[name]
+            array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
+            columns[name] = array.take(codes)
     return pd.DataFrame(columns, index=pd.RangeIndex(count), copy=False)
