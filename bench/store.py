@@ -6,10 +6,13 @@ process (this script re-invoking itself with ``--worker``), so each peak memory 
 1. ``fill``: the store is written as loads write it (:meth:`closeframe.store.activities.ActivityStore.write`,
    windows of 50,000 calls, then the sync state), from the same seeded sandbox data built in that process: a
    fresh load of a million calls through HTTP would take minutes on a shared machine and measure nothing here.
-2. ``cached``: ``cf.load_calls(cache=...)`` against the served sandbox: the event log says nothing changed, so the
-   frame comes from the store. This is the cached reload measured. Its frame is written to Parquet (not measured).
-3. ``parquet``: ``pd.read_parquet`` of that very frame.
-4. with ``--baseline REF``: the code of git ref ``REF`` (a temporary ``git worktree``, :mod:`_baseline`) fills
+2. ``store-read``: the store's part of a cached reload (its ranges, one query, the sort, the frame), as the loader
+   does it once the event log said nothing changed.
+3. ``cached``: the whole ``cf.load_calls(cache=...)`` against the served sandbox, the event log's requests and the
+   sandbox's answers included (the sandbox scans every call for each ``id__in`` and event request, which a big
+   sandbox makes slow). Its frame is written to Parquet (not measured).
+4. ``parquet``: ``pd.read_parquet`` of that very frame.
+5. with ``--baseline REF``: the code of git ref ``REF`` (a temporary ``git worktree``, :mod:`_baseline`) fills
    its cache with a real cached load and reloads it: the cache before the store. Slow; use small sizes.
 
 Each measured step reports its wall time and its peak RSS above the process's RSS before the step; "extra" is
@@ -85,6 +88,23 @@ def _fill(size: int, cache: str, base_url: str) -> None:
         upper = low
 
 
+def _read_store(cache: Path, base_url: str):
+    """What a cached load does with the store once the event log said nothing changed: its ranges, its rows, the
+    frame (the store's part of a cached reload, without the sandbox's event-log answers)."""
+    from closeframe.shape.frames import calls_frame
+    from closeframe.store.activities import ActivityStore
+    from closeframe.store.database import connect
+
+    with connect(cache) as connection:
+        [(organization,)] = connection.execute("SELECT organization_id FROM scopes").fetchall()
+    store = ActivityStore(cache, base_url, organization, "call", calls_frame, variant={"fields": None, "filters": {}})
+    with store.reading():
+        spans = [(r.start, r.end) for r in store.coverage().ranges if r.trusted]
+        joined = [(min(a for a, _ in spans), max(b for _, b in spans))]  # the fill's ranges are adjacent
+        [(_, frame)] = store.read(joined, undated=True)
+    return frame
+
+
 def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict:
     """One step in this process; returns its figures."""
     import pandas as pd
@@ -99,6 +119,8 @@ def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict
     started = time.perf_counter()
     if step == "parquet":
         frame = pd.read_parquet(parquet)
+    elif step == "store-read":
+        frame = _read_store(Path(cache), base_url)
     else:
         frame = cf.load_calls(key, base_url=base_url, cache=cache, progress=False)
     seconds = time.perf_counter() - started
@@ -144,9 +166,11 @@ def main() -> None:
                 key = sb.api_keys["Org"]
                 parquet, cache = scratch / f"calls-{size}.parquet", scratch / f"store-{size}"
                 fill = _run(f"fill-{size}", key, sb.base_url, cache, parquet, ROOT)
+                read = _run("store-read", key, sb.base_url, cache, parquet, ROOT)
                 cached = _run("cached", key, sb.base_url, cache, parquet, ROOT)
                 parquet_read = _run("parquet", key, sb.base_url, cache, parquet, ROOT)
-                found = [("store (this)", cached), ("pd.read_parquet", parquet_read)]
+                found = [("store read (this)", read), ("cf.load_calls(cache=) (this, with the sandbox's event log)",
+                                                        cached), ("pd.read_parquet", parquet_read)]
                 if baseline is not None:
                     old, old_parquet = scratch / f"old-{size}", scratch / f"old-{size}.parquet"
                     _run("fresh-into-cache", key, sb.base_url, old, old_parquet, baseline)
