@@ -12,11 +12,12 @@ from closeframe.store.database import connect, store_path
 
 
 def _ranges(folder) -> set:
-    """The stored ranges of a cache folder's store, with when each was fetched (empty before the store exists)."""
+    """The trusted stored ranges of a cache folder's store, with when each was fetched (empty before the store
+    exists); the untrusted part dated after a fetch began (fetched again by every load) is left out."""
     if not store_path(folder).is_file():
         return set()
     with connect(folder) as connection:
-        return set(connection.execute('SELECT scope, "start", "end", as_of FROM ranges').fetchall())
+        return set(connection.execute('SELECT scope, "start", "end", as_of FROM ranges WHERE trusted').fetchall())
 
 
 def ids_of(records) -> list[str]:
