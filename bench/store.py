@@ -98,10 +98,9 @@ def _read_store(cache: Path, base_url: str):
     with connect(cache) as connection:
         [(organization,)] = connection.execute("SELECT organization_id FROM scopes").fetchall()
     store = ActivityStore(cache, base_url, organization, "call", calls_frame, variant={"fields": None, "filters": {}})
-    with store.reading():
-        spans = [(r.start, r.end) for r in store.coverage().ranges if r.trusted]
-        joined = [(min(a for a, _ in spans), max(b for _, b in spans))]  # the fill's ranges are adjacent
-        [(_, frame)] = store.read(joined, undated=True)
+    spans = [(r.start, r.end) for r in store.coverage().ranges if r.trusted]
+    joined = [(min(a for a, _ in spans), max(b for _, b in spans))]  # the fill's ranges are adjacent
+    [(_, frame)] = store.read(joined, undated=True)
     return frame
 
 

@@ -287,16 +287,11 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
     only activities inside stored ranges, which end where their fetch began: upcoming meetings never push the
     lookback into the future.
     """
-    with store.reading():  # one connection, one consistent view, for the three reads
-        return _read_cached(store, windows, plan)
-
-
-def _read_cached(store: ActivityStore, windows: Sequence[Window], plan: Any
-                 ) -> tuple[list[Leaf], list[Window], pd.Timestamp | None]:
     options = plan.options
-    coverage = store.coverage()
-    ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
-    newest = store.newest() if ranges and options.lookback else None
+    with store.reading():  # one connection for the two small reads; the rows are read on their own below
+        coverage = store.coverage()
+        ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
+        newest = store.newest() if ranges and options.lookback else None
     trusted_until = MAX_TIME if newest is None else newest + pd.Timedelta(microseconds=1) - options.lookback
     spans, gaps, stale = [], [], []
     for window in windows:

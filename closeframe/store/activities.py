@@ -198,7 +198,9 @@ class ActivityStore:
             scope = self._scope_id(connection)
             table = connection.sql(f"SELECT {columns} FROM {self.table} WHERE scope = {scope} AND ({where})",
                                    params=values).to_arrow_table()
+        # The connection is closed before the frame is built (outside reading()): DuckDB's buffers are let go.
         frame = self._sorted_frame(table)
+        del table
         if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
             return [(spans[0], frame)]
         created = frame["date_created"]
@@ -236,7 +238,9 @@ class ActivityStore:
         except (TypeError, ValueError, pa.ArrowInvalid):
             order = pc.sort_indices(table, sort_keys=[("date_created", "descending"), ("id", "descending")],
                                     null_placement="at_end")
-        return frame_from_table(table.take(order), self.kinds, self.build)
+        # The rows are put in order one column at a time as the frame is built (frame_from_table), so the table
+        # is never held twice.
+        return frame_from_table(table, self.kinds, self.build, order=order)
 
     # -- writing ------------------------------------------------------------------------------------------------
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: Sequence[Mapping], piece: pd.DataFrame,

@@ -133,15 +133,22 @@ def _scalar_array(column: pa.ChunkedArray, kind: str) -> Any:
     return column.to_numpy().astype(bool)
 
 
-def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[[list], pd.DataFrame]
-                     ) -> pd.DataFrame:
-    """Stored rows (scalar columns and ``rest``, in the wanted order) as the frame ``build`` makes of the records.
+def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[[list], pd.DataFrame], *,
+                     order: pa.Array | None = None) -> pd.DataFrame:
+    """Stored rows (scalar columns and ``rest``) as the frame ``build`` makes of the records, rows in ``order``
+    (indices; default: as they are).
 
     The ``rest`` texts are dictionary-encoded; each distinct one is decoded and shaped once, and the shaped columns
-    are spread to the rows by their codes. The scalar columns then take the place of the (missing) pinned ones.
+    are spread to the rows by their codes. The scalar columns then take the place of the (missing) pinned ones,
+    each put in order just before it is converted, so only one column is ever held twice.
     """
     count = table.num_rows
-    rest = table.column(REST).combine_chunks().dictionary_encode()
+
+    def ordered(name: str) -> pa.ChunkedArray:
+        column = table.column(name)
+        return column if order is None else column.take(order)
+
+    rest = ordered(REST).combine_chunks().dictionary_encode()
     texts = rest.dictionary.to_pylist()
     codes = rest.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.int64)
     distinct = build([_loads(text) for text in texts] + [{}])
@@ -149,7 +156,7 @@ def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[
     columns = {}
     for name in distinct.columns:
         if name in kinds and name in table.column_names:
-            columns[name] = _scalar_array(table.column(name), kinds[name])
+            columns[name] = _scalar_array(ordered(name), kinds[name])
         else:  # only the columns shaped from `rest` are spread by the codes
             column = distinct[name]
             array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
