@@ -1,4 +1,4 @@
-"""Usage of 50,000,000 activities on disk, summarised by DuckDB in bounded memory (closeframe.usage.sql).
+"""Usage of 50,000,000 activities on disk, summarised by DuckDB in bounded memory (closeframe.usage.engines.duckdb).
 
 Writes a synthetic hive-partitioned Parquet dataset (``organization_id=…/month=…/part-0.parquet``, the layout of
 ``cf.export(calls, "calls/", partition_by=["organization_id", "month"])``) with pyarrow, a file at a time, into a

@@ -142,7 +142,8 @@ def run_usage(spec: dict) -> dict:
     if spec["engine"] == "duckdb":
         import duckdb  # noqa: F401  (imported before the baseline RSS is taken)
 
-        from closeframe.usage.sql import outcome_usage_sql as usage_of
+        def usage_of(outcomes, calls):
+            return cf.outcome_usage(outcomes, calls, engine="duckdb")
     else:
         usage_of = cf.outcome_usage
     import ctypes

@@ -24,6 +24,7 @@ from closeframe.load.outcomes import DuplicateOrganizationWarning, PartialLoadWa
 from closeframe.store.eventlog import ClockSkewWarning
 from closeframe.store.refresh import EventRefreshWarning
 from closeframe.usage.tables import (
+    DELETED_OUTCOME_LABEL,
     compare_outcomes,
     filter_usage,
     normalize_outcome_name,
@@ -40,6 +41,7 @@ __all__ = [
     "CloseClient",
     "CloseError",
     "ConfigurationError",
+    "DELETED_OUTCOME_LABEL",
     "DataChangedError",
     "DuplicateOrganizationWarning",
     "EventRefreshWarning",

@@ -1,7 +1,10 @@
 """The ``closeframe`` command: a thin layer over the public functions.
 
 Every failure is one line on stderr and a non-zero exit (1 for a failed load, 2 for bad arguments), no traceback.
-The key comes from ``CLOSE_API_KEY`` and the base URL from ``CLOSE_BASE_URL`` (or ``--base-url``).
+Every command that loads from Close reads the same keys: ``CLOSEFRAME_API_KEYS`` (several organizations), else
+``CLOSE_API_KEY`` (:func:`closeframe.load.source.configured_api_keys`); the base URL comes from ``CLOSE_BASE_URL``
+(or ``--base-url``). ``report`` and ``dashboard`` fall back to the sandbox's made-up data when neither is set, and
+say so; ``export`` refuses to.
 """
 
 from __future__ import annotations
@@ -114,19 +117,21 @@ def _progress(args: argparse.Namespace) -> bool:
 def _load_for_export(args: argparse.Namespace) -> pd.DataFrame:
     """The frame ``closeframe export KIND`` writes."""
     from closeframe.load.activities import load_calls, load_meetings
+    from closeframe.load.source import configured_api_keys
     from closeframe.usage.tables import outcome_usage
 
+    keys = configured_api_keys()
     if args.kind == "outcomes":
-        return load_outcomes(base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
+        return load_outcomes(keys, base_url=args.base_url, fields=args.fields, applies_to=args.applies_to,
                              progress=_progress(args))
     window = dict(base_url=args.base_url, since=args.since, until=args.until, progress=_progress(args),
                   cache=args.cache)
     if args.kind == "calls":
-        return load_calls(fields=args.fields, **window)
+        return load_calls(keys, fields=args.fields, **window)
     if args.kind == "meetings":
-        return load_meetings(fields=args.fields, **window)
-    outcomes = load_outcomes(base_url=args.base_url, progress=_progress(args))
-    return outcome_usage(outcomes, load_calls(**window), load_meetings(**window))
+        return load_meetings(keys, fields=args.fields, **window)
+    outcomes = load_outcomes(keys, base_url=args.base_url, progress=_progress(args))
+    return outcome_usage(outcomes, load_calls(keys, **window), load_meetings(keys, **window))
 
 
 #: Options of ``export`` that only some kinds use: giving one to another kind is refused, not ignored.
@@ -134,6 +139,8 @@ _ACTIVITY_KINDS = ("calls", "meetings", "usage")
 _KIND_OPTIONS = {"--since": ("since", _ACTIVITY_KINDS), "--until": ("until", _ACTIVITY_KINDS),
                  "--cache": ("cache", _ACTIVITY_KINDS), "--fields": ("fields", ("outcomes", "calls", "meetings")),
                  "--applies-to": ("applies_to", ("outcomes",))}
+#: Options that only one format uses.
+_FORMAT_OPTIONS = {"--excel": ("excel", "csv")}
 
 
 def _partition_columns(kind: str) -> set[str]:
@@ -171,6 +178,11 @@ def _check_export_args(args: argparse.Namespace) -> list[str] | None:
                                      f"{'with --format csv' if args.format == 'csv' else 'names a CSV file'}. "
                                      "Name a folder, e.g. --out calls-dataset.")
     check_export_target(args.out, args.format, partition_by)
+    fmt = "parquet" if partition_by is not None else args.format or {".csv": "csv"}.get(Path(args.out).suffix.lower())
+    for flag, (name, wanted) in _FORMAT_OPTIONS.items():
+        if getattr(args, name) and fmt != wanted:
+            raise ConfigurationError(f"{flag} is for {wanted} files; --out {args.out} is not one. Name a .{wanted} "
+                                     f"file (or pass --format {wanted}), or leave {flag} out.")
     if partition_by is None and args.format is None and Path(args.out).suffix.lower() not in (".csv", ".parquet",
                                                                                              ".pq"):
         raise ConfigurationError(f"Cannot tell the format of --out {args.out}: end it in .csv or .parquet, or pass "
@@ -187,7 +199,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.kind == "outcomes" and args.applies_to is None:
         args.applies_to = "columns"
     df = _load_for_export(args)
-    path = export(df, args.out, format=args.format, partition_by=partition_by)
+    path = export(df, args.out, format=args.format, partition_by=partition_by, excel=args.excel)
     print(f"wrote {len(df)} {args.kind} to {path}")
     return 0
 
@@ -222,17 +234,25 @@ def _date_argument(value: str) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from closeframe.views.report import write_report
+    from closeframe.load.activities import parse_bound
     from closeframe.load.source import load_default_usage, sandbox_in_use
+    from closeframe.views.report import write_report
 
     if sandbox_in_use():
         print("No CLOSEFRAME_API_KEYS or CLOSE_API_KEY set: reporting on the closeframe sandbox's made-up data.",
               file=sys.stderr, flush=True)
-    loaded = load_default_usage(seed=args.seed, since=args.since, until=args.until, progress=_progress(args),
+    start, end = parse_bound(args.since, "since"), parse_bound(args.until, "until")
+    load_since = args.since
+    if start is not None and (end is None or start < end):
+        # The report compares its period with the one before: load that one too (a calendar month is up to
+        # 3 days longer than the one after it, hence the margin); the report itself covers [since, until).
+        load_since = start - ((end or pd.Timestamp.now(tz="UTC")) - start) - pd.Timedelta(days=4)
+    loaded = load_default_usage(seed=args.seed, since=load_since, until=args.until, progress=_progress(args),
                                 cache=args.cache)
     path = write_report(loaded.outcomes, args.out, loaded.calls, loaded.meetings, source=loaded.source,
-                        since=loaded.since, until=loaded.until)
-    print(f"wrote {path} ({len(loaded.calls):,} calls, {len(loaded.meetings):,} meetings and "
+                        since=start, until=end)
+    before = " (and the period before, to compare)" if load_since is not args.since else ""
+    print(f"wrote {path} ({len(loaded.calls):,} calls, {len(loaded.meetings):,} meetings{before} and "
           f"{len(loaded.outcomes):,} outcomes from {loaded.source})")
     return 0
 
@@ -289,7 +309,8 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default 0)")
     demo.set_defaults(run=_cmd_demo)
 
-    exp = commands.add_parser("export", help="load from Close (CLOSE_API_KEY) and write CSV or Parquet")
+    exp = commands.add_parser("export", help="load from Close (CLOSEFRAME_API_KEYS or CLOSE_API_KEY) and write CSV "
+                                             "or Parquet")
     exp.add_argument("kind", nargs="?", default="outcomes", choices=EXPORT_KINDS, help="what to export")
     exp.add_argument("--format", choices=EXPORT_FORMATS, default=None, help="default: from --out's suffix")
     exp.add_argument("--out", required=True, help="output file (a folder with --partition-by)")
@@ -302,6 +323,8 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--partition-by", default=None, dest="partition_by",
                      help="write a Parquet dataset split by these columns, e.g. organization_id,month")
     exp.add_argument("--cache", default=None, help="calls/meetings/usage: a cache folder for re-runs")
+    exp.add_argument("--excel", action="store_true",
+                     help="CSV for Excel: starts with a UTF-8 byte order mark, so 東京 or Rückruf open as written")
     exp.set_defaults(run=_cmd_export)
 
     box = commands.add_parser("sandbox", help="run the Close-compatible sandbox in the foreground")

@@ -1,7 +1,12 @@
 """Writes frames to CSV, a Parquet file, or a Parquet dataset partitioned by organization.
 
 CSV and Parquet both get lists and dicts (``attendees``, unknown nested fields) as JSON text, so every tool reads
-them the same way; datetimes stay UTC (ISO 8601 with ``+00:00`` in CSV).
+them the same way; datetimes stay UTC (ISO 8601 with ``+00:00`` in CSV). ``excel=True`` starts a CSV with a UTF-8
+byte order mark, which Excel needs to read ``東京`` or ``Rückruf`` as written (other tools skip it).
+
+A file is written beside its target and renamed over it (all or nothing), and gets the permissions any new file
+gets under the process's umask (``0644`` under the usual ``022``): colleagues who may read the folder may read the
+export, as with a file saved by any other program.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import pandas as pd
 from closeframe.store.durable import replace_folder, write_durably
 from closeframe.errors import CloseError, ConfigurationError
 
-__all__ = ["EXPORT_FORMATS", "MONTH_SOURCE", "check_export_target", "check_partition_by", "export", "export_format",
-           "to_csv", "to_parquet", "to_parquet_dataset"]
+__all__ = ["EXCEL_ENCODING", "EXPORT_FORMATS", "MONTH_SOURCE", "check_export_target", "check_partition_by", "export",
+           "export_format", "to_csv", "to_parquet", "to_parquet_dataset"]
 
 EXPORT_FORMATS = ("csv", "parquet")
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -58,20 +63,63 @@ def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _writing(path: Path, write) -> Path:
-    """Write through :func:`closeframe.store.durable.write_durably`; an OS failure becomes one clear CloseError."""
+#: The CSV encoding of ``excel=True``: UTF-8 with a byte order mark.
+EXCEL_ENCODING = "utf-8-sig"
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (else set and restored at once)."""
     try:
-        return write_durably(path, write)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_new_file(path: str | Path, mode: int = 0o666) -> None:
+    """Give ``path`` the mode a newly created file (``0o666``) or folder (``0o777``) gets under the umask.
+
+    The temporary file an atomic write starts from is private (``0600``, :func:`tempfile.mkstemp`); an export is
+    meant to be shared like any file the user saves.
+    """
+    os.chmod(path, mode & ~_umask())
+
+
+def _writing(path: Path, write) -> Path:
+    """Write through :func:`closeframe.store.durable.write_durably` with the umask's permissions; an OS failure
+    becomes one clear CloseError."""
+
+    def write_shared(temporary: str) -> None:
+        write(temporary)
+        _as_new_file(temporary)
+
+    try:
+        return write_durably(path, write_shared)
     except OSError as exc:
         raise CloseError(f"Could not write {str(path)!r}: {exc.strerror or exc}. Any file that was there is "
                          "unchanged.") from None
 
 
-def to_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as UTF-8 CSV without the index, atomically; return the path."""
+def to_csv(df: pd.DataFrame, path: str | Path, *, excel: bool = False) -> Path:
+    """Write ``df`` as UTF-8 CSV without the index, atomically; return the path.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    path : str or Path
+    excel : bool, default False
+        Start the file with a UTF-8 byte order mark (:data:`EXCEL_ENCODING`), so Excel opens non-ASCII text as
+        written; pandas, DuckDB and Spark read either.
+    """
     path = check_export_target(path, "csv")
     frame = _iso_datetimes(_flatten_nested(_check_frame(df)))
-    return _writing(path, lambda temporary: frame.to_csv(temporary, index=False, encoding="utf-8"))
+    encoding = EXCEL_ENCODING if excel else "utf-8"
+    return _writing(path, lambda temporary: frame.to_csv(temporary, index=False, encoding=encoding))
 
 
 def to_parquet(df: pd.DataFrame, path: str | Path) -> Path:
@@ -174,6 +222,14 @@ def _with_month(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return df.assign(month=created.dt.strftime("%Y-%m").astype("string"))
 
 
+def _write_dataset(pq, table, folder: str, columns: list[str]) -> None:
+    """``pq.write_to_dataset`` into ``folder``, then the folder and everything in it with the umask's permissions."""
+    pq.write_to_dataset(table, root_path=folder, partition_cols=columns)
+    _as_new_file(folder, 0o777)
+    for place in Path(folder).rglob("*"):
+        _as_new_file(place, 0o777 if place.is_dir() else 0o666)
+
+
 def to_parquet_dataset(df: pd.DataFrame, path: str | Path, partition_by: Sequence[str]) -> Path:
     """Write ``df`` as a hive-partitioned Parquet dataset (``organization_id=…/part-0.parquet``).
 
@@ -198,15 +254,14 @@ def to_parquet_dataset(df: pd.DataFrame, path: str | Path, partition_by: Sequenc
     table = pa.Table.from_pandas(df, preserve_index=False)
     try:
         # Written complete in a folder beside it, then put in its place: a re-export never mixes with the old one.
-        return replace_folder(path, lambda temporary: pq.write_to_dataset(table, root_path=temporary,
-                                                                          partition_cols=columns))
+        return replace_folder(path, lambda temporary: _write_dataset(pq, table, temporary, columns))
     except OSError as exc:
         raise CloseError(f"Could not write the dataset {str(path)!r}: {exc.strerror or exc}. Any dataset that was "
                          "there is unchanged.") from None
 
 
 def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
-           partition_by: Sequence[str] | str | None = None) -> Path:
+           partition_by: Sequence[str] | str | None = None, excel: bool = False) -> Path:
     """Write a closeframe frame to CSV, Parquet, or a partitioned Parquet dataset.
 
     Parameters
@@ -220,6 +275,8 @@ def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
     partition_by : str or list of str, optional
         Write a hive-partitioned Parquet dataset split by these columns, e.g. ``"organization_id"``, or
         ``["organization_id", "month"]`` for calls and meetings (``month`` derived from ``date_created``).
+    excel : bool, default False
+        CSV only: start the file with a UTF-8 byte order mark so Excel reads ``東京`` or ``Rückruf`` as written.
 
     Returns
     -------
@@ -227,9 +284,14 @@ def export(df: pd.DataFrame, path: str | Path, *, format: str | None = None,
         Where it was written.
     """
     format = export_format(path, format, partition_by)
+    if excel and format != "csv":
+        raise ConfigurationError(f"excel=True writes a CSV for Excel; {str(path)!r} would be {format}. Name a .csv "
+                                 "file (or pass format='csv'), or leave excel out.")
     if partition_by is not None:
         return to_parquet_dataset(df, path, partition_by)
-    return (to_csv if format == "csv" else to_parquet)(df, path)
+    if format == "csv":
+        return to_csv(df, path, excel=excel)
+    return to_parquet(df, path)
 
 
 def export_format(path: str | Path, format: str | None, partition_by: Sequence[str] | str | None) -> str:

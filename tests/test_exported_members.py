@@ -18,7 +18,7 @@ def test_contract_names_exist():
 
 def test_usage_names_exist():
     for name in ["outcome_usage", "usage_events", "usage_by_user", "usage_by_week", "compare_outcomes",
-                 "filter_usage", "load_calls", "load_meetings"]:
+                 "filter_usage", "load_calls", "load_meetings", "DELETED_OUTCOME_LABEL"]:
         assert name in cf.__all__
 
 

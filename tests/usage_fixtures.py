@@ -35,3 +35,17 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             parts.append(shaper(page, organization_names=ORGANIZATION_NAMES))
         built[kind] = concat_frames(parts)
     return built["outcomes"], built["calls"], built["meetings"]
+
+
+def set_by_close(record: dict) -> bool:
+    """Whether a raw call or meeting record's outcome was set by Close, read straight from Close's fields: a reason
+    of Close's (autofilled, voicemail-dropped), or else (no reason, or one Close does not document) a non-blank
+    reasoning text or a confidence; "user-selected" is a person's pick whatever text is left over."""
+    reason = record.get("outcome_reason")
+    if not record.get("outcome_id"):
+        return False
+    if reason in ("autofilled", "voicemail-dropped"):
+        return True
+    return reason != "user-selected" and bool(
+        str(record.get("outcome_autofill_reasoning") or "").strip(" ") or record.get("outcome_autofill_confidence")
+        is not None)

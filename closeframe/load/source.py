@@ -22,8 +22,8 @@ from closeframe.http.client import resolve_base_url
 from closeframe.errors import ConfigurationError
 from closeframe.load.outcomes import load_outcomes
 
-__all__ = ["API_KEYS_ENV", "SANDBOX_SEED_ENV", "LoadedOutcomes", "LoadedUsage", "describe_server",
-           "load_default_outcomes", "load_default_usage", "sandbox_in_use"]
+__all__ = ["API_KEYS_ENV", "SANDBOX_SEED_ENV", "LoadedOutcomes", "LoadedUsage", "configured_api_keys",
+           "describe_server", "load_default_outcomes", "load_default_usage", "sandbox_in_use"]
 
 #: Environment variable with several labelled keys as JSON: ``{"EU team": "api_...", "US team": "api_..."}``.
 API_KEYS_ENV = "CLOSEFRAME_API_KEYS"
@@ -67,6 +67,28 @@ def _keys_from_env() -> dict | None:
         # Never echo the value: it holds keys.
         raise ConfigurationError(f"{API_KEYS_ENV} must be a JSON object {{label: API key}} with at least one key.")
     return keys
+
+
+def configured_api_keys() -> dict | str:
+    """The keys configured in the environment, as the loaders' ``api_key=``: ``CLOSEFRAME_API_KEYS``'s
+    ``{label: key}``, else ``CLOSE_API_KEY``.
+
+    The command line's ``export`` loads with this, so every command reads the same keys as the report and the
+    dashboard (without their fallback to the sandbox: an export of made-up data would be a mistake).
+
+    Raises
+    ------
+    ConfigurationError
+        Neither is set, or ``CLOSEFRAME_API_KEYS`` is not a JSON object of keys (its value is never shown).
+    """
+    keys = _keys_from_env()
+    if keys is not None:
+        return keys
+    key = os.environ.get("CLOSE_API_KEY")
+    if key:
+        return key
+    raise ConfigurationError(f"No Close API key: set {API_KEYS_ENV} (JSON {{label: key}}, several organizations) "
+                             "or CLOSE_API_KEY, or try the offline sandbox with `closeframe demo`.")
 
 
 def sandbox_in_use() -> bool:

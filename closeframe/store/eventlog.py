@@ -239,7 +239,7 @@ def read_changes(client: CloseClient, kind: str, path: str, params: Mapping[str,
     # read could be newer than one stream's read and older than another's newest event.
     newest = newest_event(read_events(client, {}, page_size=1, pages=1))
     actions = ACTIONS[kind]
-    # The actions are read at once (each its own cursor chain): one round trip instead of five.
+    # The actions are read at once (each its own cursor chain): one round trip instead of one per action.
     with ThreadPoolExecutor(max_workers=len(actions), thread_name_prefix="closeframe-events") as pool:
         reads = [pool.submit(lambda a: list(read_events(client, {
             "object_type": f"activity.{kind}", "action": a, "date_updated__gte": since.isoformat()})), action)

@@ -7,7 +7,7 @@ activities), and each view is a pure function of the prepared data and a selecti
 
     data = prepare(outcomes, calls, meetings)            # or prepare(outcomes, events=cf.usage_events(...))
     picks = Selection(organizations=("Acme",), kinds=("calls",), since="2025-01-01")
-    usage_table(data, picks)        # the columns of cf.outcome_usage, for the selected activities
+    usage_table(data, picks)        # cf.outcome_usage's table (one definition) of the selected activities
     headline_table(data, picks)     # per organization: activities, share with an outcome, outcomes used/unused...
     top_outcomes(data, picks, n=10) # the n most used outcomes of each organization
     compare_table(data, picks)      # cf.compare_outcomes of the selection: one outcome name across organizations
@@ -30,9 +30,11 @@ Rules every view follows:
 - ``since``/``until``: ``date_created`` in ``[since, until)`` (UTC; dates, datetimes or strings such as
   ``"2025-01-31"``), as for :func:`closeframe.load_calls`. ``since`` not before ``until`` selects nothing, and
   :func:`describe` says so: a view never shows a previous, stale result.
-- ``share`` is a fraction of the organization's selected activities *whatever their outcome* (the outcome picker
-  does not shrink the denominator), so "Demo booked is 12 % of Acme's calls this quarter" reads as it should;
-  ``denominator=`` (see :func:`closeframe.outcome_usage`) picks the population.
+- ``share`` is a fraction of the organization's selected activities *whatever their outcome*, ``share_of_outcomes``
+  of those with an outcome, ``share_of_connected`` (``denominator="connected"``) of the connected calls and held
+  meetings: the same columns as :func:`closeframe.outcome_usage`, made by the same
+  :func:`closeframe.usage.definition.finish_usage`. The outcome picker does not shrink the denominators, so "Demo
+  booked is 12 % of Acme's calls this quarter" reads as it should.
 """
 
 from __future__ import annotations
@@ -47,15 +49,16 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
-from closeframe.usage.ordering import natural_key
-from closeframe.usage.tables import (
-    DENOMINATORS,
-    USAGE_COLUMNS,
-    compare_outcomes,
-    normalize_outcome_name,
-    period_start,
-    usage_events,
+from closeframe.usage.definition import (
+    COUNT_COLUMNS,
+    DELETED_OUTCOME_LABEL,
+    check_denominator,
+    finish_usage,
+    outcome_lookup,
 )
+from closeframe.usage.engines.frames import distinct_codes
+from closeframe.usage.ordering import natural_key
+from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
 
 __all__ = [
     "KINDS",
@@ -83,12 +86,17 @@ __all__ = [
 #: The values of :attr:`Selection.kinds`.
 KINDS = ("calls", "meetings")
 NO_OUTCOME = "(no outcome)"
-DELETED_OUTCOME = "(deleted outcome)"
+DELETED_OUTCOME = DELETED_OUTCOME_LABEL  # one label in every face
 OTHER_OUTCOMES = "(other outcomes)"
 OTHER_USERS = "(others)"
 NO_USER = "(no user)"
 _KIND_ALIASES = {"call": "calls", "calls": "calls", "meeting": "meetings", "meetings": "meetings"}
 _NAT = np.iinfo(np.int64).min
+#: The per-activity flags usage_table counts, in the bit order of ``UsageData.row_flags``.
+_FLAGS = ("is_meeting", "autofilled", "voicemail_drop", "connected", "autofill_known", "calls_known")
+_FLAG_SLOTS = 1 << len(_FLAGS)
+#: Which bit patterns have each flag set: the (patterns, flags) matrix that turns pattern counts into flag counts.
+_FLAG_MATRIX = (np.arange(_FLAG_SLOTS)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1
 _FAR = np.iinfo(np.int64).max
 
 
@@ -261,11 +269,33 @@ class UsageData:
         self.calls_tell_connected = not len(calls) or any(
             name in calls.columns and calls[name].notna().any() for name in ("status", "disposition"))
         auto = events["autofilled"] if "autofilled" in events.columns else pd.Series(pd.NA, index=events.index)
-        self.has_autofill = bool(auto.notna().any())
+        self.autofill_known = auto.notna().to_numpy(dtype=bool)
+        self.has_autofill = bool(self.autofill_known.any())
         self.autofilled = auto.fillna(False).to_numpy(dtype=bool)
+        drop = events["voicemail_drop"] if "voicemail_drop" in events.columns else pd.Series(pd.NA, index=events.index)
+        self.voicemail_drop = drop.fillna(False).to_numpy(dtype=bool)
+        tells = np.zeros(n, dtype=bool)
+        for name in ("status", "disposition"):
+            if name in events.columns:
+                tells |= events[name].notna().to_numpy(dtype=bool)
+        self.calls_known = tells & ~self.is_meeting
+        # Each activity's row and flags in one integer (row * 64 + flag bits): one gather and one bincount count
+        # every flag of a selection (usage_table runs on every picker change).
+        bits = np.zeros(n, dtype=np.int64)
+        for bit, flag in enumerate(_FLAGS):
+            bits |= getattr(self, flag).astype(np.int64) << bit
+        self.row_flags = self.row_code.astype(np.int64) * _FLAG_SLOTS + bits
         times = events["date_created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         self.time = times.to_numpy().view(np.int64)  # NaT is int64 min
         self._time_first = np.where(self.time == _NAT, _FAR, self.time)
+        # Dated activities sorted by (row, time): a row's first and last use among the selected ones are the first
+        # and last selected positions of its segment (binary searches, instead of minimum.at over every activity).
+        dated = np.flatnonzero(self.time != _NAT)
+        self._by_time = dated[np.lexsort((self.time[dated], self.row_code[dated]))]
+        self._sorted_time = self.time[self._by_time]
+        sorted_rows = self.row_code[self._by_time]
+        every_row = np.arange(len(self.rows))
+        self._segments = (np.searchsorted(sorted_rows, every_row), np.searchsorted(sorted_rows, every_row, "right"))
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
@@ -294,6 +324,14 @@ class UsageData:
         self.statuses = sorted(map(str, status.dropna().unique()))
         self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
         self._periods: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
+        # The outcomes of usage_table's rows (the one definition's lookup), coded for the pickers.
+        self.lookup = outcome_lookup(outcomes)
+        self.lookup_org_code = org_index.get_indexer(self.lookup["organization_id"].astype(object)).astype(np.int32)
+        self.lookup_key_code = key_index.get_indexer(
+            self.lookup["outcome_name"].astype(object).map(normalize_outcome_name).fillna("\0")).astype(np.int32)
+        self.catalogue_dates = "deleted_at" in outcomes.columns
+        self.names = {str(i): str(n) for i, n in zip(self.organizations["organization_id"],
+                                                     self.organizations["organization_name"]) if pd.notna(n)}
 
     def __repr__(self) -> str:
         return (f"<UsageData: {len(self.events):,} activities, {len(self.organizations)} organizations, "
@@ -479,95 +517,76 @@ def selected_events(data: UsageData, selection: Selection = Selection()) -> pd.D
 # Views
 # ----------------------------------------------------------------------------------------------------------------
 
-def _check_denominator(denominator: str) -> None:
-    if denominator not in DENOMINATORS:
-        raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
-
-
 def _datetimes(values: np.ndarray) -> pd.Series:
     out = pd.Series(values.view("datetime64[us]")).dt.tz_localize("UTC")
     return out.astype(UTC_DATETIME_DTYPE)
 
 
 def usage_table(data: UsageData, selection: Selection = Selection(), *, denominator: str = "all") -> pd.DataFrame:
-    """:func:`closeframe.outcome_usage` of the selected activities: the same columns, dtypes and order.
+    """:func:`closeframe.outcome_usage` of the selected activities: the same definition, columns, dtypes and order.
 
     Outcomes of the selected organizations (and names) that the selection never uses have zeros; deleted outcomes
-    and the no-outcome row appear only where selected activities carry them. ``share`` divides by the
-    organization's selected activities of any outcome (see the module's rules); ``denominator`` as for
-    :func:`closeframe.outcome_usage`. With autofill fields from Close, an ``autofilled`` column counts the
-    activities whose outcome was filled in automatically (``total - autofilled`` were set by people).
+    and the no-outcome row appear only where selected activities carry them. ``share`` and ``share_of_outcomes``
+    divide by the organization's selected activities (of any outcome, and with one: the outcome picker does not
+    shrink them, see the module's rules); ``denominator="connected"`` adds ``connected`` and
+    ``share_of_connected``, as :func:`closeframe.outcome_usage` does. The table is made by
+    :func:`closeframe.usage.definition.finish_usage` from counts of the selected activities.
     """
-    _check_denominator(denominator)
+    check_denominator(denominator)
     base = _base_mask(data, selection)
-    if denominator == "connected":
-        base &= data.connected
     keys = _key_table(data, selection)
     mask = base if keys is None else base & keys[data.key_code]
-    rows = data.rows
-    size = len(rows)
-    codes = data.row_code[mask]
-    total = np.bincount(codes, minlength=size)
-    meetings = np.bincount(codes[data.is_meeting[mask]], minlength=size)
+    size = len(data.rows)
+    every = bool(mask.all())  # nothing picked: no gathers (the arrays are read, never written)
+
+    def picked(values: np.ndarray) -> np.ndarray:
+        return values if every else values[mask]
+
+    keyed = picked(data.row_flags)
+    codes = keyed >> len(_FLAGS)
+    patterns = np.bincount(keyed, minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
+    total = patterns.sum(axis=1)
+    flags = dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T))
+    meetings = flags["is_meeting"]
     first = np.full(size, _FAR, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
-    np.minimum.at(first, codes, data._time_first[mask])
-    np.maximum.at(last, codes, data.time[mask])
-    first[first == _FAR] = _NAT
-    users = np.zeros(size, dtype=np.int64)
-    user_codes = data.user_code[mask]
+    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(mask[data._by_time])
+    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
+    dated = end > begin
+    first[dated] = data._sorted_time[chosen[begin[dated]]]
+    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
+    user_codes = picked(data.user_code)
     known = user_codes >= 0
-    if known.any():
-        pairs = pd.unique(codes[known].astype(np.int64) * (len(data.users) + 1) + user_codes[known])
-        users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
-    den_mask = base & data.has_outcome if denominator == "with_outcome" else base
-    per_org = np.bincount(data.org_code[den_mask], minlength=len(data.organizations)).astype(float)
-
-    keep = rows["catalogue"].to_numpy() | (total > 0)
+    pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
+    users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
+    used = np.flatnonzero(total)
+    rows = data.rows
+    counts = pd.DataFrame({
+        "organization_id": rows["organization_id"].to_numpy(dtype=object)[used],
+        "outcome_id": rows["outcome_id"].to_numpy(dtype=object)[used],
+        "calls": (total - meetings)[used], "meetings": meetings[used],
+        "first_us": pd.array(np.where(first[used] == _FAR, None, first[used]), dtype="Int64"),
+        "last_us": pd.array(np.where(last[used] == _NAT, None, last[used]), dtype="Int64"),
+        "users": users[used], "autofilled": flags["autofilled"][used],
+        "voicemail_drops": flags["voicemail_drop"][used], "connected": flags["connected"][used],
+        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used],
+    }, columns=list(COUNT_COLUMNS))
+    in_scope = np.ones(len(data.lookup), dtype=bool)
     orgs = _org_table(data, selection)
     if orgs is not None:
-        keep &= orgs[rows["org_code"].to_numpy()]
+        in_scope &= orgs[data.lookup_org_code]
     if keys is not None:
-        keep &= keys[rows["key_code"].to_numpy()]
-    index = np.flatnonzero(keep)
-    org_den = per_org[rows["org_code"].to_numpy()[index]]
-    share = np.divide(total[index].astype(float), org_den, out=np.zeros(len(index)), where=org_den > 0)
-    no_outcome = rows["no_outcome"].to_numpy()[index]
-    if denominator == "with_outcome":
-        share[no_outcome] = np.nan
-    out = pd.DataFrame({
-        "organization_id": rows["organization_id"].to_numpy()[index],
-        "organization_name": rows["organization_name"].to_numpy()[index],
-        "outcome_id": pd.array(rows["outcome_id"].to_numpy()[index], dtype=STRING_DTYPE),
-        "outcome_name": pd.array(rows["outcome_name"].to_numpy()[index], dtype=STRING_DTYPE),
-        "outcome_type": rows["outcome_type"].to_numpy()[index],
-        "calls": (total - meetings)[index].astype(np.int64),
-        "meetings": meetings[index].astype(np.int64),
-        "total": total[index].astype(np.int64),
-        "share": share,
-        "first_used": _datetimes(first[index]),
-        "last_used": _datetimes(last[index]),
-        "users": users[index].astype(np.int64),
-        "deleted": rows["deleted"].to_numpy()[index].astype(bool),
-    })
-    if data.has_autofill:
-        out["autofilled"] = np.bincount(codes[data.autofilled[mask]], minlength=size)[index].astype(np.int64)
-    order = np.lexsort((out["outcome_id"].fillna("\uffff").to_numpy(dtype=object),
-                        out["outcome_name"].fillna("\uffff").to_numpy(dtype=object),
-                        -out["total"].to_numpy(), no_outcome, out["organization_id"].to_numpy(dtype=object)))
-    out = out.iloc[order].reset_index(drop=True)
-    names_known = data.organizations["organization_name"].notna().any()
-    if not names_known:
-        out = out.drop(columns="organization_name")
-    else:
-        out["organization_name"] = pd.Categorical(out["organization_name"])
-    out["organization_id"] = pd.Categorical(out["organization_id"])
-    out["outcome_type"] = pd.Categorical(out["outcome_type"])
-    empty = out[out["outcome_id"].isna()]
-    out.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(empty["organization_id"], empty["total"])}
-    out.attrs["denominator"] = denominator
-    columns = [c for c in USAGE_COLUMNS if c in out.columns] + (["autofilled"] if data.has_autofill else [])
-    return out[columns]
+        in_scope &= keys[data.lookup_key_code]
+    # The denominators count every selected activity, whatever the outcome picker keeps.
+    n_orgs = len(data.organizations)
+    org = data.org_code[base]
+    denominators = pd.DataFrame({"all": np.bincount(org, minlength=n_orgs),
+                                 "with_outcome": np.bincount(org[data.has_outcome[base]], minlength=n_orgs),
+                                 "connected": np.bincount(org[data.connected[base]], minlength=n_orgs)},
+                                index=data.organizations["organization_id"].to_numpy(dtype=object))
+    return finish_usage(data.lookup[in_scope].reset_index(drop=True), counts, names=data.names,
+                        denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,
+                        autofill=bool(data.autofill_known[base].any()))
 
 
 def _label_column(frame: pd.DataFrame) -> pd.Series:

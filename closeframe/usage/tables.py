@@ -15,27 +15,52 @@ Conventions, the same in every function:
   one row whose ``outcome_id`` is missing (``pd.NA``) and ``deleted`` is False; the same counts are in
   ``usage.attrs["no_outcome"]`` as ``{organization_id: count}``. :func:`filter_usage` drops those rows on request.
 - ``share`` is a fraction of *all* the organization's activities (calls and meetings loaded), so the shares of one
-  organization, its no-outcome row included, add up to 1.
+  organization, its no-outcome row included, add up to 1; ``share_of_outcomes`` is a fraction of its activities
+  that have an outcome; ``share_of_connected`` of its connected calls and held meetings. Each denominator has its
+  own column name everywhere (:mod:`closeframe.usage.definition` defines them, ``docs/usage.md`` explains them).
+- A deleted outcome is labelled by its last known name, else :data:`DELETED_OUTCOME_LABEL`.
 - Times are ``date_created`` (UTC), the time the activity was logged.
+
+:func:`outcome_usage` runs on an engine (``engine=``): in-memory frames (numpy), DuckDB (frames, Parquet datasets,
+the store) or Spark; every engine counts by :mod:`closeframe.usage.definition` and the table is finished by
+:func:`closeframe.usage.definition.finish_usage`, so the engines give the same table.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
+from closeframe.usage.definition import (
+    ACTIVITY_KINDS,
+    AUTOFILL_FIELDS,
+    DELETED_OUTCOME_LABEL,
+    DENOMINATORS,
+    SHARE_COLUMNS,
+    USAGE_COLUMNS,
+    autofill_flags,
+    check_denominator,
+    check_frame,
+    connected_flags,
+    finish_usage,
+    outcome_lookup,
+)
+from closeframe.usage.engines import frames as frames_engine
 
 __all__ = [
     "ACTIVITY_KINDS",
     "AUTOFILL_FIELDS",
     "CREDITS",
+    "DELETED_OUTCOME_LABEL",
     "DENOMINATORS",
+    "ENGINES",
+    "SHARE_COLUMNS",
     "USAGE_COLUMNS",
     "autofilled_mask",
     "compare_outcomes",
@@ -49,28 +74,14 @@ __all__ = [
     "usage_events",
 ]
 
-#: The ``activity`` values of the events frame.
-ACTIVITY_KINDS = ("call", "meeting")
-
-#: ``denominator=`` of :func:`outcome_usage`: which activities are counted and divided by.
-DENOMINATORS = ("all", "connected", "with_outcome")
-
-#: The columns of :func:`outcome_usage`, in order (``organization_name`` only when names are known).
-USAGE_COLUMNS = ("organization_id", "organization_name", "outcome_id", "outcome_name", "outcome_type", "calls",
-                 "meetings", "total", "share", "first_used", "last_used", "users", "deleted")
+#: ``engine=`` of :func:`outcome_usage`.
+ENGINES = ("pandas", "duckdb", "spark")
+#: The keyword options :func:`outcome_usage` passes to DuckDB.
+DUCKDB_OPTIONS = ("memory_limit", "threads", "temp_directory")
 
 _EVENT_SOURCE_COLUMNS = ("id", "organization_id", "user_id", "user_name", "lead_id", "date_created", "outcome_id",
                          "duration")
 _KEY = ["organization_id", "outcome_id"]
-
-
-def _check_frame(value: object, name: str, required: Iterable[str]) -> pd.DataFrame:
-    if not isinstance(value, pd.DataFrame):
-        raise ConfigurationError(f"{name} must be a pandas DataFrame, got {type(value).__name__}.")
-    missing = [c for c in required if c not in value.columns]
-    if missing:
-        raise ConfigurationError(f"{name} lacks the columns {missing}; it has {list(value.columns)}.")
-    return value
 
 
 def _as_string(series: pd.Series) -> pd.Series:
@@ -87,37 +98,20 @@ def _organization_names(*frames: pd.DataFrame | None) -> dict[str, str]:
     return names
 
 
-def _check_calls_tell_connected(events: pd.DataFrame) -> None:
+def _check_calls_tell_connected(calls: int, calls_known: int) -> None:
     """Refuse ``denominator="connected"`` when no call has a ``status`` or ``disposition``: every call would count
     as not connected, silently, when the columns were only left out of the load."""
-    calls = events[(events["activity"] == "call").to_numpy(dtype=bool)]
-    if len(calls) and calls["status"].isna().all() and calls["disposition"].isna().all():
+    if calls and not calls_known:
         raise ConfigurationError(
-            f"denominator='connected' needs the calls' status or disposition, and none of the {len(calls):,} calls "
+            f"denominator='connected' needs the calls' status or disposition, and none of the {calls:,} calls "
             "has either: load them (fields= with 'status' and 'disposition') or use denominator='all' or "
             "'with_outcome'.")
 
 
-def _outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (organization_id, outcome_id) with ``outcome_name`` and ``outcome_type``."""
-    _check_frame(outcomes, "outcomes", ["id", "organization_id", "name"])
-    lookup = pd.DataFrame({
-        "organization_id": _as_string(outcomes["organization_id"]),
-        "outcome_id": _as_string(outcomes["id"]),
-        "outcome_name": _as_string(outcomes["name"]),
-        "outcome_type": _as_string(outcomes["type"]) if "type" in outcomes.columns
-        else pd.Series(pd.NA, index=outcomes.index, dtype=STRING_DTYPE),
-        "deleted_at": outcomes["deleted_at"].astype(UTC_DATETIME_DTYPE) if "deleted_at" in outcomes.columns
-        else pd.Series(pd.NaT, index=outcomes.index, dtype=UTC_DATETIME_DTYPE),
-    })
-    # applies_to="long" repeats an outcome once per value: keep one row each.
-    return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
-
-
-def _activity_part(frame: pd.DataFrame | None, kind: str) -> pd.DataFrame | None:
+def _activity_part(frame: pd.DataFrame | None, kind: str, now_us: int) -> pd.DataFrame | None:
     if frame is None:
         return None
-    _check_frame(frame, f"{kind}s", ["id", "organization_id", "date_created", "outcome_id"])
+    check_frame(frame, f"{kind}s", ["id", "organization_id", "date_created", "outcome_id"])
     part = pd.DataFrame({
         "organization_id": _as_string(frame["organization_id"]),
         "activity": kind,
@@ -134,8 +128,11 @@ def _activity_part(frame: pd.DataFrame | None, kind: str) -> pd.DataFrame | None
     part["duration"] = part["duration"].astype("Int64")
     part["status"] = _optional_string(frame, "status")
     part["disposition"] = _optional_string(frame, "disposition")
-    part["connected"] = _connected(part, kind)
-    part["autofilled"] = autofilled_mask(frame, part["outcome_id"])
+    micros = pd.DatetimeIndex(part["date_created"]).as_unit("us").asi8
+    part["connected"] = connected_flags(frame, kind, micros, now_us)[0]
+    auto, drop, known = autofill_flags(frame, part["outcome_id"].notna().to_numpy(dtype=bool))
+    part["autofilled"] = pd.array(np.where(known, auto, None), dtype="boolean")
+    part["voicemail_drop"] = pd.array(np.where(known, drop, None), dtype="boolean")
     return part.reset_index(drop=True)
 
 
@@ -145,76 +142,19 @@ def _optional_string(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype=STRING_DTYPE)
 
 
-#: Call ``status`` values of a call that reached someone, used when Close sends no ``disposition``.
-CONNECTED_CALL_STATUSES = ("completed",)
-#: Meeting ``status`` values of a meeting that took place (a manual meeting has none: it took place if it started).
-HELD_MEETING_STATUSES = ("completed", "in-progress")
-
-
-def _connected(part: pd.DataFrame, kind: str) -> np.ndarray:
-    """True for a call that connected (``disposition`` answered; without one, ``status`` completed) or a meeting
-    that took place (``status`` completed or in progress; without a status, one that has started)."""
-    status = part["status"].astype(object)
-    if kind == "call":
-        disposition = part["disposition"].astype(object)
-        by_status = status.isin(CONNECTED_CALL_STATUSES)
-        return np.where(disposition.notna(), disposition == "answered", by_status).astype(bool)
-    started = (part["date_created"] <= pd.Timestamp.now(tz="UTC")).to_numpy(dtype=bool, na_value=False)
-    return np.where(status.notna(), status.isin(HELD_MEETING_STATUSES), started).astype(bool)
-
-
-#: Fields Close sends on an activity whose outcome was filled in automatically (AI outcome autofill).
-AUTOFILL_FIELDS = ("outcome_autofill_reasoning", "outcome_autofill_confidence", "outcome_reason")
-
-
-#: First words of an ``outcome_reason`` that name an automatic source ("autodetected", "autofill", "ai"...) and a
-#: person ("user-selected", "manual"...). Close's values are unknown ([I]); the sandbox's ``autofill_marking`` knob
-#: plays each possibility.
-_AUTOMATIC_REASON_WORDS = ("auto", "ai")
-_PERSON_REASON_WORDS = ("user", "manual", "human", "person")
-_FIRST_WORD = re.compile(r"[a-z]+")
-
-
-def _reason_kind(value: object) -> str | None:
-    """``"auto"``, ``"person"`` or ``None`` (missing or not recognized) for one ``outcome_reason``."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    word = _FIRST_WORD.search(str(value).casefold())
-    if word is None:
-        return None
-    word = word.group()
-    if word.startswith(_AUTOMATIC_REASON_WORDS[0]) or word in _AUTOMATIC_REASON_WORDS[1:]:
-        return "auto"
-    if word.startswith(_PERSON_REASON_WORDS):
-        return "person"
-    return None
-
-
 def autofilled_mask(frame: pd.DataFrame, outcome_id: pd.Series | None = None) -> pd.Series:
-    """Whether each activity's outcome was filled in automatically.
+    """Whether each activity's outcome was set by Close (see :func:`closeframe.usage.definition.autofill_flags`).
 
-    ``pd.NA`` throughout when none of :data:`AUTOFILL_FIELDS` has a value on any activity (Close did not send them,
-    or the frames pin the columns but they are empty everywhere: nothing tells automatic from manual). Else, for an
-    activity with an outcome: ``outcome_reason`` decides when it names a source, automatic ("autodetected",
-    "autofill", "ai"...: True) or a person ("user-selected", "manual"...: False, even when an
-    ``outcome_autofill_reasoning`` text was left behind by the automatic pick the person replaced); where it is
-    missing or not recognized, an ``outcome_autofill_reasoning`` or ``outcome_autofill_confidence`` value means
-    True. An activity without an outcome is False.
+    ``pd.NA`` on an activity without a value in any of :data:`AUTOFILL_FIELDS` (Close said nothing about how its
+    outcome was set); False on one without an outcome.
     """
-    present = [c for c in AUTOFILL_FIELDS if c in frame.columns and frame[c].notna().any()]
-    if not present:
-        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
-    by_text = np.zeros(len(frame), dtype=bool)
-    for column in ("outcome_autofill_reasoning", "outcome_autofill_confidence"):
-        if column in present:
-            values = frame[column].astype(object)
-            by_text |= (values.notna() & (values.map(str).str.strip() != "")).to_numpy(dtype=bool)
-    auto = by_text
-    if "outcome_reason" in present:
-        reason = frame["outcome_reason"].astype(object).map(_reason_kind).to_numpy(dtype=object)
-        auto = np.where(reason == "auto", True, np.where(reason == "person", False, by_text)).astype(bool)
     has_outcome = (frame["outcome_id"] if outcome_id is None else outcome_id).notna().to_numpy(dtype=bool)
-    return pd.Series(auto & has_outcome, index=frame.index, dtype="boolean")
+    auto, _, known = autofill_flags(frame, has_outcome)
+    return pd.Series(pd.array(np.where(known, auto, None), dtype="boolean"), index=frame.index)
+
+
+def _now_us() -> int:
+    return int(pd.Timestamp.now(tz="UTC").as_unit("us").value)
 
 
 def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
@@ -236,29 +176,34 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
         ``outcome_name``, ``outcome_type``, ``deleted`` (an outcome id no outcome resolves), ``duration``; sorted
         by organization, ``date_created`` and ``activity_id``. Then ``status`` and ``disposition`` (as Close
         sent them, missing where it did not), ``connected`` (a call that connected or a meeting that took place,
-        see :func:`outcome_usage`'s ``denominator``) and ``autofilled`` (the outcome was filled in automatically;
-        ``pd.NA`` where Close sent no autofill field, see :func:`autofilled_mask`).
+        see :func:`outcome_usage`'s ``denominator``), ``autofilled`` (the outcome was set by Close) and
+        ``voicemail_drop`` (set by a voicemail drop), both ``pd.NA`` where Close sent no autofill field (see
+        :func:`autofilled_mask`).
 
     Raises
     ------
     ConfigurationError
         A non-frame, or a frame without the columns needed.
     """
-    lookup = _outcome_lookup(outcomes)
-    parts = [p for p in (_activity_part(calls, "call"), _activity_part(meetings, "meeting")) if p is not None]
+    lookup = outcome_lookup(outcomes)
+    now_us = _now_us()
+    parts = [p for p in (_activity_part(calls, "call", now_us), _activity_part(meetings, "meeting", now_us))
+             if p is not None]
     if parts:
         events = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     else:
         events = _activity_part(pd.DataFrame({c: pd.Series(dtype=STRING_DTYPE) for c in _EVENT_SOURCE_COLUMNS})
-                                .astype({"date_created": UTC_DATETIME_DTYPE}), "call")
+                                .astype({"date_created": UTC_DATETIME_DTYPE}), "call", now_us)
     events = events.merge(lookup, how="left", on=_KEY, indicator=True, sort=False)
     events["deleted"] = (events["outcome_id"].notna() & ((events.pop("_merge") == "left_only")
                                                          | events.pop("deleted_at").notna())).astype(bool)
+    events["outcome_name"] = events["outcome_name"].mask(events["deleted"] & events["outcome_name"].isna(),
+                                                         DELETED_OUTCOME_LABEL)
     events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
     events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
     order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
              "outcome_id", "outcome_name", "outcome_type", "deleted", "duration", "status", "disposition", "connected",
-             "autofilled"]
+             "autofilled", "voicemail_drop"]
     events = events[order].reset_index(drop=True)
     return _with_organization_names(events, _organization_names(outcomes, calls, meetings))
 
@@ -295,118 +240,100 @@ def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def outcome_usage(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
-                  meetings: pd.DataFrame | None = None, *, denominator: str = "all", dataset=None,
-                  **sql_options) -> pd.DataFrame:
+def outcome_usage(outcomes: pd.DataFrame, calls: Any = None, meetings: Any = None, *, denominator: str = "all",
+                  dataset: Any = None, engine: str | None = None, spark: Any = None, **duckdb_options) -> pd.DataFrame:
     """How often each outcome of each organization is used on calls and meetings, by how many users, when.
 
     Parameters
     ----------
     outcomes : pandas.DataFrame
-        From :func:`closeframe.load_outcomes`.
+        From :func:`closeframe.load_outcomes` (or :func:`closeframe.outcome_catalogue`, which names deleted
+        outcomes).
     calls, meetings : pandas.DataFrame, optional
-        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`; a missing one counts as none.
-    denominator : {"all", "connected", "with_outcome"}, default "all"
-        Which activities ``share`` is a fraction of. ``"all"``: every loaded call and meeting, whatever its
-        outcome (an organization's shares, its no-outcome row included, add up to 1). ``"connected"``: only calls
-        that connected (``disposition`` "answered"; where Close sent no disposition, ``status`` "completed") and
-        meetings that took place (``status`` "completed" or "in-progress"; a manual meeting without a status once
-        it has started); the counts then cover those activities only, and the shares still add up to 1. Both are
-        inferred, as Close has no "connected" flag: a call with neither ``disposition`` nor ``status`` (both
-        null) does not count as connected, and a meeting's start is compared with the current time. Calls
-        whose ``disposition`` and ``status`` are missing altogether (not loaded) raise rather than count none.
-        ``"with_outcome"``: every activity counted, shares of the activities that carry an outcome (the
-        no-outcome row's ``share`` is NaN), as the plots show by default.
+        From :func:`closeframe.load_calls` / :func:`closeframe.load_meetings`; a missing one counts as none. With
+        ``engine="duckdb"``/``"spark"`` also a Parquet file or dataset folder (or, for Spark, a Spark DataFrame).
+    denominator : {"all", "with_outcome", "connected"}, default "all"
+        The table always has ``share`` (of all the organization's activities; its shares, the no-outcome row
+        included, add up to 1) and ``share_of_outcomes`` (of its activities that have an outcome; NaN on the
+        no-outcome row). ``"connected"`` adds ``connected`` (how many of ``total`` are calls that connected --
+        ``disposition`` "answered", else ``status`` "completed" -- or meetings that took place -- ``status``
+        "completed"/"in-progress", else started by now) and ``share_of_connected`` (of the organization's
+        connected calls and held meetings). Calls without any status or disposition (not loaded) raise rather
+        than count as never connected.
+    dataset : str, Path or mapping, optional
+        Activities beyond memory: a Parquet file or (hive-partitioned) dataset folder of calls, or a mapping
+        ``{"calls": ..., "meetings": ..., "cache": folder}`` (``cache``: the loaders' store, DuckDB only).
+        Implies ``engine="duckdb"`` unless another is given.
+    engine : {"pandas", "duckdb", "spark"}, optional
+        Who counts: ``"pandas"`` (in memory, numpy on category codes; the default for frames), ``"duckdb"``
+        (frames, Parquet, the store; bounded memory; the default with ``dataset=`` or a DuckDB option) or
+        ``"spark"`` (frames, Spark DataFrames or Parquet paths; ``pip install "closeframe[spark]"``). Every
+        engine gives the same table.
+    spark : pyspark.sql.SparkSession, optional
+        The session for ``engine="spark"`` (default: the active one, else a local one).
+    **duckdb_options
+        ``memory_limit=`` (default "1GB"), ``threads=``, ``temp_directory=`` for DuckDB.
 
     Returns
     -------
     pandas.DataFrame
         One row per (organization, outcome): :data:`USAGE_COLUMNS` (``organization_name`` when known), then
-        ``autofilled`` when Close's autofill fields (:data:`AUTOFILL_FIELDS`) have a value on some activity: how
-        many of ``total`` had
-        their outcome filled in automatically; ``total - autofilled`` were set by people. Outcomes
-        never used have zeros and ``NaT`` dates; an ``outcome_id`` no outcome resolves has ``deleted=True``; the
-        activities without an outcome are one row per organization with ``outcome_id`` missing (also in
-        ``attrs["no_outcome"]``). ``share`` is ``total`` over the organization's activities (0 when it has none);
-        ``users`` counts distinct ``user_id``. Sorted by organization, then ``total`` descending, then name,
-        the no-outcome row last.
+        ``autofilled`` and ``voicemail_drops`` when Close's autofill fields (:data:`AUTOFILL_FIELDS`) have a value
+        on some activity (how many of ``total`` had their outcome set by Close, and how many of those were
+        voicemail drops), then ``deleted_at`` with a catalogue. Outcomes never used have zeros and ``NaT`` dates;
+        an ``outcome_id`` no live outcome resolves has ``deleted=True`` and its last known name, else
+        :data:`DELETED_OUTCOME_LABEL`; the activities without an outcome are one row per organization with
+        ``outcome_id`` missing (also in ``attrs["no_outcome"]``). ``users`` counts distinct ``user_id``. Sorted by
+        organization, then ``total`` descending, then name, the no-outcome row last.
+
+    Raises
+    ------
+    ConfigurationError
+        A bad denominator, engine, option or source (the message lists the valid ones).
 
     Examples
     --------
     >>> usage = cf.outcome_usage(outcomes, calls, meetings)                      # doctest: +SKIP
-    >>> usage[usage.deleted]                                                     # doctest: +SKIP
-
-    Beyond memory: ``dataset="calls/"`` (a Parquet dataset of calls, or a mapping ``{"calls": ..., "meetings":
-    ...}``), or a DuckDB option (``memory_limit=``, ``threads=``, ``temp_directory=``) with frames, computes the
-    same table with DuckDB, in bounded memory; see :mod:`closeframe.usage.sql`.
+    >>> cf.outcome_usage(outcomes, dataset={"calls": "calls/", "meetings": "meetings/"},
+    ...                  engine="spark")                                          # doctest: +SKIP
     """
-    if denominator not in DENOMINATORS:
-        raise ConfigurationError(f"denominator={denominator!r} is not one of {', '.join(map(repr, DENOMINATORS))}.")
-    if dataset is not None or sql_options:
-        from closeframe.usage.sql import outcome_usage_sql, sources_from
+    check_denominator(denominator)
+    unknown = sorted(set(duckdb_options) - set(DUCKDB_OPTIONS))
+    if unknown:
+        raise ConfigurationError(f"outcome_usage() got the unknown options {unknown}; DuckDB's are "
+                                 f"{', '.join(map(repr, DUCKDB_OPTIONS))}.")
+    if engine is None:
+        engine = "duckdb" if dataset is not None or duckdb_options else "pandas"
+    if engine not in ENGINES:
+        raise ConfigurationError(f"engine={engine!r} is not one of {', '.join(map(repr, ENGINES))}.")
+    if duckdb_options and engine != "duckdb":
+        raise ConfigurationError(f"{sorted(duckdb_options)} are DuckDB options; engine={engine!r} takes none.")
+    if spark is not None and engine != "spark":
+        raise ConfigurationError(f"spark= is a Spark session, for engine='spark' (engine={engine!r}).")
+    lookup = outcome_lookup(outcomes)
+    now_us = _now_us()
+    if engine == "pandas":
+        if dataset is not None:
+            raise ConfigurationError("dataset= is read by engine='duckdb' or 'spark'; engine='pandas' counts frames.")
+        counts = frames_engine.counts(calls, meetings, now_us=now_us)
+        names = frames_engine.organization_names(calls, meetings)
+    else:
+        from closeframe.usage.sources import sources_from
 
-        if denominator != "all":
-            raise ConfigurationError(f"denominator={denominator!r} is computed by the pandas path only; the DuckDB "
-                                     "path (dataset= or a DuckDB option) counts all activities: leave it 'all'.")
-        return outcome_usage_sql(outcomes, *sources_from(dataset, calls, meetings), **sql_options)
-    events = usage_events(outcomes, calls, meetings)
+        calls, meetings = sources_from(dataset, calls, meetings)
+        if engine == "duckdb":
+            from closeframe.usage.engines.duckdb import counts as duckdb_counts
+
+            counts, names = duckdb_counts(calls, meetings, now_us=now_us, **duckdb_options)
+        else:
+            from closeframe.usage.engines.spark import counts as spark_counts
+
+            counts, names = spark_counts(calls, meetings, now_us=now_us, spark=spark)
     if denominator == "connected":
-        _check_calls_tell_connected(events)
-        events = events[events["connected"].to_numpy(dtype=bool)]
-    lookup = _outcome_lookup(outcomes)
-    counts = _counts(events, _KEY)
-    autofill = events["autofilled"].notna().any()
-    if autofill:
-        auto = events[events["autofilled"].fillna(False).to_numpy(dtype=bool)]
-        auto_counts = _counts(auto, _KEY)[_KEY + ["total"]].rename(columns={"total": "autofilled"})
-        counts = counts.merge(auto_counts, how="left", on=_KEY)
-    counted = events[events["outcome_id"].notna().to_numpy()] if denominator == "with_outcome" else events
-    per_org = counted.groupby(counted["organization_id"].astype(object), sort=False).size()
-    return _usage_from_counts(outcomes, lookup, counts, per_org, autofill=autofill, denominator=denominator,
-                              names=(calls, meetings))
-
-
-def _usage_from_counts(outcomes: pd.DataFrame, lookup: pd.DataFrame, counts: pd.DataFrame, per_org: pd.Series,
-                       *, autofill: bool, denominator: str, names: Iterable[pd.DataFrame | None]) -> pd.DataFrame:
-    """The :func:`outcome_usage` table from per-(organization, outcome) counts; the pandas and DuckDB paths share it.
-
-    ``counts`` has :data:`_KEY`, ``calls``, ``meetings``, ``total``, ``users``, ``first_used``, ``last_used`` (and
-    ``autofilled`` when ``autofill``); ``per_org`` is each organization's denominator; ``names`` are frames that
-    may carry organization names.
-    """
-    base = pd.concat([
-        lookup.astype(object),
-        counts.loc[~counts.set_index(_KEY).index.isin(lookup.set_index(_KEY).index), _KEY],
-    ], ignore_index=True)
-    usage = base.merge(counts, how="left", on=_KEY)
-    for column in ("calls", "meetings", "total", "users") + (("autofilled",) if autofill else ()):
-        usage[column] = usage[column].fillna(0).astype(np.int64)
-    for column in ("first_used", "last_used", "deleted_at"):
-        usage[column] = usage[column].astype(UTC_DATETIME_DTYPE)
-    for column in ("organization_id", "outcome_id", "outcome_name", "outcome_type"):
-        usage[column] = usage[column].astype(STRING_DTYPE)
-    resolved = pd.MultiIndex.from_frame(lookup.loc[lookup["deleted_at"].isna(), _KEY].astype(object))
-    usage["deleted"] = usage["outcome_id"].notna().to_numpy() & \
-        ~pd.MultiIndex.from_frame(usage[_KEY].astype(object)).isin(resolved)
-    org_total = usage["organization_id"].astype(object).map(per_org).fillna(0).to_numpy(dtype=float)
-    usage["share"] = np.divide(usage["total"].to_numpy(dtype=float), org_total,
-                               out=np.zeros(len(usage)), where=org_total > 0)
-    usage["_no_outcome"] = usage["outcome_id"].isna()
-    usage = usage.sort_values(["organization_id", "_no_outcome", "total", "outcome_name", "outcome_id"],
-                              ascending=[True, True, False, True, True], kind="stable", na_position="last")
-    no_outcome = usage[usage.pop("_no_outcome")]
-    if denominator == "with_outcome":
-        usage.loc[usage["outcome_id"].isna(), "share"] = np.nan
-    with_deleted_at = "deleted_at" in outcomes.columns
-    if with_deleted_at:  # the catalogue's deleted outcomes: only those still on some activity
-        usage = usage[usage["deleted_at"].isna() | (usage["total"] > 0)]
-    extra = ["autofilled"] if autofill else []
-    usage = usage[[c for c in USAGE_COLUMNS if c in usage.columns] + extra
-                  + (["deleted_at"] if with_deleted_at else [])].reset_index(drop=True)
-    usage = _with_organization_names(usage, _organization_names(outcomes, *names))
-    usage.attrs["no_outcome"] = {str(o): int(t) for o, t in zip(no_outcome["organization_id"], no_outcome["total"])}
-    usage.attrs["denominator"] = denominator
-    return usage
+        _check_calls_tell_connected(int(counts["calls"].sum()), int(counts["calls_known"].sum()))
+    names = {**frames_engine.organization_names(outcomes), **names}
+    return finish_usage(lookup, counts, names=names, denominator=denominator,
+                        catalogue_dates="deleted_at" in outcomes.columns)
 
 
 def _with_details(counts: pd.DataFrame, events: pd.DataFrame, keys: list[str], extra: list[str]) -> pd.DataFrame:
@@ -491,7 +418,7 @@ def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     pandas.DataFrame
         ``organization_id``, ``organization_name`` (when known), ``user_id``, ``user_name``, ``outcome_id``
         (missing: activities without an outcome), ``outcome_name``, ``outcome_type``, ``deleted``, ``calls``,
-        ``meetings``, ``total``, ``share`` (of that user's activities), ``first_used``, ``last_used``. Only
+        ``meetings``, ``total``, ``share_of_user`` (of that user's activities), ``first_used``, ``last_used``. Only
         combinations that occur; sorted by organization, user name, ``total`` descending.
     """
     if credit not in CREDITS:
@@ -502,9 +429,9 @@ def usage_by_user(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
     keys = ["organization_id", "user_id", "outcome_id"]
     out = _with_details(_counts(events, keys).drop(columns="users"), events, keys, ["user_name"])
     per_user = out.groupby(["organization_id", "user_id"], dropna=False)["total"].transform("sum")
-    out["share"] = out["total"] / per_user.where(per_user > 0, 1)
+    out["share_of_user"] = out["total"] / per_user.where(per_user > 0, 1)
     order = ["organization_id", "user_id", "user_name", "outcome_id", "outcome_name", "outcome_type", "deleted",
-             "calls", "meetings", "total", "share", "first_used", "last_used"]
+             "calls", "meetings", "total", "share_of_user", "first_used", "last_used"]
     return _finish(out, order, ["organization_id", "user_name", "user_id", "total", "outcome_name"],
                    _organization_names(outcomes, calls, meetings))
 
@@ -603,7 +530,7 @@ def normalize_outcome_name(name: object) -> str | None:
     return text or None
 
 
-_COMPARE_VALUES = ("total", "calls", "meetings", "share", "users")
+_COMPARE_VALUES = ("total", "calls", "meetings", *SHARE_COLUMNS.values(), "connected", "users")
 
 
 def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizations: int = 1,
@@ -614,8 +541,9 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
     ----------
     usage : pandas.DataFrame
         From :func:`outcome_usage` (or :func:`filter_usage`).
-    value : {"total", "calls", "meetings", "share", "users"}, default "total"
-        What each organization's column shows.
+    value : {"total", "calls", "meetings", "share", "share_of_outcomes", "share_of_connected", "connected", \
+"users"}, default "total"
+        What each organization's column shows (a share column only where ``usage`` has it).
     min_organizations : int, default 1
         Keep names found in at least this many organizations (2: only the shared ones).
     key : callable, default :func:`normalize_outcome_name`
@@ -627,14 +555,18 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
         Indexed by ``name_key``: ``outcome_name`` (the most used spelling), ``organizations`` (how many have an
         outcome with this key), then one column per organization (its name when known, else its id) with
         ``value``; missing where the organization has no such outcome, 0 where it has one but never used it.
-        Deleted outcomes and the no-outcome rows have no name and are left out; two outcomes of one organization
+        Deleted outcomes without a known name (:data:`DELETED_OUTCOME_LABEL`) and the no-outcome rows are left
+        out; two outcomes of one organization
         with the same key are added up. Sorted by ``organizations`` then overall ``total``, descending.
     """
-    _check_frame(usage, "usage", ["organization_id", "outcome_name", value if value in usage.columns else "total"])
     if value not in _COMPARE_VALUES:
         raise ConfigurationError(f"value={value!r} is not one of {', '.join(map(repr, _COMPARE_VALUES))}.")
+    check_frame(usage, "usage", ["organization_id", "outcome_name", "total", value])
     label = "organization_name" if "organization_name" in usage.columns else "organization_id"
-    named = usage[usage["outcome_name"].notna()].copy()
+    nameless = usage["outcome_name"].isna() | (usage["deleted"].astype(bool) & (
+        usage["outcome_name"] == DELETED_OUTCOME_LABEL).fillna(False)) if "deleted" in usage.columns \
+        else usage["outcome_name"].isna()
+    named = usage[~nameless.to_numpy(dtype=bool)].copy()
     named["name_key"] = named["outcome_name"].astype(object).map(key)
     named = named[named["name_key"].notna()]
     named["_org"] = named[label].astype(object).map(str)
@@ -646,7 +578,7 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
         "outcome_name": spelled.set_index("name_key")["outcome_name"].reindex(wide.index).astype(STRING_DTYPE),
         "organizations": named.groupby("name_key")["_org"].nunique().reindex(wide.index).astype(np.int64),
     }, index=wide.index)
-    dtype = "Float64" if value == "share" else "Int64"
+    dtype = "Float64" if value.startswith("share") else "Int64"
     for org in organizations:
         result[org] = wide[org].astype(dtype)
     overall = named.groupby("name_key")["total"].sum().reindex(result.index)
@@ -699,7 +631,7 @@ def filter_usage(usage: pd.DataFrame, *, organizations: Iterable[str] | str | No
     ConfigurationError
         A non-frame, or an organization or type the frame does not have (the message lists the valid ones).
     """
-    _check_frame(usage, "usage", ["organization_id", "outcome_id"])
+    check_frame(usage, "usage", ["organization_id", "outcome_id"])
     keep = pd.Series(True, index=usage.index)
     if organizations is not None:
         ids = usage["organization_id"].astype(object)

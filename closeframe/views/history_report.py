@@ -10,6 +10,7 @@ import pandas as pd
 
 from closeframe.views.history_plots import plot_outcome_changes
 from closeframe.views.catalogue_plots import organization_labels
+from closeframe.views.reporttables import table_html
 
 __all__ = ["MAX_LISTED_CHANGES", "changes_section"]
 
@@ -64,8 +65,6 @@ def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
     str
         An HTML fragment (escaped; the plot is a ``data:`` URI).
     """
-    from closeframe.views.report import table_html  # the report's tables (imported here: the report imports this)
-
     parts = []
     if not len(changes):
         return "<p>No changes to the outcome catalogue are known.</p>"
@@ -88,5 +87,6 @@ def changes_section(changes: pd.DataFrame, *, freq: str = "M") -> str:
     if len(changes) > MAX_LISTED_CHANGES:
         parts.append(f"<p>The latest {MAX_LISTED_CHANGES:,} of {len(changes):,}.</p>")
     # On a phone the table scrolls sideways instead of squeezing each description into a narrow column.
-    parts.append(table_html(listed, uid="catalogue-changes").replace("<table", '<table style="min-width:44rem"', 1))
+    parts.append(table_html(listed, uid="catalogue-changes-table").replace("<table", '<table style="min-width:44rem"',
+                                                                         1))
     return "\n".join(parts)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
+from closeframe.usage.definition import SHARE_COLUMNS
 from closeframe.usage.selection import (
     KINDS,
     NO_OUTCOME,
@@ -233,13 +234,18 @@ class UsageExplorer(w.VBox):
         return "share of " + dict((v, k) for k, v in SHARE_OF)[self.share_of.value]
 
     @property
+    def share_column(self) -> str:
+        """The column of :attr:`usage` that the "Share of" menu's choice shows (``share``, ``share_of_outcomes``
+        or ``share_of_connected``: one name per denominator in every face)."""
+        return SHARE_COLUMNS[self.share_of.value]
+
+    @property
     def usage(self) -> pd.DataFrame:
         """:func:`closeframe.outcome_usage`'s table for the current picks (empty counts for an empty range).
 
-        Its ``share`` divides by the "Share of" menu's choice, by default the activities *with an outcome* (not
-        all activities, :func:`closeframe.outcome_usage`'s default); ``usage.attrs["denominator"]`` names it and
-        :attr:`share_label` says it in words, as the status line and the tables' headers do. Use
-        ``cf.outcome_usage(..., denominator=explorer.usage.attrs["denominator"])`` for the same shares in code.
+        The views show its :attr:`share_column`, the "Share of" menu's choice (by default ``share_of_outcomes``,
+        of the activities *with an outcome*); :attr:`share_label` says it in words, as the status line and the
+        tables' headers do. ``cf.outcome_usage`` has the same columns with the same meaning.
         """
         if "usage" not in self._cache:
             self._cache["usage"] = usage_table(self.data, self.selection, denominator=self.share_of.value)
@@ -362,7 +368,7 @@ class UsageExplorer(w.VBox):
         shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
         table = pd.DataFrame({
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], self.share_label: shown["share"],
+            "meetings": shown["meetings"], "total": shown["total"], self.share_label: shown[self.share_column],
             "users": shown["users"], "last used": shown["last_used"]})
         html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
                                          self.share_label: _percent, "users": _count, "last used": _day},
@@ -378,7 +384,7 @@ class UsageExplorer(w.VBox):
 
         top = top_outcomes(self.data, selection, n=5, denominator=self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
-                              "outcome": _outcome(top), "total": top["total"], self.share_label: top["share"]})
+                              "outcome": _outcome(top), "total": top["total"], self.share_label: top[self.share_column]})
         usage = self.usage
         html_table = _html_table(table, {"rank": _count, "total": _count, self.share_label: _percent},
                                  empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
@@ -400,7 +406,8 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection):
         from closeframe.views.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value="share", denominator=self.share_of.value)
+        compare = compare_table(self.data, selection, value=self.share_column,
+                                denominator=self.share_of.value)
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: _percent for c in table.columns[2:]}
         formats["organizations"] = _count

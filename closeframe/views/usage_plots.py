@@ -26,7 +26,7 @@ from closeframe.views.style import (
     safe_label,
     set_texts,
 )
-from closeframe.usage.tables import period_span, period_start
+from closeframe.usage.tables import DELETED_OUTCOME_LABEL, period_span, period_start
 
 __all__ = ["MIX_BY", "colour_option", "plot_outcome_comparison", "plot_outcome_mix", "plot_top_outcomes",
            "plot_usage_over_time", "plot_usage_trend", "plot_users"]
@@ -42,7 +42,7 @@ ORDERS = ("natural", "value")
 PERIOD_WORDS = {"D": "day", "W": "week", "M": "month", "MS": "month", "ME": "month", "Q": "quarter",
                 "QS": "quarter", "QE": "quarter", "Y": "year", "YS": "year", "YE": "year"}
 NO_OUTCOME = "(no outcome)"
-DELETED = "(deleted outcome)"
+DELETED = DELETED_OUTCOME_LABEL
 #: The label of activities without a Close user (e.g. an inbound voicemail nobody took).
 NO_USER = "(no user)"
 OTHER = "(other outcomes)"

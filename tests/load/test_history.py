@@ -15,6 +15,7 @@ import closeframe as cf
 from closeframe import plots
 from closeframe.load.history import CHANGE_COLUMNS, catalogue_from_history, changes_from_history
 from closeframe.store.database import connect
+from closeframe.usage.tables import DELETED_OUTCOME_LABEL
 from closeframe.views.report import render_report
 
 HISTORY = json.loads((Path(__file__).parents[1] / "fixtures" / "outcome_history.json").read_text(encoding="utf-8"))
@@ -117,7 +118,7 @@ def test_deleted_outcomes_keep_their_names_in_outcome_usage(fresh_sandbox, tmp_p
     assert row["deleted"] and row["deleted_at"] == T(logged, tz="UTC")  # the log's dates are UTC without an offset
     # The seeded outcome deleted before the log's retention: the log cannot tell its name.
     unnamed = [i for i in sb.store.deleted_outcome_ids(name) if usage.loc[i, "deleted"] and
-               pd.isna(usage.loc[i, "outcome_name"])] if set(sb.store.deleted_outcome_ids(name)) <= set(usage.index) \
+               usage.loc[i, "outcome_name"] == DELETED_OUTCOME_LABEL] if set(sb.store.deleted_outcome_ids(name)) <= set(usage.index) \
         else []
     assert len(unnamed) == 1
     plain = cf.outcome_usage(cf.load_outcomes(key, **kwargs), calls, meetings)

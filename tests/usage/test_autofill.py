@@ -25,8 +25,6 @@ _AUTOFILLED = {OUTCOME_REASONS.index("autofilled")}
 #: drop carries no mark at all.
 _VISIBLE = {"reason-and-text": _BY_CLOSE, "text-kept": _BY_CLOSE, "reason-only": _BY_CLOSE,
             "text-only": _AUTOFILLED, "none": set()}
-#: Markings where voicemail-dropped is sent: the client before the usage branch counts it as a person's pick.
-_DROPS_MISSED = pytest.mark.xfail(strict=True, reason="autofill definition lands with the usage branch")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +47,7 @@ def _set_by_close(sb, codes: set) -> Counter:
     return counts
 
 
-@pytest.mark.parametrize("marking", [pytest.param(m, marks=_DROPS_MISSED) if _VISIBLE[m] == _BY_CLOSE else m
-                                     for m in AUTOFILL_MARKINGS])
+@pytest.mark.parametrize("marking", list(AUTOFILL_MARKINGS))
 def test_autofilled_counts_are_right_under_every_marking(sandbox_with_outcomes, marking):
     sb = sandbox_with_outcomes
     sb.set_autofill_marking(marking)
@@ -73,7 +70,6 @@ def test_autofilled_counts_are_right_under_every_marking(sandbox_with_outcomes, 
     assert got == dict(expected)
 
 
-@_DROPS_MISSED
 def test_calls_without_the_fields_count_only_meetings(fresh_sandbox):
     """The documented call schema has no outcome fields: only meetings can say who set their outcome."""
     sb = fresh_sandbox(seed=32, organizations=1, calls=300, meetings=400)

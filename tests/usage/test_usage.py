@@ -7,11 +7,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
+import pandas.testing as tm
 import pytest
 
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import calls_frame, meetings_frame, outcomes_frame
 from closeframe.usage.tables import (
+    DELETED_OUTCOME_LABEL,
     USAGE_COLUMNS,
     compare_outcomes,
     filter_usage,
@@ -21,7 +23,7 @@ from closeframe.usage.tables import (
     usage_by_week,
     usage_events,
 )
-from usage_fixtures import ORGANIZATION_NAMES, frames, records
+from usage_fixtures import ORGANIZATION_NAMES, frames, records, set_by_close
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_unused_outcome_has_zeros_and_deleted_ids_are_flagged(data):
     assert deleted
     flagged = usage[usage["deleted"]]
     assert set(zip(flagged["organization_id"].astype(str), flagged["outcome_id"])) == deleted
-    assert flagged["outcome_name"].isna().all()
+    assert (flagged["outcome_name"] == DELETED_OUTCOME_LABEL).all()
     assert not usage.loc[usage["outcome_id"].isna(), "deleted"].any()
 
 
@@ -111,7 +113,8 @@ def test_events_one_row_per_activity(data):
         kind, r = by_id[row.activity_id]
         assert row.activity == kind and row.user_id == r["user_id"]
         outcome = known.get((r["organization_id"], r["outcome_id"]))
-        assert (None if pd.isna(row.outcome_name) else row.outcome_name) == (outcome or {}).get("name")
+        name = DELETED_OUTCOME_LABEL if r["outcome_id"] and outcome is None else (outcome or {}).get("name")
+        assert (None if pd.isna(row.outcome_name) else row.outcome_name) == name
         assert row.deleted == (r["outcome_id"] is not None and outcome is None)
     assert events["date_created"].is_monotonic_increasing or events["organization_id"].nunique() > 1
 
@@ -132,7 +135,7 @@ def test_usage_by_user_counts(data):
     got = {(row.user_id, None if pd.isna(row.outcome_id) else row.outcome_id): row.total
            for row in by_user.itertuples()}
     assert got == dict(expected)
-    per_user = by_user.groupby("user_id")["share"].sum()
+    per_user = by_user.groupby("user_id")["share_of_user"].sum()
     assert per_user.to_numpy() == pytest.approx([1.0] * len(per_user))
 
 
@@ -264,25 +267,25 @@ def test_denominators_count_connected_calls_and_held_meetings(real):
 
     kept = [r for r in calls if connected_call(r)] + [r for r in meetings if held_meeting(r)]
     usage = outcome_usage(*real, denominator="connected")
-    assert usage["total"].sum() == len(kept)
-    assert usage["share"].sum() == pytest.approx(1.0)
+    assert usage["connected"].sum() == len(kept)
+    assert usage["total"].sum() == len(calls) + len(meetings)  # total keeps one meaning: every activity
+    assert usage["share_of_connected"].sum() == pytest.approx(1.0)
     expected = Counter(r["outcome_id"] for r in kept)
-    assert {(None if pd.isna(i) else i): t for i, t in zip(usage["outcome_id"], usage["total"]) if t} == dict(expected)
+    assert {(None if pd.isna(i) else i): t for i, t in zip(usage["outcome_id"], usage["connected"]) if t} == \
+        dict(expected)
     everything = outcome_usage(*real)
-    assert everything["total"].sum() == len(calls) + len(meetings)
-    with_outcome = outcome_usage(*real, denominator="with_outcome")
-    named = with_outcome[with_outcome["outcome_id"].notna()]
-    assert named["share"].sum() == pytest.approx(1.0)
-    assert with_outcome.loc[with_outcome["outcome_id"].isna(), "share"].isna().all()
+    assert "share_of_connected" not in everything.columns and everything["share"].sum() == pytest.approx(1.0)
+    named = everything[everything["outcome_id"].notna()]
+    assert named["share_of_outcomes"].sum() == pytest.approx(1.0)
+    assert everything.loc[everything["outcome_id"].isna(), "share_of_outcomes"].isna().all()
+    tm.assert_frame_equal(outcome_usage(*real, denominator="with_outcome"), everything)
     with pytest.raises(ConfigurationError, match="connected"):
         outcome_usage(*real, denominator="answered")
 
 
 def test_autofilled_outcomes_are_counted_apart_when_close_sends_the_fields(real, data):
     usage = outcome_usage(*real)
-    auto = Counter(r["outcome_id"] for r in real_records("calls") + real_records("meetings")
-                   if r["outcome_id"] and (r.get("outcome_autofill_reasoning") or r.get("outcome_autofill_confidence")
-                                           or str(r.get("outcome_reason") or "").startswith("auto")))
+    auto = Counter(r["outcome_id"] for r in real_records("calls") + real_records("meetings") if set_by_close(r))
     assert {i: a for i, a in zip(usage["outcome_id"], usage["autofilled"]) if a} == dict(auto)
     assert "autofilled" not in outcome_usage(*data).columns  # the older pages have no autofill field
 

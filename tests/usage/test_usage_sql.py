@@ -1,4 +1,4 @@
-"""Usage computed by DuckDB from Parquet datasets equals the pandas path on the same data."""
+"""Usage computed by DuckDB (frames, Parquet files and datasets, the loaders' store) equals the in-memory engine."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import pytest
 
 import closeframe as cf
 from closeframe.errors import ConfigurationError
-from closeframe.usage.sql import outcome_usage_sql
 from usage_fixtures import frames
 
 pytest.importorskip("duckdb")
+
+
+def outcome_usage_sql(outcomes, calls=None, meetings=None):
+    return cf.outcome_usage(outcomes, calls, meetings, engine="duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,12 @@ def test_bad_dataset_arguments_say_what_to_pass(data, tmp_path, datasets):
         cf.outcome_usage(outcomes, calls, dataset=datasets[0])
     with pytest.raises(ConfigurationError, match="DataFrame or the path"):
         outcome_usage_sql(outcomes, 42)
+    with pytest.raises(ConfigurationError, match="engine='nope' is not one of 'pandas', 'duckdb', 'spark'"):
+        cf.outcome_usage(outcomes, calls, engine="nope")
+    with pytest.raises(ConfigurationError, match="DuckDB options"):
+        cf.outcome_usage(outcomes, calls, engine="pandas", threads=1)
+    with pytest.raises(ConfigurationError, match="unknown options"):
+        cf.outcome_usage(outcomes, calls, memory=1)
 
 
 def test_a_duckdb_option_with_frames_takes_the_duckdb_path_and_agrees(data):
@@ -103,6 +112,26 @@ def test_usage_from_the_loaders_cache_equals_pandas_usage(fresh_sandbox, tmp_pat
         cf.outcome_usage(outcomes, dataset={"cache": tmp_path / "nowhere"})
 
 
-def test_the_duckdb_path_refuses_another_denominator(data, datasets):
-    with pytest.raises(ConfigurationError, match="pandas path only"):
-        cf.outcome_usage(data[0], dataset=datasets[0], denominator="connected")
+def test_every_denominator_through_duckdb_equals_the_in_memory_engine(data, datasets):
+    outcomes, calls, meetings = data
+    for denominator in ("all", "with_outcome", "connected"):
+        expected = cf.outcome_usage(outcomes, calls, meetings, denominator=denominator)
+        got = cf.outcome_usage(outcomes, dataset={"calls": datasets[0], "meetings": datasets[1]},
+                               denominator=denominator)
+        tm.assert_frame_equal(got, expected)
+    assert {"connected", "share_of_connected"} <= set(expected.columns)
+
+
+def test_a_dataset_with_two_partitionings_names_both(data, tmp_path):
+    # An export by organization and month, and an older one by organization only, written into one folder.
+    _, calls, _ = data
+    folder = tmp_path / "calls"
+    cf.export(calls, folder, partition_by=["organization_id", "month"])
+    cf.export(calls, tmp_path / "older", partition_by=["organization_id"])
+    for file in (tmp_path / "older").rglob("*.parquet"):
+        target = folder / file.relative_to(tmp_path / "older")
+        file.rename(target.with_name("older-" + target.name))
+    for engine in ("duckdb", "spark"):  # refused before any engine reads (Spark is not even started)
+        with pytest.raises(ConfigurationError, match=r"mixes two partitionings: organization_id= \(e\.g\. .*\) and "
+                                                     r"organization_id=/month="):
+            cf.outcome_usage(data[0], dataset=folder, engine=engine)

@@ -136,6 +136,7 @@ def test_recorded_style_pages_with_close_real_fields_and_no_calls(source):
     from pathlib import Path
 
     from closeframe.shape.frames import calls_frame, meetings_frame, outcomes_frame
+    from usage_fixtures import set_by_close
 
     folder = Path(__file__).parents[1] / "fixtures" / "usage_real"
 
@@ -148,8 +149,7 @@ def test_recorded_style_pages_with_close_real_fields_and_no_calls(source):
     explorer.select(users="Lena Wolf", statuses="completed")
     mine = [r for r in page("calls") + page("meetings") if r["user_name"] == "Lena Wolf" and r["status"] == "completed"]
     assert explorer.usage["total"].sum() == len(mine)
-    assert explorer.usage["autofilled"].sum() == sum(
-        1 for r in mine if r["outcome_id"] and (r.get("outcome_autofill_reasoning") or r.get("outcome_reason")))
+    assert explorer.usage["autofilled"].sum() == sum(1 for r in mine if set_by_close(r))
     for view in USAGE_VIEWS:  # a null user (inbound voicemail) and a null status draw in every view
         explorer.select(view=view)
     empty = cf.explore(outcomes, calls.iloc[:0])
