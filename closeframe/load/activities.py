@@ -32,7 +32,7 @@ from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress, LoadStopped
-from closeframe.store.refresh import begin_sync, warn_stale
+from closeframe.store.refresh import SyncPlan, begin_sync, warn_stale
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -358,7 +358,13 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
         store = ActivityStore(cache_options.root, client.base_url, organization, kind, shape,
                               variant={"fields": fields, "filters": dict(params)})
         # The event log brings every stored row up to date where it can (then nothing stored is re-read).
-        sync = begin_sync(client, store, kind, path, params, fields, cache_options)
+        try:
+            sync = begin_sync(client, store, kind, path, params, fields, cache_options)
+        except CloseError:
+            # The log could not be read at all (e.g. the key was revoked): the partial holds what the store answers.
+            unsynced = SyncPlan(cache_options, "lookback", store, None, pd.Timestamp.now(tz="UTC"))
+            arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
+            raise
         cached, gaps, stale = _cached_windows(store, windows, sync)
         if stale is not None:
             warn_stale(sync, kind, stale)
