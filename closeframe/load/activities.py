@@ -301,7 +301,8 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
             start, end = max(low, stored.start), min(high, stored.end, trusted_until)
             if start < end:
                 covered.append((start, end))
-                if stored.exact_as_of < plan.fresh_from:
+                # Without the event log (started is None) nothing vouches for rows the lookback does not re-read.
+                if plan.started is None or stored.exact_as_of < plan.fresh_from:
                     stale.append(stored.exact_as_of)
         spans += covered
         cursor = low
