@@ -39,16 +39,27 @@ def _flatten_nested(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with list/dict cells of object columns as JSON text (a copy only when needed)."""
     nested = [
         col for col in df.columns
-        if df[col].dtype == object and df[col].map(lambda v: isinstance(v, (list, dict, tuple))).any()
+        if _arrow_nested(df[col].dtype)
+        or df[col].dtype == object and df[col].map(lambda v: isinstance(v, (list, dict, tuple))).any()
     ]
     if not nested:
         return df
     out = df.copy()
     for col in nested:
-        out[col] = out[col].map(
+        out[col] = out[col].astype(object).map(
             lambda v: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (list, dict, tuple)) else v
         ).astype("string")
     return out
+
+
+def _arrow_nested(dtype: object) -> bool:
+    """An Arrow list or struct column (the loaders' ``attendees``, ``users``...)."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_list(dtype.pyarrow_dtype) or pa.types.is_large_list(dtype.pyarrow_dtype) or \
+        pa.types.is_struct(dtype.pyarrow_dtype)
 
 
 def _iso_datetimes(df: pd.DataFrame) -> pd.DataFrame:

@@ -238,6 +238,7 @@ class CloseClient:
         self._sleep = sleep
         # Waits end early when one of these is set (Ctrl-C, or another part of the load failed).
         self._stop_events: list[threading.Event] = [threading.Event()]
+        self._local = threading.local()  # a stop event of one thread only (see stopped_in_thread)
         self.throttle = Throttle(sleep=None if sleep is time.sleep else sleep)
         self.rate_limit_waited = 0.0  # seconds spent waiting after 429s
         self._server_offset: float | None = None  # the server's clock minus time.time(), from Date headers
@@ -276,8 +277,20 @@ class CloseClient:
         finally:
             self._stop_events.remove(event)
 
+    @contextmanager
+    def stopped_in_thread(self, event: threading.Event):
+        """While inside, setting ``event`` stops the waits of this thread's requests only (a page asked ahead
+        that is no longer needed), leaving the client's other threads alone."""
+        previous = getattr(self._local, "stop", None)
+        self._local.stop = event
+        try:
+            yield self
+        finally:
+            self._local.stop = previous
+
     def _stop_requested(self) -> bool:
-        return any(event.is_set() for event in list(self._stop_events))
+        own = getattr(self._local, "stop", None)
+        return (own is not None and own.is_set()) or any(event.is_set() for event in list(self._stop_events))
 
     def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when the client is stopped (the injected ``sleep`` is used as given)."""

@@ -194,6 +194,7 @@ class _Window:
     """What one endpoint group's last answers said, and the requests counted against it."""
 
     budget: float = 0.0         # requests that may still start before reset_at
+    limit: float = 0.0          # the window's size, as the last answer gave it (0: not said)
     reset_at: float = 0.0
     spacing: float = 0.0        # seconds between request starts: the window's sustainable pace
     period: float = 0.0         # the longest reset seen: how long a window of ``limit`` requests lasts
@@ -220,7 +221,8 @@ class Throttle:
     -----
     Each answer's ``RateLimit`` header gives ``limit``, ``remaining`` and ``reset``; the requests still in flight
     will count against that ``remaining`` too, so the budget is ``remaining - in flight``, and requests start at the
-    pace the window sustains (``limit`` per the longest ``reset`` seen) instead of all at once. Until a group's
+    pace the window sustains (``limit`` per the longest ``reset`` seen) instead of all at once, except while more
+    than half the window is left (a few pages asked together go at once). Until a group's
     first answer, and after each reset, one request goes alone and the others wait for its answer (a burst of
     threads at a fresh window is what provokes 429s). Thread-safe: the threads of one account share it.
     """
@@ -252,7 +254,9 @@ class Throttle:
             window.in_flight += 1
             return 0.0
         if window.budget >= 1:
-            if window.next_at > now:
+            # While more than half the window is left, a few requests at once cannot run it dry: they go now
+            # (the pages of a small listing asked together). Below that, requests keep the sustainable pace.
+            if window.next_at > now and not (window.limit and window.budget - 1 >= window.limit / 2):
                 return window.next_at - now
             window.budget -= 1
             window.in_flight += 1
@@ -310,6 +314,7 @@ class Throttle:
                 window.budget = max(info.remaining - window.in_flight, 0.0)
                 window.reset_at = now + info.reset
                 window.period = max(window.period, info.reset)
+                window.limit = info.limit or 0.0
                 # Spread requests at the pace the window sustains (limit per period), never bunched at its start;
                 # without a limit, spread what remains until the reset.
                 window.spacing = window.period / info.limit if info.limit else \

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.http.accounts import Account, resolve_accounts
-from closeframe.shape.batches import FrameBatches, drop_ids_loaded_before, labelled_frame
+from closeframe.shape.batches import FrameBatches, drop_ids_loaded_before, labelled_frame, labelled_records_frame
 from closeframe.http.client import CloseClient, check_client_options, normalize_fields, resolve_base_url
 from closeframe.http.paging import paginate_verified
 from closeframe.errors import CloseError, ConfigurationError, PartialLoadError
@@ -27,6 +27,8 @@ __all__ = ["IDENTITY_FIELDS", "ON_ERROR_MODES", "DuplicateOrganizationWarning", 
 ON_ERROR_MODES = ("raise", "warn")
 #: Accounts loaded at once; each is its own key, so each has its own rate limit.
 MAX_CONCURRENT_ACCOUNTS = 32
+#: Outcome pages asked for at once after the first: a catalogue of up to 397 outcomes takes two round trips.
+OUTCOME_PAGES_AHEAD = 3
 
 
 #: Fields always asked for with ``fields=``: what tells a record and its organization apart.
@@ -178,6 +180,11 @@ def load_records(api_key: Any = None, *, token: Any = None, base_url: str | None
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _unshaped(result: AccountResult) -> list | None:
+    """The account's records as dicts when none was shaped yet, else ``None``."""
+    return result.records if isinstance(result.records, list) else result.records.unshaped()
+
+
 def _account_frame(result: AccountResult, build: Callable[..., pd.DataFrame]) -> pd.DataFrame:
     """One account's records as a frame without label columns (its pieces joined)."""
     if isinstance(result.records, FrameBatches):
@@ -203,16 +210,23 @@ def frame_from_results(results: list[AccountResult], build: Callable[..., pd.Dat
     names: dict = {}
     for result in loaded:
         names.update(result.organization_names)
+    labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
     # Ids are unique across Close: an id loaded by two accounts means they read one organization; the first keeps it.
-    frames, overlaps = drop_ids_loaded_before([_account_frame(r, build) for r in loaded],
-                                              [r.account.name for r in loaded])
+    unshaped = [_unshaped(r) for r in loaded]
+    if len(loaded) > 1 and all(records is not None for records in unshaped):
+        # Small loads (no account reached a batch): shaped once, not once per account and then joined.
+        frame, overlaps = labelled_records_frame(
+            [(records, r.account.name, r.account.label, isinstance(r.records, FrameBatches) and r.records.unique_ids)
+             for records, r in zip(unshaped, loaded)], build, organization_names=names, labelled=labelled)
+    else:
+        frames, overlaps = drop_ids_loaded_before([_account_frame(r, build) for r in loaded],
+                                                  [r.account.name for r in loaded])
+        frame = labelled_frame([(part, r.account.label) for part, r in zip(frames, loaded)], build,
+                               organization_names=names, labelled=labelled)
     for (first, later), count in overlaps.items():
         warnings.warn(f"{first!r} and {later!r} read the same organization: its {count} {what} are kept once, "
                       f"as {first!r}. Give each organization once (one key per organization).",
                       DuplicateOrganizationWarning, stacklevel=3)
-    labelled = any(r.account.label is not None and not r.account.label.startswith("account ") for r in results)
-    frame = labelled_frame([(part, r.account.label) for part, r in zip(frames, loaded)], build,
-                           organization_names=names, labelled=labelled)
     if not failed:
         return frame
     for result in failed:
@@ -292,7 +306,7 @@ def load_outcomes(api_key: Any = None, *, token: Any = None, base_url: str | Non
     fields = check_fields(fields, (*OUTCOME_COLUMNS, "applies_to"), "outcomes")
 
     def fetch(client: CloseClient, bar: LoadProgress):
-        return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page)
+        return paginate_verified(client, "outcome/", fields=fields, on_page=bar.page, ahead=OUTCOME_PAGES_AHEAD)
 
     def build(records, **labels):
         return outcomes_frame(records, applies_to, **labels)

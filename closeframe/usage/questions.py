@@ -34,7 +34,6 @@ Rules every function here follows (and every face states on screen):
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,6 @@ from closeframe.usage.selection import (
     _key_table,
     _NAT,
     _org_table,
-    _stamp,
     options,
     selection_mask,
 )
@@ -231,43 +229,133 @@ def _extended_keys(data: UsageData) -> np.ndarray:
     return cache["ekey"]
 
 
+def _name_rank(data: UsageData) -> np.ndarray:
+    """Per extended key: its place in the case-folded alphabetical order of labels (for ties)."""
+    cache = _cached(data)
+    if "name_rank" not in cache:
+        labels = _key_labels(data)
+        order = sorted(range(len(labels)), key=lambda i: str(labels[i]).casefold())
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        cache["name_rank"] = rank
+    return cache["name_rank"]
+
+
+def _user_rank(data: UsageData) -> np.ndarray:
+    """Per user code (the last: no user): its place in the natural order of user labels."""
+    cache = _cached(data)
+    if "user_rank" not in cache:
+        labels = list(data.users["label"].map(str)) + [NO_USER]
+        order = sorted(range(len(labels)), key=lambda i: natural_key(labels[i]))
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        cache["user_rank"] = rank
+    return cache["user_rank"]
+
+
+def _org_keys(data: UsageData) -> np.ndarray:
+    """Per activity: ``org_code * (K + 2) + extended key``, the flat (organization, outcome) cell it counts in."""
+    cache = _cached(data)
+    if "org_key" not in cache:
+        cache["org_key"] = data.org_code.astype(np.int64) * (len(data.outcome_keys) + 2) + _extended_keys(data)
+    return cache["org_key"]
+
+
+#: The largest (organization x period x outcome name) count cube :func:`_period_counts` builds (int64 cells).
+_CUBE_CELLS = 4_000_000
+
+
+def _period_counts(data: UsageData, counted: np.ndarray, freq: str,
+                   n: int) -> tuple[np.ndarray, np.ndarray, "_Ranking"]:
+    """(total, meetings) per (organization, period, slot) of the ``counted`` activities, and the ranking."""
+    codes, starts = data.periods(freq)
+    return _grouped_counts(data, counted & (codes >= 0), codes, len(starts), ("period", freq), n)
+
+
+def _grouped_counts(data: UsageData, counted: np.ndarray, group: np.ndarray, n_groups: int, name: Any,
+                    n: int) -> tuple[np.ndarray, np.ndarray, "_Ranking"]:
+    """(total, meetings) per (organization, group, slot) of the ``counted`` activities, and their ranking.
+
+    ``group`` is each activity's group code (a period, a user), ``0 <= group < n_groups`` where counted. Two
+    passes over the activities (all, then meetings) count (organization, group, outcome name) cells; the ranking
+    and the slots are then sums over that small cube. A cube past :data:`_CUBE_CELLS` (many names and groups) is
+    not built: the ranking is counted first and each activity's slot looked up instead.
+    """
+    n_orgs, n_keys = len(data.organizations), len(data.outcome_keys) + 2
+    meetings = counted & data.is_meeting
+    if n_orgs * n_groups * n_keys <= _CUBE_CELLS:
+        cache = _cached(data)
+        if ("cell", name) not in cache:  # the cell of every activity, once per grouping
+            cache[("cell", name)] = (data.org_code.astype(np.int64) * n_groups + group) * n_keys + \
+                _extended_keys(data)
+        cell = cache[("cell", name)]
+        shape = (n_orgs, n_groups, n_keys)
+        cube = np.bincount(cell[counted], minlength=_cube_size(shape)).reshape(shape)
+        ranking = _Ranking(data, n, counts=cube.sum(axis=1))
+        onehot = ranking.onehot()
+        meeting_cube = np.bincount(cell[meetings], minlength=_cube_size(shape)).reshape(shape)
+        return (np.einsum("ogk,oks->ogs", cube, onehot), np.einsum("ogk,oks->ogs", meeting_cube, onehot), ranking)
+    ranking = _Ranking(data, n, mask=counted)
+    shape = (n_orgs, n_groups, n + 2)
+    slot = (data.org_code.astype(np.int64) * n_groups + group) * (n + 2) + ranking.of(data, slice(None))
+    return (np.bincount(slot[counted], minlength=_cube_size(shape)).reshape(shape),
+            np.bincount(slot[meetings], minlength=_cube_size(shape)).reshape(shape), ranking)
+
+
+def _cube_size(shape: tuple[int, ...]) -> int:
+    """Cells of an array of ``shape``."""
+    return int(np.prod(shape))
+
+
 def _key_labels(data: UsageData) -> np.ndarray:
     return np.append(data.outcome_keys["label"].map(str).to_numpy(dtype=object), [DELETED_OUTCOME_LABEL, NO_OUTCOME])
 
 
 class _Ranking:
-    """Each organization's own top ``n`` outcome names over the activities of ``mask``.
+    """Each organization's own top ``n`` outcome names, from ``counts[org, ekey]`` (or the activities of ``mask``).
 
-    ``slot[org, ekey]``: ``0..n-1`` the rank, ``n`` other outcomes, ``n + 1`` no outcome; ``labels[org]`` the
-    organization's slot labels (top names in rank order, then the two groups).
+    ``slot[org, ekey]``: ``0..n-1`` the rank, ``n`` other outcomes, ``n + 1`` no outcome; ``label[org, slot]``
+    the label of each slot (None: the organization used fewer than ``n`` names).
     """
 
-    def __init__(self, data: UsageData, mask: np.ndarray, n: int) -> None:
-        ekey = _extended_keys(data)
+    def __init__(self, data: UsageData, n: int, *, mask: np.ndarray | None = None,
+                 counts: np.ndarray | None = None) -> None:
         n_orgs, width = len(data.organizations), len(data.outcome_keys) + 2
-        counts = np.bincount(data.org_code[mask].astype(np.int64) * width + ekey[mask],
-                             minlength=n_orgs * width).reshape(n_orgs, width)
+        if counts is None:
+            counts = np.bincount(_org_keys(data)[mask], minlength=n_orgs * width).reshape(n_orgs, width)
         names = _key_labels(data)
         self.n = n
-        self.counts = counts
         self.slot = np.full((n_orgs, width), n, dtype=np.int64)
         self.slot[:, width - 1] = n + 1
-        self.labels: list[list[str]] = []
-        for org in range(n_orgs):
+        self.label = np.full((n_orgs, n + 2), None, dtype=object)
+        self.label[:, n], self.label[:, n + 1] = OTHER_OUTCOMES, NO_OUTCOME
+        rank = _name_rank(data)
+        for org in np.flatnonzero(counts[:, : width - 1].any(axis=1)):
             used = np.flatnonzero(counts[org, : width - 1])
             # Most used first; ties by name, so the order never depends on the catalogue's order.
-            order = sorted(used, key=lambda k: (-counts[org, k], str(names[k]).casefold()))[:n]
+            order = used[np.lexsort((rank[used], -counts[org, used]))][:n]
             self.slot[org, order] = np.arange(len(order))
-            self.labels.append([str(names[k]) for k in order] + [OTHER_OUTCOMES, NO_OUTCOME])
+            self.label[org, : len(order)] = [str(names[k]) for k in order]
 
     def of(self, data: UsageData, rows: np.ndarray | slice) -> np.ndarray:
         """The slot of each activity of ``rows``."""
-        return self.slot[data.org_code[rows], _extended_keys(data)[rows]]
+        return self.slot.ravel()[_org_keys(data)[rows]]
+
+    def onehot(self) -> np.ndarray:
+        """``(organization, ekey, slot)`` ones where the key counts in the slot: sums keys into slots."""
+        n_orgs, width = self.slot.shape
+        out = np.zeros((n_orgs, width, self.n + 2), dtype=np.int64)
+        out[np.arange(n_orgs)[:, None], np.arange(width)[None, :], self.slot] = 1
+        return out
 
 
-def _masks(data: UsageData, selection: Selection, denominator: str) -> tuple[np.ndarray, np.ndarray]:
-    """(the counted activities, the denominator's activities) of a selection."""
+def _masks(data: UsageData, selection: Selection, denominator: str,
+           stamp: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the counted activities, the denominator's activities) of a selection; with ``stamp`` ("now"), only those
+    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
     check_denominator(denominator)
+    if stamp is not None and (selection.until is None or selection.until > stamp):
+        selection = selection.replace(until=stamp)
     base = _base_mask(data, selection)
     if denominator == "connected":
         base &= data.connected
@@ -324,45 +412,34 @@ def organization_trends(data: UsageData, selection: Selection = Selection(), *, 
     """
     n = _check_count(n)
     stamp = as_of(data, now)
-    counted, den = _masks(data, selection, denominator)
+    counted, den = _masks(data, selection, denominator, stamp)
     codes, starts = data.periods(freq)
     ends = _period_ends(starts, freq)
-    begun = np.asarray(starts < stamp)  # periods starting at or after "now" have not begun
-    valid = (codes >= 0)
-    valid[valid] = begun[codes[valid]]
-    counted = counted & valid
-    den = den & valid
-    ranking = _Ranking(data, counted, n)
-    width = n + 2
     n_orgs, n_periods = len(data.organizations), len(starts)
-    org = data.org_code[counted].astype(np.int64)
-    combined = (org * n_periods + codes[counted]) * width + ranking.of(data, counted)
-    size = n_orgs * n_periods * width
-    total = np.bincount(combined, minlength=size).reshape(n_orgs, n_periods, width)
-    meetings = np.bincount(combined[data.is_meeting[counted]], minlength=size).reshape(total.shape)
-    den_count = np.bincount(data.org_code[den].astype(np.int64) * n_periods + codes[den],
-                            minlength=n_orgs * n_periods).reshape(n_orgs, n_periods)
-    active = np.flatnonzero(total.sum(axis=(0, 2)) > 0)
+    total, meetings, ranking = _period_counts(data, counted, freq, n)
+    den_count = total.sum(axis=2) if den is counted else np.bincount(
+        data.org_code[den].astype(np.int64) * n_periods + codes[den],
+        minlength=n_orgs * n_periods).reshape(n_orgs, n_periods)
     column = share_column(denominator)
-    frames = []
+    active = np.flatnonzero(total.sum(axis=(0, 2)) > 0)
     if len(active):
-        periods = np.arange(active.min(), active.max() + 1)
-        for o in _org_rows(data, selection):
-            if not total[o].sum():
-                continue
-            present = [s for s in range(width) if total[o, :, s].sum() > 0]
-            grid_p, grid_s = np.meshgrid(periods, present, indexing="ij")
-            p, s = grid_p.ravel(), grid_s.ravel()
-            share = _divide(total[o, p, s], den_count[o, p])
-            if denominator == "with_outcome":
-                share[s == n + 1] = np.nan  # activities without an outcome are not part of that denominator
-            frames.append(pd.DataFrame({
-                "organization": data.org_labels[o], "period": starts[p],
-                "outcome": np.asarray(ranking.labels[o], dtype=object)[_label_index(s, ranking, o)],
-                "rank": s + 1, "calls": total[o, p, s] - meetings[o, p, s], "meetings": meetings[o, p, s],
-                "total": total[o, p, s], column: share,
-                "partial": _partial(starts[p], ends[p], stamp, selection)}))
-    out = pd.concat(frames, ignore_index=True) if frames else _empty_trend(column)
+        # One row per (organization with activity, period of the common span, slot the organization uses).
+        in_span = np.zeros(n_periods, dtype=bool)
+        in_span[active.min(): active.max() + 1] = True
+        picked = np.zeros(n_orgs, dtype=bool)
+        picked[_org_rows(data, selection)] = True
+        used = total.sum(axis=1) > 0  # (organization, slot)
+        o, p, s = np.nonzero((picked & used.any(axis=1))[:, None, None] & in_span[None, :, None] & used[:, None, :])
+        share = _divide(total[o, p, s], den_count[o, p])
+        if denominator == "with_outcome":
+            share[s == n + 1] = np.nan  # activities without an outcome are not part of that denominator
+        partial = _partial(starts, ends, stamp, selection)
+        out = pd.DataFrame({
+            "organization": data.org_labels[o], "period": starts[p], "outcome": ranking.label[o, s],
+            "rank": s + 1, "calls": total[o, p, s] - meetings[o, p, s], "meetings": meetings[o, p, s],
+            "total": total[o, p, s], column: share, "partial": partial[p]})
+    else:
+        out = _empty_trend(column)
     out["period"] = out["period"].astype(UTC_DATETIME_DTYPE)
     for name in ("rank", "calls", "meetings", "total"):
         out[name] = out[name].astype(np.int64)
@@ -371,12 +448,6 @@ def organization_trends(data: UsageData, selection: Selection = Selection(), *, 
                      share_max=float(out[column].max()) if out[column].notna().any() else 0.0,
                      as_of=stamp, share_column=column, n=n)
     return out
-
-
-def _label_index(slots: np.ndarray, ranking: _Ranking, org: int) -> np.ndarray:
-    """Positions in ``ranking.labels[org]`` of ``slots`` (an organization with fewer than n names used)."""
-    named = len(ranking.labels[org]) - 2
-    return np.where(slots < ranking.n, slots, named + (slots - ranking.n))
 
 
 def _empty_trend(column: str) -> pd.DataFrame:
@@ -408,12 +479,6 @@ def _partial(starts: Any, ends: Any, stamp: pd.Timestamp, selection: Selection) 
 # ----------------------------------------------------------------------------------------------------------------
 # Question 2: this period against the one before
 # ----------------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Periods:
-    current: tuple[pd.Timestamp, pd.Timestamp]
-    previous: tuple[pd.Timestamp, pd.Timestamp]
-
 
 def default_periods(data: UsageData, selection: Selection = Selection(), *, freq: str = "M",
                     now: Any = None) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
@@ -487,32 +552,27 @@ def compare_periods(data: UsageData, selection: Selection = Selection(), *, curr
     ekey = _extended_keys(data)
     counts, dens = {}, {}
     for name, (since, until) in periods.items():
-        counted, den = _masks(data, selection.replace(since=since, until=until), denominator)
+        counted, den = _masks(data, selection.replace(since=since, until=until), denominator, stamp)
         counts[name] = np.bincount(data.org_code[counted].astype(np.int64) * width + ekey[counted],
                                    minlength=n_orgs * width).reshape(n_orgs, width)
         dens[name] = np.bincount(data.org_code[den], minlength=n_orgs)
     names = _key_labels(data)
-    frames = []
-    for o in _org_rows(data, selection):
-        keys = np.flatnonzero(counts["current"][o] + counts["previous"][o])
-        if not len(keys):
-            continue
-        before, now_ = counts["previous"][o, keys], counts["current"][o, keys]
-        share_before = _divide(before, np.full(len(keys), dens["previous"][o]))
-        share_now = _divide(now_, np.full(len(keys), dens["current"][o]))
-        if denominator == "with_outcome":
-            share_before[keys == width - 1] = np.nan
-            share_now[keys == width - 1] = np.nan
-        frame = pd.DataFrame({"organization": data.org_labels[o], "outcome": names[keys], "previous": before,
-                              "current": now_, "change": now_ - before, f"{column}_previous": share_before,
-                              f"{column}_current": share_now, f"{column}_change": share_now - share_before,
-                              "_group": keys >= width - 2, "_name": [str(x).casefold() for x in names[keys]]})
-        frames.append(frame.sort_values(["_group", "current", "previous", "_name"],
-                                        ascending=[True, False, False, True], kind="stable"))
-    out = pd.concat(frames, ignore_index=True).drop(columns=["_group", "_name"]) if frames else pd.DataFrame(
-        {"organization": pd.Series(dtype=object), "outcome": pd.Series(dtype=object),
-         **{c: pd.Series(dtype=np.int64) for c in ("previous", "current", "change")},
-         **{f"{column}_{c}": pd.Series(dtype=float) for c in ("previous", "current", "change")}})
+    picked = np.zeros(n_orgs, dtype=bool)
+    picked[_org_rows(data, selection)] = True
+    o, k = np.nonzero(picked[:, None] & ((counts["current"] + counts["previous"]) > 0))
+    before, after = counts["previous"][o, k], counts["current"][o, k]
+    share_before = _divide(before, dens["previous"][o])
+    share_after = _divide(after, dens["current"][o])
+    if denominator == "with_outcome":  # activities without an outcome are not part of that denominator
+        share_before[k == width - 1] = np.nan
+        share_after[k == width - 1] = np.nan
+    # Organization (natural), names before the two groups, most used now, then before, then by name.
+    order = np.lexsort((_name_rank(data)[k], -before, -after, k >= width - 2, o))
+    o, k, before, after = o[order], k[order], before[order], after[order]
+    share_before, share_after = share_before[order], share_after[order]
+    out = pd.DataFrame({"organization": data.org_labels[o], "outcome": names[k], "previous": before,
+                        "current": after, "change": after - before, f"{column}_previous": share_before,
+                        f"{column}_current": share_after, f"{column}_change": share_after - share_before})
     for name in ("previous", "current", "change"):
         out[name] = out[name].astype(np.int64)
     out.attrs.update(current=periods["current"], previous=periods["previous"], as_of=stamp, share_column=column,
@@ -549,7 +609,8 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *,
     """A user x outcome table per organization (long form): counts, and shares of the user's activities.
 
     The outcomes are each organization's own top ``n`` (ranked as :func:`organization_trends` ranks them), then
-    ``(other outcomes)`` and ``(no outcome)``. Users are credited as owners (``user_id``).
+    ``(other outcomes)`` and ``(no outcome)``. Users are credited as owners (``user_id``). Every selected
+    activity counts (upcoming meetings too), so a user's total is the one the usage table counts.
 
     Returns
     -------
@@ -558,46 +619,33 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *,
         (natural order), ``user`` (name, else id; ``(no user)``), ``user_id``, ``outcome``, ``rank`` (as in
         :func:`organization_trends`), ``total``, ``share`` (of ALL the organization's selected activities),
         ``share_of_user`` (of the user's selected activities: a row of one user adds up to 1). Users most active
-        first. ``attrs["outcomes"]``: ``{organization: [its labels in rank order]}``.
+        first, each user's outcomes in rank order.
     """
     n = _check_count(n)
-    counted, den = _masks(data, selection, "all")
-    ranking = _Ranking(data, counted, n)
-    width = n + 2
+    counted, den = _masks(data, selection, "all", None)
     n_users = len(data.users) + 1  # the last code: no user
     n_orgs = len(data.organizations)
-    user = np.where(data.user_code[counted] >= 0, data.user_code[counted], n_users - 1).astype(np.int64)
-    org = data.org_code[counted].astype(np.int64)
-    combined = (org * n_users + user) * width + ranking.of(data, counted)
-    cells = np.bincount(combined, minlength=n_orgs * n_users * width).reshape(n_orgs, n_users, width)
+    cache = _cached(data)
+    if "user_group" not in cache:
+        cache["user_group"] = np.where(data.user_code >= 0, data.user_code, n_users - 1).astype(np.int64)
+    cells, _, ranking = _grouped_counts(data, counted, cache["user_group"], n_users, "user", n)
     per_org = np.bincount(data.org_code[den], minlength=n_orgs)
     user_labels = np.append(data.users["label"].to_numpy(dtype=object), NO_USER)
     user_ids = np.append(data.users["user_id"].to_numpy(dtype=object), None)
-    frames, outcomes = [], {}
-    for o in _org_rows(data, selection):
-        per_user = cells[o].sum(axis=1)
-        users = np.flatnonzero(per_user)
-        if not len(users):
-            continue
-        users = np.asarray(sorted(users, key=lambda u: (-per_user[u], natural_key(user_labels[u]))))
-        slots = [s for s in range(width) if cells[o, :, s].sum() > 0]
-        labels = [ranking.labels[o][i] for i in _label_index(np.asarray(slots), ranking, o)]
-        outcomes[data.org_labels[o]] = labels
-        grid_u, grid_s = np.meshgrid(users, slots, indexing="ij")
-        u, s = grid_u.ravel(), grid_s.ravel()
-        frames.append(pd.DataFrame({
-            "organization": data.org_labels[o], "user": user_labels[u], "user_id": user_ids[u],
-            "outcome": np.asarray(labels, dtype=object)[np.tile(np.arange(len(slots)), len(users))],
-            "rank": s + 1, "total": cells[o, u, s], "share": _divide(cells[o, u, s], np.full(len(u), per_org[o])),
-            "share_of_user": _divide(cells[o, u, s], per_user[u])}))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        {"organization": pd.Series(dtype=object), "user": pd.Series(dtype=object),
-         "user_id": pd.Series(dtype=object), "outcome": pd.Series(dtype=object),
-         "rank": pd.Series(dtype=np.int64), "total": pd.Series(dtype=np.int64),
-         "share": pd.Series(dtype=float), "share_of_user": pd.Series(dtype=float)})
+    picked = np.zeros(n_orgs, dtype=bool)
+    picked[_org_rows(data, selection)] = True
+    per_user = cells.sum(axis=2)  # (organization, user)
+    used = cells.sum(axis=1) > 0  # (organization, slot)
+    o, u, s = np.nonzero((picked[:, None] & (per_user > 0))[:, :, None] & used[:, None, :])
+    # Organization (natural), most active user first (ties: natural order of names), slots in rank order.
+    order = np.lexsort((s, _user_rank(data)[u], -per_user[o, u], o))
+    o, u, s = o[order], u[order], s[order]
+    out = pd.DataFrame({
+        "organization": data.org_labels[o], "user": user_labels[u], "user_id": user_ids[u],
+        "outcome": ranking.label[o, s], "rank": s + 1, "total": cells[o, u, s],
+        "share": _divide(cells[o, u, s], per_org[o]), "share_of_user": _divide(cells[o, u, s], per_user[o, u])})
     for name in ("rank", "total"):
         out[name] = out[name].astype(np.int64)
-    out.attrs["outcomes"] = outcomes
     return out
 
 
@@ -610,14 +658,19 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
         Indexed by ``user`` (most active first), one column per outcome label (rank order), then ``total``
         (the user's activities: the row's sum of counts).
     """
-    mine = users[users["organization"] == organization]
     if value not in ("total", "share", "share_of_user"):
         raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    order = users.attrs.get("outcomes", {}).get(organization) or list(dict.fromkeys(mine["outcome"]))
-    wide = mine.pivot(index="user", columns="outcome", values=value)
-    wide = wide.reindex(index=list(dict.fromkeys(mine["user"])), columns=order)
-    wide.columns.name = None
-    wide["total"] = mine.groupby("user", sort=False)["total"].sum().reindex(wide.index)
+    mine = users["organization"].to_numpy() == organization
+    # Arrays, not a pivot: the Users view builds two of these per organization on every redraw.
+    user_code, user_labels = pd.factorize(users["user"].to_numpy()[mine])  # most active first, as listed
+    ranks, first = np.unique(users["rank"].to_numpy()[mine], return_index=True)
+    rank_code = np.searchsorted(ranks, users["rank"].to_numpy()[mine])
+    grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
+    grid[user_code, rank_code] = users[value].to_numpy()[mine]
+    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"),
+                        columns=[str(x) for x in users["outcome"].to_numpy()[mine][first]])
+    wide["total"] = np.bincount(user_code, weights=users["total"].to_numpy()[mine],
+                                minlength=len(user_labels)).astype(np.int64)
     return wide
 
 
@@ -627,7 +680,7 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
 
 def activities_behind(data: UsageData, selection: Selection = Selection(), *, organization: str | None = None,
                       outcome: str | None = None, user: str | None = None, since: Any = None, until: Any = None,
-                      n: int = DEFAULT_TOP_N, limit: int | None = None) -> pd.DataFrame:
+                      n: int = DEFAULT_TOP_N, limit: int | None = None, now: Any = None) -> pd.DataFrame:
     """The activities behind one row of any view, newest first, each with a link to its lead in Close.
 
     Parameters
@@ -644,6 +697,9 @@ def activities_behind(data: UsageData, selection: Selection = Selection(), *, or
         A period ``[since, until)`` (e.g. a trend's period), within the selection's range.
     limit : int, optional
         At most this many rows (newest); ``attrs["total"]`` has how many there are.
+    now : date-like, optional
+        See :func:`as_of`: behind a period's row (``since``/``until`` given), activities dated at or after it are
+        not counted, as the trend and the comparison do not count them.
 
     Returns
     -------
@@ -664,41 +720,47 @@ def activities_behind(data: UsageData, selection: Selection = Selection(), *, or
     if until is not None:
         end = _bound(until, "until")
         bounds["until"] = end if selection.until is None else min(end, selection.until)
-    narrowed = narrowed.replace(**bounds) if bounds else narrowed
+    # A period's row (since/until given) counts until "now", as the trend and the comparison do; any other row
+    # counts every selected activity, as the usage tables do.
+    stamp = as_of(data, now) if bounds else None
+    if stamp is not None:
+        bounds["until"] = min(bounds.get("until", stamp), stamp, *([selection.until] if selection.until else []))
+    narrowed = narrowed.replace(**bounds)
     mask = selection_mask(data, narrowed, strict=True) if (organization or (user and not no_user)) else \
         selection_mask(data, narrowed)
     if no_user:
         mask &= data.user_code < 0
     if outcome is not None:
-        mask &= _outcome_mask(data, selection, str(outcome), n)
+        mask &= _outcome_mask(data, selection, str(outcome), n, stamp)
     rows = np.flatnonzero(mask)
     rows = rows[np.argsort(-data.time[rows], kind="stable")]
     total = len(rows)
     if limit is not None:
         rows = rows[: max(int(limit), 0)]
-    events = data.events
-    labels = _key_labels(data)[_extended_keys(data)[rows]]
+    events = data.events.iloc[rows]  # only the rows shown are converted: fast on a million activities
     user_labels = np.append(data.users["label"].to_numpy(dtype=object), NO_USER)
+
+    def column(name: str) -> Any:
+        return events[name].astype(object).to_numpy() if name in events.columns else None
+
     out = pd.DataFrame({
         "organization": data.org_labels[data.org_code[rows]],
-        "date_created": events["date_created"].to_numpy()[rows],
-        "activity": events["activity"].astype(object).to_numpy()[rows],
+        "date_created": events["date_created"].astype(UTC_DATETIME_DTYPE).to_numpy(),
+        "activity": column("activity"),
         "user": user_labels[np.where(data.user_code[rows] >= 0, data.user_code[rows], len(user_labels) - 1)],
-        "outcome": labels,
-        "status": events["status"].astype(object).to_numpy()[rows] if "status" in events.columns else None,
-        "disposition": events["disposition"].astype(object).to_numpy()[rows]
-        if "disposition" in events.columns else None,
-        "duration": events["duration"].to_numpy()[rows] if "duration" in events.columns else None,
-        "lead_id": events["lead_id"].astype(object).to_numpy()[rows],
-    })
-    out["date_created"] = pd.Series(out["date_created"]).astype(UTC_DATETIME_DTYPE)
+        "outcome": _key_labels(data)[_extended_keys(data)[rows]],
+        "status": column("status"), "disposition": column("disposition"),
+        "duration": events["duration"].to_numpy() if "duration" in events.columns else None,
+        "lead_id": column("lead_id")})
+    out["date_created"] = out["date_created"].astype(UTC_DATETIME_DTYPE)
     out["lead_url"] = out["lead_id"].map(lead_url)
-    out["activity_id"] = events["activity_id"].astype(object).to_numpy()[rows]
+    out["activity_id"] = column("activity_id")
     out.attrs["total"] = total
     return out
 
 
-def _outcome_mask(data: UsageData, selection: Selection, outcome: str, n: int) -> np.ndarray:
+def _outcome_mask(data: UsageData, selection: Selection, outcome: str, n: int,
+                  stamp: pd.Timestamp | None) -> np.ndarray:
     """True for the activities whose outcome is ``outcome`` as the views label it."""
     ekey = _extended_keys(data)
     n_keys = len(data.outcome_keys)
@@ -707,9 +769,9 @@ def _outcome_mask(data: UsageData, selection: Selection, outcome: str, n: int) -
     if outcome == DELETED_OUTCOME_LABEL:
         return ekey == n_keys
     if outcome == OTHER_OUTCOMES:
-        counted, _ = _masks(data, selection, "all")
-        ranking = _Ranking(data, counted, _check_count(n))
-        return ranking.slot[data.org_code, ekey] == n
+        counted, _ = _masks(data, selection, "all", stamp)
+        ranking = _Ranking(data, _check_count(n), mask=counted)
+        return ranking.of(data, slice(None)) == n
     table = _key_table(data, Selection(outcomes=(outcome,)), strict=True)
     return table[data.key_code]
 
@@ -730,12 +792,15 @@ def picker_options(data: UsageData, selection: Selection = Selection()) -> Optio
     if table is None:
         return everything
     in_orgs = table[data.org_code]
-    users = set(data.users["label"].to_numpy(dtype=object)[np.unique(data.user_code[in_orgs & (data.user_code >= 0)])])
+    # Counts, not np.unique: no sort of a million codes.
+    seen = np.bincount(data.user_code[in_orgs].astype(np.int64) + 1, minlength=len(data.users) + 1)[1:] > 0
+    users = set(data.users["label"].to_numpy(dtype=object)[seen])
     users |= set(selection.users)
     rows = data.rows
     keys = set(rows.loc[table[rows["org_code"].to_numpy()] & (rows["key_code"].to_numpy() >= 0), "key"])
     keys |= set(selection.outcomes)
-    statuses = set(np.asarray(data.statuses + [None], dtype=object)[np.unique(data.status_code[in_orgs])]) - {None}
+    used = np.bincount(data.status_code[in_orgs].astype(np.int64) + 1, minlength=len(data.statuses) + 1)[1:] > 0
+    statuses = set(np.asarray(data.statuses, dtype=object)[used])
     statuses |= set(selection.statuses)
     return Options(organizations=everything.organizations,
                    outcomes=tuple(p for p in everything.outcomes if p[1] in keys),

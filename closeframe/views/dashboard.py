@@ -41,34 +41,34 @@ _HOST = "127.0.0.1"
 DASHBOARD_CSS = """<style>
 body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", sans-serif; }
 .closeframe-source { color: #444; margin: 0 0 .6rem; }
-.closeframe-explorer .closeframe-table td, .closeframe-explorer .closeframe-table th { line-height: 1.35;
-  padding: 3px 8px; vertical-align: top; }
-.closeframe-explorer .closeframe-table td { white-space: nowrap; }
-.closeframe-explorer .widget-html-content p { white-space: normal; max-width: 46em; }
-.closeframe-explorer .closeframe-table td.text { white-space: normal; min-width: 9em; max-width: 22em; }
-/* The view: its chart and its table side by side. The chart keeps its drawn size (text of 10 px or more, never
-   scaled down) and stays in sight while a long table scrolls; when both do not fit, the table moves below the chart. */
-.closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important; gap: 16px; }
-.closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 24em; min-width: min-content !important;
+.closeframe-explorer .widget-html-content p { white-space: normal; max-width: 52em; }
+.closeframe-explorer .closeframe-status { max-width: 60em; }
+.closeframe-explorer .closeframe-status .widget-html-content { white-space: normal; line-height: 1.35; }
+/* The chart keeps its drawn size (text of 10 px or more, never scaled down); a table wider than the screen
+   scrolls sideways in its own box. */
+.closeframe-explorer .closeframe-charts > .widget-image { max-width: none !important; flex: 0 0 auto; }
+.closeframe-explorer .closeframe-view-table, .closeframe-explorer .closeframe-drill { max-width: 100%;
   overflow-x: auto; }
-.closeframe-explorer > .widget-hbox:last-child > .widget-image { order: -1; flex: 0 0 auto; max-width: none !important;
-  position: sticky; top: 8px; align-self: flex-start; }
 .closeframe-narrow-note { display: none; color: #555; font-size: 90%; }
-/* A phone: the explorer's narrow chart (NARROW_CHART_WIDTH px, legend below) instead of the wide one, so the chart
-   fits the screen with its text at its drawn size; it may shrink a little on a still narrower screen. */
+/* A phone: the explorer's narrow chart (NARROW_CHART_WIDTH px, legend below) instead of the wide one, and the
+   chart first: views, status and chart, then the pickers (shorter lists), then the table. */
 @media (max-width: 820px) {
-  .closeframe-explorer > .widget-hbox:last-child > .widget-image.closeframe-chart-wide { display: none; }
-  .closeframe-explorer > .widget-hbox:last-child > .widget-image.closeframe-chart-narrow { display: block;
+  .closeframe-explorer .closeframe-charts > .widget-image.closeframe-chart-wide { display: none; }
+  .closeframe-explorer .closeframe-charts > .widget-image.closeframe-chart-narrow { display: block;
     max-width: 100% !important; height: auto; }
+  .closeframe-explorer > .closeframe-views { order: 1; }
+  .closeframe-explorer > .closeframe-status { order: 2; }
+  .closeframe-explorer > .closeframe-charts { order: 3; }
+  .closeframe-explorer > .closeframe-settings { order: 4; }
+  .closeframe-explorer > .closeframe-pickers { order: 5; }
+  .closeframe-explorer > .closeframe-report-link { order: 6; }
+  .closeframe-explorer > .closeframe-view-table { order: 7; }
+  .closeframe-explorer > .closeframe-drill { order: 8; }
+  .closeframe-explorer .closeframe-pickers select { max-height: 7.5em; }
+  .closeframe-explorer .widget-toggle-buttons .widget-toggle-button { font-size: 12px; padding: 0 6px; }
 }
 @media (max-width: 900px) {
-  /* Narrow screens: everything stacked at full width. A chart still wider than the screen (a comparison of
-     many organizations) scrolls sideways in its own box (its labels stay readable); the page itself never does. */
-  .closeframe-explorer .widget-hbox, .closeframe-explorer > .widget-hbox:last-child { flex-wrap: wrap !important;
-    overflow-x: auto; max-width: calc(100vw - 24px); }
-  .closeframe-explorer > .widget-hbox:last-child > .widget-html { flex: 1 1 100%; max-width: 100%;
-    min-width: 0 !important; }
-  .closeframe-explorer > .widget-hbox:last-child > .widget-image { position: static; }
+  .closeframe-explorer .widget-hbox { flex-wrap: wrap !important; max-width: calc(100vw - 24px); }
   .closeframe-explorer .widget-select-multiple, .closeframe-explorer select { width: 100% !important; }
   .closeframe-narrow-note { display: block; }
 }
@@ -164,9 +164,8 @@ def dashboard_header(loaded) -> str:
     organizations = loaded.outcomes["organization_id"].nunique() if len(loaded.outcomes) else 0
     return (f"{DASHBOARD_CSS}<p class=\"closeframe-source\">{len(loaded.calls):,} calls, {len(loaded.meetings):,} "
             f"meetings and {len(loaded.outcomes):,} outcomes of {organizations:,} organizations from "
-            f"{html.escape(loaded.source)}.</p><p class=\"closeframe-narrow-note\">On a narrow screen the charts are "
-            "drawn narrower; a wide table (or a comparison of many organizations) scrolls sideways in its own box."
-            "</p>")
+            f"{html.escape(loaded.source)}.</p><p class=\"closeframe-narrow-note\">On a phone the chart comes first; "
+            "the pickers follow it, then the table (a wide table scrolls sideways in its own box).</p>")
 
 
 def _wait_until_served(port: int, child: subprocess.Popen, timeout: float) -> bool:

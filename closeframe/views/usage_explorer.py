@@ -1,17 +1,30 @@
 """The usage explorer: pickers over calls and meetings wired to :mod:`closeframe.usage.selection`, one view at a time.
 
 ``cf.explore(outcomes, calls, meetings)`` builds a :class:`UsageExplorer`. Its pickers make a
-:class:`~closeframe.usage.selection.Selection`; every view (usage, top outcomes per organization, organizations side by
-side, trend, users, unused and deleted outcomes, the catalogue) is a pure function of the prepared frames and that
-selection, the same functions the dashboard and the report call. Only the visible view is computed and drawn, so
-a change redraws in well under 100 ms on a million activities (``bench/explorer.py --usage``).
+:class:`~closeframe.usage.selection.Selection`; every view is a pure function of the prepared frames and that
+selection, the functions the report calls too (:mod:`closeframe.usage.selection`, :mod:`closeframe.usage.questions`):
+
+- **Usage**, **Top per organization**: counts and shares per outcome; each organization's own top N.
+- **Trend**: each organization's OWN top N outcomes per week/month/quarter, small multiples on one y scale.
+- **Period vs period**: the picked period (default: the last whole one) against the one before.
+- **Users**: a user x outcome table per organization, heat-coloured by the share of the user's activities.
+- **Organizations side by side**, **Unused & deleted**, **Catalogue**.
+
+One top-N setting (:data:`~closeframe.usage.questions.DEFAULT_TOP_N` to start) serves every view. Every table
+sorts by a click on its heading and downloads as CSV; "Activities behind" lists the calls and meetings behind any
+row of the table on screen, each linked to its lead in Close. Picking organizations narrows the users, outcomes and
+statuses offered. Dates follow :data:`~closeframe.usage.questions.DATE_RULE` ("until" not included), and "now"
+comes from the data (:func:`~closeframe.usage.questions.as_of`). Only the visible view is computed and drawn, so a
+change redraws in tens of milliseconds on a million activities (``bench/explorer.py --usage``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import io
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import ipywidgets as w
@@ -20,6 +33,27 @@ import pandas as pd
 
 from closeframe.errors import ConfigurationError
 from closeframe.usage.definition import SHARE_COLUMNS
+from closeframe.usage.ordering import natural_key
+from closeframe.usage.questions import (
+    DATE_RULE,
+    DEFAULT_TOP_N,
+    EMPTY,
+    activities_behind,
+    as_of,
+    as_of_note,
+    compare_periods,
+    default_periods,
+    format_change,
+    format_count,
+    format_points,
+    format_share,
+    organization_trends,
+    period_label,
+    picker_options,
+    share_column,
+    users_by_outcome,
+    users_matrix,
+)
 from closeframe.usage.selection import (
     KINDS,
     NO_OUTCOME,
@@ -33,33 +67,42 @@ from closeframe.usage.selection import (
     selected_events,
     selection_mask,
     top_outcomes,
-    trend_table,
     unused_and_deleted,
     usage_table,
 )
-
-from closeframe.views.style import OKABE_ITO, natural_key
+from closeframe.views.screen_tables import html_table
+from closeframe.views.style import OKABE_ITO
 from closeframe.views.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
 # The plots' labels and notes, one rule.
 from closeframe.views.usage_plots import _has_outcome, _no_outcome_note, _organization, _top_title, _user_label
 from closeframe.views.usage_plots import _outcome_label as _outcome
 
-__all__ = ["NARROW_CHART_WIDTH", "SHARE_OF", "USAGE_VIEWS", "UsageExplorer", "multi_picker"]
+__all__ = ["NARROW_CHART_WIDTH", "QUICK_PERIODS", "SHARE_OF", "TOP_N_CHOICES", "USAGE_VIEWS", "UsageExplorer",
+           "multi_picker"]
 
 #: The views, in the order of the view buttons.
-USAGE_VIEWS = ("Usage", "Top per organization", "Organizations side by side", "Trend", "Users",
+USAGE_VIEWS = ("Usage", "Top per organization", "Trend", "Period vs period", "Users", "Organizations side by side",
                "Unused & deleted", "Catalogue")
 #: ``denominator`` choices of the "Share of" menu.
 SHARE_OF = (("all activities", "all"), ("activities with an outcome", "with_outcome"),
             ("connected calls and held meetings", "connected"))
-MAX_TABLE_ROWS = 60
+#: The choices of the one top-N setting.
+TOP_N_CHOICES = (1, 3, 5, 8, 10, 15)
+#: The "Period" menu: quick date ranges, counted back from "now" (as_of).
+QUICK_PERIODS = ("All dates", "Last whole month", "This month so far", "Last 3 whole months", "Last whole quarter",
+                 "Last 12 whole months", "Custom")
 #: Width in px of the narrow chart a phone shows: a 420 px screen leaves the explorer about 390 px.
 NARROW_CHART_WIDTH = 360
-_TABLE_STYLE = ("<style>.closeframe-table td { text-align: right; padding: 1px 10px; font-variant-numeric: "
-                "tabular-nums; white-space: nowrap; } .closeframe-table td.text { white-space: normal; } "
-                ".closeframe-table td.text, .closeframe-table th { text-align: left; padding: 1px 10px; } "
-                ".closeframe-picked { color: #444; font-size: 90%; max-width: 22em; white-space: normal; } "
-                ".closeframe-explorer .closeframe-chart-narrow { display: none; }</style>")
+#: Panels the trend draws at most (the first in natural order); the pickers choose others.
+MAX_PANELS = 12
+#: Organizations whose user x outcome table the Users view shows at most.
+MAX_USER_TABLES = 8
+#: Colours of the trend's lines by rank: Okabe–Ito without its yellow (too pale for a thin line on white).
+_RANK_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#999999")
+#: The explorer's own CSS (in Jupyter as in the dashboard): ipywidgets' HTML has a 28 px line height, made for one
+#: line of text beside a control; notes and table rows read better at 1.4.
+_EXPLORER_STYLE = ("<style>.closeframe-explorer .closeframe-chart-narrow { display: none; } "
+                   ".closeframe-explorer .widget-html-content { line-height: 1.4; }</style>")
 
 
 def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
@@ -83,7 +126,7 @@ def multi_picker(select: w.SelectMultiple, title: str, noun: str) -> w.VBox:
 
     everything.on_click(lambda _: setattr(select, "value", tuple(value for _, value in _pairs(select.options))))
     clear.on_click(lambda _: setattr(select, "value", ()))
-    select.observe(show, names="value")
+    select.observe(show, names=["value", "options"])
     show()
     heading = w.HTML(f"<b>{html.escape(title)}</b> <span style='color:#666'>(none picked = all)</span>")
     return w.VBox([heading, select, w.HBox([everything, clear]), summary], layout=w.Layout(margin="0 12px 6px 0"))
@@ -99,63 +142,56 @@ def _select(options: Iterable, most_rows: int, width: str = "16em") -> w.SelectM
                             layout=w.Layout(width=width))
 
 
-def _percent(value: float) -> str:
-    return "" if pd.isna(value) else f"{value:.1%}"
-
-
-def _count(value: Any) -> str:
-    return "" if pd.isna(value) else f"{int(value):,}"
-
-
 def _day(value: Any) -> str:
-    return "" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
+    return EMPTY if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
-def _html_table(frame: pd.DataFrame, formats: dict[str, Callable], *, note: str = "",
-                empty: str = "No activity matches the pickers.") -> str:
-    """A small HTML table: numbers right-aligned and formatted, text left-aligned, at most MAX_TABLE_ROWS rows."""
-    shown = frame.head(MAX_TABLE_ROWS)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-    body = []
-    for row in shown.itertuples(index=False):
-        cells = []
-        for column, value in zip(shown.columns, row):
-            formatter = formats.get(column)
-            if formatter is None:
-                text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-                cells.append(f'<td class="text">{html.escape(text)}</td>')
-            else:
-                cells.append(f"<td>{html.escape(formatter(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p>The first {MAX_TABLE_ROWS} of {len(frame):,} rows.</p>" if len(frame) > MAX_TABLE_ROWS else ""
-    empty = f"<p>{html.escape(empty)}</p>" if frame.empty else ""
-    return (_TABLE_STYLE + (f"<p>{html.escape(note)}</p>" if note else "") + empty
-            + f'<table class="closeframe-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            + more)
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+@dataclass
+class _View:
+    """What a view shows: its tables' HTML, its chart's ``draw(figure, narrow)`` and the rows one can drill into."""
+
+    table: str
+    draw: Callable | None = None
+    rows: list = field(default_factory=list)  # (label, activities_behind keywords)
 
 
 class UsageExplorer(w.VBox):
-    """Pickers, a status line, one view's table and chart; see :func:`closeframe.explore`.
+    """Pickers, a status line, one view's chart and table, and the activities behind a row; see :func:`closeframe.explore`.
 
     Attributes
     ----------
     organizations, outcomes, kinds, users, statuses : ipywidgets.SelectMultiple
         Nothing picked means all. ``outcomes`` values are normalized names (one entry per name across
-        organizations).
-    start, end : ipywidgets.DatePicker
-        First and last day (UTC), both included.
+        organizations). Picking organizations narrows what ``outcomes``, ``users`` and ``statuses`` offer.
+    period : ipywidgets.Dropdown
+        Quick ranges (:data:`QUICK_PERIODS`) that set ``start`` and ``until``.
+    start, until : ipywidgets.DatePicker
+        From (included) and until (not included), UTC: :data:`~closeframe.usage.questions.DATE_RULE`.
     view : ipywidgets.ToggleButtons
         One of :data:`USAGE_VIEWS`.
+    top_n : ipywidgets.Dropdown
+        The one top-N setting of every view.
     share_of : ipywidgets.Dropdown
         The denominator of shares (:data:`SHARE_OF`).
     freq : ipywidgets.Dropdown
-        The trend's period.
+        The trend's period, and the default period of "Period vs period".
+    compare_with : ipywidgets.Dropdown
+        What "Period vs period" compares against: the period before, or the same period a year earlier.
     status, table : ipywidgets.HTML
     chart : ipywidgets.Image
         The view's chart: SVG with its text as text (``chart_format="svg"``, the default) or PNG.
     chart_narrow : ipywidgets.Image
         The same chart laid out :data:`NARROW_CHART_WIDTH` px wide (legend below, one column of panels), which
         the dashboard shows instead of ``chart`` on a narrow screen; empty with ``chart_format="png"``.
+    drill : ipywidgets.Dropdown
+        A row of the table on screen; ``behind`` then lists its activities, each linked to its lead in Close.
+    behind : ipywidgets.HTML
+    report_button : ipywidgets.Button
+        Builds the HTML report of the current picks (``report_link`` then offers it).
     data : closeframe.usage.selection.UsageData
     """
 
@@ -168,12 +204,15 @@ class UsageExplorer(w.VBox):
         if chart_format not in ("svg", "png"):
             raise ConfigurationError(f"chart_format={chart_format!r} is not one of 'svg', 'png'.")
         self.data = prepare(outcomes, calls, meetings, events=events)
+        self._frames = (outcomes, calls, meetings)
         self.chart_format = chart_format
         self.chart_dpi = chart_dpi
-        self.now = now
+        self.now = as_of(self.data, now)  # "now" from the data, never past the machine's clock
         self.updates = 0
         self._hold = False
         self._cache: dict[str, Any] = {}
+        self._rows: list = []
+        self._offered: dict[tuple, Any] = {}
         choices = options(self.data)
         self.span = (choices.first, choices.last)
         self.organizations = _select(choices.organizations, 8, "20em")
@@ -182,51 +221,80 @@ class UsageExplorer(w.VBox):
         self.users = _select(choices.users, 8, "14em")
         self.statuses = _select(choices.statuses, 6, "10em")
         style = {"description_width": "initial"}
-        self.start = w.DatePicker(description="From", style=style, layout=w.Layout(width="auto"))
-        self.end = w.DatePicker(description="To", style=style, layout=w.Layout(width="auto"))
+        self.period = w.Dropdown(options=QUICK_PERIODS, value="All dates", description="Period", style=style)
+        self.start = w.DatePicker(description="From (included)", style=style, layout=w.Layout(width="auto"))
+        self.until = w.DatePicker(description="Until (not included)", style=style, layout=w.Layout(width="auto"))
         self.view = w.ToggleButtons(options=USAGE_VIEWS, value=USAGE_VIEWS[0], style={"button_width": "auto"})
+        self.view.add_class("closeframe-views")
+        self.top_n = w.Dropdown(options=TOP_N_CHOICES, value=DEFAULT_TOP_N, description="Top", style=style,
+                                layout=w.Layout(width="8em"))
         self.share_of = w.Dropdown(options=SHARE_OF, value="with_outcome", description="Share of", style=style)
         long_span = choices.first is not None and (choices.last - choices.first).days > 183
         self.freq = w.Dropdown(options=(("week", "W"), ("month", "M"), ("quarter", "Q")),
-                               value="M" if long_span else "W", description="Trend per", style=style)
+                               value="M" if long_span else "W", description="Per", style=style)
+        self.compare_with = w.Dropdown(options=(("the period before", "before"),
+                                                ("the same period a year earlier", "year")),
+                                       value="before", description="Compare with", style=style)
         self.status = w.HTML()
-        self.table = w.HTML(layout=w.Layout(min_width="24em", margin="0 16px 0 0"))
+        self.status.add_class("closeframe-status")
+        self.table = w.HTML(layout=w.Layout(min_width="0", max_width="100%"))
+        self.table.add_class("closeframe-view-table")
         self.chart = w.Image(format="svg+xml" if chart_format == "svg" else "png",
                              layout=w.Layout(max_width="100%", height="auto"))
         self.chart.add_class("closeframe-chart-wide")
         self.chart_narrow = w.Image(format="svg+xml", layout=w.Layout(max_width="100%", height="auto"))
         self.chart_narrow.add_class("closeframe-chart-narrow")
+        self.drill = w.Dropdown(options=[("— pick a row of the table —", -1)], value=-1,
+                                description="Activities behind", style=style, layout=w.Layout(width="auto",
+                                                                                          max_width="100%"))
+        self.behind = w.HTML()
+        self.report_button = w.Button(description="Report of these picks", icon="file-text",
+                                      tooltip="an HTML report of the organizations, dates and pickers chosen",
+                                      layout=w.Layout(width="auto"))
+        self.report_link = w.HTML()
+        self.report_link.add_class("closeframe-report-link")
+        self.report_button.on_click(lambda _: self.build_report())
         # Margins are set from the label lengths (_fit) instead of constrained layout, which doubles a redraw.
         self._figure = Figure()
-        span = (f"<span style='color:#666'>activities from {choices.first} to {choices.last}</span>"
-                if choices.first else "")
-        dates = w.VBox([w.HTML(f"<b>Dates</b> (UTC, both days included) {span}"), self.start, self.end,
-                        self.share_of, self.freq])
+        span = (f"<span style='color:#666'>data from {choices.first} through "
+                f"{(self.now - pd.Timedelta(microseconds=1)).date()}</span>" if choices.first else "")
+        dates = w.VBox([w.HTML(f"<b>Dates</b> {span}<div class='closeframe-note' style='max-width:24em'>"
+                               f"{html.escape(DATE_RULE)}</div>"), self.period, self.start, self.until])
         pickers = w.HBox([
             multi_picker(self.organizations, "Organizations", "organization"),
             multi_picker(self.outcomes, "Outcomes", "outcome"),
             w.VBox([multi_picker(self.kinds, "Calls / meetings", "kind"),
                     multi_picker(self.statuses, "Status", "status")]),
             multi_picker(self.users, "Users", "user"), dates], layout=w.Layout(flex_flow="row wrap"))
-        self.children = [pickers, self.view, self.status,
-                         w.HBox([self.table, self.chart, self.chart_narrow], layout=w.Layout(flex_flow="row wrap",
-                                                                          align_items="flex-start"))]
+        pickers.add_class("closeframe-pickers")
+        settings = w.HBox([self.top_n, self.freq, self.share_of, self.compare_with, self.report_button],
+                          layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        settings.add_class("closeframe-settings")
+        charts = w.HBox([self.chart, self.chart_narrow], layout=w.Layout(flex_flow="row wrap"))
+        charts.add_class("closeframe-charts")
+        drill = w.VBox([self.drill, self.behind])
+        drill.add_class("closeframe-drill")
+        self.children = [pickers, self.view, settings, self.status, self.report_link, charts, self.table, drill,
+                         w.HTML(_EXPLORER_STYLE)]
         self.add_class("closeframe-explorer")
-        for widget in (self.organizations, self.outcomes, self.kinds, self.users, self.statuses, self.start,
-                       self.end, self.view, self.share_of, self.freq):
+        self.organizations.observe(self._on_organizations, names="value")
+        for widget in (self.outcomes, self.kinds, self.users, self.statuses, self.view, self.share_of, self.freq,
+                       self.top_n, self.compare_with):
             widget.observe(self._on_change, names="value")
+        for widget in (self.start, self.until):
+            widget.observe(self._on_date, names="value")
+        self.period.observe(self._on_period, names="value")
+        self.drill.observe(self._on_drill, names="value")
         self.update()
 
     # -- the model ------------------------------------------------------------------------------------------
 
     @property
     def selection(self) -> Selection:
-        """The pickers' choice (``To`` is a whole day: ``until`` is the day after it)."""
-        end = self.end.value
+        """The pickers' choice: ``date_created`` in [From, Until), UTC days."""
         return Selection(organizations=self.organizations.value, outcomes=self.outcomes.value,
                          kinds=self.kinds.value, users=self.users.value, statuses=self.statuses.value,
-                         since=self.start.value,
-                         until=end + dt.timedelta(days=1) if end is not None else None)
+                         since=self.start.value, until=self.until.value)
 
     @property
     def share_label(self) -> str:
@@ -272,7 +340,7 @@ class UsageExplorer(w.VBox):
         statuses : str or iterable of str
         since, until : date-like
             ``date_created`` in ``[since, until)``, as for :func:`closeframe.load_calls`; the pickers show whole
-            days.
+            days (a time of day is dropped).
         view : str, optional
             One of :data:`USAGE_VIEWS`.
 
@@ -297,19 +365,91 @@ class UsageExplorer(w.VBox):
         self._hold = True
         try:
             self.organizations.value = tuple(labels)
+            self._narrow()
             self.outcomes.value = tuple(wanted.outcomes)
             self.kinds.value = tuple(wanted.kinds)
             self.users.value = tuple(user_labels)
             self.statuses.value = tuple(wanted.statuses)
             self.start.value = wanted.since.date() if wanted.since is not None else None
-            self.end.value = ((wanted.until - pd.Timedelta(microseconds=1)).date()
-                              if wanted.until is not None else None)
+            self.until.value = wanted.until.date() if wanted.until is not None else None
+            self.period.value = "All dates" if since is None and until is None else "Custom"
             if view is not None:
                 self.view.value = view
         finally:
             self._hold = False
         self.update()
         return self
+
+    def _org_position(self, labels: pd.Series) -> np.ndarray:
+        """Each organization label's place in the natural order (unknown labels last)."""
+        position = pd.Index(self.data.org_labels).get_indexer(labels.astype(object))
+        return np.where(position < 0, len(self.data.org_labels), position)
+
+    # -- pickers that talk to each other ----------------------------------------------------------------------
+
+    def _narrow(self) -> None:
+        """Offer only the outcomes, users and statuses of the organizations picked (what is picked stays)."""
+        key = (self.organizations.value, self.outcomes.value, self.users.value, self.statuses.value)
+        if key not in self._offered:  # the same organizations come back often: remember what they offer
+            self._offered[key] = picker_options(self.data, Selection(
+                organizations=key[0], outcomes=key[1], users=key[2], statuses=key[3]))
+        offered = self._offered[key]
+        for select, pairs in ((self.outcomes, offered.outcomes), (self.users, offered.users),
+                              (self.statuses, offered.statuses)):
+            if tuple(_pairs(select.options)) != tuple(pairs):
+                value = select.value
+                select.options = pairs
+                select.value = tuple(v for v in value if v in {p[1] for p in pairs})
+
+    def _on_organizations(self, change: dict) -> None:
+        if self._hold:
+            return
+        self._hold = True
+        try:
+            self._narrow()
+        finally:
+            self._hold = False
+        self.update()
+
+    def _quick_range(self, choice: str) -> tuple[dt.date | None, dt.date | None]:
+        """The [from, until) days of a :data:`QUICK_PERIODS` choice, counted back from "now"."""
+        now = self.now
+        month = now.tz_localize(None).to_period("M")
+        if choice == "Last whole month":
+            first, end = month - 1, month
+        elif choice == "This month so far":
+            first, end = month, month + 1
+        elif choice == "Last 3 whole months":
+            first, end = month - 3, month
+        elif choice == "Last 12 whole months":
+            first, end = month - 12, month
+        elif choice == "Last whole quarter":
+            quarter = now.tz_localize(None).to_period("Q")
+            return (quarter - 1).start_time.date(), quarter.start_time.date()
+        else:
+            return None, None
+        return first.start_time.date(), end.start_time.date()
+
+    def _on_period(self, change: dict) -> None:
+        if self._hold or change["new"] == "Custom":
+            return
+        first, end = self._quick_range(change["new"])
+        self._hold = True
+        try:
+            self.start.value, self.until.value = first, end
+        finally:
+            self._hold = False
+        self.update()
+
+    def _on_date(self, change: dict) -> None:
+        if self._hold:
+            return
+        self._hold = True
+        try:  # a date picked by hand: the quick range no longer describes it
+            self.period.value = "Custom" if (self.start.value, self.until.value) != (None, None) else "All dates"
+        finally:
+            self._hold = False
+        self.update()
 
     # -- drawing ---------------------------------------------------------------------------------------------
 
@@ -323,22 +463,35 @@ class UsageExplorer(w.VBox):
         selection = self.selection
         self.updates += 1
         if selection.empty_range:
-            self.status.value = (f"<b>From</b> {self.start.value} is after <b>To</b> {self.end.value}: nothing is "
-                                 "selected. Choose an earlier From or a later To.")
+            self.status.value = (f"<b>From</b> {self.start.value} is not before <b>Until</b> {self.until.value}: "
+                                 "nothing is selected. Choose an earlier From or a later Until.")
         else:
             picked = int(selection_mask(self.data, selection).sum())
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
-                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}."
+                f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}. "
+                + f"Data through {(self.now - pd.Timedelta(microseconds=1)).date()} (UTC): Trend, Period vs period "
+                "and Users count until then and mark a period under way as partial."
                 + (" No call has a status or disposition (were they loaded?), so no call counts as connected."
                    if self.share_of.value == "connected" and not self.data.calls_tell_connected else ""))
-        table, draw = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
-        self.table.value = table
+        view = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
+        self.compare_with.layout.display = None if self.view.value == "Period vs period" else "none"
+        self.table.value = view.table
+        draw = view.draw
         self.chart.value = self._render(draw)
         self.chart.layout.display = None if draw is not None else "none"
         narrow = draw is not None and self.chart_format == "svg"
         self.chart_narrow.value = self._render(draw, narrow=True) if narrow else b""
         self.chart_narrow.layout.display = None if narrow else "none"
+        self._rows = view.rows
+        self._hold = True
+        try:
+            self.drill.options = [("— pick a row of the table —", -1)] + [
+                (label, i) for i, (label, _) in enumerate(view.rows)]
+            self.drill.value = -1
+        finally:
+            self._hold = False
+        self.behind.value = ""
 
     def _render(self, draw: Callable | None, *, narrow: bool = False) -> bytes:
         import matplotlib
@@ -361,57 +514,120 @@ class UsageExplorer(w.VBox):
             figure.savefig(buffer, format="png", dpi=self.chart_dpi)
         return buffer.getvalue()
 
-    def _view_usage(self, selection: Selection):
+    # -- the activities behind a row, and a report of the picks --------------------------------------------------
+
+    def _on_drill(self, change: dict) -> None:
+        if self._hold:
+            return
+        self.show_behind(change["new"])
+
+    def show_behind(self, row: int) -> pd.DataFrame | None:
+        """List the activities behind row ``row`` of :attr:`drill`'s options (-1: none); return them."""
+        if row is None or row < 0 or row >= len(self._rows):
+            self.behind.value = ""
+            return None
+        label, keywords = self._rows[row]
+        found = activities_behind(self.data, self.selection, n=self.top_n.value, now=self.now, **keywords)
+        shown = pd.DataFrame({
+            "date (UTC)": found["date_created"].dt.strftime("%Y-%m-%d %H:%M"), "organization": found["organization"],
+            "kind": found["activity"], "user": found["user"], "outcome": found["outcome"],
+            "status": found["status"], "lead (opens in Close)": found["lead_id"], "_url": found["lead_url"]})
+        export = found.assign(date_created=found["date_created"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        total = found.attrs.get("total", len(found))
+        self.behind.value = (f"<b>{html.escape(label)}</b>: {total:,} activit{'y' if total == 1 else 'ies'}, newest "
+                             "first; a lead opens in Close." + html_table(
+                                 shown, download=f"activities-{_slug(label)[:60]}.csv",
+                                 export=export, links={"lead (opens in Close)": "_url"},
+                                 empty="No activity behind this row."))
+        return found
+
+    def build_report(self) -> str:
+        """The HTML report (:func:`closeframe.views.report.render_report`) of the current picks; also offered as
+        a download link under the view's buttons."""
+        from closeframe.views.report import render_report
+
+        outcomes, calls, meetings = self._frames
+        selection = self.selection
+        document = render_report(outcomes, calls, meetings, source=f"the explorer's picks: "
+                                 f"{describe(selection, self.data)}", selection=selection, prepared=self.data)
+        payload = base64.b64encode(document.encode("utf-8")).decode("ascii")
+        self.report_link.value = (f'<a download="closeframe-report.html" href="data:text/html;charset=utf-8;base64,'
+                                  f'{payload}">⬇ The report of these picks (HTML, one file)</a>')
+        return document
+
+    # -- the views ---------------------------------------------------------------------------------------------
+
+    def _view_usage(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_top_outcomes
 
-        usage = self.usage
+        usage = self.usage.copy(deep=False)
+        usage.attrs = {}  # pandas deep-copies attrs into every frame derived from this one: none needed here
+        n = self.top_n.value
         shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
+        column = share_column(self.share_of.value)
         table = pd.DataFrame({
             "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], self.share_label: shown[self.share_column],
+            "meetings": shown["meetings"], "total": shown["total"], column: shown[self.share_column],
             "users": shown["users"], "last used": shown["last_used"]})
-        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
-                                         self.share_label: _percent, "users": _count, "last used": _day},
-                                 note="" if _has_outcome(usage) or not usage["total"].sum() else
-                                 _no_outcome_note(usage) + ": every activity is in the (no outcome) rows.")
+        # A share of nothing (an organization with no activity in the denominator) is missing, shown "–".
+        counted = shown["total"].where(shown["outcome_id"].notna() | (self.share_of.value == "all"), 0)
+        denominator = counted.groupby(table["organization"].to_numpy()).transform("sum").to_numpy()
+        table[column] = table[column].where(denominator > 0)
+        # Organizations in the one natural order of every face (the usage table lists them by id).
+        natural = np.argsort(self._org_position(table["organization"]), kind="stable")
+        shown, table = shown.iloc[natural], table.iloc[natural].reset_index(drop=True)
+        note = (f"Activities per outcome; {column} = {self.share_label}. " + (
+            "" if _has_outcome(usage) or not usage["total"].sum()
+            else _no_outcome_note(usage) + ": every activity is in the (no outcome) rows."))
+        html_out = html_table(table, {"calls": format_count, "meetings": format_count, "total": format_count,
+                                      column: format_share, "users": format_count, "last used": _day},
+                              note=note, download="usage.csv")
+        rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
+                for o, name in zip(table["organization"].head(60), table["outcome"].head(60))]
+        named = table[(shown["outcome_id"].notna() & (shown["total"] > 0)).to_numpy()]
+        top = named.sort_values(["total", "outcome"], ascending=[False, True], kind="stable").head(n)
+        several, empty = named["organization"].nunique() > 1, _no_outcome_note(usage)
+        return _View(html_out, self._one_axes_chart(lambda narrow: _top_outcomes_svg(top, several, empty, narrow),
+                                                    lambda ax: plot_top_outcomes(usage, n=n, ax=ax),
+                                                    rows=min(int((usage["total"] > 0).sum()), n)), rows)
 
-        return html_table, self._one_axes_chart(lambda narrow: _top_outcomes_svg(usage, 15, narrow),
-                                                lambda ax: plot_top_outcomes(usage, n=15, ax=ax),
-                                                rows=min(int((usage["total"] > 0).sum()), 15))
+    def _view_top(self, selection: Selection) -> _View:
+        from closeframe.views.usage_plots import plot_top_outcomes
 
-    def _view_top(self, selection: Selection):
-        from closeframe.views.usage_plots import plot_outcome_mix
-
-        top = top_outcomes(self.data, selection, n=5, denominator=self.share_of.value)
+        n = self.top_n.value
+        top = top_outcomes(self.data, selection, n=n, denominator=self.share_of.value)
+        column = share_column(self.share_of.value)
         table = pd.DataFrame({"organization": top["organization"], "rank": top["rank"],
-                              "outcome": _outcome(top), "total": top["total"], self.share_label: top[self.share_column]})
-        usage = self.usage
-        html_table = _html_table(table, {"rank": _count, "total": _count, self.share_label: _percent},
-                                 empty=_no_outcome_note(usage) + "." if usage["total"].sum() else
-                                 "No activity matches the pickers.")
+                              "outcome": _outcome(top), "total": top["total"], column: top[self.share_column]})
+        # The usage table (a second pass over the activities) only for what an empty view says.
+        note = "No activity matches the pickers."
+        if table.empty and self.usage["total"].sum():
+            note = _no_outcome_note(self.usage) + "."
+        html_out = html_table(table, {"rank": format_count, "total": format_count, column: format_share},
+                              note=f"Each organization's own {n} most used outcomes; {column} = {self.share_label}.",
+                              empty=note, download="top-per-organization.csv")
+        rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
+                for o, name in zip(table["organization"].head(60), table["outcome"].head(60))]
 
-        # The mix leaves activities without an outcome out unless shares are of all activities.
-        what = {"all": "share of all activities",
-                "connected": "share of connected calls and held meetings with an outcome"}.get(
-            self.share_of.value, "share of activities with an outcome")
+        def svg(narrow: bool) -> bytes:
+            return _own_top_svg(table, n, narrow, note.rstrip("."))
 
-        def plot(ax):
-            plot_outcome_mix(usage, ax=ax, include_no_outcome=self.share_of.value == "all")
-            ax.set_xlabel(what)
+        return _View(html_out, self._one_axes_chart(svg, lambda ax: plot_top_outcomes(self.usage, n=n, ax=ax),
+                                                    rows=len(table)), rows)
 
-        return html_table, self._one_axes_chart(
-            lambda narrow: _mix_svg(usage, self.share_of.value == "all", what, narrow), plot,
-            rows=usage["organization_id"].nunique(), legend=True)
-
-    def _view_organizations(self, selection: Selection):
+    def _view_organizations(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value=self.share_column,
-                                denominator=self.share_of.value)
+        compare = compare_table(self.data, selection, value=self.share_column, denominator=self.share_of.value)
+        fixed = ["outcome_name", "organizations"]
+        orgs = sorted((c for c in compare.columns if c not in fixed), key=natural_key)  # the one natural order
+        compare = compare[fixed + orgs]
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
-        formats = {c: _percent for c in table.columns[2:]}
-        formats["organizations"] = _count
-        html_table = _html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name.")
+        formats = {c: format_share for c in table.columns[2:]}
+        formats["organizations"] = format_count
+        html_out = html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name "
+                              f"({EMPTY}: the organization has no such outcome).",
+                              download="organizations-side-by-side.csv")
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
@@ -427,49 +643,139 @@ class UsageExplorer(w.VBox):
             _fit(figure, rows=min(len(compare), 15), wide=True)
             return figure.get_size_inches()
 
-        return html_table, draw
+        rows = [(name, {"outcome": name}) for name in table["outcome"].head(60).astype(str)]
+        return _View(html_out, draw, rows)
 
-    def _view_trend(self, selection: Selection):
+    def _view_trend(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_usage_trend
 
-        trend = trend_table(self.data, selection, freq=self.freq.value, now=self.now)
+        n = self.top_n.value
+        trend = organization_trends(self.data, selection, freq=self.freq.value, n=n, now=self.now,
+                                    denominator=self.share_of.value)
         if self.share_of.value != "all":  # the activities without an outcome only with "Share of: all"
             trend = trend[trend["outcome"] != NO_OUTCOME]
-        pivot = trend.groupby(["period", "outcome"], sort=False)["total"].sum().unstack(fill_value=0)
-        order = [c for c in trend.attrs.get("outcomes", []) if c in pivot.columns] or list(pivot.columns)
-        pivot = pivot.reindex(columns=order).sort_index(ascending=False)
-        partial = trend.groupby("period")["partial"].any()
-        pivot.index = [f"{p:%Y-%m-%d}" + (" (partial)" if partial.get(p, False) else "") for p in pivot.index]
-        word = trend.attrs.get("freq_word", "period")
-        table = pivot.reset_index(names=f"{word} from")
-        html_table = _html_table(table, {c: _count for c in table.columns[1:]},
-                                 note=f"Activities per {word}, all selected organizations.")
-        prepared: dict[str, tuple] = {}
+        column = trend.attrs["share_column"]
+        freq = self.freq.value
+        codes, periods = pd.factorize(trend["period"])  # one label per period, not per row
+        table = pd.DataFrame({"organization": trend["organization"],
+                              trend.attrs["freq_word"]: np.asarray([period_label(p, freq) for p in periods],
+                                                                   dtype=object)[codes],
+                              "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
+                              "partial": np.where(trend["partial"], "partial", "")})
+        organization = pd.Categorical(trend["organization"], categories=list(dict.fromkeys(trend["organization"])))
+        # Within each organization (natural order), the newest period first, its outcomes in rank order.
+        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization.codes))
+        table = table.iloc[order].reset_index(drop=True)
+        word = trend.attrs["freq_word"]
+        html_out = html_table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
+                              note=f"Activities per {word}: each organization's own {n} most used outcomes, then "
+                              f"the rest; {column} = {self.share_label} that {word} ({EMPTY}: none). "
+                              f"{as_of_note(self.data, self.now).split(DATE_RULE)[0].strip()}")
+        periods = trend["period"].iloc[order].head(60)
+        rows = [(f"{o} · {name} · {period_label(p, freq)}",
+                 {"organization": o, "outcome": name, "since": p, "until": _period_end(p, freq)})
+                for o, name, p in zip(trend["organization"].iloc[order].head(60),
+                                      trend["outcome"].iloc[order].head(60), periods)]
+        prepared: dict[str, Any] = {}
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                if "trend" not in prepared:  # once for both charts, the wide and the narrow
-                    prepared["trend"] = _trend_panels(trend)
-                return _trend_svg(prepared["trend"], narrow=narrow)
+                if "panels" not in prepared:  # once for both charts, the wide and the narrow
+                    prepared["panels"] = _trend_panels(trend, freq, n)
+                return _trend_svg(prepared["panels"], narrow=narrow)
             plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
-        return html_table, draw
+        return _View(html_out, draw, rows)
 
-    def _view_users(self, selection: Selection):
+    def _view_period(self, selection: Selection) -> _View:
+        freq = self.freq.value
+        current, previous = default_periods(self.data, selection, freq=freq, now=self.now)
+        if self.compare_with.value == "year":
+            previous = (current[0] - pd.DateOffset(years=1), current[1] - pd.DateOffset(years=1))
+        table = compare_periods(self.data, selection, current=current, previous=previous, freq=freq, now=self.now,
+                                denominator=self.share_of.value)
+        labels = table.attrs["labels"]
+        if self.compare_with.value == "year":
+            labels = {**labels, "previous": f"{labels['current']} a year earlier"
+                      if " until " in labels["current"] else period_label(previous[0], freq)}
+        column = table.attrs["share_column"]
+        before, after = labels["previous"], labels["current"] + (" (so far)" if table.attrs["current_partial"] else "")
+        shown = pd.DataFrame({"organization": table["organization"], "outcome": table["outcome"],
+                              before: table["previous"], after: table["current"], "change": table["change"],
+                              f"{column} {before}": table[f"{column}_previous"],
+                              f"{column} {after}": table[f"{column}_current"],
+                              f"{column} change": table[f"{column}_change"]})
+        spans = (f"{after}: {current[0]:%Y-%m-%d} until {current[1]:%Y-%m-%d}; {before}: {previous[0]:%Y-%m-%d} "
+                 f"until {previous[1]:%Y-%m-%d}")
+        note = (f"{after} against {before} ({spans}; until not included). Pick From and Until for another period; "
+                f"{column} = {self.share_label} in each period; {EMPTY}: nothing in that period. "
+                + ("The current period is under way: its counts are partial. " if table.attrs["current_partial"]
+                   else ""))
+        totals = table.groupby("organization", sort=False)[["previous", "current"]].sum()
+
+        html_out = html_table(shown, {before: format_count, after: format_count, "change": format_change,
+                                      f"{column} {before}": format_share, f"{column} {after}": format_share,
+                                      f"{column} change": format_points}, note=note,
+                              download=f"period-{_slug(after)}-vs-{_slug(before)}.csv")
+        rows = [(f"{o} · {name} · {after}", {"organization": o, "outcome": name, "since": current[0],
+                                             "until": current[1]})
+                for o, name in zip(shown["organization"].head(60), shown["outcome"].head(60))]
+        rows += [(f"{o} · {name} · {before}", {"organization": o, "outcome": name, "since": previous[0],
+                                               "until": previous[1]})
+                 for o, name in zip(shown["organization"].head(60), shown["outcome"].head(60))]
+
+        def svg(narrow: bool) -> bytes:
+            return _period_svg(totals, before, after, narrow)
+
+        return _View(html_out, self._one_axes_chart(svg, lambda ax: _period_plot(totals, before, after, ax),
+                                                    rows=len(totals), legend=True), rows)
+
+    def _view_users(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_users
 
-        users = by_user_table(self.data, selection, n=10)
-        table = users.drop(columns=["user_id"]).rename(columns={"with_outcome": "with outcome",
-                                                                "share_with_outcome": "share with outcome",
-                                                                "top_outcome": "most used outcome"})
-        html_table = _html_table(table, {"calls": _count, "meetings": _count, "total": _count,
-                                         "with outcome": _count, "share with outcome": _percent})
+        n = self.top_n.value
+        matrix = users_by_outcome(self.data, selection, n=n)
+        organizations = list(dict.fromkeys(matrix["organization"]))
+        parts, rows, bars = [], [], []
+        note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
+                "user's activities with that outcome and its share of the user's activities (colour: that share).")
+        for organization in organizations[:MAX_USER_TABLES]:
+            mine = matrix[(matrix["organization"] == organization).to_numpy()]
+            counts = users_matrix(mine, organization, "total")
+            shares = users_matrix(mine, organization, "share_of_user")
+            outcomes = [c for c in counts.columns if c != "total"]
+            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[c].tolist(), shares[c].tolist())]
+                     for c in outcomes}
+            shown = pd.DataFrame({"user": counts.index, **cells, "total": counts["total"].to_numpy()})
+            fraction = {c: shares[c].to_numpy() for c in outcomes}
 
-        return html_table, self._one_axes_chart(lambda narrow: _users_svg(users, narrow),
-                                                lambda ax: plot_users(users, ax=ax), rows=len(users), legend=True)
+            def heat(index, value, column, fraction=fraction):
+                return fraction[column][index] if column in fraction else None
 
-    def _view_unused(self, selection: Selection):
+            parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + html_table(
+                shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
+                export=mine.drop(columns=["rank"])))
+            rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
+                     for user in counts.index[:20]]
+            without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
+            bars.append(pd.DataFrame({"organization": organization, "user": counts.index,
+                                      "total": counts["total"].to_numpy(),
+                                      "with_outcome": (counts["total"] - without).to_numpy()}).head(10))
+        more = len(organizations) - MAX_USER_TABLES
+        html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
+                    + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
+                    if organizations else "<p>No activity matches the pickers.</p>")
+        users = pd.concat(bars, ignore_index=True) if bars else pd.DataFrame(
+            {"organization": [], "user": [], "total": [], "with_outcome": []})
+
+        def plot(ax):
+            plot_users(by_user_table(self.data, selection, n=10), ax=ax)
+
+        return _View(html_out, self._one_axes_chart(lambda narrow: _users_svg(users, narrow), plot,
+                                                    rows=len(users), legend=True), rows)
+
+    def _view_unused(self, selection: Selection) -> _View:
         table = unused_and_deleted(self.data, selection)
         shown = pd.DataFrame({"organization": table["organization"], "state": table["state"],
                               "outcome": table["outcome_name"].astype(object).where(
@@ -478,20 +784,23 @@ class UsageExplorer(w.VBox):
                               "last used": table["last_used"]})
         note = ("Unused: outcomes no selected activity carries. Deleted: outcome ids no outcome resolves, still "
                 "on activities.")
-        return _html_table(shown, {"activities": _count, "last used": _day}, note=note), None
+        deleted = shown[shown["state"] == "deleted"].head(60)
+        rows = [(f"{o} · deleted outcome {name}", {"organization": o, "outcome": "(deleted outcome)"})
+                for o, name in zip(deleted["organization"], deleted["outcome"])]
+        return _View(html_table(shown, {"activities": format_count, "last used": _day}, note=note,
+                                download="unused-and-deleted.csv"), None, rows)
 
-    def _view_catalogue(self, selection: Selection):
+    def _view_catalogue(self, selection: Selection) -> _View:
         from closeframe.views.catalogue_plots import plot_outcomes_per_organization
         from closeframe.views.catalogue_explorer import summary_table
 
         catalogue = catalogue_table(self.data, selection)
         summary = summary_table(catalogue).reset_index() if len(catalogue) else pd.DataFrame()
-        html_table = _html_table(summary, {c: _count for c in summary.columns[1:]},
-                                 note="Outcomes per organization (only the organization and outcome pickers apply).")
-
-        return html_table, self._one_axes_chart(lambda narrow: _catalogue_svg(catalogue, narrow),
-                                                lambda ax: plot_outcomes_per_organization(catalogue, ax=ax),
-                                                rows=len(summary), legend=True)
+        html_out = html_table(summary, {c: format_count for c in summary.columns[1:]}, download="catalogue.csv",
+                              note="Outcomes per organization (only the organization and outcome pickers apply).")
+        return _View(html_out, self._one_axes_chart(lambda narrow: _catalogue_svg(catalogue, narrow),
+                                                    lambda ax: plot_outcomes_per_organization(catalogue, ax=ax),
+                                                    rows=len(summary), legend=True))
 
     def _one_axes_chart(self, svg, plot, *, rows: int, legend: bool = False):
         """A view's ``draw(figure, narrow=False)``: ``svg(narrow)`` in SVG mode, else ``plot(ax)`` on one Axes.
@@ -516,33 +825,19 @@ def _layout(narrow: bool) -> dict:
     return {"width": NARROW_CHART_WIDTH, "legend_below": True} if narrow else {}
 
 
-def _top_outcomes_svg(usage: pd.DataFrame, n: int, narrow: bool = False) -> bytes:
-    """The Usage view's chart: the ``n`` most used outcomes, coloured by organization (as plot_top_outcomes)."""
-    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
-    used["_org"], used["_label"] = _organization(used), _outcome(used)
-    top = used.sort_values(["total", "_label"], ascending=[False, True], kind="stable").head(n)
-    organizations = sorted(dict.fromkeys(top["_org"]), key=natural_key)
-    several = used["_org"].nunique() > 1
+def _top_outcomes_svg(top: pd.DataFrame, several: bool, empty: str, narrow: bool = False) -> bytes:
+    """The Usage view's chart: its ``top`` rows (``organization``, ``outcome``, ``total``), coloured by organization
+    (as plot_top_outcomes); ``several``: the rows come from more than one organization."""
+    organizations = sorted(dict.fromkeys(top["organization"]), key=natural_key)
     # Narrow: the colour (legend below) names the organization, leaving the label its room for the outcome.
-    labels = [f"{name} · {org}" if several and not narrow else name for name, org in zip(top["_label"], top["_org"])]
+    labels = [f"{name} · {org}" if several and not narrow else name
+              for name, org in zip(top["outcome"], top["organization"])]
     totals = top["total"].to_numpy(dtype=float)
-    series = [(org, np.where(top["_org"].to_numpy() == org, totals, 0.0)) for org in organizations]
-    return barh_svg(labels, series, title=_top_title(len(top)), xlabel="activities (calls + meetings)",
-                    legend_title="organization" if several else None,
-                    empty=_no_outcome_note(usage), **_layout(narrow))
-
-
-def _mix_svg(usage: pd.DataFrame, include_no_outcome: bool, what: str, narrow: bool = False) -> bytes:
-    """The Top per organization view's chart: each organization's outcome mix (as plot_outcome_mix)."""
-    from closeframe.views.usage_plots import NO_OUTCOME as NONE, OTHER, _mix_table
-
-    table = _mix_table(usage, _organization(usage), 8, include_no_outcome, "natural")
-    table = table[table.sum(axis=1) > 0] if _has_outcome(usage) else table.iloc[:0]
-    colours = [{NONE: "#DDDDDD", OTHER: "#555555"}.get(c, OKABE_ITO[i % len(OKABE_ITO)])
-               for i, c in enumerate(table.columns)]
-    return barh_svg(list(table.index), [(c, table[c].to_numpy()) for c in table.columns], title="Outcome mix by "
-                    "organization", xlabel=what, percent=True, legend_title="outcome", colours=colours,
-                    empty=_no_outcome_note(usage), **_layout(narrow))
+    series = [(org, np.where(top["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    # All organizations together: the title says so (each organization's own top: Top per organization).
+    title = _top_title(len(top)) + (", all organizations together" if several else "")
+    return barh_svg(labels, series, title=title, xlabel="activities (calls + meetings)",
+                    legend_title="organization" if several else None, empty=empty, **_layout(narrow))
 
 
 def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
@@ -551,7 +846,8 @@ def _users_svg(users: pd.DataFrame, narrow: bool = False) -> bytes:
     labels = [_user_label(u, o) if several else str(u) for u, o in zip(users["user"], users["organization"])]
     with_outcome = users["with_outcome"].to_numpy(dtype=float)
     return barh_svg(labels, [("with an outcome", with_outcome), ("without", users["total"].to_numpy() - with_outcome)],
-                    title="Activities per user", xlabel="activities (calls + meetings)", legend_title="activities",
+                    title="Activities per user (each organization's 10 most active)",
+                    xlabel="activities (calls + meetings)", legend_title="activities",
                     colours=[OKABE_ITO[4], "#B8D8EE"], empty="No activity to draw", **_layout(narrow))
 
 
@@ -567,41 +863,96 @@ def _catalogue_svg(catalogue: pd.DataFrame, narrow: bool = False) -> bytes:
                     legend_title="type", empty="No outcome to draw", **_layout(narrow))
 
 
-def _trend_svg(trend: pd.DataFrame | tuple, max_panels: int = 12, *, narrow: bool = False) -> bytes:
-    """The Trend view's chart: one panel per organization (the most active 12), a line per outcome.
+def _period_end(start: Any, freq: str) -> pd.Timestamp:
+    """The first instant after the ``freq`` period starting at ``start`` (UTC)."""
+    stamp = pd.Timestamp(start)
+    return (stamp.tz_convert(None).to_period(freq) + 1).start_time.tz_localize("UTC")
 
-    ``trend`` may be what :func:`_trend_panels` made of it, so the wide and the narrow chart share that work.
+
+def _own_top_svg(table: pd.DataFrame, n: int, narrow: bool, empty: str) -> bytes:
+    """The Top per organization chart: each organization's own top ``n``, its bars together, coloured by it."""
+    organizations = list(dict.fromkeys(table["organization"]))
+    several = len(organizations) > 1
+    labels = [f"{name} · {org}" if several and not narrow else str(name)
+              for name, org in zip(table["outcome"], table["organization"])]
+    totals = table["total"].to_numpy(dtype=float)
+    series = [(org, np.where(table["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(organizations))]
+    return barh_svg(labels, series, title=f"Each organization's own top {n} outcomes",
+                    xlabel="activities (calls + meetings)", legend_title="organization" if several else None,
+                    colours=colours, empty=empty, **_layout(narrow))
+
+
+def _period_svg(totals: pd.DataFrame, before: str, after: str, narrow: bool) -> bytes:
+    """The Period vs period chart: each organization's activities in both periods, side by side."""
+    labels, previous, current = [], [], []
+    for organization, row in totals.iterrows():
+        for name, value in ((before, row["previous"]), (after, row["current"])):
+            # Narrow: the organization once, over its pair of bars (the colours name the periods).
+            labels.append(f"{organization} · {name}" if not narrow else organization if name == before else " ")
+            previous.append(value if name == before else 0)
+            current.append(value if name == after else 0)
+    return barh_svg(labels, [(before, previous), (after, current)], title=f"Activities: {after} against {before}",
+                    xlabel="activities (calls + meetings)", legend_title="period", colours=["#B8D8EE", "#0072B2"],
+                    empty="No activity in either period", **_layout(narrow))
+
+
+def _period_plot(totals: pd.DataFrame, before: str, after: str, ax) -> None:
+    """The Period vs period chart in matplotlib (PNG explorers): paired horizontal bars per organization."""
+    y = np.arange(len(totals))
+    ax.barh(y - 0.2, totals["previous"], height=0.4, label=before, color="#B8D8EE")
+    ax.barh(y + 0.2, totals["current"], height=0.4, label=after, color="#0072B2")
+    ax.set_yticks(y, [str(i) for i in totals.index])
+    ax.invert_yaxis()
+    ax.set_xlabel("activities (calls + meetings)")
+    ax.set_title(f"Activities: {after} against {before}")
+    ax.legend(title="period")
+
+
+def _trend_svg(panels: tuple, *, narrow: bool = False) -> bytes:
+    """The Trend chart: one panel per organization, its own top outcomes, every panel on one y scale."""
+    shown, title, y_max = panels
+    layout = {"width": NARROW_CHART_WIDTH, "columns": 1} if narrow else {"width": 900, "columns": 3}
+    return small_multiples_svg(shown, title=title, y_max=y_max, empty="No activity to draw", **layout)
+
+
+def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS) -> tuple[list, str, int]:
+    """The trend's panels (small_multiples_svg's), its title and the shared top of the y axis.
+
+    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view.
     """
-    panels, title, colours = trend if isinstance(trend, tuple) else _trend_panels(trend, max_panels)
-    narrow_layout = {"width": NARROW_CHART_WIDTH, "columns": 1, "legend_below": True} if narrow else {}
-    return small_multiples_svg(panels, title=title, colours=colours, empty="No activity to draw", **narrow_layout)
-
-
-def _trend_panels(trend: pd.DataFrame, max_panels: int = 12) -> tuple[list, str, dict]:
-    """The trend's panels (small_multiples_svg's), the chart's title and the outcomes' colours."""
-    from closeframe.views.usage_plots import OTHER, _colours
-
     word = trend.attrs.get("freq_word", "period")
-    totals = trend.groupby("organization", sort=False)["total"].sum()
-    shown = sorted(totals[totals > 0].sort_values(ascending=False, kind="stable").index[:max_panels], key=natural_key)
-    outcomes = [o for o in dict.fromkeys(trend.attrs.get("outcomes") or trend["outcome"]) if o in set(trend["outcome"])]
-    colours = dict(zip(outcomes, _colours(len(outcomes))))
-    colours.update({k: v for k, v in ((OTHER, "#555555"), (NO_OUTCOME, "#AAAAAA")) if k in colours})
-    panels = []
     fmt = "%b %Y" if word in ("month", "quarter", "year") else "%d %b %y"
-    for organization in shown:
-        mine = trend[trend["organization"] == organization]
-        periods = sorted(mine["period"].unique())
-        series = {}
-        for outcome in outcomes:
-            line = mine[mine["outcome"] == outcome].set_index("period").reindex(periods)
-            if line["total"].fillna(0).sum() > 0:
-                series[outcome] = (line["total"].fillna(0).to_numpy(), line["partial"].fillna(False).to_numpy())
-        panels.append((organization, [pd.Timestamp(p).strftime(fmt) for p in periods], series))
-    left_out = len(totals[totals > 0]) - len(shown)
-    title = f"Activities per {word} and outcome" + (f" ({left_out} less active organizations not shown)"
-                                                    if left_out > 0 else "")
-    return panels, title, colours
+    org_code, organizations = pd.factorize(trend["organization"], sort=False)  # natural order, as the frame
+    shown = min(len(organizations), max_panels)
+    # The named outcomes only: the rest ("(other outcomes)", often a dozen names together) would dwarf them and
+    # flatten every line on the shared scale; the table lists the rest.
+    keep = (org_code < shown) & (trend["rank"].to_numpy() <= n)
+    periods = pd.DatetimeIndex(trend["period"].unique()).sort_values()
+    period = periods.get_indexer(trend["period"])[keep]
+    slot = trend["rank"].to_numpy()[keep] - 1
+    org = org_code[keep]
+    totals = np.zeros((shown, n + 2, len(periods)))
+    totals[org, slot, period] = trend["total"].to_numpy()[keep]
+    present = np.zeros((shown, n + 2), dtype=bool)
+    present[org, slot] = True
+    labels = np.full((shown, n + 2), None, dtype=object)
+    labels[org, slot] = trend["outcome"].to_numpy()[keep]
+    partial = np.zeros(len(periods), dtype=bool)
+    partial[periods.get_indexer(trend["period"][trend["partial"].to_numpy()])] = True
+    x_labels = [p.strftime(fmt) for p in periods]
+    panels = []
+    for o in range(shown):
+        lines = []
+        for k in np.flatnonzero(present[o]):
+            outcome = str(labels[o, k])
+            lines.append((f"{k + 1}. {outcome}", _RANK_COLOURS[k % len(_RANK_COLOURS)], totals[o, k], partial))
+        panels.append((str(organizations[o]), x_labels, lines))
+    left_out = len(organizations) - shown
+    title = (f"Activities per {word}: each organization's own top {n} outcomes (other outcomes: in the table)"
+             + (f" (the first {shown} of {len(organizations)} organizations; pick others in Organizations)"
+                if left_out > 0 else ""))
+    return panels, title, int(totals.max()) if totals.size else 0
 
 
 def _text_width(text: str) -> float:

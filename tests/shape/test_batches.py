@@ -113,7 +113,9 @@ def test_loaded_in_batches_over_the_sandbox_equals_shaping_its_records(busy_sand
     tm.assert_frame_equal(cached, expected)
     sb.stats.reset()
     from_cache = load(key, base_url=sb.base_url, progress=False, cache=tmp_path, lookback=None)
-    assert sb.stats.snapshot()["requests"] <= 10  # /me/ and the open newest ends, not the 60+ pages
+    asked = sb.stats.snapshot()
+    # /me/ and the open newest ends (and the event log's questions), not the 60+ pages
+    assert asked["requests"] - asked["by_path"].get("/event/", 0) <= 10
     tm.assert_frame_equal(from_cache, expected)
 
 
@@ -138,4 +140,40 @@ def test_a_failed_outcome_load_keeps_the_records_that_arrived(fresh_sandbox):
     partial = caught.value.partial
     listed = [o["id"] for o in sb.store.outcomes(org["name"])]
     assert len(partial) > 0
-    assert list(partial["id"]) == listed[:len(partial)]
+    # The first page, then what arrived of the pages asked together (a page of that wave may have failed), in the
+    # listing's order, each once.
+    assert list(partial["id"][:100]) == listed[:100]
+    positions = [listed.index(outcome_id) for outcome_id in partial["id"]]
+    assert positions == sorted(set(positions))
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+@pytest.mark.parametrize("applies_to", ["columns", "long"])
+def test_records_of_several_accounts_shaped_once_equal_their_frames_joined(labelled, applies_to):
+    from closeframe.shape.batches import drop_ids_loaded_before, labelled_frame, labelled_records_frame
+
+    page = json.loads((FIXTURES / "outcome_list_40_orgs.json").read_text(encoding="utf-8"))
+    names = {org["id"]: org["name"] for org in page["organizations"]}
+    by_org: dict = {}
+    for record in page["data"]:
+        by_org.setdefault(record["organization_id"], []).append(record)
+    accounts = [(records, f"key {i}", f"label {i % 3}" if labelled else None, False)
+                for i, records in enumerate(by_org.values())]
+    # A second key of the first organization (its outcomes are kept once), with a field Close added since.
+    accounts.append(([{**r, "new_field": f"v{i}"} for i, r in enumerate(accounts[0][0])] + [
+        {**accounts[1][0][0], "id": "outcome_only_in_the_last_account", "new_field": "text"}], "key again",
+        "again" if labelled else None, False))
+
+    def build(records, **labels):
+        return outcomes_frame(records, applies_to, **labels)
+
+    once, overlaps = labelled_records_frame(copy.deepcopy(accounts), build, organization_names=names,
+                                            labelled=labelled)
+    frames, expected_overlaps = drop_ids_loaded_before([build(copy.deepcopy(a[0])) for a in accounts],
+                                                       [a[1] for a in accounts])
+    joined = labelled_frame([(frame, a[2]) for frame, a in zip(frames, accounts)], build,
+                            organization_names=names, labelled=labelled)
+    tm.assert_frame_equal(once, joined)
+    # Records, not rows: in "long" mode the joined frames count an outcome once per applies_to value.
+    assert overlaps == {("key 0", "key again"): len(accounts[0][0])}
+    assert applies_to == "long" or expected_overlaps == overlaps

@@ -368,8 +368,29 @@ def test_meetings_page():
     assert df["starts_at"][1] == pd.Timestamp("2025-08-20T14:00:00", tz="UTC")  # -04:00 converted
     assert df["duration"].dtype == "Int64"
     assert df["duration"][0] == records[0]["duration"] and pd.isna(df["duration"][1])
-    assert df["attendees"].dtype == object
-    assert df["attendees"][0] == records[0]["attendees"] and df["attendees"][1] == []
+    # Attendees are Arrow lists of structs: each attendee keeps its values, with every key any attendee has.
+    assert isinstance(df["attendees"].dtype, pd.ArrowDtype)
+    keys = set().union(*(attendee for record in records for attendee in record["attendees"]))
+    assert df["attendees"][0] == [{key: attendee.get(key) for key in keys} for attendee in records[0]["attendees"]]
+    assert list(df["attendees"][1]) == records[1]["attendees"] == []
+
+
+def test_list_fields_that_fit_no_arrow_type_stay_as_given():
+    records = [{"id": "acti_1", "attendees": [{"email": "a@example.com"}, "not a dict"], "users": ["user_1", 2]},
+               {"id": "acti_2", "attendees": None, "users": None}]
+    df = meetings_frame(records)
+    assert df["attendees"].dtype == object and df["users"].dtype == object
+    assert df["attendees"][0] == records[0]["attendees"] and df["users"][0] == records[0]["users"]
+
+
+def test_attendees_typed_apart_in_two_pieces_are_united_when_joined():
+    first = meetings_frame([{"id": "acti_1", "attendees": [{"email": "a@example.com", "status": "yes"}]}])
+    second = meetings_frame([{"id": "acti_2", "attendees": [{"email": "b@example.com", "name": "B"}]},
+                             {"id": "acti_3", "attendees": []}])
+    both = concat_frames([first, second])
+    assert isinstance(both["attendees"].dtype, pd.ArrowDtype)
+    assert both["attendees"].tolist() == [[{"email": "a@example.com", "status": "yes", "name": None}],
+                                          [{"email": "b@example.com", "status": None, "name": "B"}], []]
 
 
 def test_meetings_with_a_fields_subset_and_concat():

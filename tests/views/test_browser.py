@@ -1,7 +1,9 @@
 """The dashboard and the report in real headless Chromium (Debian's, driven by playwright).
 
-The dashboard test drives the usage view like a person: it picks an organization and an outcome and checks that
-the numbers (counted independently from the sandbox's store) and the chart change. Screenshots of every view and
+The dashboard tests drive it like a person: pick an organization and an outcome and check that the numbers
+(counted independently from the sandbox's store) and the chart change; pick an organization and a period, download
+the table on screen and check its rows are the table's, sort it by a heading, and open the activities behind a
+row. Screenshots of every view and
 of the report, 1280 and 420 px wide, are kept under the test's tmp folder (``screenshots/``), and also copied to
 ``$CLOSEFRAME_SCREENSHOTS`` when that is set, to be looked at.
 
@@ -30,8 +32,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = (1280, 420)
-VIEWS = ("Usage", "Top per organization", "Organizations side by side", "Trend", "Users", "Unused & deleted",
-         "Catalogue")
+VIEWS = ("Usage", "Top per organization", "Trend", "Period vs period", "Users", "Organizations side by side",
+         "Unused & deleted", "Catalogue")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -137,6 +139,37 @@ def _store_activities(sandbox, organization: str | None = None, outcome: str | N
 
 def _chart_src(page) -> str:
     return page.locator(".closeframe-explorer img").first.get_attribute("src")
+
+
+def _open_dashboard(browser, url: str, width: int = WIDTHS[0]):
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page.goto(url, timeout=90_000)
+    page.locator(".closeframe-explorer").wait_for(timeout=90_000)
+    return page
+
+
+def _wait_for_text(page, text: str, selector: str = ".closeframe-explorer") -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s).innerText.includes(t)", arg=[selector, text],
+                           timeout=30_000)
+
+
+def _same(screen: str, raw: str) -> bool:
+    """A cell on screen ("1,234", "+3", "12.5 %", "-2.1 pp", "–") shows the downloaded value ``raw``."""
+    if screen == "–":
+        return raw == ""
+    for suffix in (" %", " pp"):
+        if screen.endswith(suffix):
+            return abs(float(screen[: -len(suffix)]) / 100 - float(raw)) < 0.0006
+    number = screen.replace(",", "").replace("+", "")
+    if re.fullmatch(r"-?\d+", number):
+        return int(number) == int(raw)
+    return screen == raw
+
+
+def _screen_rows(table) -> list[list[str]]:
+    """The body rows of a table on screen, each cell's text (non-breaking spaces as spaces)."""
+    return [[c.replace("\xa0", " ").strip() for c in row.locator("td").all_inner_texts()]
+            for row in table.locator("tbody tr").all()]
 
 
 def _wait_for_new_chart(page, before: str) -> None:
@@ -257,3 +290,79 @@ def test_report_renders_offline_and_readable_wide_and_narrow(browser, tmp_path, 
         page.screenshot(path=str(path), full_page=True)
         _keep(path)
         page.close()
+
+
+def test_dashboard_answers_a_period_question_downloads_what_it_shows_and_drills_down(browser, dashboard, sandbox,
+                                                                                       tmp_path):
+    import csv
+    import io
+
+    shots = _shots_dir(tmp_path)
+    page = _open_dashboard(browser, dashboard)
+    explorer = page.locator(".closeframe-explorer")
+    organization = sorted((org["name"] for org in sandbox.store.organizations), key=str.casefold)[0]
+    before = _chart_src(page)
+    explorer.locator("select").nth(0).select_option(label=organization)
+    _wait_for_new_chart(page, before)
+    # Picking an organization narrows the users offered to its own.
+    own_users = {u["first_name"] + " " + u["last_name"] for u in sandbox.store.users(organization)} \
+        if hasattr(sandbox.store, "users") else None
+    offered = [o.replace("\xa0", " ") for o in explorer.locator("select").nth(4).locator("option").all_inner_texts()]
+    assert offered and (own_users is None or all(name.split(" (")[0] in own_users for name in offered)), offered
+
+    # A period: the last whole month, compared with the month before.
+    explorer.locator("select", has=page.locator("option", has_text="Last whole month")).select_option(
+        label="Last whole month")
+    _wait_for_text(page, " before 20")  # the status line names the range picked
+    before = _chart_src(page)
+    explorer.get_by_role("button", name="Period vs period", exact=True).click()
+    _wait_for_new_chart(page, before)
+    _wait_for_text(page, " against ")
+    table = explorer.locator(".closeframe-view-table table.closeframe-table").first
+    shown = _screen_rows(table)
+    assert shown and all(row[0] == organization for row in shown)
+    headings = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    _screenshot(page, shots / "dashboard-period-picked-1280.png", WIDTHS[0])
+
+    # The download holds the rows on screen: the same cells, numbers unformatted.
+    with page.expect_download() as info:
+        explorer.locator(".closeframe-view-table .closeframe-download a").first.click()
+    text = Path(info.value.path()).read_bytes().decode("utf-8-sig")
+    downloaded = list(csv.reader(io.StringIO(text)))
+    assert downloaded[0] == headings
+    assert len(downloaded) - 1 == len(shown)  # a short table: every row is on screen
+
+    assert all(_same(cell, raw) for screen, saved in zip(shown, downloaded[1:]) for cell, raw in zip(screen, saved)
+               ), (shown[:3], downloaded[1:4])
+    assert [len(row) for row in shown] == [len(row) for row in downloaded[1:]]
+
+    # Sorting by a heading reorders the rows in the browser.
+    table.locator("thead th").nth(4).click()  # "change"
+    changes = [int(row[4].replace(",", "").replace("+", "")) for row in _screen_rows(table)]
+    assert changes == sorted(changes, reverse=True)
+
+    # The activities behind a row (the first as first shown): as many as its count, each linked to its lead.
+    row = shown[0]
+    current = int(row[3].replace(",", ""))
+    drill = explorer.locator(".closeframe-drill select")
+    label = next(o for o in drill.locator("option").all_inner_texts()
+                 if o.replace("\xa0", " ") == f"{organization} · {row[1]} · {headings[3]}")
+    drill.select_option(label=label)
+    _wait_for_text(page, "newest first", ".closeframe-drill")
+    behind = explorer.locator(".closeframe-drill table.closeframe-table")
+    assert f"{current:,} activit" in explorer.locator(".closeframe-drill").inner_text()
+    links = behind.locator("a").all()
+    assert len(links) == min(current, 60)
+    assert all(re.fullmatch(r"https://app\.close\.com/lead/lead_\w+/", a.get_attribute("href")) for a in links)
+    _screenshot(page, shots / "dashboard-drill-down-1280.png", WIDTHS[0])
+
+    # A phone: the first chart is high on the page.
+    page.set_viewport_size({"width": WIDTHS[1], "height": 900})
+    explorer.get_by_role("button", name="Usage", exact=True).click()
+    page.wait_for_function(_CHART_SHOWN, timeout=30_000)
+    top = page.evaluate("""() => [...document.querySelectorAll('.closeframe-explorer img')]
+        .filter(i => getComputedStyle(i).display !== 'none')[0].getBoundingClientRect().top
+        - document.querySelector('#rendered_cells, body').getBoundingClientRect().top""")
+    assert top < 700, top
+    _screenshot(page, shots / "dashboard-phone-first-chart-420.png", WIDTHS[1])
+    page.close()

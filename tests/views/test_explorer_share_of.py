@@ -38,8 +38,10 @@ def test_default_share_is_of_activities_with_an_outcome_and_says_so(frames):
     explorer = cf.explore(*frames)
     assert explorer.share_of.value == "with_outcome" and explorer.share_column == "share_of_outcomes"
     assert explorer.share_label == "share of activities with an outcome"
-    assert "<th>share of activities with an outcome</th>" in explorer.table.value
-    assert "<th>share</th>" not in explorer.table.value
+    # The column is named as in every face (share_of_outcomes), and the note says it in words.
+    assert ">share_of_outcomes</th>" in explorer.table.value
+    assert "share_of_outcomes = share of activities with an outcome" in explorer.table.value
+    assert ">share</th>" not in explorer.table.value
 
 
 @pytest.mark.parametrize("label, denominator", SHARE_OF)
@@ -50,12 +52,11 @@ def test_every_share_of_choice_is_named_in_status_and_headers(frames, label, den
     assert explorer.share_column == column and "denominator" not in explorer.usage.attrs
     assert _shares(explorer.usage, column) == _shares(cf.outcome_usage(*frames, denominator=denominator), column)
     assert f"Shares are of {label}." in explorer.status.value
-    for view in ("Usage", "Top per organization"):
+    column = {"all": "share", "with_outcome": "share_of_outcomes", "connected": "share_of_connected"}[denominator]
+    for view in ("Usage", "Top per organization", "Trend"):
         explorer.select(view=view)
-        assert f"<th>share of {label}</th>" in explorer.table.value, view
-    axis = {"all": "share of all activities", "with_outcome": "share of activities with an outcome",
-            "connected": "share of connected calls and held meetings with an outcome"}[denominator]
-    assert f">{axis}<".encode() in bytes(explorer.chart.value)  # the Top view's mix chart says it too
+        assert f">{column}</th>" in explorer.table.value, view
+        assert f"{column} = share of {label}" in explorer.table.value, view
     explorer.select(view="Organizations side by side")
     assert explorer.share_of.value == denominator  # select() leaves the menu as it was
     assert f"share of {label} per outcome name" in explorer.table.value

@@ -44,15 +44,20 @@ def test_heatmap_cells_and_blanks():
     assert "50%" in texts and "5.0%" in texts and "25%" in texts
 
 
-def test_small_multiples_mark_partial_periods():
+def test_small_multiples_mark_partial_periods_on_one_scale_with_a_legend_per_panel():
     from closeframe.views.svgcharts import small_multiples_svg
 
-    svg = small_multiples_svg([("Org 1", ["Jan", "Feb", "Mar"], {"Demo": ([3, 5, 1], [False, False, True])})],
-                              title="Per month", colours={"Demo": "#E69F00"})
+    panels = [("Org 1", ["Jan", "Feb", "Mar"], [("1. Demo", "#E69F00", [3, 5, 1], [False, False, True])]),
+              ("Org 2", ["Jan", "Feb", "Mar"], [("1. Churn risk", "#0072B2", [30, 50, 10], [False, False, True]),
+                                                ("(other outcomes)", "#444444", [1, 2, 3], [False, False, True])])]
+    svg = small_multiples_svg(panels, title="Per month")
     root = ET.fromstring(svg)
-    assert len(list(root.iter(f"{NS}polyline"))) == 1 and len(list(root.iter(f"{NS}circle"))) == 1
-    assert b"partial" in svg
-    assert b"No data" in small_multiples_svg([], title="x", colours={})
+    assert len(list(root.iter(f"{NS}polyline"))) == 3 and len(list(root.iter(f"{NS}circle"))) == 3
+    assert b"partial" in svg and b"the same scale in every panel" in svg
+    texts = [t.text for t in root.iter(f"{NS}text")]
+    # One y scale: both panels' axes end at the same tick (past the larger panel's 50).
+    assert texts.count("60") == 2 and b"</title>1. Demo</text>" in svg and b"</title>1. Churn risk</text>" in svg
+    assert b"No data" in small_multiples_svg([], title="x")
 
 
 def _text_extents(root):

@@ -85,7 +85,7 @@ def test_bad_values_name_the_valid_ones(explorer):
 def test_an_inverted_date_range_empties_usage_and_says_so(explorer):
     explorer.select(organizations="Alpha GmbH")
     assert explorer.usage["total"].sum() > 0
-    explorer.end.value = dt.date(2025, 10, 1)
+    explorer.until.value = dt.date(2025, 10, 1)
     explorer.start.value = dt.date(2025, 10, 20)
     assert explorer.usage["total"].sum() == 0 and len(explorer.filtered) == 0
     assert "nothing is selected" in explorer.status.value
