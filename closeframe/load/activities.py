@@ -21,8 +21,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.shape.batches import BATCH_RECORDS
-from closeframe.store.cache import (MAX_TIME, MIN_TIME, ActivityCache, check_cache_dir, parse_lookback, resolve_cache_dir,
-                              stored_end)
+from closeframe.store.activities import MAX_TIME, MIN_TIME, ActivityStore
+from closeframe.store.cache import check_cache_dir, parse_lookback, resolve_cache_dir, stored_end
+from closeframe.store.database import StoreDamagedError
+from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_newest_first, record_created
 from closeframe.errors import CloseError, ConfigurationError, SkipCapError
@@ -30,7 +32,7 @@ from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress, LoadStopped
-from closeframe.store.refresh import begin_sync
+from closeframe.store.refresh import SyncPlan, begin_sync, warn_stale
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -141,13 +143,14 @@ _MICROSECOND = pd.Timedelta(microseconds=1)
 
 def _load_window(client: CloseClient, path: str, window: Window, params: Mapping[str, Any],
                  fields: list[str] | None, bar: LoadProgress, shape: Shape,
-                 on_leaf: Callable[[Window, list, pd.Timestamp], None] | None = None,
+                 on_leaf: Callable[[Window, list, pd.DataFrame, pd.Timestamp], None] | None = None,
                  stop: threading.Event | None = None, arrived: list | None = None) -> list[Leaf]:
     """Every record of one window as leaves, splitting it (and loading both halves afresh) when it reaches the cap.
 
     Records are shaped into frame pieces (``shape``) every :data:`~closeframe.shape.batches.BATCH_RECORDS` records, so
     a window's records are never all held as dicts. ``on_leaf(window, records, started)`` is called as each leaf
-    completes (the cache writes it there). While the listing comes newest first, everything newer than the last
+    completes, with its records shaped as ``piece`` (the store writes it there: ``on_leaf(window, records, piece,
+    started)``). While the listing comes newest first, everything newer than the last
     record read is complete: with ``on_leaf``, that part is handed over every :data:`CHECKPOINT_RECORDS` records
     as a leaf of its own. Every piece is also appended to ``arrived`` as it is shaped (and on a failure the
     records not shaped yet), so a failed load can hand over all it read.
@@ -187,9 +190,10 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
                 done = [r for r in pending if record_created(r) >= cut]
                 if done:
                     leaf = Window(cut, end)
-                    on_leaf(leaf, done, started)
-                    leaves.append((leaf, [shape(done)]))
-                    arrived.append(leaves[-1][1][0])
+                    piece = shape(done)
+                    on_leaf(leaf, done, piece, started)
+                    leaves.append((leaf, [piece]))
+                    arrived.append(piece)
                     pending = [r for r in pending if record_created(r) < cut]
                     end = cut
     except SkipCapError:
@@ -203,11 +207,12 @@ def _load_window(client: CloseClient, path: str, window: Window, params: Mapping
         raise
     track.finish()
     rest = Window(window.start, end)
+    piece = shape(pending) if pending or on_leaf is not None else None
     if on_leaf is not None:
-        on_leaf(rest, pending, started)
+        on_leaf(rest, pending, piece, started)
     if pending:
-        shaped.append(shape(pending))
-        arrived.append(shaped[-1])
+        shaped.append(piece)
+        arrived.append(piece)
     return leaves + [(rest, shaped)]
 
 
@@ -250,7 +255,7 @@ def _load_windows(client: CloseClient, path: str, windows: Sequence[Window], par
 
 @dataclass(frozen=True)
 class CacheOptions:
-    """How a load uses the local cache (see :mod:`closeframe.store.cache`)."""
+    """How a load uses the local store (see :mod:`closeframe.store.activities`)."""
 
     root: Any
     refresh: bool
@@ -272,40 +277,60 @@ def _organization_key(client: CloseClient, path: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def _cached_windows(cache: ActivityCache, windows: Sequence[Window], options: CacheOptions, shape: Shape
-                    ) -> tuple[list[Leaf], list[Window]]:
-    """What the cache already answers (as leaves) and the windows still to fetch.
+def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
+                    ) -> tuple[list[Leaf], list[Window], pd.Timestamp | None]:
+    """What the store already answers (as leaves), the windows still to fetch, and since when what it answers may
+    be stale (``None``: all of it is up to date).
 
-    Cached ranges at or after ``newest cached record - lookback`` are not trusted: an outcome may have been set
-    on those activities since, so they are fetched again. "Newest" counts only records that were already past
-    when cached (:meth:`ActivityCache.newest`): upcoming meetings must not push the lookback into the future.
+    Stored ranges at or after ``newest stored activity - lookback`` are not trusted: an outcome may have been set
+    on those activities since, so they are fetched again (with the event log the lookback is 0). "Newest" counts
+    only activities inside stored ranges, which end where their fetch began: upcoming meetings never push the
+    lookback into the future.
     """
-    usable = cache.load()  # damaged entries are dropped here, also on a refresh
-    ranges = [] if options.refresh else usable
-    newest = cache.newest(ranges) if ranges else None
-    # Without a lookback every cached range is trusted: each was stored up to where its fetch was complete.
-    trusted_until = MAX_TIME if newest is None or not options.lookback else \
-        newest + pd.Timedelta(microseconds=1) - options.lookback
-    leaves, gaps = [], []
+    options = plan.options
+    with store.reading():  # one connection for the two small reads; the rows are read on their own below
+        coverage = store.coverage()
+        ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
+        newest = store.newest() if ranges and options.lookback else None
+    trusted_until = MAX_TIME if newest is None else newest + pd.Timedelta(microseconds=1) - options.lookback
+    spans, gaps, stale = [], [], []
     for window in windows:
         low, high = _start_key(window), window.end if window.end is not None else MAX_TIME
         covered = []
-        for cached in ranges:
-            start, end = max(low, cached.start), min(high, cached.end, trusted_until)
+        for stored in ranges:
+            start, end = max(low, stored.start), min(high, stored.end, trusted_until)
             if start < end:
                 covered.append((start, end))
-                pieces = [shape(records) for records in cache.read_batches(cached, start, end, BATCH_RECORDS)]
-                leaves.append((Window(None if start <= MIN_TIME else start, end), pieces))
+                # Without the event log (started is None) nothing vouches for rows the lookback does not re-read.
+                if plan.started is None or stored.exact_as_of < plan.fresh_from:
+                    stale.append(stored.exact_as_of)
+        spans += covered
         cursor = low
         for start, end in sorted(covered) + [(high, high)]:
             if cursor < start:
                 gaps.append(Window(None if cursor <= MIN_TIME else cursor, None if start >= MAX_TIME else start))
             cursor = max(cursor, end)
-    return leaves, gaps
+    undated = any(window.start is None for window in windows) and bool(spans)
+    leaves = [(Window(None if start <= MIN_TIME else start, end), [piece])
+              for (start, end), piece in store.read(_joined(spans), undated=undated)]
+    return leaves, gaps, (min(stale) if stale else None)
+
+
+def _joined(spans: list[tuple]) -> list[tuple]:
+    """Spans that touch joined into one: the store reads each span as one piece, and one piece is not copied
+    again when the frame is built (windows and checkpoints leave many adjacent ranges)."""
+    joined: list[tuple] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Mapping[str, Any],
-                    fields: list[str] | None, cache_options: CacheOptions | None, shape: Shape
+                    fields: list[str] | None, cache_options: CacheOptions | None, shape: Shape,
+                    stale_since: dict | None = None
                     ) -> Callable[[CloseClient, LoadProgress], Iterable[pd.DataFrame]]:
     def fetch(client: CloseClient, bar: LoadProgress) -> list[pd.DataFrame]:
         arrived: list = []  # every piece (and on a failure, record) read so far, cached or fetched
@@ -316,6 +341,14 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             raise
 
     def _fetch(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
+        try:
+            return _fetch_once(client, bar, arrived)
+        except StoreDamagedError:
+            # The store was dropped (a CacheWarning said so): once more, from a new, empty one.
+            arrived.clear()
+            return _fetch_once(client, bar, arrived)
+
+    def _fetch_once(client: CloseClient, bar: LoadProgress, arrived: list) -> list[pd.DataFrame]:
         if cache_options is None:
             return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
         organization = _organization_key(client, path)
@@ -323,33 +356,37 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
             log.info("%s for %s: cannot tell which organization the key reads; loading without the cache", path,
                      client.label)
             return _newest_first(_load_windows(client, path, windows, params, fields, bar, shape, arrived=arrived))
-        cache = ActivityCache(cache_options.root, client.base_url, organization, kind,
+        store = ActivityStore(cache_options.root, client.base_url, organization, kind, shape,
                               variant={"fields": fields, "filters": dict(params)})
-        # The event log brings every cached row up to date where it can (then nothing cached is re-read).
+        # The event log brings every stored row up to date where it can (then nothing stored is re-read).
         try:
-            sync = begin_sync(client, cache, kind, path, params, fields, cache_options)
+            sync = begin_sync(client, store, kind, path, params, fields, cache_options)
         except CloseError:
-            # The log could not be read at all (e.g. the key was revoked): the partial holds what the cache answers.
-            arrived.extend(p for _, pieces in _cached_windows(cache, windows, cache_options, shape)[0] for p in pieces)
+            # The log could not be read at all (e.g. the key was revoked): the partial holds what the store answers.
+            unsynced = SyncPlan(cache_options, "lookback", store, None, pd.Timestamp.now(tz="UTC"))
+            arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
             raise
-        cached, gaps = _cached_windows(cache, windows, sync.options, shape)
+        cached, gaps, stale = _cached_windows(store, windows, sync)
+        if stale is not None:
+            warn_stale(sync, kind, stale)
+            if stale_since is not None:
+                stale_since[organization] = stale
 
-        def store(window: Window, records: list, started: pd.Timestamp) -> None:
+        def keep(window: Window, records: list, piece: pd.DataFrame, started: pd.Timestamp) -> None:
             if any(isinstance(r, dict) and r.get("organization_id") not in (None, organization) for r in records):
-                # The key read another organization's records here too: this range is not cached, so a cache
-                # entry only ever holds (and is checked against) the one organization it is named by.
-                log.info("%s for %s: records of several organizations in one range; not cached", path, client.label)
+                # The key read another organization's records here too: this range is not stored, so a scope only
+                # ever holds the one organization it is named by.
+                log.info("%s for %s: records of several organizations in one range; not stored", path, client.label)
                 return
-            end = stored_end(window.end if window.end is not None else MAX_TIME, started, records)
-            if _start_key(window) < end:
-                cache.write(_start_key(window), end, records)
+            end = window.end if window.end is not None else MAX_TIME
+            # What is dated after the fetch began (upcoming meetings) is stored too, but fetched again next time.
+            store.write(_start_key(window), end, records, piece, started,
+                        trusted_until=stored_end(end, started, records))
 
         for _, pieces in cached:
             arrived.extend(pieces)
-        leaves = _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, shape, on_leaf=store,
-                                                      arrived=arrived))
-        sync.commit()
-        return leaves
+        return _newest_first(cached + _load_windows(client, path, gaps, params, fields, bar, shape, on_leaf=keep,
+                                                    arrived=arrived))
 
     return fetch
 
@@ -368,12 +405,18 @@ def _load_activities(kind: str, build: Callable[..., pd.DataFrame], api_key: Any
                                  "since earlier than until (or leave either out for an open end).")
     known = CALL_FIELDS if kind == "call" else MEETING_FIELDS
     root = resolve_cache_dir(cache)
-    cache_options = None if root is None else CacheOptions(check_cache_dir(root), refresh, parse_lookback(lookback))
+    cache_options = None if root is None else CacheOptions(migrate_folder(check_cache_dir(root)), refresh,
+                                                           parse_lookback(lookback))
+    stale_since: dict = {}
     fetch = _windowed_fetch(f"activity/{kind}/", kind, initial_windows(start, end), dict(filters or {}),
-                            check_fields(fields, known, f"{kind}s"), cache_options, build)
+                            check_fields(fields, known, f"{kind}s"), cache_options, build, stale_since)
     results = load_records(api_key, token=token, base_url=base_url, fetch=fetch, progress=progress,
                            desc=f"{kind}s", client_options=client_options, build=build, unique_ids=True)
-    return frame_from_results(results, build, on_error=on_error, what=f"{kind}s")
+    frame = frame_from_results(results, build, on_error=on_error, what=f"{kind}s")
+    if stale_since:
+        # Staleness is a state of the store: said on every load that serves such rows, per organization.
+        frame.attrs["stale_since"] = dict(sorted(stale_since.items()))
+    return frame
 
 
 _SHARED_DOC = """
@@ -398,9 +441,11 @@ _SHARED_DOC = """
     client_options : mapping, optional
         Passed to each :class:`~closeframe.http.client.CloseClient`.
     cache : bool, str or Path, optional
-        Keep the loaded {what} in a local Parquet cache and on a re-run fetch only what it lacks: ``True`` uses
-        ``$CLOSEFRAME_CACHE`` or ``~/.cache/closeframe``, a path that folder; ``None`` (default) no cache.
-        Windows are written as they complete, so an interrupted load resumes where it stopped.
+        Keep the loaded {what} in a local store (a DuckDB file in that folder, :mod:`closeframe.store`) and on a
+        re-run fetch only what it lacks: ``True`` uses ``$CLOSEFRAME_CACHE`` or ``~/.cache/closeframe``, a path
+        that folder; ``None`` (default) no store. Windows are written as they complete, each in one transaction,
+        so an interrupted load resumes where it stopped; while stored rows may be stale every load warns
+        (:class:`~closeframe.EventRefreshWarning`) and ``frame.attrs["stale_since"]`` says since when.
     refresh : bool, default False
         With ``cache``: ignore what is cached and load everything again (and cache it).
     lookback : str, Timedelta, number of days or None, default "30D"

@@ -1,10 +1,11 @@
-"""Outcome history: catalogue snapshots kept in the cache plus Close's outcome events, as changes and a catalogue
+"""Outcome history: catalogue snapshots kept in the store plus Close's outcome events, as changes and a catalogue
 that remembers deleted outcomes.
 
 Close forgets a deleted outcome (``GET /outcome/{id}/`` answers 404) while its calls and meetings keep its id, and
 its event log keeps changes for 30 days only. Each :func:`outcome_changes` or :func:`outcome_catalogue` run with a
 cache therefore stores the catalogue it lists (a *snapshot*, when it differs from the last one) and every outcome
-event it reads (an archive that outlives the log's retention), under ``<cache>/<host>/<organization>/outcomes/``.
+event it reads (an archive that outlives the log's retention), in the store's outcome tables
+(:mod:`closeframe.store.history`).
 From both:
 
 - :func:`changes_from_history` (pure): one row per outcome event (created, renamed, type or applies_to changed,
@@ -25,8 +26,6 @@ about with :class:`OutcomeHistoryWarning`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,7 +33,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from closeframe.load.activities import _organization_key
-from closeframe.store.cache import ActivityCache, resolve_cache_dir
+from closeframe.store.activities import host_of
+from closeframe.store.cache import check_cache_dir, resolve_cache_dir
+from closeframe.store.history import read_history, write_history
+from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_verified
 from closeframe.errors import CloseAPIError
@@ -42,7 +44,6 @@ from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE, outcomes_f
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress
 from closeframe.store.eventlog import event_time, log_refused, read_events, server_time
-from closeframe.store.refresh import write_json_atomic
 
 __all__ = ["CHANGE_COLUMNS", "CHANGE_KINDS", "OutcomeHistoryWarning", "catalogue_from_history",
            "changes_from_history", "outcome_catalogue", "outcome_changes"]
@@ -235,27 +236,7 @@ def catalogue_from_history(live: Sequence[Mapping], history: Mapping[str, Mappin
     return records
 
 
-# -- loading: the cache of snapshots and events ------------------------------------------------------------------
-def _folder(root: Path, client: CloseClient, organization: str) -> Path:
-    return ActivityCache(root, client.base_url, organization, "outcome").folder
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return default
-
-
-def _stored_history(folder: Path | None) -> tuple[list[dict], dict[str, dict]]:
-    if folder is None:
-        return [], {}
-    snapshots = [s for s in (_read_json(p, None) for p in sorted((folder / "snapshots").glob("*.json")))
-                 if isinstance(s, dict)]
-    events = _read_json(folder / "events.json", {})
-    return snapshots, events if isinstance(events, dict) else {}
-
-
+# -- loading: the stored snapshots and events ---------------------------------------------------------------------
 def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> tuple[str, list, dict]:
     """List the outcomes, read the outcome events, store both; return (organization, live records, history)."""
     live = list(paginate_verified(client, "outcome/", on_page=bar.page))
@@ -264,8 +245,10 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
     users = {u.get("id"): " ".join(filter(None, (u.get("first_name"), u.get("last_name")))) or u.get("email")
              for u in paginate_verified(client, "user/") if isinstance(u, dict)}
     taken_at = (server_time(client) or pd.Timestamp.now(tz="UTC")).isoformat()
-    folder = None if root is None or organization is None else _folder(root, client, organization)
-    snapshots, archive = _stored_history(folder)
+    stored = root is not None and organization is not None
+    host = host_of(client.base_url)
+    snapshots, archive = read_history(root, host, organization) if stored else ([], {})
+    archive_before = dict(archive)
     try:
         for action in _ACTIONS:
             for event in read_events(client, {"object_type": "outcome", "action": action}):
@@ -285,15 +268,12 @@ def _load_history(client: CloseClient, bar: LoadProgress, root: Path | None) -> 
         # stamp the later snapshot earlier and turn a deletion into a creation. Snapshots are taken in turn.
         taken_at = (latest + pd.Timedelta(microseconds=1)).isoformat()
     snapshot = {"taken_at": taken_at, "outcomes": live}
-    if not snapshots or snapshots[-1].get("outcomes") != live:
-        snapshots.append(snapshot)
-        if folder is not None:
-            # The Date header has whole seconds: the content's hash keeps two snapshots of one second apart.
-            digest = hashlib.sha1(json.dumps(live, sort_keys=True).encode()).hexdigest()[:10]
-            name = f"{pd.Timestamp(taken_at).strftime('%Y%m%dT%H%M%S.%f')}Z-{digest}.json"
-            write_json_atomic(folder / "snapshots" / name, snapshot)
-    if folder is not None:
-        write_json_atomic(folder / "events.json", archive)
+    new = [] if snapshots and snapshots[-1].get("outcomes") == live else [snapshot]
+    snapshots += new
+    if stored:
+        # The new snapshot and the events read are stored together, in one transaction.
+        write_history(root, host, organization, new,
+                      {k: v for k, v in archive.items() if archive_before.get(k) != v})
     history_org = live[0].get("organization_id") if live and live[0].get("organization_id") else \
         (organization or "unknown")
     return history_org, live, {history_org: {"snapshots": snapshots, "events": list(archive.values()),
@@ -309,6 +289,8 @@ def _later_or_same(event: Mapping, kept: Mapping) -> bool:
 def _load(what: str, api_key, token, base_url, cache, progress, on_error, client_options, build):
     check_choice("on_error", on_error, ON_ERROR_MODES)
     root = resolve_cache_dir(cache)
+    if root is not None:
+        root = migrate_folder(check_cache_dir(root))
 
     def fetch(client: CloseClient, bar: LoadProgress):
         return [_load_history(client, bar, root)]

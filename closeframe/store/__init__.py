@@ -1,1 +1,2 @@
-"""The local store on disk: cached activities, the event-log refresh, locks and all-or-nothing writes."""
+"""The local store on disk: one DuckDB file of typed, id-keyed activities and outcome history, refreshed from the
+event log, written in transactions under a cross-process lock (see ``docs/store.md``)."""

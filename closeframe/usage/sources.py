@@ -2,8 +2,8 @@
 
 A source is turned into what an engine reads: a frame stays a frame; a Parquet file or dataset folder becomes a
 DuckDB table expression (:func:`activity_source`) or a Spark path (:func:`parquet_path`); the loaders' store
-(``dataset={"cache": folder}``) is a :class:`CacheSource` with its own ``sql()``, so another store can plug in
-by offering the same method. A dataset folder must have one partitioning throughout (:func:`check_layout`).
+(``dataset={"cache": folder}``) is a :class:`CacheSource` whose ``frame()`` reads the store's tables, so another
+store can plug in by offering the same method. A dataset folder must have one partitioning throughout (:func:`check_layout`).
 """
 
 from __future__ import annotations
@@ -21,28 +21,36 @@ __all__ = ["CacheSource", "activity_source", "check_layout", "parquet_path", "so
 
 
 class CacheSource:
-    """The cached calls or meetings under a cache folder (its root, a host's or an organization's folder).
+    """The stored calls or meetings of a cache folder's store (:mod:`closeframe.store`), each row once.
 
-    Each cache file holds a range of one organization's records as JSON text; ranges of one folder never overlap,
-    and loads with ``fields=``/``filters=`` (kept in ``variant-*`` sub-folders, other records) are not read.
+    Only loads without ``fields=``/``filters=`` are read (the store keeps those in scopes of their own, other
+    records); rows are keyed by id in the store, so an upcoming meeting stored by several loads, or a load killed
+    mid-write, is never counted twice. The columns usage reads are fetched under the store's lock, in one short
+    connection, into a frame the engine then aggregates.
     """
 
     def __init__(self, folder: Path, kind: str) -> None:
-        from closeframe.store.cache import CACHE_FILE_NAME
-
         self.folder, self.kind = folder, kind
-        self.files = sorted(str(path) for path in folder.rglob(f"{kind}s/*.parquet")
-                            if path.parent.name == f"{kind}s" and CACHE_FILE_NAME.match(path.name))
 
-    def sql(self) -> str | None:
-        """The table of (organization_id, outcome_id, user_id, date_created) read from the records' JSON."""
-        if not self.files:
+    def frame(self) -> pd.DataFrame | None:
+        """The columns usage reads of every stored row; ``None`` when the folder has no store or no such rows."""
+        from closeframe.store.database import connect, store_path
+
+        if not store_path(self.folder).is_file():
             return None
-        files = ", ".join("'" + name.replace("'", "''") + "'" for name in self.files)
-        fields = ", ".join(f"json_extract_string(record, '$.{c}') AS {c}"
-                           for c in ("organization_id", "outcome_id", "user_id", *AUTOFILL_FIELDS,
-                                   "status", "disposition"))
-        return f"(SELECT {fields}, date_created FROM read_parquet([{files}]))"
+        table = f"{self.kind}s"
+        with connect(self.folder) as connection:
+            found = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                       [table]).fetchall()[0][0]
+            if not found:
+                return None
+            present = {row[0] for row in connection.execute(f"DESCRIBE {table}").fetchall()}
+            wanted = ("id", "organization_id", "outcome_id", "user_id", "date_created", *AUTOFILL_FIELDS, "status",
+                      "disposition")
+            columns = ", ".join(f't."{c}"' for c in wanted if c in present)
+            arrow = connection.sql(f"SELECT {columns} FROM {table} t JOIN scopes s ON s.scope = t.scope "
+                                   "WHERE s.variant = ''").to_arrow_table()
+        return arrow.to_pandas() if arrow.num_rows else None
 
 
 def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
@@ -63,7 +71,7 @@ def activity_source(source: Any, name: str) -> str | pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
     if isinstance(source, CacheSource):
-        return source.sql()
+        return source.frame()
     pattern = parquet_path(source, name)
     if Path(pattern).is_dir():
         pattern = str(Path(pattern) / "**" / "*.parquet")

@@ -14,6 +14,7 @@ import requests
 import closeframe as cf
 from closeframe import plots
 from closeframe.load.history import CHANGE_COLUMNS, catalogue_from_history, changes_from_history
+from closeframe.store.database import connect
 from closeframe.usage.tables import DELETED_OUTCOME_LABEL
 from closeframe.views.report import render_report
 
@@ -92,8 +93,10 @@ def test_outcome_changes_over_the_sandbox(fresh_sandbox, tmp_path):
         ids = set(changes.loc[(changes["organization_id"] == sb.store.org_id(org))
                               & (changes["change"] == "created"), "outcome_id"])
         assert {o["id"] for o in sb.store.outcomes(org)} <= ids
-    assert {p.name for p in tmp_path.glob("*/*/outcomes")} == {"outcomes"}
-    assert len(list(tmp_path.rglob("snapshots/*.json"))) == 3  # one each, and a new one where the catalogue changed
+    with connect(tmp_path) as connection:
+        snapshots = connection.execute("SELECT organization_id, count(*) FROM outcome_snapshots GROUP BY ALL").fetchall()
+    # One each, and a new one where the catalogue changed.
+    assert dict(snapshots) == {sb.store.org_id(n): 2 if n == name else 1 for n in sb.api_keys}
 
 
 @pytest.mark.parametrize("deleted_state", ["previous_data", "data"])

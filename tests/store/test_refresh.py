@@ -8,6 +8,7 @@ import requests
 from pandas.testing import assert_frame_equal
 
 import closeframe as cf
+from closeframe.store.database import connect
 from closeframe.store.refresh import EventRefreshWarning, read_events
 from closeframe.sandbox.events import EVENT_PAGE_LIMIT
 
@@ -216,11 +217,19 @@ def test_beyond_retention_falls_back_to_the_lookback_and_warns(fresh_sandbox, tm
     # The re-scan cannot see a change older than its lookback: the warning was right to say so.
     assert stale.loc[changed, "outcome_id"].isna().any() or \
         list(stale.loc[changed, "outcome_id"]) != [_expected_from_store(sb, name, "call")[i] for i in changed]
-    # From this sync on, the event log works again.
+    # Staleness is a state: from this sync on the event log works again, but the rows it could not vouch for
+    # are still as they were, so every later load warns again and says since when.
     call = sb.store.calls(name)[-3]
     sb.store.set_call_outcome(name, call["id"], sb.store.outcomes(name)[0]["id"])
-    again = cf.load_calls(key, **kwargs).set_index("id")
-    assert again.loc[call["id"], "outcome_id"] == sb.store.outcomes(name)[0]["id"]
+    with pytest.warns(EventRefreshWarning, match="refresh=True"):
+        again = cf.load_calls(key, **kwargs)
+    assert again.set_index("id").loc[call["id"], "outcome_id"] == sb.store.outcomes(name)[0]["id"]
+    assert set(again.attrs["stale_since"]) == {sb.store.org_id(name)}
+    # A refresh re-reads them: exact again, no warning, no stale_since.
+    cf.load_calls(key, refresh=True, **kwargs)
+    exact = cf.load_calls(key, **kwargs)
+    assert "stale_since" not in exact.attrs
+    assert_frame_equal(exact, cf.load_calls(key, base_url=sb.base_url, progress=False))
 
 
 def test_key_that_may_not_read_the_log_falls_back_and_warns(fresh_sandbox, tmp_path):
@@ -265,14 +274,19 @@ def test_refresh_of_a_filtered_load_with_fields(fresh_sandbox, tmp_path):
     assert set(refreshed["id"]) == set(expected) and pd.isna(refreshed.set_index("id").loc[mine["id"], "outcome_id"])
 
 
-def test_a_damaged_sync_record_falls_back_once_and_then_is_exact_again(fresh_sandbox, tmp_path):
+def test_a_lost_sync_record_falls_back_and_stays_stale_until_refreshed(fresh_sandbox, tmp_path):
     sb = fresh_sandbox(seed=16, organizations=1, calls=1500, meetings=50)
     name, key = _first(sb)
     kwargs = dict(base_url=sb.base_url, progress=False, cache=tmp_path)
     cf.load_calls(key, **kwargs)
-    [state] = tmp_path.rglob("calls/sync.json")
-    state.write_text("{not json", encoding="utf-8")
+    sb.store.advance_clock(3600)  # later changes, well past the overlap
+    _change_everything(sb, name, key)
+    with connect(tmp_path) as connection:
+        connection.execute("DELETE FROM sync")  # the sync state lost: nothing vouches for the rows any more
     with pytest.warns(EventRefreshWarning, match="no earlier sync"):
         cf.load_calls(key, **kwargs)
-    _change_everything(sb, name, key)
+    # The rows nothing vouched for stay marked stale, load after load, until re-read.
+    with pytest.warns(EventRefreshWarning, match="refresh=True"):
+        assert cf.load_calls(key, **kwargs).attrs["stale_since"]
+    cf.load_calls(key, refresh=True, **kwargs)
     assert_frame_equal(cf.load_calls(key, **kwargs), cf.load_calls(key, base_url=sb.base_url, progress=False))

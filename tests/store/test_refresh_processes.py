@@ -4,7 +4,6 @@ a fresh load gets, and leave the folder consistent. Expectations come from the s
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,10 +12,10 @@ import threading
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from pandas.testing import assert_frame_equal
 
 import closeframe as cf
+from closeframe.store.database import connect
 from closeframe.store.locking import folder_lock
 from tests.store.test_refresh import _change_everything, _expected_from_store
 
@@ -51,10 +50,6 @@ def _outcomes(frame: pd.DataFrame) -> dict:
     return dict(zip(frame["id"], frame["outcome_id"].astype(object).where(frame["outcome_id"].notna(), None)))
 
 
-def _cache_files(cache: Path) -> list[Path]:
-    return [p for p in cache.rglob("*.parquet") if not p.name.startswith(".")]
-
-
 def test_several_processes_refreshing_one_cache_get_a_fresh_load(fresh_sandbox, tmp_path):
     sb = fresh_sandbox(seed=11, organizations=1, calls=4000, meetings=600)
     name = next(iter(sb.api_keys))
@@ -72,26 +67,23 @@ def test_several_processes_refreshing_one_cache_get_a_fresh_load(fresh_sandbox, 
             assert _outcomes(fresh) == _expected_from_store(sb, name, kind)
             for prefix in prefixes:
                 assert_frame_equal(pd.read_pickle(f"{prefix}-{kind}.pkl"), fresh)
-    # The folder afterwards: each id the store holds in a cached file's range is in exactly one file's range, and
-    # nothing else is (deleted ones are gone). Records dated outside a file's range (upcoming meetings) are ignored:
-    # reads filter by range.
-    in_range, spans = [], []
-    for path in _cache_files(cache):
-        start, end = (pd.Timestamp("1900-01-01", tz="UTC") if part == "open" else pd.Timestamp(part)
-                      for part in path.stem.split("__"))  # the file name is the range; "open": no start
-        spans.append((start, end))
-        table = pq.read_table(path, columns=["id", "date_created"]).to_pandas()
-        created = pd.to_datetime(table["date_created"], utc=True)
-        in_range += list(table["id"][(created >= start) & (created < end)])
-    assert spans and len(in_range) == len(set(in_range))
-    stored = [r for kind in LOADERS for r in (sb.store.calls if kind == "call" else sb.store.meetings)(name)]
-    expected_in_range = {r["id"] for r in stored if r.get("date_created") and any(
-        start <= pd.Timestamp(r["date_created"]) < end for start, end in spans)}
-    assert set(in_range) == expected_in_range
+    # The store afterwards: each id once per kind, exactly the sandbox's ids inside the stored ranges (deleted ones
+    # gone), and both syncs recorded by the event log.
+    with connect(cache) as connection:
+        for kind in LOADERS:
+            table = f"{kind}s"
+            rows = connection.execute(f"SELECT id, date_created FROM {table}").fetchall()
+            spans = connection.execute('SELECT r."start", r."end" FROM ranges r JOIN scopes s ON s.scope = r.scope '
+                                       "WHERE s.kind = ?", [kind]).fetchall()
+            assert spans and len(rows) == len({row[0] for row in rows})
+            stored = (sb.store.calls if kind == "call" else sb.store.meetings)(name)
+            inside = lambda when: any(start <= when < end for start, end in spans)  # noqa: E731
+            assert {i for i, when in rows if inside(when)} == {
+                r["id"] for r in stored if r.get("date_created") and inside(pd.Timestamp(r["date_created"]))}
+        modes = [row[0] for row in connection.execute("SELECT mode FROM sync").fetchall()]
+    assert modes == ["events", "events"]
     for kind, load in LOADERS.items():
         assert_frame_equal(load(key, cache=cache, **kwargs), load(key, **kwargs))
-    states = [json.loads(p.read_text()) for p in cache.rglob("sync.json")]
-    assert len(states) == 2 and all(s["mode"] == "events" for s in states)
 
 
 def test_folder_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(tmp_path):

@@ -169,5 +169,5 @@ def test_default_usage_caches_close_data_but_never_the_sandboxs(no_keys, monkeyp
     monkeypatch.setenv("CLOSE_API_KEY", key)
     monkeypatch.setenv("CLOSE_BASE_URL", sandbox.base_url)
     loaded = load_default_usage(cache=tmp_path / "cache")
-    assert len(loaded.calls) == len(sandbox.store.calls(name)) and list((tmp_path / "cache").rglob("*.parquet"))
+    assert len(loaded.calls) == len(sandbox.store.calls(name)) and (tmp_path / "cache" / "closeframe.duckdb").is_file()
     assert "key from CLOSE_API_KEY" in loaded.source and key not in loaded.source

@@ -1,0 +1,164 @@
+"""Typed frame pieces to Arrow rows for the store, and stored rows back to the very frame a fresh load builds.
+
+A shaped call or meeting frame has two kinds of columns. *Scalar* ones (text, labels, datetimes, whole numbers,
+floats, booleans) are stored as typed DuckDB columns, taken from the shaped piece itself, so reading them back is a
+cast, not a parse. Everything else a record carries, nested lists (``users``, ``attendees``, ...) and fields the
+schema does not know, is kept per row as the JSON of exactly those fields (``rest``), and on reading is shaped by
+the loader's own shaper: whatever dtype it gives them (Python lists, an Arrow list type, an inferred dtype for an
+unknown field, first-seen column order), the cached frame gets the same. Rows repeat their ``rest`` a lot (a call's
+``users`` and ``_type``), so each distinct text is decoded and shaped once and spread by its codes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["REST", "column_kinds", "frame_from_table", "rows_table", "sql_type"]
+
+#: The column holding each row's other fields as JSON (NULL when it has none).
+REST = "rest"
+
+_SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "datetime": "TIMESTAMPTZ", "integer": "BIGINT",
+              "number": "DOUBLE", "boolean": "BOOLEAN"}
+_ARROW_TYPES = {"string": pa.string(), "category": pa.string(), "datetime": pa.timestamp("us", tz="UTC"),
+                "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+
+try:
+    from orjson import dumps as _fast_dumps, loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_dumps = _fast_loads = None
+
+
+def _dumps(value: Mapping) -> str:
+    """JSON text of a record's other fields: orjson, or the standard library for what orjson refuses (a lone
+    surrogate, NaN, a non-text key)."""
+    if _fast_dumps is not None:
+        try:
+            return _fast_dumps(value).decode()
+        except TypeError:
+            pass
+    return json.dumps(value)
+
+
+def _loads(text: str) -> Any:
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(text)
+        except ValueError:
+            pass
+    return json.loads(text)
+
+
+def _kind(dtype: Any) -> str | None:
+    """The scalar kind of a frame column's dtype, ``None`` for one kept as JSON (lists, objects, Arrow nesting)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "datetime"
+    if isinstance(dtype, pd.Int64Dtype):
+        return "integer"
+    if dtype == np.dtype("float64"):
+        return "number"
+    if dtype == np.dtype(bool):
+        return "boolean"
+    return None
+
+
+def column_kinds(empty: pd.DataFrame) -> dict[str, str]:
+    """The scalar columns of a shaper's pinned schema (from the frame it makes of no records): name -> kind."""
+    return {name: kind for name, kind in ((n, _kind(d)) for n, d in empty.dtypes.items()) if kind is not None}
+
+
+def sql_type(kind: str) -> str:
+    """The DuckDB type a scalar kind is stored as."""
+    return _SQL_TYPES[kind]
+
+
+def rows_table(piece: pd.DataFrame, records: Sequence[Mapping], kinds: Mapping[str, str]) -> pa.Table:
+    """The Arrow rows of one shaped piece: its scalar columns typed, and each record's other fields as JSON.
+
+    ``records`` are the records ``piece`` was shaped from, in its row order.
+    """
+    columns = {}
+    for name, kind in kinds.items():
+        series = piece[name]
+        if kind == "category":
+            # Labels are text; the categories (values seen, sorted) are rebuilt from the rows read.
+            array = pa.array(series.astype(object).where(series.notna(), None).to_numpy(), type=pa.string(),
+                             from_pandas=True)
+        elif kind == "number":
+            array = pa.array(series.to_numpy(), type=pa.float64())  # NaN stays NaN, as the shaper made it
+        else:
+            array = pa.array(series, type=_ARROW_TYPES[kind], from_pandas=True)
+        columns[name] = array
+    scalar = set(kinds)
+    rest = [None if not isinstance(r, Mapping) else
+            (lambda other: _dumps(other) if other else None)({k: v for k, v in r.items() if k not in scalar})
+            for r in records]
+    columns[REST] = pa.array(rest, type=pa.string())
+    return pa.table(columns)
+
+
+def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """Text as the shaper's labels: an unordered Categorical whose categories are the values seen, sorted."""
+    encoded = column.combine_chunks().dictionary_encode() if isinstance(column, pa.ChunkedArray) \
+        else column.dictionary_encode()
+    uniques = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    categories = sorted(uniques)
+    position = {label: code for code, label in enumerate(categories)}
+    new_code_of_old = np.array([position[label] for label in uniques] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(new_code_of_old[codes], dtype=pd.CategoricalDtype(categories, ordered=False))
+
+
+def _scalar_array(column: pa.ChunkedArray, kind: str) -> Any:
+    if kind == "string":
+        return pd.arrays.ArrowStringArray(column.cast(pa.large_string()))
+    if kind == "category":
+        return _sorted_categorical(column)
+    if kind == "datetime":
+        return pd.Series(column.cast(pa.timestamp("us", tz="UTC")).to_pandas()).array
+    if kind == "integer":
+        return pd.Int64Dtype().__from_arrow__(column.cast(pa.int64()))
+    if kind == "number":
+        return column.cast(pa.float64()).to_numpy().astype(np.float64)
+    return column.to_numpy().astype(bool)
+
+
+def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[[list], pd.DataFrame], *,
+                     order: pa.Array | None = None) -> pd.DataFrame:
+    """Stored rows (scalar columns and ``rest``) as the frame ``build`` makes of the records, rows in ``order``
+    (indices; default: as they are).
+
+    The ``rest`` texts are dictionary-encoded; each distinct one is decoded and shaped once, and the shaped columns
+    are spread to the rows by their codes. The scalar columns then take the place of the (missing) pinned ones,
+    each put in order just before it is converted, so only one column is ever held twice.
+    """
+    count = table.num_rows
+
+    def ordered(name: str) -> pa.ChunkedArray:
+        column = table.column(name)
+        return column if order is None else column.take(order)
+
+    rest = ordered(REST).combine_chunks().dictionary_encode()
+    texts = rest.dictionary.to_pylist()
+    codes = rest.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct = build([_loads(text) for text in texts] + [{}])
+    del rest
+    columns = {}
+    for name in distinct.columns:
+        if name in kinds and name in table.column_names:
+            columns[name] = _scalar_array(ordered(name), kinds[name])
+        else:  # only the columns shaped from `rest` are spread by the codes
+            column = distinct[name]
+            array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
+            columns[name] = array.take(codes)
+    return pd.DataFrame(columns, index=pd.RangeIndex(count), copy=False)

@@ -1,0 +1,113 @@
+"""Issue 17, cases 3 and 6 across processes: a load killed (SIGKILL) at every write point of the store leaves it
+exact, and two or four processes loading from one store at once each get a fresh load's frame, none failing for a
+lock. Expectations come from fresh loads against the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from pandas.testing import assert_frame_equal
+
+import closeframe as cf
+from closeframe.store.database import STORE_FILE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# One cached load of calls; with CLOSEFRAME_STORE_CRASH_AT=k it kills itself at the k-th write point. From a store
+# the event log can bring up to date, it writes at each kind of write point: the event-log patch (delete, insert,
+# sync state, commit) and a window (delete, insert, ranges, commit). Meetings take the very same code.
+LOAD = textwrap.dedent("""
+    import sys
+    import closeframe as cf
+
+    key, base_url, cache = sys.argv[1:4]
+    cf.load_calls(key, base_url=base_url, cache=cache, progress=False)
+""")
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def _change(sb, key: str, step: int) -> None:
+    """Outcomes set, changed and cleared on old and new calls and meetings (PUT), a deletion, a new call."""
+    outcomes = [o["id"] for o in sb.store.outcomes("Org")]
+    for kind, records in (("call", sb.store.calls("Org")), ("meeting", sb.store.meetings("Org"))):
+        for n, record in enumerate(records[step::37][:4]):
+            value = None if n % 3 == 0 else outcomes[(step + n) % len(outcomes)]
+            requests.put(f"{sb.base_url}activity/{kind}/{record['id']}/", json={"outcome_id": value},
+                         auth=(key, ""), timeout=10)
+    sb.store.delete_activity("Org", "call", sb.store.calls("Org")[step * 7 + 3]["id"])
+    sb.store.add_call("Org")
+    sb.store.advance_clock(60)
+
+
+def test_a_kill_at_every_write_point_leaves_the_store_exact(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox(organizations=[{"name": "Org", "outcomes": 6, "calls": 500, "meetings": 10}], quirks=False)
+    key = sb.api_keys["Org"]
+    kwargs = dict(base_url=sb.base_url, progress=False)
+    initial = tmp_path / "initial"
+    cf.load_calls(key, cache=initial, **kwargs)
+    _change(sb, key, 1)
+    fresh = cf.load_calls(key, **kwargs)
+    point, killed = 0, 0
+    while True:
+        point += 1
+        cache = tmp_path / f"at-{point}"
+        shutil.copytree(initial, cache)  # each run starts from the same store; the sandbox changed since
+        run = subprocess.run([sys.executable, "-c", LOAD, key, sb.base_url, str(cache)], capture_output=True,
+                             text=True, timeout=120, env=_env(CLOSEFRAME_STORE_CRASH_AT=str(point)))
+        if run.returncode == 0:
+            break  # fewer write points than `point`: every one was tried
+        assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+        killed += 1
+        assert_frame_equal(cf.load_calls(key, cache=cache, **kwargs), fresh)
+        shutil.rmtree(cache)
+    assert killed >= 9  # every crash_point of the store: the patch's and a window write's, and both commits
+
+
+WORKER = textwrap.dedent("""
+    import sys
+    import closeframe as cf
+    key, base_url, cache, out, since = sys.argv[1:6]
+    for round_number in range(2):
+        for kind, load in (("call", cf.load_calls), ("meeting", cf.load_meetings)):
+            options = dict(refresh=round_number == 1) if since == "-" else dict(since=since)
+            load(key, base_url=base_url, cache=cache, progress=False, **options).to_pickle(
+                f"{out}-{round_number}-{kind}.pkl")
+""")
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_processes_sharing_one_store_each_get_a_fresh_load(fresh_sandbox, tmp_path, workers):
+    sb = fresh_sandbox(organizations=[{"name": "Org", "outcomes": 6, "calls": 400, "meetings": 60}], quirks=False)
+    key = sb.api_keys["Org"]
+    cache = tmp_path / "cache"
+    cf.load_calls(key, base_url=sb.base_url, progress=False, cache=cache)
+    _change(sb, key, 1)
+    since = pd.Timestamp(sb.store.calls("Org")[150]["date_created"]).isoformat()
+    sinces = ["-", since] * (workers // 2)
+    prefixes = [tmp_path / f"worker{n}" for n in range(workers)]
+    # -W error: a lock that times out, or any warning, fails the worker.
+    running = [subprocess.Popen([sys.executable, "-W", "error", "-c", WORKER, key, sb.base_url, str(cache),
+                                 str(prefix), option], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for prefix, option in zip(prefixes, sinces)]
+    for worker in running:
+        _, err = worker.communicate(timeout=240)
+        assert worker.returncode == 0, err[-2000:]
+    for prefix, option in zip(prefixes, sinces):
+        for kind, load in (("call", cf.load_calls), ("meeting", cf.load_meetings)):
+            fresh = load(key, base_url=sb.base_url, progress=False, **({} if option == "-" else {"since": option}))
+            for round_number in range(2):
+                assert_frame_equal(pd.read_pickle(f"{prefix}-{round_number}-{kind}.pkl"), fresh)
