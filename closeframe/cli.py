@@ -224,7 +224,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 def _date_argument(value: str) -> str:
     """``--since``/``--until``: refused at once (exit 2, with the usage) unless it reads as a date."""
-    from closeframe.load.activities import parse_bound
+    from closeframe.shape.dates import parse_bound
 
     try:
         parse_bound(value, "date")
@@ -234,7 +234,7 @@ def _date_argument(value: str) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from closeframe.load.activities import parse_bound
+    from closeframe.shape.dates import parse_bound
     from closeframe.load.source import load_default_usage, sandbox_in_use
     from closeframe.views.report import write_report
 

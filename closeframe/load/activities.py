@@ -15,7 +15,6 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -27,6 +26,7 @@ from closeframe.store.database import StoreDamagedError
 from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_newest_first, record_created
+from closeframe.shape.dates import parse_bound
 from closeframe.errors import CloseError, ConfigurationError, SkipCapError
 from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
@@ -63,30 +63,6 @@ class Window:
         if self.end is not None:
             params["date_created__lt"] = self.end.isoformat()
         return params
-
-
-def parse_bound(value: Any, name: str) -> pd.Timestamp | None:
-    """Parse ``since``/``until``: a date, datetime, Timestamp or string; naive means UTC.
-
-    Raises
-    ------
-    ConfigurationError
-        When the value cannot be read as a point in time.
-    """
-    if value is None:
-        return None
-    if not isinstance(value, (str, date, datetime, pd.Timestamp)):
-        raise ConfigurationError(
-            f"{name}={value!r} is not a date: pass a date, a datetime, or a string such as '2025-01-31'.")
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigurationError(
-            f"{name}={value!r} is not a date: pass a date, a datetime, or a string such as '2025-01-31'."
-        ) from None
-    if stamp is pd.NaT:
-        raise ConfigurationError(f"{name}={value!r} is not a date.")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def initial_windows(since: pd.Timestamp | None, until: pd.Timestamp | None,

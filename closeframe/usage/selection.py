@@ -109,7 +109,7 @@ def _as_tuple(value: Any) -> tuple:
 
 
 def _bound(value: Any, name: str) -> pd.Timestamp | None:
-    from closeframe.load.activities import parse_bound  # the loaders' own reading of since/until
+    from closeframe.shape.dates import parse_bound  # the loaders' own reading of since/until
 
     return parse_bound(value, name)
 

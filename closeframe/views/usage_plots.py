@@ -296,7 +296,7 @@ def plot_usage_over_time(events: pd.DataFrame, *, freq: str = "W", n: int = 5, m
     -------
     matplotlib.axes.Axes
     """
-    from closeframe.load.activities import parse_bound  # the loaders' reading of a date, as the trend view's
+    from closeframe.shape.dates import parse_bound  # the loaders' reading of a date, as the trend view's
 
     require_columns(events, ["activity", "date_created", "outcome_id", "outcome_name"], EVENTS_FRAME)
     now_stamp = parse_bound(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
