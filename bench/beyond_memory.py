@@ -9,7 +9,7 @@ the dataset.
 Usage::
 
     python bench/beyond_memory.py                     # 50,000,000 activities (a few GB in /tmp), once
-    python bench/beyond_memory.py --activities 2000000 --keep /tmp/calls   # smaller, and keep the folder
+    python bench/beyond_memory.py --activities 2000000 --keep calls-dataset   # smaller, and keep the folder
 """
 
 from __future__ import annotations
