@@ -810,7 +810,7 @@ def calls_frame(records: Iterable[Mapping[str, Any]], *, organization_names: Map
         :data:`CALL_COLUMNS`: ids ``string`` (``outcome_id`` nullable), ``organization_id``, ``user_id``,
         ``user_name``, ``direction``, ``status``, ``disposition``, ``call_method``, ``source`` ``category``,
         ``date_created``, ``date_updated``, ``activity_at``, ``date_answered`` UTC datetimes, ``duration`` and
-        ``voicemail_duration`` ``Int64`` seconds, ``cost`` ``float64`` (Close sends a string), ``users`` ``object``,
+        ``voicemail_duration`` ``Int64`` seconds, ``cost`` ``float64`` (Close sends a string), ``users`` an Arrow list,
         ``outcome_reason`` ``category``, phones and ``outcome_autofill_reasoning`` ``string``; then unknown fields
         (e.g. transcripts asked for with ``fields=``) in first-seen order.
     """
@@ -835,7 +835,8 @@ def meetings_frame(records: Iterable[Mapping[str, Any]], *, organization_names: 
     pandas.DataFrame
         :data:`MEETING_COLUMNS`: ids and ``title`` ``string``, ``organization_id``, ``user_id``, ``user_name``,
         ``status`` ``category``, ``date_created`` .. ``ends_at`` UTC datetimes, ``duration`` ``Int64``,
-        ``attendees``, ``users`` and ``attached_call_ids`` ``object`` (the lists as given, or None), ``contact_id``
+        ``attendees``, ``users`` and ``attached_call_ids`` Arrow lists (``pandas.ArrowDtype``, e.g.
+        ``list<struct<...>>``; ``object`` when the values fit no Arrow type; a missing list is ``pd.NA``), ``contact_id``
         ``string``, ``source`` and ``outcome_reason`` ``category`` (``status`` is null for manual meetings),
         ``actual_duration`` ``Int64``; then unknown fields in first-seen order.
     """
