@@ -229,15 +229,19 @@ def _extended_keys(data: UsageData) -> np.ndarray:
     return cache["ekey"]
 
 
+def _ranks(sort_keys: list) -> np.ndarray:
+    """Each position's place when ``sort_keys`` are sorted (a stable sort: equal keys keep their order)."""
+    order = sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
+    rank = np.empty(len(sort_keys), dtype=np.int64)
+    rank[order] = np.arange(len(sort_keys))
+    return rank
+
+
 def _name_rank(data: UsageData) -> np.ndarray:
     """Per extended key: its place in the case-folded alphabetical order of labels (for ties)."""
     cache = _cached(data)
     if "name_rank" not in cache:
-        labels = _key_labels(data)
-        order = sorted(range(len(labels)), key=lambda i: str(labels[i]).casefold())
-        rank = np.empty(len(labels), dtype=np.int64)
-        rank[order] = np.arange(len(labels))
-        cache["name_rank"] = rank
+        cache["name_rank"] = _ranks([str(label).casefold() for label in _key_labels(data)])
     return cache["name_rank"]
 
 
@@ -246,10 +250,7 @@ def _user_rank(data: UsageData) -> np.ndarray:
     cache = _cached(data)
     if "user_rank" not in cache:
         labels = list(data.users["label"].map(str)) + [NO_USER]
-        order = sorted(range(len(labels)), key=lambda i: natural_key(labels[i]))
-        rank = np.empty(len(labels), dtype=np.int64)
-        rank[order] = np.arange(len(labels))
-        cache["user_rank"] = rank
+        cache["user_rank"] = _ranks([natural_key(label) for label in labels])
     return cache["user_rank"]
 
 

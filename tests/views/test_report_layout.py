@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _keep
+from test_browser import CHROMIUM, _keep, browser  # noqa: F401 (browser: the fixture, shared)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -29,15 +29,6 @@ def report(sandbox, tmp_path_factory):
     out = tmp_path_factory.mktemp("layout") / "report.html"
     assert cli.main(["report", "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def test_wide_screen_clips_no_table(browser, report, tmp_path):
