@@ -265,8 +265,7 @@ def _compare_block(data: ReportData, organization: str, number: int) -> str:
 
 def _users_block(users: Answer, organization: str, number: int) -> str:
     """Who logs which outcome: users x the organization's top outcomes, counts coloured by the user's share."""
-    mine = users.of(organization).copy(deep=False)
-    mine.attrs = {"outcomes": {organization: users.attrs.get("outcomes", {}).get(organization)}}
+    mine = users.of(organization)
     counts = users_matrix(mine, organization, "total")
     if counts.empty:
         return ""
