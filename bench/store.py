@@ -104,6 +104,19 @@ def _read_store(cache: Path, base_url: str):
     return frame
 
 
+def _read_parquet(path: str):
+    """``pd.read_parquet(path)``, as pandas does it (``pyarrow.parquet.read_table`` with the pandas metadata, then
+    ``Table.to_pandas``), list columns mapped to ``pandas.ArrowDtype``: pandas 3.1 cannot rebuild a
+    ``list<item: string>[pyarrow]`` column (the calls' ``users``) from the metadata it wrote, and its
+    ``to_pandas_kwargs`` cannot pass a ``types_mapper``."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, use_pandas_metadata=True)
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
+
+
 def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict:
     """One step in this process; returns its figures."""
     import pandas as pd
@@ -115,30 +128,32 @@ def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict
         _fill(int(step.split("-")[1]), cache, base_url)
         return {"seconds": time.perf_counter() - started}
     before = _rss_mb()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if step == "parquet":
-        frame = pd.read_parquet(parquet)
+        frame = _read_parquet(parquet)
     elif step == "store-read":
         frame = _read_store(Path(cache), base_url)
     else:
         frame = cf.load_calls(key, base_url=base_url, cache=cache, progress=False)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = _peak_mb() - before
     frame_mb = frame.memory_usage(deep=True).sum() / 2**20
     if step in ("cached", "fresh-into-cache"):
         frame.to_parquet(parquet)
-    return {"rows": len(frame), "seconds": seconds, "peak_mb": peak, "frame_mb": frame_mb}
+    return {"rows": len(frame), "seconds": seconds, "cpu": cpu, "peak_mb": peak, "frame_mb": frame_mb}
 
 
 def _run(step: str, key: str, base_url: str, cache: Path, parquet: Path, code_root: Path) -> dict:
-    """Run one step in a new process on the code under ``code_root``; its figures."""
+    """Run one step in a new process on the code under ``code_root``; its figures, with ``sandbox_cpu``: the CPU
+    seconds this process (whose threads are the served sandbox, the rest of it waiting) spent meanwhile."""
+    served = time.process_time()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
     env["PYTHONPATH"] = str(code_root)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", step, key, base_url,
                           str(cache), str(parquet)], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{step} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "sandbox_cpu": time.process_time() - served}
 
 
 def main() -> None:
@@ -177,12 +192,15 @@ def main() -> None:
                                   _run("cached", key, sb.base_url, old, old_parquet, baseline)))
             rows += [(size, name, figures, parquet_read["seconds"]) for name, figures in found]
             print(f"(the fill of {size:,} calls took {fill['seconds']:.1f} s)", file=sys.stderr)
-    print("| calls | reload | seconds | x read_parquet | peak MiB above start | frame MiB | extra x frame |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
+    print("| calls | reload | seconds | x read_parquet | client CPU s | sandbox CPU s | peak MiB above start "
+          "| frame MiB | extra x frame |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for size, name, figures, parquet_seconds in rows:
         extra = (figures["peak_mb"] - figures["frame_mb"]) / figures["frame_mb"]
         print(f"| {size:,} | {name} | {figures['seconds']:.2f} | {figures['seconds'] / parquet_seconds:.1f} "
-              f"| {figures['peak_mb']:.0f} | {figures['frame_mb']:.0f} | {extra:.2f} |")
+              f"| {figures['cpu']:.2f} | {figures['sandbox_cpu']:.2f} | {figures['peak_mb']:.0f} "
+              f"| {figures['frame_mb']:.0f} | {extra:.2f} |")
 
 
 if __name__ == "__main__":

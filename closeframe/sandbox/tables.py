@@ -275,6 +275,8 @@ class ActivityTable:
         self.context = context
         self.cols = columns
         self.overrides: dict[str, dict] = {}
+        # The id index (see _id_index): built on the first id__in, dropped when rows move (insert, delete).
+        self._index: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -286,8 +288,46 @@ class ActivityTable:
         """Storage index of ``record_id`` or ``None``."""
         if not record_id.startswith(self.prefix) or len(record_id) != len(self.prefix) + 43:
             return None
-        hits = np.flatnonzero(self.cols["id"] == record_id[len(self.prefix):].encode("ascii", "replace"))
+        wanted = record_id[len(self.prefix):].encode("ascii", "replace")
+        if self._index is not None:
+            hits = self._rows_of(np.asarray([wanted], dtype="S43"))
+            return int(hits[0]) if hits.size else None
+        # No index yet (or rows just moved): one comparison of the column is cheaper than building it.
+        hits = np.flatnonzero(self.cols["id"] == wanted)
         return int(hits[0]) if hits.size else None
+
+    @staticmethod
+    def _id_keys(ids: np.ndarray) -> np.ndarray:
+        """The first 8 bytes of each ``S43`` id as one ``uint64`` (big-endian: ordered as the bytes are)."""
+        head = np.ascontiguousarray(ids, dtype="S43").view(np.uint8).reshape(-1, 43)[:, :8]
+        return np.ascontiguousarray(head).view(">u8").ravel()
+
+    def _id_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, rows)``: every row's :meth:`_id_keys` sorted, and the storage row of each.
+
+        Sorting 8-byte integers takes a fraction of the time of sorting the 43-byte ids; ids sharing a key (rare:
+        random ids) are told apart by comparing the whole id."""
+        if self._index is None:
+            keys = self._id_keys(self.cols["id"])
+            order = np.argsort(keys, kind="stable")
+            self._index = keys[order], order
+        return self._index
+
+    def _rows_of(self, wanted: np.ndarray) -> np.ndarray:
+        """Storage rows (ascending, distinct) of the ids ``wanted`` (``S43``) that exist: Close's ``id__in`` without
+        a scan of the table."""
+        keys, rows = self._id_index()
+        probe = self._id_keys(wanted)
+        lo, hi = np.searchsorted(keys, probe, "left"), np.searchsorted(keys, probe, "right")
+        spans = hi - lo
+        if not spans.any():
+            return np.empty(0, dtype=np.int64)
+        # Every row whose key matches a wanted id's key; then the rows whose whole id is that wanted id.
+        which = np.repeat(np.arange(wanted.size), spans)
+        starts = np.repeat(lo - np.cumsum(spans) + spans, spans)
+        candidates = rows[starts + np.arange(which.size)]
+        hits = candidates[self.cols["id"][candidates] == wanted[which]]
+        return np.unique(hits).astype(np.int64)
 
     def activity_us(self, lo: int, hi: int) -> np.ndarray:
         """``activity_at`` in µs for storage rows ``lo:hi``: Close sets it to ``date_created`` (the start)."""
@@ -352,8 +392,13 @@ class ActivityTable:
             if values is not None:
                 narrow(np.isin(self.cols[column][lo:hi], self._in(column, values, index_of)))
         if ids is not None:
-            wanted = [i[len(self.prefix):].encode("ascii", "replace") for i in ids if i.startswith(self.prefix)]
-            narrow(np.isin(self.cols["id"][lo:hi], np.asarray(wanted, dtype="S43")))
+            wanted = [i[len(self.prefix):].encode("ascii", "replace") for i in ids
+                      if i.startswith(self.prefix) and len(i) == len(self.prefix) + 43]
+            found = self._rows_of(np.asarray(wanted, dtype="S43"))
+            found = found[(found >= lo) & (found < hi)]
+            listed = np.zeros(hi - lo, dtype=bool)
+            listed[found - lo] = True
+            narrow(listed)
         return lo, hi, (None if mask is None else lo + np.flatnonzero(mask))
 
     def page(self, selection, skip: int, limit: int) -> tuple[list[int], bool]:
@@ -402,6 +447,7 @@ class ActivityTable:
         pos = left + int(np.searchsorted(self.cols["id"][left:right], values["id"]))
         for name, column in self.cols.items():
             self.cols[name] = np.insert(column, pos, np.asarray(values[name], dtype=column.dtype))
+        self._index = None  # rows after pos moved
         return pos
 
     def delete(self, i: int) -> None:
@@ -409,6 +455,7 @@ class ActivityTable:
         self.overrides.pop(self.prefix + self.cols["id"][i].decode("ascii"), None)
         for name, column in self.cols.items():
             self.cols[name] = np.delete(column, i)
+        self._index = None
 
     def set_outcome(self, i: int, outcome_id: str | None, updated_us: int | None = None) -> None:
         """Point row ``i`` at ``outcome_id`` (any id, even one that does not exist) and bump date_updated.

@@ -386,6 +386,32 @@ def test_store_add_call(fresh, http):
     assert first == added and first["sentiment"] == "positive" and first["outcome_id"] == "outcome_x"
 
 
+def test_id_in_answers_as_a_scan_after_inserts_and_deletes(fresh, http):
+    """``id__in`` is answered from an id index (built once, dropped when rows move): the answer is the listing's
+    records with those ids, through inserts, deletions and ids sharing their first characters."""
+    def by_ids(ids, **params):
+        return page_all(http, fresh, "activity/call/", id__in=",".join(ids), limit=7, **params)
+
+    def expected(ids, **params):
+        return [c for c in page_all(http, fresh, "activity/call/", **params) if c["id"] in set(ids)]
+
+    calls = fresh.store.calls(FIRST)
+    asked = [c["id"] for c in calls[::9]] + [calls[0]["id"], "acti_" + "0" * 43, "acti_short", "lead_x"]
+    assert by_ids(asked) == expected(asked) and len(expected(asked)) == len(calls[::9])
+    # A new call whose id shares its first 20 characters with a stored one (the index keys on the first 8).
+    fresh.store.delete_activity(FIRST, "call", calls[9]["id"])
+    assert by_ids(asked) == expected(asked)
+    twin = calls[5]["id"][:25] + "z" * 23
+    fresh.store.add_call(FIRST, id=twin, date_created=calls[5]["date_created"])
+    asked += [twin, calls[5]["id"]]
+    assert by_ids(asked) == expected(asked)
+    assert {twin, calls[5]["id"]} <= {c["id"] for c in by_ids(asked)} and calls[9]["id"] not in {
+        c["id"] for c in by_ids(asked)}
+    window = {"date_created__lte": calls[40]["date_created"]}
+    assert by_ids(asked, **window) == expected(asked, **window)
+    assert get(http, fresh, f"activity/call/{twin}/").json()["id"] == twin
+
+
 def test_million_calls():
     start = time.perf_counter()
     with serve(seed=2, organizations=[{"name": "Big", "calls": 1_000_000, "meetings": 10, "outcomes": 20}],
