@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pyarrow as pa
 
-from closeframe.store.columns import REST, column_kinds, frame_from_table, rows_table, sql_type
+from closeframe.store.columns import (READ_MEMORY, REST, column_kinds, frame_from_columns, read_column, rows_table,
+                                     sql_type)
 from closeframe.store.database import connect, crash_point, store_path, transaction
 # Events are read from OVERLAP before the last sync started: a window fetched earlier than that is not stored.
 from closeframe.store.eventlog import OVERLAP
@@ -71,6 +72,17 @@ class Coverage:
     synced_at: pd.Timestamp | None
     local_synced_at: pd.Timestamp | None = None
 
+
+def _listing_order(keys: pa.Table) -> pa.Array:
+    """Indices putting rows in Close's listing order: newest ``date_created`` first, ties by id descending."""
+    import pyarrow.compute as pc
+
+    try:  # pyarrow >= 25 takes the null placement per key (and deprecates the option)
+        return pc.sort_indices(keys, sort_keys=[("date_created", "descending", "at_end"),
+                                                ("id", "descending", "at_end")])
+    except (TypeError, ValueError, pa.ArrowInvalid):
+        return pc.sort_indices(keys, sort_keys=[("date_created", "descending"), ("id", "descending")],
+                               null_placement="at_end")
 
 def _first(result) -> tuple | None:
     """The first row of a query, reading it to the end (DuckDB refuses the next statement on an unread result)."""
@@ -183,24 +195,34 @@ class ActivityStore:
     def read(self, spans: Sequence[tuple], *, undated: bool = False) -> list[tuple[tuple, pd.DataFrame]]:
         """The stored rows of each span ``(start, end)``, as ``(span, frame)`` newest first within the frame.
 
-        One query reads every span; the rows are sorted in Arrow (newest ``date_created`` first, ties by id
-        descending: the order of Close's listings), not by SQL (``ORDER BY`` held several times the frame), and
-        cut into the spans. ``undated``: rows without a ``date_created`` come with the oldest span.
+        The rows are read column by column (:func:`~closeframe.store.columns.read_column`): the sort keys first,
+        sorted in Arrow (newest ``date_created`` first, ties by id descending: the order of Close's listings; an
+        SQL ``ORDER BY`` held several times the frame), then each column, put in that order and converted before
+        the next is read, so the rows are never held twice (a whole Arrow table beside the frame was 1.3 to 2.3
+        times the frame at once, and the memory it let go was not reused for the frame). The frame is cut into the
+        spans. ``undated``: rows without a ``date_created`` come with the oldest span.
         """
         if not spans:
             return []
-        columns = ", ".join(f'"{name}"' for name in self.kinds) + f", {REST}"
         where = " OR ".join("(date_created >= ? AND date_created < ?)" for _ in spans)
         values = [bound.to_pydatetime() for span in spans for bound in span]
         if undated:
             where += " OR date_created IS NULL"
         with self._reader() as connection:
-            scope = self._scope_id(connection)
-            table = connection.sql(f"SELECT {columns} FROM {self.table} WHERE scope = {scope} AND ({where})",
-                                   params=values).to_arrow_table()
-        # The connection is closed before the frame is built (outside reading()): DuckDB's buffers are let go.
-        frame = self._sorted_frame(table)
-        del table
+            rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)} AND ({where})"
+            # A small buffer pool: a scan keeps every block it read cached up to the limit (by default 80% of the
+            # machine's memory: about a third of the frame here), and a read never needs a block again.
+            connection.execute(f"SET memory_limit = '{READ_MEMORY}'")
+            try:
+                keys = read_column(connection, rows, values, ["date_created", "id"], self.kinds)
+                order = _listing_order(keys)
+                scanned = keys.column("rowid")
+                del keys
+                frame = frame_from_columns(
+                    lambda name: read_column(connection, rows, values, [name], self.kinds, scanned).column(name),
+                    self.kinds, self.build, order=order)
+            finally:
+                connection.execute("RESET memory_limit")
         if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
             return [(spans[0], frame)]
         created = frame["date_created"]
@@ -228,19 +250,6 @@ class ActivityStore:
         if self._scope is None:
             self._scope = self._ensure(connection)
         return self._scope
-
-    def _sorted_frame(self, table: pa.Table) -> pd.DataFrame:
-        import pyarrow.compute as pc
-
-        try:  # pyarrow >= 25 takes the null placement per key (and deprecates the option)
-            order = pc.sort_indices(table, sort_keys=[("date_created", "descending", "at_end"),
-                                                      ("id", "descending", "at_end")])
-        except (TypeError, ValueError, pa.ArrowInvalid):
-            order = pc.sort_indices(table, sort_keys=[("date_created", "descending"), ("id", "descending")],
-                                    null_placement="at_end")
-        # The rows are put in order one column at a time as the frame is built (frame_from_table), so the table
-        # is never held twice.
-        return frame_from_table(table, self.kinds, self.build, order=order)
 
     # -- writing ------------------------------------------------------------------------------------------------
     def write(self, start: pd.Timestamp, end: pd.Timestamp, records: Sequence[Mapping], piece: pd.DataFrame,

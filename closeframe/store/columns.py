@@ -19,10 +19,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["REST", "column_kinds", "frame_from_table", "rows_table", "sql_type"]
+__all__ = ["READ_BATCH", "READ_MEMORY", "REST", "column_kinds", "frame_from_columns", "read_column", "rows_table",
+           "sql_type"]
 
 #: The column holding each row's other fields as JSON (NULL when it has none).
 REST = "rest"
+#: Rows per Arrow batch read from DuckDB. A read takes one or two columns at a time (:func:`read_column`), so a
+#: batch is a few MB; smaller ones cost time per batch (8,192 took a quarter more CPU).
+READ_BATCH = 65_536
+#: DuckDB's buffer pool while a read streams (``memory_limit``): the scan needs only the blocks of one batch.
+READ_MEMORY = "16MB"
 
 _SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "datetime": "TIMESTAMPTZ", "integer": "BIGINT",
               "number": "DOUBLE", "boolean": "BOOLEAN"}
@@ -107,10 +113,52 @@ def rows_table(piece: pd.DataFrame, records: Sequence[Mapping], kinds: Mapping[s
     return pa.table(columns)
 
 
+def _compact(batch: pa.RecordBatch, kinds: Mapping[str, str]) -> pa.RecordBatch:
+    """One batch as DuckDB exported it, copied out of DuckDB's buffers and compacted: labels and ``rest``
+    dictionary-encoded (they repeat a lot), text as ``large_string`` (the frame's type). Kept, DuckDB's export
+    buffers cost about twice their rows."""
+    columns = []
+    for name, column in zip(batch.schema.names, batch.columns):
+        if name == REST or kinds.get(name) == "category":
+            columns.append(pc.dictionary_encode(column))
+        elif pa.types.is_string(column.type):
+            columns.append(pa.concat_arrays([column.cast(pa.large_string())]))
+        else:
+            columns.append(pa.concat_arrays([column]))
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def read_column(connection: Any, rows: str, params: Sequence, names: Sequence[str], kinds: Mapping[str, str],
+                scanned: pa.ChunkedArray | None = None) -> pa.Table:
+    """Columns ``names`` of the stored rows ``rows`` (``FROM ... WHERE ...``, with ``params``), with ``rowid``,
+    streamed from DuckDB in batches of :data:`READ_BATCH` rows, each compacted as it comes.
+
+    ``scanned``: the ``rowid`` of an earlier read of the same rows in the same connection; the result's rows are put
+    in that order if DuckDB's scan gave them in another (it gives them in table order: this only makes sure).
+    """
+    quoted = ", ".join(f'"{name}"' for name in names)
+    reader = connection.sql(f"SELECT rowid, {quoted} {rows}", params=list(params)).to_arrow_reader(READ_BATCH)
+    batches = [_compact(batch, kinds) for batch in reader]
+    schema = _compact(pa.RecordBatch.from_pylist([], schema=reader.schema), kinds).schema
+    table = pa.Table.from_batches(batches, schema=schema)
+    del batches
+    if scanned is not None and not table.column("rowid").equals(scanned):
+        table = table.take(pc.index_in(scanned, value_set=table.column("rowid")))
+    return table
+
+
+def _dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """A text column as one dictionary array: chunks encoded apart (:func:`compact_batch`) share one dictionary."""
+    if not pa.types.is_dictionary(column.type):
+        return column.combine_chunks().dictionary_encode()
+    if column.num_chunks == 0:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], column.type.value_type))
+    return column.unify_dictionaries().combine_chunks()
+
+
 def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
     """Text as the shaper's labels: an unordered Categorical whose categories are the values seen, sorted."""
-    encoded = column.combine_chunks().dictionary_encode() if isinstance(column, pa.ChunkedArray) \
-        else column.dictionary_encode()
+    encoded = _dictionary(column)
     uniques = encoded.dictionary.to_pylist()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     categories = sorted(uniques)
@@ -133,32 +181,26 @@ def _scalar_array(column: pa.ChunkedArray, kind: str) -> Any:
     return column.to_numpy().astype(bool)
 
 
-def frame_from_table(table: pa.Table, kinds: Mapping[str, str], build: Callable[[list], pd.DataFrame], *,
-                     order: pa.Array | None = None) -> pd.DataFrame:
-    """Stored rows (scalar columns and ``rest``) as the frame ``build`` makes of the records, rows in ``order``
-    (indices; default: as they are).
+def frame_from_columns(fetch: Callable[[str], pa.ChunkedArray], kinds: Mapping[str, str],
+                       build: Callable[[list], pd.DataFrame], *, order: pa.Array) -> pd.DataFrame:
+    """Stored rows as the frame ``build`` makes of the records, rows in ``order`` (indices into the rows as
+    ``fetch(name)`` gives each stored column: scalar ones and ``rest``).
 
-    The ``rest`` texts are dictionary-encoded; each distinct one is decoded and shaped once, and the shaped columns
-    are spread to the rows by their codes. The scalar columns then take the place of the (missing) pinned ones,
-    each put in order just before it is converted, so only one column is ever held twice.
+    Each column is fetched, put in order and converted before the next is fetched, so only one is ever held
+    twice. The ``rest`` texts are dictionary-encoded; each distinct one is decoded and shaped once, and the shaped
+    columns are spread to the rows by their codes.
     """
-    count = table.num_rows
-
-    def ordered(name: str) -> pa.ChunkedArray:
-        column = table.column(name)
-        return column if order is None else column.take(order)
-
-    rest = ordered(REST).combine_chunks().dictionary_encode()
+    rest = _dictionary(fetch(REST).take(order))
     texts = rest.dictionary.to_pylist()
     codes = rest.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.int64)
     distinct = build([_loads(text) for text in texts] + [{}])
     del rest
-    columns = {}
+    frame = {}
     for name in distinct.columns:
-        if name in kinds and name in table.column_names:
-            columns[name] = _scalar_array(ordered(name), kinds[name])
+        if name in kinds:
+            frame[name] = _scalar_array(fetch(name).take(order), kinds[name])
         else:  # only the columns shaped from `rest` are spread by the codes
             column = distinct[name]
             array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
-            columns[name] = array.take(codes)
-    return pd.DataFrame(columns, index=pd.RangeIndex(count), copy=False)
+            frame[name] = array.take(codes)
+    return pd.DataFrame(frame, index=pd.RangeIndex(len(order)), copy=False)
