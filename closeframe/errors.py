@@ -7,6 +7,7 @@
     ├── TransportError              the request never got a usable answer: connection, timeout, broken body
     ├── PartialLoadError            some accounts or windows loaded, others failed; ``.partial`` keeps what loaded
     ├── DataChangedError            records kept being deleted while a listing was paged; no complete read
+    ├── StoreDamagedError           the local store's file turned out damaged in use; it was dropped (run again)
     └── CloseAPIError               Close answered with an error status (``.status``)
         ├── ValidationError         400, with Close's ``errors`` and ``field-errors``
         │   └── SkipCapError        400 because ``_skip`` passed the resource's cap
@@ -32,6 +33,7 @@ __all__ = [
     "PartialLoadError",
     "RateLimitError",
     "SkipCapError",
+    "StoreDamagedError",
     "TransportError",
     "ValidationError",
     "error_for_status",
@@ -101,6 +103,15 @@ class DataChangedError(CloseError):
         super().__init__(message)
         self.path = path
         self.attempts = attempts
+
+
+class StoreDamagedError(CloseError):
+    """The store file (``cache=``) turned out damaged while in use; it was dropped (with a
+    :class:`~closeframe.store.cache.CacheWarning`), and the operation can be run again on a new, empty store.
+
+    Loaders run once more by themselves when this happens; it reaches the caller only if that fails too. Also
+    importable from :mod:`closeframe.store.database`, where it is raised.
+    """
 
 
 class PartialLoadError(CloseError):

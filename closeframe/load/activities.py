@@ -22,12 +22,11 @@ import pandas as pd
 from closeframe.shape.batches import BATCH_RECORDS
 from closeframe.store.activities import MAX_TIME, MIN_TIME, ActivityStore
 from closeframe.store.cache import check_cache_dir, parse_lookback, resolve_cache_dir, stored_end
-from closeframe.store.database import StoreDamagedError
 from closeframe.store.migrate import migrate_folder
 from closeframe.http.client import CloseClient
 from closeframe.http.paging import paginate_newest_first, record_created
 from closeframe.shape.dates import parse_bound
-from closeframe.errors import CloseError, ConfigurationError, SkipCapError
+from closeframe.errors import CloseError, ConfigurationError, SkipCapError, StoreDamagedError
 from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records

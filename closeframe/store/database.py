@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from closeframe.errors import CloseError, ConfigurationError
+from closeframe.errors import ConfigurationError, StoreDamagedError  # raised here; also exported from here
 from closeframe.store.cache import CacheWarning
 from closeframe.store.locking import folder_lock
 
@@ -76,11 +76,6 @@ def crash_point() -> None:
     _crash_count += 1
     if _crash_count == int(target):
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-class StoreDamagedError(CloseError):
-    """The store file turned out damaged while in use; it was dropped (with a :class:`CacheWarning`), and the
-    operation can be run again on a new, empty store."""
 
 
 def _is_damage(exc: Exception) -> bool:

@@ -160,3 +160,13 @@ def test_an_old_cache_folder_is_migrated_once_never_silently_ignored(fresh_sandb
     assert not [p for p in tmp_path.rglob("*.parquet")]
     catalogue = cf.outcome_catalogue(key, **kwargs)  # no warning: the migration happened once
     assert "Only in the old history" in set(catalogue["name"])
+
+
+def test_store_damaged_error_is_in_the_error_tree_and_still_importable_from_the_store():
+    from closeframe import errors
+    from closeframe.store import database
+
+    assert database.StoreDamagedError is errors.StoreDamagedError
+    assert issubclass(errors.StoreDamagedError, errors.CloseError)
+    assert "StoreDamagedError" in errors.__all__ and "StoreDamagedError" in database.__all__
+    assert "StoreDamagedError" in errors.__doc__  # the tree drawn at the top of the module names it
