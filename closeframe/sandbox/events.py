@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
+import itertools
 import json
 import threading
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from closeframe.sandbox.common import DAY_US, NOW_US, format_us, parse_us, random_id, random_ids
+from closeframe.sandbox.common import DAY_US, NOW_US, format_us, json_copy, parse_us, random_id, random_ids
 
 __all__ = ["CALL_ACTIONS", "EVENT_ACCESS", "EVENT_DATE_FORMATS", "EVENT_PAGE_LIMIT", "REFUSAL_STATUSES", "RETENTION_US",
            "SUPPORTED_FILTERS", "EventFilterError", "EventLog"]
@@ -272,17 +273,27 @@ class EventLog:
             events = self._events.get(org_id, [])
             # Retention: what is older than 30 days is gone for good.
             del events[:bisect.bisect_left(events, now - RETENTION_US, key=lambda e: e["_updated"])]
-            # The list is in date_updated order: start at the lower bound instead of scanning a month of events.
-            start = 0 if bounds[0] is None else bisect.bisect_left(events, bounds[0], key=lambda e: e["_updated"])
-            matching = [e for e in events[start:] if all(e.get(k) == v for k, v in given.items())
-                        and (bounds[1] is None or e["_updated"] <= bounds[1])]
+            # The list is in date_updated order (ties in any id order): the bounds and the cursor cut it by bisection,
+            # and a page walks from its newest end only until it has its events (a scan of a month of events per
+            # page made the sandbox, not the client, what a big cached reload timed).
+            stamp = lambda e: e["_updated"]  # noqa: E731
             key = lambda e: (e["_updated"], e["id"])  # noqa: E731 - the listing's order
-            if direction == "next":
-                matching = [e for e in matching if key(e) < position]
-            elif direction == "previous":
-                newer = [e for e in matching if key(e) > position]
-                matching = newer[:limit] if limit else newer
-            matching = matching[::-1]  # newest first
+            lo = 0 if bounds[0] is None else bisect.bisect_left(events, bounds[0], key=stamp)
+            hi = len(events) if bounds[1] is None else bisect.bisect_right(events, bounds[1], key=stamp)
+            if direction == "next":  # older than the cursor: from its instant down
+                hi = min(hi, bisect.bisect_right(events, position[0], key=stamp))
+            elif direction == "previous":  # newer than the cursor: from its instant up
+                lo = max(lo, bisect.bisect_left(events, position[0], key=stamp))
+
+            def wanted(e: dict) -> bool:
+                return all(e.get(k) == v for k, v in given.items()) and (
+                    direction is None or (key(e) < position if direction == "next" else key(e) > position))
+
+            if direction == "previous":  # the `limit` oldest of the newer ones, shown newest first
+                matching = list(itertools.islice(filter(wanted, events[lo:hi]), limit))[::-1]
+            else:  # newest first; one more than the page says whether more follow
+                matching = list(itertools.islice(filter(wanted, reversed(events[lo:hi])),
+                                                 None if limit is None else limit + 1))
             chosen = matching if limit is None else matching[:limit]
             more = limit is not None and len(matching) > limit
             shown = [self._public(e, admin, now, self.date_format) for e in chosen]
@@ -292,7 +303,7 @@ class EventLog:
 
     @staticmethod
     def _public(event: dict, admin: bool, now: int, date_format: str = "naive") -> dict:
-        shown = {name: copy.deepcopy(value) for name, value in event.items() if not name.startswith("_")}
+        shown = {name: json_copy(value) for name, value in event.items() if not name.startswith("_")}
         for name, key in (("date_created", "_created"), ("date_updated", "_updated")):
             text = format_us(event[key])
             # Close writes the event's own dates in UTC without saying so; the dates inside data keep theirs.

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from closeframe.sandbox import tables
-from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
+from closeframe.sandbox.common import NOW_US, format_us, json_copy, parse_us, random_id
 from closeframe.sandbox.data import outcome_sort_key
 from closeframe.sandbox.events import EventLog, seed_activity_history, seed_outcome_history
 
@@ -47,15 +47,6 @@ def _action(kind: str, before: dict | None, after: dict) -> str:
             return "answered"
     return "updated"
 
-
-def _json_copy(value: Any) -> Any:
-    """A copy of a JSON value (dicts, lists, scalars): the listing's hot path, where ``copy.deepcopy`` and its
-    memo cost more than serving the page (a benchmark would time the sandbox, not the client)."""
-    if isinstance(value, dict):
-        return {key: _json_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(item) for item in value]
-    return value
 
 class Store:
     """All organizations' data.
@@ -157,7 +148,7 @@ class Store:
         """Listing positions ``skip:skip+limit`` and whether more follow."""
         with self.lock:
             records = self._org(org_name)["outcomes"]
-            return [_json_copy(r) for r in records[skip:skip + limit]], len(records) > skip + limit
+            return [json_copy(r) for r in records[skip:skip + limit]], len(records) > skip + limit
 
     def get_outcome(self, org_name: str, outcome_id: str) -> dict | None:
         """One outcome of the organization, or ``None``."""
