@@ -9,13 +9,14 @@ process (this script re-invoking itself with ``--worker``), so each peak memory 
 2. ``store-read``: the store's part of a cached reload (its ranges, one query, the sort, the frame), as the loader
    does it once the event log said nothing changed.
 3. ``cached``: the whole ``cf.load_calls(cache=...)`` against the served sandbox, the event log's requests and the
-   sandbox's answers included (the sandbox scans every call for each ``id__in`` and event request, which a big
-   sandbox makes slow). Its frame is written to Parquet (not measured).
+   sandbox's answers included (its first event read makes the month of seeded events, once). Its frame is written
+   to Parquet (not measured).
 4. ``parquet``: ``pd.read_parquet`` of that very frame.
 5. with ``--baseline REF``: the code of git ref ``REF`` (a temporary ``git worktree``, :mod:`_baseline`) fills
    its cache with a real cached load and reloads it: the cache before the store. Slow; use small sizes.
 
-Each measured step reports its wall time and its peak RSS above the process's RSS before the step; "extra" is
+Each measured step reports its wall time, its CPU time, the CPU time the parent (the served sandbox) spent meanwhile,
+and its peak RSS above the process's RSS before the step; "extra" is
 that peak less the frame's own memory (``DataFrame.memory_usage(deep=True)``), as a multiple of the frame. The
 goals (issue 17): cached reload within 5x the Parquet read's time, and at most 1.5x the frame's memory extra.
 
