@@ -120,8 +120,6 @@ def _read_parquet(path: str):
 
 def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict:
     """One step in this process; returns its figures."""
-    import pandas as pd
-
     import closeframe as cf  # noqa: F401  (imported before the baseline RSS is taken)
 
     if step.startswith("fill-"):
