@@ -270,6 +270,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if not cut and hasattr(self, "_headers_buffer"):
+                # Headers and body in one write: one send (and one wake-up of the client) per answer, not two.
+                self._headers_buffer += [b"\r\n", data]
+                self.flush_headers()
+                return
             self.end_headers()
             if cut:
                 # Full Content-Length announced, half the body sent, then the connection ends.

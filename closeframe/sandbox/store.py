@@ -48,13 +48,18 @@ def _action(kind: str, before: dict | None, after: dict) -> str:
     return "updated"
 
 
+#: Values shared, not copied, by :func:`_json_copy` (immutable).
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_copy(value: Any) -> Any:
     """A copy of a JSON value (dicts, lists, scalars): the listing's hot path, where ``copy.deepcopy`` and its
-    memo cost more than serving the page (a benchmark would time the sandbox, not the client)."""
+    memo cost more than serving the page (a benchmark would time the sandbox, not the client). Scalars are taken
+    as they are, without a call each (most of a record's values)."""
     if isinstance(value, dict):
-        return {key: _json_copy(item) for key, item in value.items()}
+        return {key: item if item.__class__ in _ATOMS else _json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_copy(item) for item in value]
+        return [item if item.__class__ in _ATOMS else _json_copy(item) for item in value]
     return value
 
 class Store:
