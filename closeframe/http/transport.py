@@ -57,8 +57,11 @@ class Transport:
         self._verify, self._cert, proxies = settings["verify"], settings["cert"], settings["proxies"]
         probe = requests.Request("GET", base_url).prepare()
         self._adapter = session.get_adapter(base_url)
-        self._pool = self._adapter.get_connection_with_tls_context(probe, self._verify, proxies=proxies,
-                                                                   cert=self._cert)
+        if hasattr(self._adapter, "get_connection_with_tls_context"):
+            self._pool = self._adapter.get_connection_with_tls_context(probe, self._verify, proxies=proxies,
+                                                                       cert=self._cert)
+        else:  # requests before 2.32.2
+            self._pool = self._adapter.get_connection(base_url, proxies)
         self._adapter.cert_verify(self._pool, base_url, self._verify, self._cert)
         # The request target: the path, or the whole URL when a plain-http proxy carries the request.
         target = self._adapter.request_url(probe, proxies)

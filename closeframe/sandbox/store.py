@@ -55,9 +55,13 @@ _ATOMS = frozenset({str, int, float, bool, type(None)})
 def _json_copy(value: Any) -> Any:
     """A copy of a JSON value (dicts, lists, scalars): the listing's hot path, where ``copy.deepcopy`` and its
     memo cost more than serving the page (a benchmark would time the sandbox, not the client). Scalars are taken
-    as they are, without a call each (most of a record's values)."""
+    as they are, without a call each (most of a record's values). A dict subclass comes back as its class."""
     if isinstance(value, dict):
-        return {key: item if item.__class__ in _ATOMS else _json_copy(item) for key, item in value.items()}
+        copied = value.copy()  # in C; only the values that are containers are copied again
+        for key, item in copied.items():
+            if item.__class__ not in _ATOMS:
+                copied[key] = _json_copy(item)
+        return copied
     if isinstance(value, list):
         return [item if item.__class__ in _ATOMS else _json_copy(item) for item in value]
     return value
