@@ -48,24 +48,6 @@ def _action(kind: str, before: dict | None, after: dict) -> str:
     return "updated"
 
 
-#: Values shared, not copied, by :func:`_json_copy` (immutable).
-_ATOMS = frozenset({str, int, float, bool, type(None)})
-
-
-def _json_copy(value: Any) -> Any:
-    """A copy of a JSON value (dicts, lists, scalars): the listing's hot path, where ``copy.deepcopy`` and its
-    memo cost more than serving the page (a benchmark would time the sandbox, not the client). Scalars are taken
-    as they are, without a call each (most of a record's values). A dict subclass comes back as its class."""
-    if isinstance(value, dict):
-        copied = value.copy()  # in C; only the values that are containers are copied again
-        for key, item in copied.items():
-            if item.__class__ not in _ATOMS:
-                copied[key] = _json_copy(item)
-        return copied
-    if isinstance(value, list):
-        return [item if item.__class__ in _ATOMS else _json_copy(item) for item in value]
-    return value
-
 class Store:
     """All organizations' data.
 
@@ -163,10 +145,15 @@ class Store:
             return copy.deepcopy(self._org(org_name)["outcomes"])
 
     def outcome_page(self, org_name: str, skip: int, limit: int) -> tuple[list[dict], bool]:
-        """Listing positions ``skip:skip+limit`` and whether more follow."""
+        """Listing positions ``skip:skip+limit`` and whether more follow.
+
+        Each record is a copy of its dict; the values in it (``applies_to``'s list) are shared with the store, which
+        never changes a stored value in place (an update replaces values with copies of the new ones), so the page
+        stays as it was read. A deep copy cost the listing's hot path more than writing the answer.
+        """
         with self.lock:
             records = self._org(org_name)["outcomes"]
-            return [_json_copy(r) for r in records[skip:skip + limit]], len(records) > skip + limit
+            return [r.copy() for r in records[skip:skip + limit]], len(records) > skip + limit
 
     def get_outcome(self, org_name: str, outcome_id: str) -> dict | None:
         """One outcome of the organization, or ``None``."""
