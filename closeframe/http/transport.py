@@ -99,8 +99,8 @@ class Transport:
         if json_body is not None:
             body = json.dumps(json_body, allow_nan=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        elif method in ("POST", "PUT", "PATCH"):
-            headers["Content-Length"] = "0"
+        elif method not in ("GET", "HEAD"):
+            headers["Content-Length"] = "0"  # as requests says a bodiless DELETE is empty
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         try:
             raw = self._pool.urlopen(method, target, body=body, headers=headers, redirect=False,
