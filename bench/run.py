@@ -22,7 +22,9 @@ accounts may make together (each key's own limit, capped by its organization's).
 can beat the latency term; nothing polite beats the rate term. For B both terms give the same 100 s, so the
 reading of "concurrency" does not change B's bound; for A both terms give 0.15 s.
 
-Every tool's wall time starts after its imports (closeframe's included) and covers paging and the frame.
+Every tool's wall time starts after its imports (closeframe's included) and covers paging and the frame. Beside
+it, ``CPU s (tool + sandbox)``: the CPU seconds of the tool's process over the same span (all its threads), and of
+the sandbox meanwhile (this process, whose threads serve it); on a shared machine CPU is what load does not distort.
 
 Usage::
 
@@ -186,6 +188,12 @@ def _load_closeframe(base_url: str, keys: list, kind: str) -> "pd.DataFrame":
     return loader(keys if len(keys) > 1 else keys[0], base_url=base_url, progress=False)
 
 
+def _own_cpu() -> float:
+    """CPU seconds this process used so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -210,14 +218,15 @@ def run_loader(spec: dict) -> dict:
     elif tool.startswith("closeframe"):
         import closeframe  # noqa: F401
     import requests  # noqa: F401
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if tool.startswith("closeframe"):
         frame = _load_closeframe(base_url, keys, kind)
     else:
         records = loaders[tool](base_url, keys, path)
         frame = naive_outcomes(records) if kind == "outcomes" else flatten_calls(records)
     wall = time.perf_counter() - started
-    return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "peak_mb": _peak_mb(),
+    cpu = time.process_time() - cpu_started  # every thread of the tool's process
+    return {"rows": len(frame), "ids": _digest(frame["id"]), "wall": wall, "cpu": cpu, "peak_mb": _peak_mb(),
             "code": _closeframe_origin()}
 
 
@@ -249,6 +258,8 @@ class Row:
     ratio: str = "–"
     peak_mb: float | None = None
     note: str = ""
+    cpu: float | None = None  # CPU seconds of the tool's process during the load
+    sandbox_cpu: float | None = None  # CPU seconds of the sandbox (this process's threads) meanwhile
     rows: int | None = None
     ids: str | None = None
     extra: dict = field(default_factory=dict)
@@ -256,7 +267,9 @@ class Row:
     def cells(self) -> list[str]:
         wall = "–" if self.wall is None else f"{self.wall:.2f}"
         peak = "–" if self.peak_mb is None else f"{self.peak_mb:.0f}"
-        return [self.scenario, self.tool, self.requests, self.rate_limited, wall, self.ratio, peak, self.note]
+        cpu = "–" if self.cpu is None else f"{self.cpu:.2f}" + (
+            "" if self.sandbox_cpu is None else f" + {self.sandbox_cpu:.2f}")
+        return [self.scenario, self.tool, self.requests, self.rate_limited, wall, self.ratio, peak, cpu, self.note]
 
 
 #: Tool name -> the checkout whose closeframe its worker imports (this one, or a baseline's worktree).
@@ -315,8 +328,11 @@ def bench_loading(scenario: Scenario, timeout: float, repeat: int = 1) -> list[R
                 continue
             sandbox.set_rate_limit(RATE_LIMIT, ORG_RATE_FACTOR)  # every tool starts with full buckets
             sandbox.stats.reset()
+            # The sandbox serves from this process's threads; the worker's start (its imports) asks nothing of it.
+            sandbox_started = _own_cpu()
             result = _worker({"mode": "load", "tool": tool, "kind": scenario.kind, "base_url": sandbox.base_url,
                               "keys": keys}, timeout)
+            sandbox_cpu = _own_cpu() - sandbox_started
             if turn and "error" not in result and row.wall is not None and result["wall"] >= row.wall:
                 continue  # not this tool's best turn
             stats = sandbox.stats.snapshot()
@@ -331,6 +347,7 @@ def bench_loading(scenario: Scenario, timeout: float, repeat: int = 1) -> list[R
                 row.note = f"failed: {result['error']}"
                 continue
             row.wall, row.peak_mb, row.rows, row.ids = result["wall"], result["peak_mb"], result["rows"], result["ids"]
+            row.cpu, row.sandbox_cpu = result.get("cpu"), sandbox_cpu
             row.ratio = f"{row.wall / scenario.bound:.2f}"
             notes = []
             if (row.rows, row.ids) != (expected_rows, expected_ids):
@@ -409,7 +426,8 @@ def bench_explorer(quick: bool, timeout: float) -> list[Row]:
     return rows
 
 
-HEADER = ["scenario", "tool", "requests", "429s", "wall s", "ratio to bound", "peak MB", "note"]
+HEADER = ["scenario", "tool", "requests", "429s", "wall s", "ratio to bound", "peak MB", "CPU s (tool + sandbox)",
+          "note"]
 
 
 def shown_command(args: argparse.Namespace) -> str:

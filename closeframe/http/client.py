@@ -24,6 +24,7 @@ from closeframe.version import __version__
 from closeframe.http.accounts import check_sendable, resolve_accounts
 from closeframe.errors import ConfigurationError, RateLimitError, TransportError, error_for_status, mask_secret
 from closeframe.http.ratelimit import Throttle, ThrottleStopped, ThrottleWaitTooLong, endpoint_group, rate_limit_wait
+from closeframe.http.transport import Transport
 
 __all__ = ["CLIENT_OPTIONS", "DEFAULT_BASE_URL", "PAGE_SIZE", "CloseClient", "check_client_options", "list_query",
            "normalize_fields", "resolve_base_url"]
@@ -160,12 +161,15 @@ class _Auth(requests.auth.AuthBase):
     def masked(self) -> str:
         return mask_secret(self._token or self._api_key)
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def header(self) -> str:
+        """The ``Authorization`` header's value."""
         if self._token:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        else:
-            # Close: the key is the Basic username, with an empty password.
-            request.headers["Authorization"] = requests.auth._basic_auth_str(self._api_key, "")
+            return f"Bearer {self._token}"
+        # Close: the key is the Basic username, with an empty password.
+        return requests.auth._basic_auth_str(self._api_key, "")
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self.header()
         return request
 
     def __repr__(self) -> str:
@@ -250,6 +254,7 @@ class CloseClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self._transport = Transport(self.session, self.base_url)
 
     def __repr__(self) -> str:
         return f"CloseClient(base_url={self.base_url!r}, auth={self._auth!r}, label={self.label!r})"
@@ -356,8 +361,10 @@ class CloseClient:
             self._acquire(group, shown_path)
             try:
                 self.requests_sent += 1
-                response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
-                body_bytes = response.content  # read the whole body here, so a mid-body reset is caught
+                # The whole body is read here, so a mid-body reset is caught.
+                response = self._transport.send(method, url, params=params, json_body=json_body,
+                                                auth=self._auth.header(), timeout=self.timeout)
+                body_bytes = response.content
             except BaseException as exc:
                 self.throttle.release(group)  # no answer: it no longer counts against the window
                 if not isinstance(exc, requests.exceptions.RequestException):

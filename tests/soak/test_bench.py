@@ -40,6 +40,8 @@ def test_every_loader_got_the_sandbox_data(quick_run):
         same = [row for row in loaded if row["scenario"] == scenario]
         assert all(row["rows"] == row["extra"]["expected_rows"] for row in same), same
         assert len({row["ids"] for row in same}) == 1, same
+    # CPU beside the wall time, the tool's and the sandbox's: both did work for every load.
+    assert all(row["cpu"] > 0 and row["sandbox_cpu"] > 0 for row in loaded), loaded
 
 
 def test_closeframe_sees_no_429_and_asks_the_fewest_pages_allowed(quick_run):
