@@ -35,6 +35,7 @@ FAULT_KINDS = {
     "truncated-json": "200 whose body (Content-Length matching) is cut-off JSON",
     "stall": "the real answer after sleeping (param seconds, default 5)",
     "lying-has-more": "the real page but has_more is always true",
+    "reversed": "the real page with its records in reverse order (a server that ignores the listing's order)",
     "lone-surrogate": "the real answer with half an emoji (a lone surrogate, escaped as \\ud83c) appended to a text "
                       "field (param field; default user_name, title or name) of its first record",
     "shift": "a new record is inserted at the front of the requested listing (filters applied) before answering",

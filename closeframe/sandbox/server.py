@@ -261,6 +261,9 @@ class Handler(BaseHTTPRequestHandler):
                                               principal)
             if fault and fault["kind"] == "lying-has-more" and isinstance(payload, dict) and "has_more" in payload:
                 payload["has_more"] = True
+            if fault and fault["kind"] == "reversed" and isinstance(payload, dict) and \
+                    isinstance(payload.get("data"), list):
+                payload["data"].reverse()
             if fault and fault["kind"] == "lone-surrogate":
                 _add_lone_surrogate(payload, fault.get("field"))
             headers: dict = {}

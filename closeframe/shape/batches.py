@@ -18,7 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from closeframe.shape.frames import _CONVERT_POOL as _POOL
+from closeframe.shape.frames import _concat
 from closeframe.shape.frames import concat_frames, with_labels
+from closeframe.shape.memory import release_free_memory
 
 __all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
            "labelled_frame", "labelled_records_frame"]
@@ -95,43 +98,50 @@ class FrameBatches:
         The frame then replaces the pieces (it shares their string buffers), so they are not held twice.
         """
         self.flush()
-        frame = build_frame(self.pieces, self.build)
+        # The pieces are consumed as the frame is built: the numbers and codes copied into the frame are then held
+        # twice one column at a time, and what the pieces held is free (and trimmed) before the ids are ranked.
+        pieces, self.pieces = self.pieces, []
+        frame = build_frame(pieces, self.build, consume=True)
+        self.pieces = [frame]
+        del pieces
         if self.unique_ids:
             frame = drop_repeated_ids(frame)
-        self.pieces = [frame]
+            self.pieces = [frame]
+        release_free_memory()
         return frame
 
 
-def build_frame(pieces: Sequence[pd.DataFrame], build: Build) -> pd.DataFrame:
-    """Join frame pieces of one kind into one frame; no pieces gives ``build([])`` (all columns, no rows)."""
+def build_frame(pieces: Sequence[pd.DataFrame], build: Build, *, consume: bool = False) -> pd.DataFrame:
+    """Join frame pieces of one kind into one frame; no pieces gives ``build([])`` (all columns, no rows).
+
+    With ``consume`` (for the pieces' owner), each column is deleted from the pieces as soon as it is joined.
+    """
     pieces = [piece for piece in pieces if len(piece) or len(pieces) == 1]
     if not pieces:
         return build([])
-    return concat_frames(pieces) if len(pieces) > 1 else pieces[0]
-
-
-#: Sorted ids compared per slice of this many, so the comparison's copies stay small.
-_COMPARE_SLICE = 65_536
+    if len(pieces) == 1:
+        return pieces[0]
+    return _concat(pieces, consume=True) if consume else concat_frames(pieces)
 
 
 def _repeated(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """A mask of the values equal to an earlier one (nulls never count), or None when there is none.
 
-    Sorting (a stable sort: equal ids keep their order) and comparing neighbours costs the ids once more while
-    it runs; a hash table (pandas' ``duplicated`` or pyarrow's ``count_distinct``) cost over 250 bytes per id.
+    pyarrow ranks the ids (equal ids share a rank) straight from the frame's chunks, in the C library's
+    pool; the first position of each rank is the id's first row. A sort then ``take`` joined the chunks into a
+    copy of every id on each call, in pyarrow's default pool, which kept that memory: 20 MB more at the peak of
+    a 200,000-call load (bench/memory.py). A hash table (pandas' ``duplicated``, pyarrow's ``count_distinct``)
+    cost over 250 bytes per id.
     """
-    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    order = pc.sort_indices(ids)  # nulls last
-    count = len(ids) - ids.null_count
-    repeated = None
-    for start in range(0, max(count - 1, 0), _COMPARE_SLICE):
-        positions = order.slice(start, min(_COMPARE_SLICE + 1, count - start))
-        values = ids.take(positions)
-        same = pc.equal(values.slice(0, len(values) - 1), values.slice(1)).to_numpy(zero_copy_only=False)
-        if same.any():
-            repeated = np.zeros(len(ids), dtype=bool) if repeated is None else repeated
-            repeated[positions.slice(1).to_numpy()[same]] = True
-    return repeated
+    ranks = pc.rank(ids, tiebreaker="dense", memory_pool=_POOL)  # 1, 2, ... per distinct id; nulls share one
+    if pc.max(ranks).as_py() == len(ids) - ids.null_count + (1 if ids.null_count else 0):
+        return None  # as many ranks as ids: none repeats (the usual answer, known without more memory)
+    ranks = ranks.to_numpy()
+    repeated = np.ones(len(ranks), dtype=bool)
+    repeated[np.unique(ranks, return_index=True)[1]] = False  # a stable sort: the first of equal ranks
+    if ids.null_count:
+        repeated &= ids.is_valid().to_numpy(zero_copy_only=False)  # nulls tie with each other, never repeat
+    return repeated if repeated.any() else None
 
 
 def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:

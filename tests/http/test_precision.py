@@ -165,3 +165,17 @@ def test_a_skipped_record_deleted_between_two_pages_is_made_up_for(fresh_sandbox
     assert len(before - after) == 1 and len(ids) == len(set(ids))
     assert before & after <= set(ids) <= before
     assert "skipped as read was deleted" in caplog.text  # the skip passed over a record: made up for at the end
+
+
+def test_a_page_out_of_order_late_in_the_listing_switches_to_offsets_without_repeats(fresh_sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="closeframe.http.paging")
+    sb = fresh_sandbox(seed=13, organizations=1, calls=1500, meetings=5, bursts=())
+    org = _org(sb)
+    # Seven pages read newest first (their older ids packed away), then a page out of order.
+    sb.faults.script(*["pass"] * 7, "reversed", path="/activity/call/")
+    with CloseClient(sb.api_keys[org], base_url=sb.base_url) as client:
+        ids = [r["id"] for r in paginate_newest_first(client, "activity/call/")]
+    assert "paging it by offset" in caplog.text
+    assert len(ids) == len(set(ids)) and set(ids) == {c["id"] for c in sb.store.calls(org)}

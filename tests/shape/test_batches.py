@@ -11,8 +11,8 @@ import pandas.testing as tm
 import pytest
 
 import closeframe as cf
-from closeframe.shape.batches import FrameBatches, drop_repeated_ids
-from closeframe.shape.frames import calls_frame, meetings_frame, outcomes_frame
+from closeframe.shape.batches import FrameBatches, build_frame, drop_repeated_ids
+from closeframe.shape.frames import calls_frame, concat_frames, meetings_frame, outcomes_frame, with_labels
 
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -82,6 +82,38 @@ def test_repeated_ids_keep_the_first_row_and_only_its_categories():
     with_repeat = records + [moved, missing_id, copy.deepcopy(missing_id)]
     expected = calls_frame(records + [missing_id, copy.deepcopy(missing_id)])
     tm.assert_frame_equal(drop_repeated_ids(_in_batches(calls_frame, with_repeat, 3)), expected)
+
+
+def test_consumed_pieces_give_the_joined_frame_and_are_emptied():
+    """A loader's pieces are consumed column by column: the frame is concat_frames', the pieces are left empty."""
+    records = _recorded_calls()
+    pieces = [calls_frame(copy.deepcopy(records[start:start + 4])) for start in range(0, len(records), 4)]
+    expected = concat_frames(pieces)
+    got = build_frame(pieces, calls_frame, consume=True)
+    tm.assert_frame_equal(got, expected)
+    assert len(pieces) > 2 and all(len(piece.columns) == 0 for piece in pieces)
+
+
+def test_unique_ids_with_missing_ones_keep_the_frame_as_it_is():
+    records = copy.deepcopy(_recorded_calls())
+    for record in records[:2]:
+        del record["id"]
+    frame = _in_batches(calls_frame, records, 3)
+    assert frame["id"].isna().sum() == 2
+    assert drop_repeated_ids(frame) is frame
+
+
+def test_labels_added_later_equal_labels_shaped_with_the_records():
+    """Names from the codes: two organizations of one name, one without a name, an id no record has."""
+    records = _recorded_calls()
+    ids = sorted({record["organization_id"] for record in records})
+    assert len(ids) >= 3
+    names = {ids[0]: "Same name", ids[1]: "Same name", "orga_no_record_has_it": "Unused"}
+    frame = calls_frame(copy.deepcopy(records))
+    frame["organization_id"] = frame["organization_id"].cat.add_categories(["orga_unused"])
+    expected = calls_frame(copy.deepcopy(records), organization_names=names)
+    expected["organization_id"] = expected["organization_id"].cat.add_categories(["orga_unused"])
+    tm.assert_frame_equal(with_labels(frame, organization_names={**names, "orga_unused": "Unused"}), expected)
 
 
 def _expected_activities(sb, kind: str) -> pd.DataFrame:
