@@ -359,7 +359,7 @@ def _masks(data: UsageData, selection: Selection, denominator: str,
         selection = selection.replace(until=stamp)
     base = _base_mask(data, selection)
     if denominator == "connected":
-        base &= data.connected
+        base = base & data.connected
     keys = _key_table(data, selection)
     counted = base if keys is None else base & keys[data.key_code]
     den = base & data.has_outcome if denominator == "with_outcome" else base

@@ -296,6 +296,11 @@ class UsageData:
         sorted_rows = self.row_code[self._by_time]
         every_row = np.arange(len(self.rows))
         self._segments = (np.searchsorted(sorted_rows, every_row), np.searchsorted(sorted_rows, every_row, "right"))
+        # Per row: its organization and whether it is a no-outcome row. A whole row is in or out of the outcome
+        # picker, so usage_table counts the base selection per row once and filters rows, not activities.
+        self.row_org = self.rows["org_code"].to_numpy()
+        self.row_no_outcome = self.rows["no_outcome"].to_numpy(dtype=bool)
+        self._masks: dict[tuple, np.ndarray] = {}
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
@@ -310,6 +315,14 @@ class UsageData:
         self.users = users.reset_index(drop=True)
         user_index = pd.Index(self.users["user_id"])
         self.user_code = user_index.get_indexer(user_ids).astype(np.int32)
+        # Each activity's (row, user) pair as a dense code (-1: no user), and each pair's row: the distinct users
+        # of a row among selected activities are the distinct pair codes selected (a bitmap over the pairs).
+        known = self.user_code >= 0
+        pairs = self.row_code.astype(np.int64) * (len(self.users) + 1) + self.user_code
+        pair_values, dense = np.unique(pairs[known], return_inverse=True)
+        self.pair_code = np.full(n, -1, dtype=np.int32)
+        self.pair_code[known] = dense
+        self.pair_row = (pair_values // (len(self.users) + 1)).astype(np.int64)
         # credit="all": (activity row, user) pairs for the users of an activity's users list other than its owner.
         rows, codes = [], []
         if credited:
@@ -464,8 +477,27 @@ def _key_table(data: UsageData, selection: Selection, strict: bool = False) -> n
     return _allowed(len(index), codes)
 
 
+#: Base masks a UsageData remembers (the last ones asked for): a redraw asks for the same one several times.
+_MASKS_KEPT = 4
+
+
 def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray:
-    """Every picker but the outcomes one (the denominator of ``share``)."""
+    """Every picker but the outcomes one (the denominator of ``share``); read-only, remembered per selection."""
+    key = (selection.organizations, selection.kinds, selection.users, selection.statuses, selection.since,
+           selection.until)
+    mask = data._masks.get(key)
+    if mask is None:
+        mask = _compute_base_mask(data, selection, strict)
+        mask.flags.writeable = False  # shared by every caller of this selection
+        if len(data._masks) >= _MASKS_KEPT:
+            data._masks.pop(next(iter(data._masks)))
+        data._masks[key] = mask
+    elif strict:
+        _compute_base_mask(data, selection, strict)  # names the first unknown value
+    return mask
+
+
+def _compute_base_mask(data: UsageData, selection: Selection, strict: bool) -> np.ndarray:
     n = len(data.events)
     if selection.empty_range:
         return np.zeros(n, dtype=bool)
@@ -503,9 +535,7 @@ def selection_mask(data: UsageData, selection: Selection = Selection(), *, stric
     """
     mask = _base_mask(data, selection, strict)
     table = _key_table(data, selection, strict)
-    if table is not None:
-        mask &= table[data.key_code]
-    return mask
+    return mask & table[data.key_code] if table is not None else mask.copy()
 
 
 def selected_events(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
@@ -535,31 +565,30 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     check_denominator(denominator)
     base = _base_mask(data, selection)
     keys = _key_table(data, selection)
-    mask = base if keys is None else base & keys[data.key_code]
     size = len(data.rows)
-    every = bool(mask.all())  # nothing picked: no gathers (the arrays are read, never written)
+    every = bool(base.all())  # nothing picked: no gathers (the arrays are read, never written)
 
     def picked(values: np.ndarray) -> np.ndarray:
-        return values if every else values[mask]
+        return values if every else values[base]
 
-    keyed = picked(data.row_flags)
-    codes = keyed >> len(_FLAGS)
-    patterns = np.bincount(keyed, minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
+    # One pass over the activities the pickers but the outcome picker keep: per row, the count of each flag
+    # pattern. The outcome picker keeps or drops whole rows, and the denominators count every row.
+    patterns = np.bincount(picked(data.row_flags), minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
     total = patterns.sum(axis=1)
     flags = dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T))
     meetings = flags["is_meeting"]
     first = np.full(size, _FAR, dtype=np.int64)
     last = np.full(size, _NAT, dtype=np.int64)
-    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(mask[data._by_time])
+    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(base[data._by_time])
     begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
     dated = end > begin
     first[dated] = data._sorted_time[chosen[begin[dated]]]
     last[dated] = data._sorted_time[chosen[end[dated] - 1]]
-    user_codes = picked(data.user_code)
-    known = user_codes >= 0
-    pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
-    users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
-    used = np.flatnonzero(total)
+    seen = np.zeros(len(data.pair_row) + 1, dtype=bool)  # the last slot takes the activities without a user
+    seen[picked(data.pair_code)] = True
+    users = np.bincount(data.pair_row[seen[:-1]], minlength=size)
+    kept = total > 0 if keys is None else (total > 0) & keys[data.rows["key_code"].to_numpy()]
+    used = np.flatnonzero(kept)
     rows = data.rows
     counts = pd.DataFrame({
         "organization_id": rows["organization_id"].to_numpy(dtype=object)[used],
@@ -577,16 +606,16 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
         in_scope &= orgs[data.lookup_org_code]
     if keys is not None:
         in_scope &= keys[data.lookup_key_code]
-    # The denominators count every selected activity, whatever the outcome picker keeps.
+    # The denominators count every selected activity, whatever the outcome picker keeps: sums of the rows.
     n_orgs = len(data.organizations)
-    org = data.org_code[base]
-    denominators = pd.DataFrame({"all": np.bincount(org, minlength=n_orgs),
-                                 "with_outcome": np.bincount(org[data.has_outcome[base]], minlength=n_orgs),
-                                 "connected": np.bincount(org[data.connected[base]], minlength=n_orgs)},
-                                index=data.organizations["organization_id"].to_numpy(dtype=object))
+    denominators = pd.DataFrame({
+        "all": np.bincount(data.row_org, weights=total, minlength=n_orgs),
+        "with_outcome": np.bincount(data.row_org, weights=np.where(data.row_no_outcome, 0, total), minlength=n_orgs),
+        "connected": np.bincount(data.row_org, weights=flags["connected"], minlength=n_orgs)},
+        index=data.organizations["organization_id"].to_numpy(dtype=object))
     return finish_usage(data.lookup[in_scope].reset_index(drop=True), counts, names=data.names,
                         denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,
-                        autofill=bool(data.autofill_known[base].any()))
+                        autofill=bool(flags["autofill_known"].any()))
 
 
 def _label_column(frame: pd.DataFrame) -> pd.Series:
