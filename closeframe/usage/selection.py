@@ -52,6 +52,8 @@ from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 from closeframe.usage.definition import (
     COUNT_COLUMNS,
     DELETED_OUTCOME_LABEL,
+    _micros,
+    _objects,
     check_denominator,
     finish_usage,
     outcome_lookup,
@@ -98,6 +100,8 @@ _FLAG_SLOTS = 1 << len(_FLAGS)
 #: Which bit patterns have each flag set: the (patterns, flags) matrix that turns pattern counts into flag counts.
 _FLAG_MATRIX = (np.arange(_FLAG_SLOTS)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1
 _FAR = np.iinfo(np.int64).max
+#: The text columns of an outcome lookup (:func:`closeframe.usage.definition.outcome_lookup`).
+_LOOKUP_TEXT = ("organization_id", "outcome_id", "outcome_name", "outcome_type")
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -300,6 +304,9 @@ class UsageData:
         # picker, so usage_table counts the base selection per row once and filters rows, not activities.
         self.row_org = self.rows["org_code"].to_numpy()
         self.row_no_outcome = self.rows["no_outcome"].to_numpy(dtype=bool)
+        self.row_org_id = _objects(self.rows["organization_id"])
+        self.row_outcome_id = _objects(self.rows["outcome_id"])
+        self.row_key_code = self.rows["key_code"].to_numpy()
         self._masks: dict[tuple, np.ndarray] = {}
 
         user_ids = events["user_id"].astype(object)
@@ -339,6 +346,9 @@ class UsageData:
         self._periods: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
         # The outcomes of usage_table's rows (the one definition's lookup), coded for the pickers.
         self.lookup = outcome_lookup(outcomes)
+        # The lookup as finish_usage reads it, converted once (usage_table slices it on every picker change).
+        self.lookup_arrays = {column: _objects(self.lookup[column]) for column in _LOOKUP_TEXT}
+        self.lookup_arrays["deleted_at"] = _micros(self.lookup["deleted_at"])
         self.lookup_org_code = org_index.get_indexer(self.lookup["organization_id"].astype(object)).astype(np.int32)
         self.lookup_key_code = key_index.get_indexer(
             self.lookup["outcome_name"].astype(object).map(normalize_outcome_name).fillna("\0")).astype(np.int32)
@@ -587,19 +597,15 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     seen = np.zeros(len(data.pair_row) + 1, dtype=bool)  # the last slot takes the activities without a user
     seen[picked(data.pair_code)] = True
     users = np.bincount(data.pair_row[seen[:-1]], minlength=size)
-    kept = total > 0 if keys is None else (total > 0) & keys[data.rows["key_code"].to_numpy()]
+    kept = total > 0 if keys is None else (total > 0) & keys[data.row_key_code]
     used = np.flatnonzero(kept)
-    rows = data.rows
-    counts = pd.DataFrame({
-        "organization_id": rows["organization_id"].to_numpy(dtype=object)[used],
-        "outcome_id": rows["outcome_id"].to_numpy(dtype=object)[used],
+    counts = {
+        "organization_id": data.row_org_id[used], "outcome_id": data.row_outcome_id[used],
         "calls": (total - meetings)[used], "meetings": meetings[used],
-        "first_us": pd.array(np.where(first[used] == _FAR, None, first[used]), dtype="Int64"),
-        "last_us": pd.array(np.where(last[used] == _NAT, None, last[used]), dtype="Int64"),
+        "first_us": np.where(first[used] == _FAR, _NAT, first[used]), "last_us": last[used],
         "users": users[used], "autofilled": flags["autofilled"][used],
         "voicemail_drops": flags["voicemail_drop"][used], "connected": flags["connected"][used],
-        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used],
-    }, columns=list(COUNT_COLUMNS))
+        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used]}
     in_scope = np.ones(len(data.lookup), dtype=bool)
     orgs = _org_table(data, selection)
     if orgs is not None:
@@ -613,7 +619,8 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
         "with_outcome": np.bincount(data.row_org, weights=np.where(data.row_no_outcome, 0, total), minlength=n_orgs),
         "connected": np.bincount(data.row_org, weights=flags["connected"], minlength=n_orgs)},
         index=data.organizations["organization_id"].to_numpy(dtype=object))
-    return finish_usage(data.lookup[in_scope].reset_index(drop=True), counts, names=data.names,
+    lookup = {column: values[in_scope] for column, values in data.lookup_arrays.items()}
+    return finish_usage(lookup, counts, names=data.names,
                         denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,
                         autofill=bool(flags["autofill_known"].any()))
 
