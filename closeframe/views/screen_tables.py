@@ -120,19 +120,22 @@ def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | N
     columns = [c for c in shown.columns if c not in hidden]
     sort = html.escape(_SORT_JS, quote=True)
     head = "".join(f'<th onclick="{sort}" title="sort by this column">{html.escape(str(c))}</th>' for c in columns)
-    body = []
-    for index, row in zip(shown.index, shown.itertuples(index=False)):
-        values = dict(zip(shown.columns, row))
+    # Column by column (each column's formatter and links looked up once), then the rows zipped together.
+    position = {column: k for k, column in enumerate(shown.columns)}
+    values = [list(shown.iloc[:, k]) for k in range(shown.shape[1])]
+    index = list(shown.index)
+    by_column = []
+    for column in columns:
+        formatter = formats.get(column)
+        urls = values[position[links[column]]] if column in links else None
         cells = []
-        for column in columns:
-            value = values[column]
-            formatter = formats.get(column)
+        for i, value in enumerate(values[position[column]]):
             text = formatter(value) if formatter else _raw(value)
             inner = html.escape(text)
-            url = values.get(links[column]) if column in links else None
+            url = urls[i] if urls is not None else None
             if url:
                 inner = f'<a href="{html.escape(str(url))}" target="_blank" rel="noopener">{inner}</a>'
-            fraction = heat(index, value, column) if heat is not None else None
+            fraction = heat(index[i], value, column) if heat is not None else None
             if fraction is not None and not pd.isna(fraction):
                 background, ink = heat_colour(fraction)
                 cells.append(f'<td class="heat" data-sort="{html.escape(_raw(value))}" style="background-color:'
@@ -141,7 +144,8 @@ def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | N
                 cells.append(f'<td class="text">{inner}</td>')
             else:
                 cells.append(f'<td data-sort="{html.escape(_raw(value))}">{inner}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        by_column.append(cells)
+    body = ["<tr>" + "".join(row) + "</tr>" for row in zip(*by_column)] if by_column else ["<tr></tr>"] * len(index)
     parts = [TABLE_CSS]
     if note:
         parts.append(f'<p class="closeframe-note">{html.escape(note)}</p>')
