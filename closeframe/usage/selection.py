@@ -343,6 +343,10 @@ class UsageData:
         status = events["status"].astype(object) if "status" in events.columns else pd.Series(None, index=events.index)
         self.statuses = sorted(map(str, status.dropna().unique()))
         self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
+        # Which users and statuses each organization has (organizations x values): what the pickers offer once
+        # organizations are picked, without a pass over the activities.
+        self.org_users = _presence(self.org_code, self.user_code, len(self.organizations), len(self.users))
+        self.org_statuses = _presence(self.org_code, self.status_code, len(self.organizations), len(self.statuses))
         self._periods: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
         # The outcomes of usage_table's rows (the one definition's lookup), coded for the pickers.
         self.lookup = outcome_lookup(outcomes)
@@ -380,6 +384,13 @@ class UsageData:
     @cached_property
     def org_labels(self) -> np.ndarray:
         return self.organizations["label"].to_numpy(dtype=object)
+
+
+def _presence(org_code: np.ndarray, code: np.ndarray, n_orgs: int, n_values: int) -> np.ndarray:
+    """``(n_orgs, n_values)`` booleans: some activity of the organization has the value (code -1: none)."""
+    known = code >= 0
+    pairs = org_code[known].astype(np.int64) * n_values + code[known]
+    return (np.bincount(pairs, minlength=n_orgs * n_values) > 0).reshape(n_orgs, n_values)
 
 
 def _user_labels(users: pd.DataFrame, events: pd.DataFrame, organizations: pd.DataFrame) -> list[str]:
