@@ -61,6 +61,7 @@ from closeframe.usage.definition import (
 from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
+from closeframe.usage.users import activity_credits, credit_pairs, display_labels, user_labels
 
 __all__ = [
     "KINDS",
@@ -177,14 +178,6 @@ class Selection:
         return replace(self, **changes)
 
 
-def _labels(ids: pd.Series, names: pd.Series | None) -> list[str]:
-    """Unique display labels: the name where known, else the id; a name shared by two ids gets its id added."""
-    ids = ids.astype(object).map(str)
-    labels = ids if names is None else names.astype(object).where(names.notna(), ids).map(str)
-    counts = labels.value_counts()
-    return [f"{label} ({ident})" if counts[label] > 1 else label for label, ident in zip(labels, ids)]
-
-
 class UsageData:
     """Frames prepared for fast selections (built by :func:`prepare`; treat as read-only).
 
@@ -207,8 +200,7 @@ class UsageData:
     statuses : list of str
     """
 
-    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame,
-                 credited: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame, credits: pd.DataFrame | None = None) -> None:
         self.outcomes = outcomes
         self.events = events
         n = len(events)
@@ -218,7 +210,7 @@ class UsageData:
                                              *org_ids.unique()])))
         orgs = pd.DataFrame({"organization_id": known})
         orgs["organization_name"] = orgs["organization_id"].map(names).astype(STRING_DTYPE)
-        orgs["label"] = _labels(orgs["organization_id"], orgs["organization_name"])
+        orgs["label"] = display_labels(orgs["organization_id"], orgs["organization_name"])
         orgs = orgs.iloc[sorted(range(len(orgs)), key=lambda i: natural_key(orgs["label"].iat[i]))]
         self.organizations = orgs.reset_index(drop=True)
         org_index = pd.Index(self.organizations["organization_id"])
@@ -312,12 +304,13 @@ class UsageData:
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
             subset=["user_id"]).drop_duplicates("user_id")
-        credited = credited or {}
-        listed = [u for ids in credited.values() for u in ids if u not in set(users["user_id"])]
+        credits = credits if credits is not None else pd.DataFrame({"activity_id": [], "user_id": []})
+        known = set(users["user_id"])
+        listed = [u for u in pd.unique(credits["user_id"].to_numpy(dtype=object)) if u not in known]
         if listed:  # users named only in some activity's users list (never its owner): known by id
             users = pd.concat([users, pd.DataFrame({"user_id": list(dict.fromkeys(listed)), "user_name": None})],
                               ignore_index=True)
-        users["label"] = _user_labels(users, events, self.organizations) if len(users) else []
+        users["label"] = user_labels(users, events, self.organizations) if len(users) else []
         users = users.iloc[sorted(range(len(users)), key=lambda i: natural_key(users["label"].iat[i]))]
         self.users = users.reset_index(drop=True)
         user_index = pd.Index(self.users["user_id"])
@@ -331,15 +324,7 @@ class UsageData:
         self.pair_code[known] = dense
         self.pair_row = (pair_values // (len(self.users) + 1)).astype(np.int64)
         # credit="all": (activity row, user) pairs for the users of an activity's users list other than its owner.
-        rows, codes = [], []
-        if credited:
-            for row, (activity, owner) in enumerate(zip(events["activity_id"].astype(object), user_ids)):
-                for user in credited.get(str(activity), ()):
-                    if user != owner:
-                        rows.append(row)
-                        codes.append(user_index.get_loc(user))
-        self.credit_row = np.asarray(rows, dtype=np.int64)
-        self.credit_user = np.asarray(codes, dtype=np.int32)
+        self.credit_row, self.credit_user = credit_pairs(events["activity_id"], user_ids, credits, user_index)
         status = events["status"].astype(object) if "status" in events.columns else pd.Series(None, index=events.index)
         self.statuses = sorted(map(str, status.dropna().unique()))
         self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
@@ -393,18 +378,6 @@ def _presence(org_code: np.ndarray, code: np.ndarray, n_orgs: int, n_values: int
     return (np.bincount(pairs, minlength=n_orgs * n_values) > 0).reshape(n_orgs, n_values)
 
 
-def _user_labels(users: pd.DataFrame, events: pd.DataFrame, organizations: pd.DataFrame) -> list[str]:
-    """User names; a name two users share gets the user's organization added, then the id if still shared."""
-    names = users["user_name"].where(users["user_name"].notna(), users["user_id"]).map(str)
-    shared = names.duplicated(keep=False)
-    if shared.any():
-        org_of = dict(zip(events["user_id"].astype(object), events["organization_id"].astype(object).map(str)))
-        label_of = dict(zip(organizations["organization_id"], organizations["label"]))
-        orgs = users["user_id"].map(org_of).map(label_of)
-        names = names.where(~shared, names + " (" + orgs.fillna("?") + ")")
-    return _labels(users["user_id"], names)
-
-
 def _organization_name_map(*frames: pd.DataFrame) -> dict[str, str]:
     names: dict[str, str] = {}
     for frame in frames:
@@ -431,20 +404,14 @@ def prepare(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings:
     -------
     UsageData
     """
-    from closeframe.usage.tables import _user_ids
-
     if events is None:
         events = usage_events(outcomes, calls, meetings)
     elif calls is not None or meetings is not None:
         raise ConfigurationError("Pass either calls/meetings or events=, not both.")
-    credited: dict[str, list[str]] = {}
-    for frame in (calls, meetings):
-        if frame is not None and "users" in frame.columns:
-            for activity, users in zip(frame["id"].astype(object), frame["users"]):
-                ids = list(dict.fromkeys(_user_ids(users)))
-                if ids:
-                    credited[str(activity)] = ids
-    return UsageData(outcomes, events, credited)
+    # The users each activity's ``users`` list credits (credit="all"), besides its owner.
+    credits = [activity_credits(frame) for frame in (calls, meetings)
+               if frame is not None and "users" in frame.columns and len(frame)]
+    return UsageData(outcomes, events, pd.concat(credits, ignore_index=True) if credits else None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
