@@ -56,10 +56,21 @@ def credit_pairs(activity_ids: pd.Series, owners: pd.Series, credits: pd.DataFra
     then list order; ``user_index`` codes the users (every credited user must be in it)."""
     if not len(credits):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-    events = pd.DataFrame({"activity_id": activity_ids.astype(object).map(str).to_numpy(),
-                           "row": np.arange(len(activity_ids))})
-    listed = credits.assign(order=np.arange(len(credits)))
-    pairs = events.merge(listed, on="activity_id", how="inner").sort_values(["row", "order"], kind="stable")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(activity_ids.dtype, (pd.StringDtype, pd.ArrowDtype)):  # ids compare as text
+        activity_ids = activity_ids.astype(object).map(str)
+    listed = pd.Index(pd.unique(credits["activity_id"].to_numpy(dtype=object)))
+    # One hash lookup per activity in Arrow (pandas would first convert a million strings to objects); only the
+    # activities with a list go on.
+    found = pc.index_in(pa.array(activity_ids, type=pa.string()), value_set=pa.array(list(listed), type=pa.string()))
+    code = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+    credited = np.flatnonzero(code >= 0)
+    events = pd.DataFrame({"code": code[credited], "row": credited})
+    order = pd.DataFrame({"code": listed.get_indexer(credits["activity_id"].to_numpy(dtype=object)),
+                          "user_id": credits["user_id"].to_numpy(dtype=object), "order": np.arange(len(credits))})
+    pairs = events.merge(order, on="code", how="inner").sort_values(["row", "order"], kind="stable")
     rows = pairs["row"].to_numpy(dtype=np.int64)
     users = pairs["user_id"].to_numpy(dtype=object)
     keep = users != owners.astype(object).to_numpy()[rows]
