@@ -300,6 +300,7 @@ class UsageData:
         self.row_outcome_id = _objects(self.rows["outcome_id"])
         self.row_key_code = self.rows["key_code"].to_numpy()
         self._masks: dict[tuple, np.ndarray] = {}
+        self._row_counts: dict[tuple, dict] = {}
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
@@ -469,17 +470,27 @@ def _key_table(data: UsageData, selection: Selection, strict: bool = False) -> n
 _MASKS_KEPT = 4
 
 
+def _base_key(selection: Selection) -> tuple:
+    """What the base mask depends on: every picker but the outcomes one."""
+    return (selection.organizations, selection.kinds, selection.users, selection.statuses, selection.since,
+            selection.until)
+
+
+def _remember(store: dict, key: tuple, value: Any) -> Any:
+    """Keep ``value`` under ``key`` in ``store``, forgetting the oldest beyond :data:`_MASKS_KEPT`."""
+    if len(store) >= _MASKS_KEPT:
+        store.pop(next(iter(store)))
+    store[key] = value
+    return value
+
+
 def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray:
     """Every picker but the outcomes one (the denominator of ``share``); read-only, remembered per selection."""
-    key = (selection.organizations, selection.kinds, selection.users, selection.statuses, selection.since,
-           selection.until)
-    mask = data._masks.get(key)
+    mask = data._masks.get(_base_key(selection))
     if mask is None:
         mask = _compute_base_mask(data, selection, strict)
         mask.flags.writeable = False  # shared by every caller of this selection
-        if len(data._masks) >= _MASKS_KEPT:
-            data._masks.pop(next(iter(data._masks)))
-        data._masks[key] = mask
+        _remember(data._masks, _base_key(selection), mask)
     elif strict:
         _compute_base_mask(data, selection, strict)  # names the first unknown value
     return mask
@@ -540,6 +551,38 @@ def _datetimes(values: np.ndarray) -> pd.Series:
     return out.astype(UTC_DATETIME_DTYPE)
 
 
+def _row_counts(data: UsageData, selection: Selection) -> dict[str, Any]:
+    """Per row of ``data.rows``, over the activities every picker but the outcome one keeps: ``total``, ``flags``
+    (each of :data:`_FLAGS`), ``first`` and ``last`` use (int64 us; none: int64's max and min) and distinct
+    ``users``. The one pass over the activities usage_table makes, remembered with the base mask: the outcome
+    picker, the "Share of" menu and the view keep or drop whole rows of it."""
+    found = data._row_counts.get(_base_key(selection))
+    if found is not None:
+        return found
+    base = _base_mask(data, selection)
+    size = len(data.rows)
+    every = bool(base.all())  # nothing picked: no gathers (the arrays are read, never written)
+
+    def picked(values: np.ndarray) -> np.ndarray:
+        return values if every else values[base]
+
+    patterns = np.bincount(picked(data.row_flags), minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
+    first = np.full(size, _FAR, dtype=np.int64)
+    last = np.full(size, _NAT, dtype=np.int64)
+    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(base[data._by_time])
+    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
+    dated = end > begin
+    first[dated] = data._sorted_time[chosen[begin[dated]]]
+    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
+    seen = np.zeros(len(data.pair_row) + 1, dtype=bool)  # the last slot takes the activities without a user
+    seen[picked(data.pair_code)] = True
+    counts = {"total": patterns.sum(axis=1), "flags": dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T)),
+              "first": first, "last": last, "users": np.bincount(data.pair_row[seen[:-1]], minlength=size)}
+    for array in (counts["total"], first, last, counts["users"], *counts["flags"].values()):
+        array.flags.writeable = False  # shared by every later call with this base selection
+    return _remember(data._row_counts, _base_key(selection), counts)
+
+
 def usage_table(data: UsageData, selection: Selection = Selection(), *, denominator: str = "all") -> pd.DataFrame:
     """:func:`closeframe.outcome_usage` of the selected activities: the same definition, columns, dtypes and order.
 
@@ -551,30 +594,10 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     :func:`closeframe.usage.definition.finish_usage` from counts of the selected activities.
     """
     check_denominator(denominator)
-    base = _base_mask(data, selection)
     keys = _key_table(data, selection)
-    size = len(data.rows)
-    every = bool(base.all())  # nothing picked: no gathers (the arrays are read, never written)
-
-    def picked(values: np.ndarray) -> np.ndarray:
-        return values if every else values[base]
-
-    # One pass over the activities the pickers but the outcome picker keep: per row, the count of each flag
-    # pattern. The outcome picker keeps or drops whole rows, and the denominators count every row.
-    patterns = np.bincount(picked(data.row_flags), minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
-    total = patterns.sum(axis=1)
-    flags = dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T))
+    rows = _row_counts(data, selection)
+    total, flags, first, last, users = rows["total"], rows["flags"], rows["first"], rows["last"], rows["users"]
     meetings = flags["is_meeting"]
-    first = np.full(size, _FAR, dtype=np.int64)
-    last = np.full(size, _NAT, dtype=np.int64)
-    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(base[data._by_time])
-    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
-    dated = end > begin
-    first[dated] = data._sorted_time[chosen[begin[dated]]]
-    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
-    seen = np.zeros(len(data.pair_row) + 1, dtype=bool)  # the last slot takes the activities without a user
-    seen[picked(data.pair_code)] = True
-    users = np.bincount(data.pair_row[seen[:-1]], minlength=size)
     kept = total > 0 if keys is None else (total > 0) & keys[data.row_key_code]
     used = np.flatnonzero(kept)
     counts = {
