@@ -676,9 +676,9 @@ class UsageExplorer(w.VBox):
                                                                    dtype=object)[codes],
                               "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
                               "partial": np.where(trend["partial"], "partial", "")})
-        organization = pd.Categorical(trend["organization"], categories=list(dict.fromkeys(trend["organization"])))
+        organization = pd.factorize(trend["organization"])[0]  # codes in order of appearance: the natural order
         # Within each organization (natural order), the newest period first, its outcomes in rank order.
-        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization.codes))
+        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization))
         table = table.iloc[order].reset_index(drop=True)
         word = trend.attrs["freq_word"]
         html_out = self._table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
