@@ -322,20 +322,23 @@ def _times(micros: np.ndarray) -> pd.arrays.DatetimeArray:
     return pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC").array
 
 
-def _categorical(codes: np.ndarray, values: np.ndarray, like: type = pd.Series) -> pd.Categorical:
-    """``pd.Categorical(like(values[codes]))`` built from the few distinct ``values`` instead of every row.
+def _categorical(codes: np.ndarray, values: np.ndarray, like: str = "series") -> pd.Categorical:
+    """``pd.Categorical`` of ``values[codes]`` built from the few distinct ``values`` instead of every row.
 
-    ``like`` is the container the categories are inferred from (``pd.Series``, which infers ``str`` as a frame's
-    column does, or ``list``), so the categories come out exactly as they would from the whole column.
+    ``like`` is the container pandas would have inferred the categories from, so they come out exactly as from
+    the whole column: ``"series"`` (a frame's column of strings: ``str`` categories), ``"list"``, or
+    ``"objects"`` (an object-dtype Series: ``object`` categories). Code -1 must pick a missing value.
     """
-    dtype = _category_dtype(tuple(values), like is pd.Series)
+    dtype = _category_dtype(tuple(values), like)
     return pd.Categorical.from_codes(dtype.categories.get_indexer(values)[codes], dtype=dtype)
 
 
 @functools.lru_cache(maxsize=64)
-def _category_dtype(values: tuple, series: bool) -> pd.CategoricalDtype:
+def _category_dtype(values: tuple, like: str) -> pd.CategoricalDtype:
     """The dtype pandas infers for these values (remembered: an update asks for the same few sets again)."""
-    return pd.Categorical(pd.Series(values) if series else list(values)).dtype
+    sample = {"series": lambda: pd.Series(values), "list": lambda: list(values),
+              "objects": lambda: pd.Series(values, dtype=object)}[like]()
+    return pd.Categorical(sample).dtype
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -428,7 +431,7 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
     columns = {"organization_id": _categorical(org_codes, np.asarray(org_values, dtype=object))}
     if names:
         columns["organization_name"] = _categorical(
-            org_codes, np.array([names.get(o) for o in org_values], dtype=object), like=list)
+            org_codes, np.array([names.get(o) for o in org_values], dtype=object), like="list")
     kind_code, kinds = pd.factorize(kind, use_na_sentinel=True)
     columns.update({
         "outcome_id": pd.array(outcome_id[order], dtype=STRING_DTYPE),

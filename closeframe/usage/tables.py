@@ -44,6 +44,7 @@ from closeframe.usage.definition import (
     DENOMINATORS,
     SHARE_COLUMNS,
     USAGE_COLUMNS,
+    _categorical,
     autofill_flags,
     check_denominator,
     check_frame,
@@ -210,13 +211,22 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
 
 def _with_organization_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """Insert ``organization_name`` after ``organization_id`` (when any name is known) and make both categories."""
+    # From each column's few distinct values, not its million strings; the categories as pandas inferred them
+    # (from the ids as objects, from the mapped names as a new column).
+    ids, id_values = _codes(frame["organization_id"])
     if names:
-        frame.insert(1, "organization_name",
-                     pd.Categorical(frame["organization_id"].astype(object).map(names)))
-    frame["organization_id"] = pd.Categorical(frame["organization_id"].astype(object))
+        frame.insert(1, "organization_name", _categorical(
+            ids, np.array([names.get(v) if v is not None else None for v in id_values], dtype=object), "series"))
+    frame["organization_id"] = _categorical(ids, id_values, "objects")
     if "outcome_type" in frame.columns:
-        frame["outcome_type"] = pd.Categorical(frame["outcome_type"].astype(object))
+        frame["outcome_type"] = _categorical(*_codes(frame["outcome_type"]), "objects")
     return frame
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as objects with a None last): code -1, a missing value, picks that None."""
+    codes, uniques = pd.factorize(column)
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
 
 
 def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
