@@ -529,10 +529,10 @@ class UsageExplorer(w.VBox):
         return found
 
     def _table(self, frame: pd.DataFrame, formats: dict | None = None, *, download: str,
-               export: pd.DataFrame | None = None, **options: Any) -> str:
+               export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, **options: Any) -> str:
         """:func:`~closeframe.views.screen_tables.html_table` of a view's table, its CSV (``export``, else
         ``frame``, saved as ``download``) offered by :attr:`download_button`: written only when clicked, not on
-        every redraw."""
+        every redraw (``export`` may be a function that makes the frame then)."""
         if not frame.empty:
             self._downloads.append((download, frame if export is None else export))
         return html_table(frame, formats, **options)
@@ -544,6 +544,7 @@ class UsageExplorer(w.VBox):
         The CSV holds the table's rows and columns as shown, all of them, its numbers unformatted
         (:func:`~closeframe.views.screen_tables.csv_bytes`).
         """
+        self._downloads = [(name, frame() if callable(frame) else frame) for name, frame in self._downloads]
         files = [(name, csv_bytes(frame)) for name, frame in self._downloads]
         self.download_links.value = "".join(
             download_link(frame, name, f"⬇ {name} ({len(frame):,} row{'s' if len(frame) != 1 else ''})",
@@ -750,12 +751,13 @@ class UsageExplorer(w.VBox):
 
         n = self.top_n.value
         matrix = users_by_outcome(self.data, selection, n=n)
-        organizations = list(dict.fromkeys(matrix["organization"]))
+        org_code, organizations = pd.factorize(matrix["organization"].to_numpy(dtype=object))  # as listed
+        organizations = list(organizations)
         parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
-        for organization in organizations[:MAX_USER_TABLES]:
-            mine = matrix[(matrix["organization"] == organization).to_numpy()]
+        for code, organization in enumerate(organizations[:MAX_USER_TABLES]):
+            mine = matrix.iloc[np.flatnonzero(org_code == code)]
             counts = users_matrix(mine, organization, "total")
             shares = users_matrix(mine, organization, "share_of_user")
             outcomes = [c for c in counts.columns if c != "total"]
@@ -769,18 +771,19 @@ class UsageExplorer(w.VBox):
 
             parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + self._table(
                 shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
-                export=mine.drop(columns=["rank"])))
+                export=lambda mine=mine: mine.drop(columns=["rank"])))  # only if downloaded
             rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
                      for user in counts.index[:20]]
             without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
-            bars.append(pd.DataFrame({"organization": organization, "user": counts.index,
-                                      "total": counts["total"].to_numpy(),
-                                      "with_outcome": (counts["total"] - without).to_numpy()}).head(10))
+            bars.append((np.full(min(len(counts), 10), organization, dtype=object),
+                         counts.index.to_numpy(dtype=object)[:10], counts["total"].to_numpy()[:10],
+                         (counts["total"] - without).to_numpy()[:10]))
         more = len(organizations) - MAX_USER_TABLES
         html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
                     + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
                     if organizations else "<p>No activity matches the pickers.</p>")
-        users = pd.concat(bars, ignore_index=True) if bars else pd.DataFrame(
+        users = pd.DataFrame({name: np.concatenate(column) for name, column in zip(
+            ("organization", "user", "total", "with_outcome"), zip(*bars))}) if bars else pd.DataFrame(
             {"organization": [], "user": [], "total": [], "with_outcome": []})
 
         def plot(ax):
