@@ -301,6 +301,7 @@ class UsageData:
         self.row_key_code = self.rows["key_code"].to_numpy()
         self._masks: dict[tuple, np.ndarray] = {}
         self._row_counts: dict[tuple, dict] = {}
+        self.org_id_index = pd.Index(self.organizations["organization_id"].to_numpy(dtype=object))
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
@@ -615,11 +616,11 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
         in_scope &= keys[data.lookup_key_code]
     # The denominators count every selected activity, whatever the outcome picker keeps: sums of the rows.
     n_orgs = len(data.organizations)
-    denominators = pd.DataFrame({
-        "all": np.bincount(data.row_org, weights=total, minlength=n_orgs),
-        "with_outcome": np.bincount(data.row_org, weights=np.where(data.row_no_outcome, 0, total), minlength=n_orgs),
-        "connected": np.bincount(data.row_org, weights=flags["connected"], minlength=n_orgs)},
-        index=data.organizations["organization_id"].to_numpy(dtype=object))
+    denominators = pd.DataFrame(np.column_stack([  # one float block: finish_usage reads it without a copy
+        np.bincount(data.row_org, weights=total, minlength=n_orgs),
+        np.bincount(data.row_org, weights=np.where(data.row_no_outcome, 0, total), minlength=n_orgs),
+        np.bincount(data.row_org, weights=flags["connected"], minlength=n_orgs)]),
+        columns=["all", "with_outcome", "connected"], index=data.org_id_index)
     lookup = {column: values[in_scope] for column, values in data.lookup_arrays.items()}
     return finish_usage(lookup, counts, names=data.names,
                         denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,

@@ -449,7 +449,7 @@ class UsageExplorer(w.VBox):
             self.status.value = (f"<b>From</b> {self.start.value} is not before <b>Until</b> {self.until.value}: "
                                  "nothing is selected. Choose an earlier From or a later Until.")
         else:
-            picked = int(selection_mask(self.data, selection).sum())
+            picked = int(np.count_nonzero(selection_mask(self.data, selection)))
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
                 f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}. "
