@@ -15,6 +15,7 @@ add a ~100 MB binary dependency. Plotly would ship 3.5 MB of JavaScript in every
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import unicodedata
@@ -30,6 +31,7 @@ _FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', 'Noto Sans CJK JP'
 _SIZE = 12  # px, tick and bar labels
 
 
+@functools.lru_cache(maxsize=4096)  # the same labels come back on every redraw
 def text_width(text: str, size: float = _SIZE) -> float:
     """Roughly how wide ``text`` is in px at ``size``: wide (CJK) characters one em, others about 0.6 em."""
     return size * sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in text)

@@ -62,7 +62,8 @@ def _organization(frame: pd.DataFrame) -> pd.Series:
         pairs = (ids.cat.codes.to_numpy().astype(np.int64) * (len(names.cat.categories) + 1)
                  + names.cat.codes.to_numpy() + 1)
         _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
-        labels = _organization_of_rows(frame.iloc[first]).to_numpy(dtype=object)
+        labels = _organization_of_rows(pd.DataFrame({"organization_id": ids.iloc[first],
+                                                     "organization_name": names.iloc[first]})).to_numpy(dtype=object)
         return pd.Series(labels[inverse.ravel()], index=frame.index, name=names.name)
     return _organization_of_rows(frame)
 
