@@ -13,8 +13,8 @@ selection layer alone (``usage_table`` of the same picks, what ``explorer.usage`
 With ``--usage``, one table: per view the update's median and p90 wall time and p90 CPU time, for this checkout
 and, side by side, for ``--baseline REF`` (a git ref checked out for the run; ``''``: none), each in a process of
 its own on the same data; then the pure question behind each view alone (:mod:`closeframe.usage.questions`,
-:func:`~closeframe.usage.selection.usage_table`). On a shared machine read the CPU column: wall time also counts
-waiting for a core.
+:func:`~closeframe.usage.selection.usage_table`); last, how long ``cf.explore`` took to build (``prepare`` and
+the first draw) in each. On a shared machine read the CPU column: wall time also counts waiting for a core.
 """
 
 from __future__ import annotations
@@ -116,7 +116,9 @@ def usage_worker(rows: int, repeat: int, views: list[str]) -> None:
 
     views = [v for v in (list(USAGE_VIEWS) if views == ["all"] else views) if v in USAGE_VIEWS]
     outcomes, calls, meetings = big_usage(rows)
-    explorer = cf.explore(outcomes, calls, meetings)
+    started, started_cpu = time.perf_counter(), time.process_time()
+    explorer = cf.explore(outcomes, calls, meetings)  # prepare() and the first draw
+    built = {"build_wall": time.perf_counter() - started, "build_cpu": time.process_time() - started_cpu}
     organizations = [value for _, value in explorer.organizations.options]
     names = [value for _, value in explorer.outcomes.options]
     first, last = explorer.span
@@ -132,7 +134,8 @@ def usage_worker(rows: int, repeat: int, views: list[str]) -> None:
         lambda: setattr(explorer.start, "value", None),
         lambda: setattr(explorer.organizations, "value", ()),
     ]
-    print(json.dumps({"activities": len(explorer.data.events), "organizations": len(organizations)}), flush=True)
+    print(json.dumps({"activities": len(explorer.data.events), "organizations": len(organizations), **built}),
+          flush=True)
     # The questions' own timing only for this checkout: a baseline's may not have them, or not these signatures.
     has_questions = os.environ.get("CLOSEFRAME_BENCH_QUESTIONS") == "1"
     for view in views:
@@ -187,6 +190,9 @@ def main_usage(rows: int, repeat: int, views: list[str], baseline: str) -> None:
                          else f"{'(no such view)':>30}")
         question = results["this"].get(view, {}).get("question_cpu_p90")
         print(f"{view:<28}" + "".join(cells) + (f"{question:>18.1f}" if question is not None else ""))
+    print("cf.explore (prepare and the first draw), s: " + "; ".join(
+        f"{name} {result['size']['build_wall']:.1f} wall, {result['size']['build_cpu']:.1f} CPU"
+        for name, result in results.items() if "build_wall" in result["size"]))
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ Columns and their meaning (documented once, in ``docs/usage.md``):
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -300,15 +301,18 @@ def outcome_lookup(outcomes: pd.DataFrame) -> pd.DataFrame:
     return lookup.dropna(subset=["outcome_id"]).drop_duplicates(_KEY).reset_index(drop=True)
 
 
-def _objects(values: pd.Series) -> np.ndarray:
+def _objects(values: pd.Series | np.ndarray) -> np.ndarray:
     """Values as an object array, every kind of missing as None (the keys compare as plain strings)."""
-    out = np.array(values.astype(object).to_numpy(), dtype=object)  # a copy: ours to fill
+    array = values if isinstance(values, np.ndarray) else values.astype(object).to_numpy()
+    out = np.array(array, dtype=object)  # a copy: ours to fill
     out[pd.isna(out)] = None
     return out
 
 
-def _micros(values: pd.Series) -> np.ndarray:
-    """Int64 microseconds (or datetimes) as int64, missing as int64's minimum (NaT)."""
+def _micros(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Int64 microseconds (or datetimes) as int64, missing as int64's minimum (NaT); an int64 array as it is."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        return values
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return pd.DatetimeIndex(values).as_unit("us").asi8
     return pd.array(values, dtype="Int64").to_numpy(dtype=np.int64, na_value=_NAT)
@@ -316,6 +320,25 @@ def _micros(values: pd.Series) -> np.ndarray:
 
 def _times(micros: np.ndarray) -> pd.arrays.DatetimeArray:
     return pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC").array
+
+
+def _categorical(codes: np.ndarray, values: np.ndarray, like: str = "series") -> pd.Categorical:
+    """``pd.Categorical`` of ``values[codes]`` built from the few distinct ``values`` instead of every row.
+
+    ``like`` is the container pandas would have inferred the categories from, so they come out exactly as from
+    the whole column: ``"series"`` (a frame's column of strings: ``str`` categories), ``"list"``, or
+    ``"objects"`` (an object-dtype Series: ``object`` categories). Code -1 must pick a missing value.
+    """
+    dtype = _category_dtype(tuple(values), like)
+    return pd.Categorical.from_codes(dtype.categories.get_indexer(values)[codes], dtype=dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _category_dtype(values: tuple, like: str) -> pd.CategoricalDtype:
+    """The dtype pandas infers for these values (remembered: an update asks for the same few sets again)."""
+    sample = {"series": lambda: pd.Series(values), "list": lambda: list(values),
+              "objects": lambda: pd.Series(values, dtype=object)}[like]()
+    return pd.Categorical(sample).dtype
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -329,11 +352,12 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
 
     Parameters
     ----------
-    lookup : pandas.DataFrame
-        :func:`outcome_lookup` of the outcomes in scope (every row gets a table row, zeros when unused).
-    counts : pandas.DataFrame
+    lookup : pandas.DataFrame or mapping of arrays
+        :func:`outcome_lookup` of the outcomes in scope (every row gets a table row, zeros when unused); as arrays:
+        object arrays with None for missing, ``deleted_at`` in int64 microseconds.
+    counts : pandas.DataFrame or mapping of arrays
         :data:`COUNT_COLUMNS` per used (organization_id, outcome_id); ``outcome_id`` missing for activities
-        without an outcome.
+        without an outcome; as arrays, ``first_us``/``last_us`` are int64 with int64's minimum for none.
     names : mapping
         ``{organization_id: organization_name}`` (empty: no ``organization_name`` column).
     denominator : {"all", "with_outcome", "connected"}
@@ -349,19 +373,20 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
 
     Notes
     -----
-    Plain numpy on a few hundred rows: it runs on every explorer update, so it avoids pandas joins.
+    Plain numpy on a few hundred rows: it runs on every explorer update, so it avoids pandas joins (and the
+    explorer passes arrays, not frames).
     """
     check_denominator(denominator)
     if autofill is None:
-        autofill = bool(counts["autofill_known"].sum()) if len(counts) else False
+        autofill = bool(np.sum(counts["autofill_known"])) if len(counts["autofill_known"]) else False
     lookup_org, lookup_id = _objects(lookup["organization_id"]), _objects(lookup["outcome_id"])
     counted_org, counted_id = _objects(counts["organization_id"]), _objects(counts["outcome_id"])
     position = {key: i for i, key in enumerate(zip(lookup_org, lookup_id))}
     row = np.fromiter((position.get(key, -1) for key in zip(counted_org, counted_id)), dtype=np.int64,
-                      count=len(counts))
+                      count=len(counted_org))
     extra = np.flatnonzero(row < 0)  # deleted ids and the no-outcome rows: not in the lookup
-    row[extra] = len(lookup) + np.arange(len(extra))
-    n = len(lookup) + len(extra)
+    row[extra] = len(lookup_org) + np.arange(len(extra))
+    n = len(lookup_org) + len(extra)
     nothing = np.full(len(extra), None, dtype=object)
     org = np.concatenate([lookup_org, counted_org[extra]])
     outcome_id = np.concatenate([lookup_id, counted_id[extra]])
@@ -371,7 +396,7 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
 
     def spread(column: str, empty: int = 0) -> np.ndarray:
         out = np.full(n, empty, dtype=np.int64)
-        out[row] = _micros(counts[column]) if column.endswith("_us") else counts[column].to_numpy(dtype=np.int64)
+        out[row] = _micros(counts[column]) if column.endswith("_us") else np.asarray(counts[column], dtype=np.int64)
         return out
 
     calls, meetings, connected = spread("calls"), spread("meetings"), spread("connected")
@@ -382,46 +407,51 @@ def finish_usage(lookup: pd.DataFrame, counts: pd.DataFrame, *, names: Mapping[s
     if denominators is None:
         per_org = np.stack([np.bincount(org_code, weights=w, minlength=len(org_values))
                             for w in (total, with_outcome, connected)], axis=1)
-    else:
-        per_org = denominators[["all", "with_outcome", "connected"]].reindex(list(org_values)).fillna(0).to_numpy(
-            dtype=float)
+    else:  # reindexed on org_values, 0 where an organization has none
+        where = denominators.index.get_indexer(pd.Index(org_values, dtype=object))
+        given = denominators[["all", "with_outcome", "connected"]].to_numpy(dtype=float)
+        per_org = np.where(where[:, None] >= 0, given[where], 0.0) if len(given) else np.zeros((len(where), 3))
     per_org = per_org[org_code] if n else np.zeros((0, 3))
     share_of_outcomes = _divide(total, per_org[:, 1])
     share_of_outcomes[no_outcome] = np.nan
-    in_lookup = np.arange(n) < len(lookup)
+    in_lookup = np.arange(n) < len(lookup_org)
     deleted = ~no_outcome & (~in_lookup | (deleted_at != _NAT))
     name[deleted & np.array([v is None for v in name], dtype=bool)] = DELETED_OUTCOME_LABEL
-    columns = {
-        "organization_id": org, "outcome_id": outcome_id, "outcome_name": name, "outcome_type": kind,
-        "calls": calls, "meetings": meetings, "total": total}
-    if denominator == "connected":
-        columns["connected"] = connected
-    columns.update({"share": _divide(total, per_org[:, 0]), "share_of_outcomes": share_of_outcomes})
-    if denominator == "connected":
-        columns["share_of_connected"] = _divide(connected, per_org[:, 2])
-    columns.update({"first_used": spread("first_us", _NAT), "last_used": spread("last_us", _NAT),
-                    "users": spread("users"), "deleted": deleted})
-    if autofill:
-        columns.update({"autofilled": spread("autofilled"), "voicemail_drops": spread("voicemail_drops")})
     keep = np.ones(n, dtype=bool)
     if catalogue_dates:  # the catalogue's deleted outcomes: only those still on some activity
-        columns["deleted_at"] = deleted_at
         keep = ~(in_lookup & (deleted_at != _NAT) & (total == 0))
     # By organization, the no-outcome row last, total descending, then name and id.
     order = np.lexsort((np.array([v if v is not None else "\uffff" for v in outcome_id], dtype=object),
                         np.array([v if v is not None else "\uffff" for v in name], dtype=object),
                         -total, no_outcome, np.array([v if v is not None else "\uffff" for v in org], dtype=object)))
     order = order[keep[order]]
-    usage = pd.DataFrame({column: values[order] for column, values in columns.items()})
-    for column in ("outcome_id", "outcome_name"):
-        usage[column] = usage[column].astype(STRING_DTYPE)
-    for column in ("first_used", "last_used", "deleted_at"):
-        if column in usage.columns:
-            usage[column] = _times(usage[column].to_numpy())
+    # Each column made once in its final dtype, in the table's order (a frame built then converted column by
+    # column costs more than the counting: this runs on every explorer update).
+    org_codes = org_code[order]
+    columns = {"organization_id": _categorical(org_codes, np.asarray(org_values, dtype=object))}
     if names:
-        usage.insert(1, "organization_name", pd.Categorical([names.get(o) for o in usage["organization_id"]]))
-    usage["organization_id"] = pd.Categorical(usage["organization_id"])
-    usage["outcome_type"] = pd.Categorical(usage["outcome_type"])
+        columns["organization_name"] = _categorical(
+            org_codes, np.array([names.get(o) for o in org_values], dtype=object), like="list")
+    kind_code, kinds = pd.factorize(kind, use_na_sentinel=True)
+    columns.update({
+        "outcome_id": pd.array(outcome_id[order], dtype=STRING_DTYPE),
+        "outcome_name": pd.array(name[order], dtype=STRING_DTYPE),
+        # Code -1 (no type) picks the None appended last.
+        "outcome_type": _categorical(kind_code[order], np.append(np.asarray(kinds, dtype=object), None)),
+        "calls": calls[order], "meetings": meetings[order], "total": total[order]})
+    if denominator == "connected":
+        columns["connected"] = connected[order]
+    columns.update({"share": _divide(total, per_org[:, 0])[order], "share_of_outcomes": share_of_outcomes[order]})
+    if denominator == "connected":
+        columns["share_of_connected"] = _divide(connected, per_org[:, 2])[order]
+    columns.update({"first_used": _times(spread("first_us", _NAT)[order]),
+                    "last_used": _times(spread("last_us", _NAT)[order]),
+                    "users": spread("users")[order], "deleted": deleted[order]})
+    if autofill:
+        columns.update({"autofilled": spread("autofilled")[order], "voicemail_drops": spread("voicemail_drops")[order]})
+    if catalogue_dates:
+        columns["deleted_at"] = _times(deleted_at[order])
+    usage = pd.DataFrame(columns)
     missing = order[no_outcome[order]]
     usage.attrs["no_outcome"] = {str(org[i]): int(total[i]) for i in missing}
     return usage

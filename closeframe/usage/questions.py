@@ -359,7 +359,7 @@ def _masks(data: UsageData, selection: Selection, denominator: str,
         selection = selection.replace(until=stamp)
     base = _base_mask(data, selection)
     if denominator == "connected":
-        base &= data.connected
+        base = base & data.connected
     keys = _key_table(data, selection)
     counted = base if keys is None else base & keys[data.key_code]
     den = base & data.has_outcome if denominator == "with_outcome" else base
@@ -792,15 +792,14 @@ def picker_options(data: UsageData, selection: Selection = Selection()) -> Optio
     table = _org_table(data, selection)
     if table is None:
         return everything
-    in_orgs = table[data.org_code]
-    # Counts, not np.unique: no sort of a million codes.
-    seen = np.bincount(data.user_code[in_orgs].astype(np.int64) + 1, minlength=len(data.users) + 1)[1:] > 0
+    picked = table[:-1]  # the organizations picked; what each has was counted once, by prepare
+    seen = data.org_users[picked].any(axis=0)
     users = set(data.users["label"].to_numpy(dtype=object)[seen])
     users |= set(selection.users)
     rows = data.rows
     keys = set(rows.loc[table[rows["org_code"].to_numpy()] & (rows["key_code"].to_numpy() >= 0), "key"])
     keys |= set(selection.outcomes)
-    used = np.bincount(data.status_code[in_orgs].astype(np.int64) + 1, minlength=len(data.statuses) + 1)[1:] > 0
+    used = data.org_statuses[picked].any(axis=0)
     statuses = set(np.asarray(data.statuses, dtype=object)[used])
     statuses |= set(selection.statuses)
     return Options(organizations=everything.organizations,

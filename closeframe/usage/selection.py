@@ -52,6 +52,8 @@ from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 from closeframe.usage.definition import (
     COUNT_COLUMNS,
     DELETED_OUTCOME_LABEL,
+    _micros,
+    _objects,
     check_denominator,
     finish_usage,
     outcome_lookup,
@@ -59,6 +61,7 @@ from closeframe.usage.definition import (
 from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
+from closeframe.usage.users import activity_credits, credit_pairs, display_labels, user_labels
 
 __all__ = [
     "KINDS",
@@ -98,6 +101,8 @@ _FLAG_SLOTS = 1 << len(_FLAGS)
 #: Which bit patterns have each flag set: the (patterns, flags) matrix that turns pattern counts into flag counts.
 _FLAG_MATRIX = (np.arange(_FLAG_SLOTS)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1
 _FAR = np.iinfo(np.int64).max
+#: The text columns of an outcome lookup (:func:`closeframe.usage.definition.outcome_lookup`).
+_LOOKUP_TEXT = ("organization_id", "outcome_id", "outcome_name", "outcome_type")
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -173,14 +178,6 @@ class Selection:
         return replace(self, **changes)
 
 
-def _labels(ids: pd.Series, names: pd.Series | None) -> list[str]:
-    """Unique display labels: the name where known, else the id; a name shared by two ids gets its id added."""
-    ids = ids.astype(object).map(str)
-    labels = ids if names is None else names.astype(object).where(names.notna(), ids).map(str)
-    counts = labels.value_counts()
-    return [f"{label} ({ident})" if counts[label] > 1 else label for label, ident in zip(labels, ids)]
-
-
 class UsageData:
     """Frames prepared for fast selections (built by :func:`prepare`; treat as read-only).
 
@@ -203,8 +200,7 @@ class UsageData:
     statuses : list of str
     """
 
-    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame,
-                 credited: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, outcomes: pd.DataFrame, events: pd.DataFrame, credits: pd.DataFrame | None = None) -> None:
         self.outcomes = outcomes
         self.events = events
         n = len(events)
@@ -214,7 +210,7 @@ class UsageData:
                                              *org_ids.unique()])))
         orgs = pd.DataFrame({"organization_id": known})
         orgs["organization_name"] = orgs["organization_id"].map(names).astype(STRING_DTYPE)
-        orgs["label"] = _labels(orgs["organization_id"], orgs["organization_name"])
+        orgs["label"] = display_labels(orgs["organization_id"], orgs["organization_name"])
         orgs = orgs.iloc[sorted(range(len(orgs)), key=lambda i: natural_key(orgs["label"].iat[i]))]
         self.organizations = orgs.reset_index(drop=True)
         org_index = pd.Index(self.organizations["organization_id"])
@@ -296,36 +292,54 @@ class UsageData:
         sorted_rows = self.row_code[self._by_time]
         every_row = np.arange(len(self.rows))
         self._segments = (np.searchsorted(sorted_rows, every_row), np.searchsorted(sorted_rows, every_row, "right"))
+        # Per row: its organization and whether it is a no-outcome row. A whole row is in or out of the outcome
+        # picker, so usage_table counts the base selection per row once and filters rows, not activities.
+        self.row_org = self.rows["org_code"].to_numpy()
+        self.row_no_outcome = self.rows["no_outcome"].to_numpy(dtype=bool)
+        self.row_org_id = _objects(self.rows["organization_id"])
+        self.row_outcome_id = _objects(self.rows["outcome_id"])
+        self.row_key_code = self.rows["key_code"].to_numpy()
+        self._masks: dict[tuple, np.ndarray] = {}
+        self._row_counts: dict[tuple, dict] = {}
+        self.org_id_index = pd.Index(self.organizations["organization_id"].to_numpy(dtype=object))
 
         user_ids = events["user_id"].astype(object)
         users = pd.DataFrame({"user_id": user_ids, "user_name": events["user_name"].astype(object)}).dropna(
             subset=["user_id"]).drop_duplicates("user_id")
-        credited = credited or {}
-        listed = [u for ids in credited.values() for u in ids if u not in set(users["user_id"])]
+        credits = credits if credits is not None else pd.DataFrame({"activity_id": [], "user_id": []})
+        known = set(users["user_id"])
+        listed = [u for u in pd.unique(credits["user_id"].to_numpy(dtype=object)) if u not in known]
         if listed:  # users named only in some activity's users list (never its owner): known by id
             users = pd.concat([users, pd.DataFrame({"user_id": list(dict.fromkeys(listed)), "user_name": None})],
                               ignore_index=True)
-        users["label"] = _user_labels(users, events, self.organizations) if len(users) else []
+        users["label"] = user_labels(users, events, self.organizations) if len(users) else []
         users = users.iloc[sorted(range(len(users)), key=lambda i: natural_key(users["label"].iat[i]))]
         self.users = users.reset_index(drop=True)
         user_index = pd.Index(self.users["user_id"])
         self.user_code = user_index.get_indexer(user_ids).astype(np.int32)
+        # Each activity's (row, user) pair as a dense code (-1: no user), and each pair's row: the distinct users
+        # of a row among selected activities are the distinct pair codes selected (a bitmap over the pairs).
+        known = self.user_code >= 0
+        pairs = self.row_code.astype(np.int64) * (len(self.users) + 1) + self.user_code
+        pair_values, dense = np.unique(pairs[known], return_inverse=True)
+        self.pair_code = np.full(n, -1, dtype=np.int32)
+        self.pair_code[known] = dense
+        self.pair_row = (pair_values // (len(self.users) + 1)).astype(np.int64)
         # credit="all": (activity row, user) pairs for the users of an activity's users list other than its owner.
-        rows, codes = [], []
-        if credited:
-            for row, (activity, owner) in enumerate(zip(events["activity_id"].astype(object), user_ids)):
-                for user in credited.get(str(activity), ()):
-                    if user != owner:
-                        rows.append(row)
-                        codes.append(user_index.get_loc(user))
-        self.credit_row = np.asarray(rows, dtype=np.int64)
-        self.credit_user = np.asarray(codes, dtype=np.int32)
+        self.credit_row, self.credit_user = credit_pairs(events["activity_id"], user_ids, credits, user_index)
         status = events["status"].astype(object) if "status" in events.columns else pd.Series(None, index=events.index)
         self.statuses = sorted(map(str, status.dropna().unique()))
         self.status_code = pd.Index(self.statuses).get_indexer(status).astype(np.int32)
+        # Which users and statuses each organization has (organizations x values): what the pickers offer once
+        # organizations are picked, without a pass over the activities.
+        self.org_users = _presence(self.org_code, self.user_code, len(self.organizations), len(self.users))
+        self.org_statuses = _presence(self.org_code, self.status_code, len(self.organizations), len(self.statuses))
         self._periods: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
         # The outcomes of usage_table's rows (the one definition's lookup), coded for the pickers.
         self.lookup = outcome_lookup(outcomes)
+        # The lookup as finish_usage reads it, converted once (usage_table slices it on every picker change).
+        self.lookup_arrays = {column: _objects(self.lookup[column]) for column in _LOOKUP_TEXT}
+        self.lookup_arrays["deleted_at"] = _micros(self.lookup["deleted_at"])
         self.lookup_org_code = org_index.get_indexer(self.lookup["organization_id"].astype(object)).astype(np.int32)
         self.lookup_key_code = key_index.get_indexer(
             self.lookup["outcome_name"].astype(object).map(normalize_outcome_name).fillna("\0")).astype(np.int32)
@@ -359,16 +373,11 @@ class UsageData:
         return self.organizations["label"].to_numpy(dtype=object)
 
 
-def _user_labels(users: pd.DataFrame, events: pd.DataFrame, organizations: pd.DataFrame) -> list[str]:
-    """User names; a name two users share gets the user's organization added, then the id if still shared."""
-    names = users["user_name"].where(users["user_name"].notna(), users["user_id"]).map(str)
-    shared = names.duplicated(keep=False)
-    if shared.any():
-        org_of = dict(zip(events["user_id"].astype(object), events["organization_id"].astype(object).map(str)))
-        label_of = dict(zip(organizations["organization_id"], organizations["label"]))
-        orgs = users["user_id"].map(org_of).map(label_of)
-        names = names.where(~shared, names + " (" + orgs.fillna("?") + ")")
-    return _labels(users["user_id"], names)
+def _presence(org_code: np.ndarray, code: np.ndarray, n_orgs: int, n_values: int) -> np.ndarray:
+    """``(n_orgs, n_values)`` booleans: some activity of the organization has the value (code -1: none)."""
+    known = code >= 0
+    pairs = org_code[known].astype(np.int64) * n_values + code[known]
+    return (np.bincount(pairs, minlength=n_orgs * n_values) > 0).reshape(n_orgs, n_values)
 
 
 def _organization_name_map(*frames: pd.DataFrame) -> dict[str, str]:
@@ -397,20 +406,14 @@ def prepare(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None, meetings:
     -------
     UsageData
     """
-    from closeframe.usage.tables import _user_ids
-
     if events is None:
         events = usage_events(outcomes, calls, meetings)
     elif calls is not None or meetings is not None:
         raise ConfigurationError("Pass either calls/meetings or events=, not both.")
-    credited: dict[str, list[str]] = {}
-    for frame in (calls, meetings):
-        if frame is not None and "users" in frame.columns:
-            for activity, users in zip(frame["id"].astype(object), frame["users"]):
-                ids = list(dict.fromkeys(_user_ids(users)))
-                if ids:
-                    credited[str(activity)] = ids
-    return UsageData(outcomes, events, credited)
+    # The users each activity's ``users`` list credits (credit="all"), besides its owner.
+    credits = [activity_credits(frame) for frame in (calls, meetings)
+               if frame is not None and "users" in frame.columns and len(frame)]
+    return UsageData(outcomes, events, pd.concat(credits, ignore_index=True) if credits else None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -464,8 +467,37 @@ def _key_table(data: UsageData, selection: Selection, strict: bool = False) -> n
     return _allowed(len(index), codes)
 
 
+#: Base masks a UsageData remembers (the last ones asked for): a redraw asks for the same one several times.
+_MASKS_KEPT = 4
+
+
+def _base_key(selection: Selection) -> tuple:
+    """What the base mask depends on: every picker but the outcomes one."""
+    return (selection.organizations, selection.kinds, selection.users, selection.statuses, selection.since,
+            selection.until)
+
+
+def _remember(store: dict, key: tuple, value: Any) -> Any:
+    """Keep ``value`` under ``key`` in ``store``, forgetting the oldest beyond :data:`_MASKS_KEPT`."""
+    if len(store) >= _MASKS_KEPT:
+        store.pop(next(iter(store)))
+    store[key] = value
+    return value
+
+
 def _base_mask(data: UsageData, selection: Selection, strict: bool = False) -> np.ndarray:
-    """Every picker but the outcomes one (the denominator of ``share``)."""
+    """Every picker but the outcomes one (the denominator of ``share``); read-only, remembered per selection."""
+    mask = data._masks.get(_base_key(selection))
+    if mask is None:
+        mask = _compute_base_mask(data, selection, strict)
+        mask.flags.writeable = False  # shared by every caller of this selection
+        _remember(data._masks, _base_key(selection), mask)
+    elif strict:
+        _compute_base_mask(data, selection, strict)  # names the first unknown value
+    return mask
+
+
+def _compute_base_mask(data: UsageData, selection: Selection, strict: bool) -> np.ndarray:
     n = len(data.events)
     if selection.empty_range:
         return np.zeros(n, dtype=bool)
@@ -503,9 +535,7 @@ def selection_mask(data: UsageData, selection: Selection = Selection(), *, stric
     """
     mask = _base_mask(data, selection, strict)
     table = _key_table(data, selection, strict)
-    if table is not None:
-        mask &= table[data.key_code]
-    return mask
+    return mask & table[data.key_code] if table is not None else mask.copy()
 
 
 def selected_events(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
@@ -522,6 +552,38 @@ def _datetimes(values: np.ndarray) -> pd.Series:
     return out.astype(UTC_DATETIME_DTYPE)
 
 
+def _row_counts(data: UsageData, selection: Selection) -> dict[str, Any]:
+    """Per row of ``data.rows``, over the activities every picker but the outcome one keeps: ``total``, ``flags``
+    (each of :data:`_FLAGS`), ``first`` and ``last`` use (int64 us; none: int64's max and min) and distinct
+    ``users``. The one pass over the activities usage_table makes, remembered with the base mask: the outcome
+    picker, the "Share of" menu and the view keep or drop whole rows of it."""
+    found = data._row_counts.get(_base_key(selection))
+    if found is not None:
+        return found
+    base = _base_mask(data, selection)
+    size = len(data.rows)
+    every = bool(base.all())  # nothing picked: no gathers (the arrays are read, never written)
+
+    def picked(values: np.ndarray) -> np.ndarray:
+        return values if every else values[base]
+
+    patterns = np.bincount(picked(data.row_flags), minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
+    first = np.full(size, _FAR, dtype=np.int64)
+    last = np.full(size, _NAT, dtype=np.int64)
+    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(base[data._by_time])
+    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
+    dated = end > begin
+    first[dated] = data._sorted_time[chosen[begin[dated]]]
+    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
+    seen = np.zeros(len(data.pair_row) + 1, dtype=bool)  # the last slot takes the activities without a user
+    seen[picked(data.pair_code)] = True
+    counts = {"total": patterns.sum(axis=1), "flags": dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T)),
+              "first": first, "last": last, "users": np.bincount(data.pair_row[seen[:-1]], minlength=size)}
+    for array in (counts["total"], first, last, counts["users"], *counts["flags"].values()):
+        array.flags.writeable = False  # shared by every later call with this base selection
+    return _remember(data._row_counts, _base_key(selection), counts)
+
+
 def usage_table(data: UsageData, selection: Selection = Selection(), *, denominator: str = "all") -> pd.DataFrame:
     """:func:`closeframe.outcome_usage` of the selected activities: the same definition, columns, dtypes and order.
 
@@ -533,60 +595,36 @@ def usage_table(data: UsageData, selection: Selection = Selection(), *, denomina
     :func:`closeframe.usage.definition.finish_usage` from counts of the selected activities.
     """
     check_denominator(denominator)
-    base = _base_mask(data, selection)
     keys = _key_table(data, selection)
-    mask = base if keys is None else base & keys[data.key_code]
-    size = len(data.rows)
-    every = bool(mask.all())  # nothing picked: no gathers (the arrays are read, never written)
-
-    def picked(values: np.ndarray) -> np.ndarray:
-        return values if every else values[mask]
-
-    keyed = picked(data.row_flags)
-    codes = keyed >> len(_FLAGS)
-    patterns = np.bincount(keyed, minlength=size * _FLAG_SLOTS).reshape(size, _FLAG_SLOTS)
-    total = patterns.sum(axis=1)
-    flags = dict(zip(_FLAGS, (patterns @ _FLAG_MATRIX).T))
+    rows = _row_counts(data, selection)
+    total, flags, first, last, users = rows["total"], rows["flags"], rows["first"], rows["last"], rows["users"]
     meetings = flags["is_meeting"]
-    first = np.full(size, _FAR, dtype=np.int64)
-    last = np.full(size, _NAT, dtype=np.int64)
-    chosen = np.arange(len(data._by_time)) if every else np.flatnonzero(mask[data._by_time])
-    begin, end = (np.searchsorted(chosen, bound) for bound in data._segments)
-    dated = end > begin
-    first[dated] = data._sorted_time[chosen[begin[dated]]]
-    last[dated] = data._sorted_time[chosen[end[dated] - 1]]
-    user_codes = picked(data.user_code)
-    known = user_codes >= 0
-    pairs = distinct_codes(codes[known] * (len(data.users) + 1) + user_codes[known], size * (len(data.users) + 1))
-    users = np.bincount(pairs // (len(data.users) + 1), minlength=size)
-    used = np.flatnonzero(total)
-    rows = data.rows
-    counts = pd.DataFrame({
-        "organization_id": rows["organization_id"].to_numpy(dtype=object)[used],
-        "outcome_id": rows["outcome_id"].to_numpy(dtype=object)[used],
+    kept = total > 0 if keys is None else (total > 0) & keys[data.row_key_code]
+    used = np.flatnonzero(kept)
+    counts = {
+        "organization_id": data.row_org_id[used], "outcome_id": data.row_outcome_id[used],
         "calls": (total - meetings)[used], "meetings": meetings[used],
-        "first_us": pd.array(np.where(first[used] == _FAR, None, first[used]), dtype="Int64"),
-        "last_us": pd.array(np.where(last[used] == _NAT, None, last[used]), dtype="Int64"),
+        "first_us": np.where(first[used] == _FAR, _NAT, first[used]), "last_us": last[used],
         "users": users[used], "autofilled": flags["autofilled"][used],
         "voicemail_drops": flags["voicemail_drop"][used], "connected": flags["connected"][used],
-        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used],
-    }, columns=list(COUNT_COLUMNS))
+        "autofill_known": flags["autofill_known"][used], "calls_known": flags["calls_known"][used]}
     in_scope = np.ones(len(data.lookup), dtype=bool)
     orgs = _org_table(data, selection)
     if orgs is not None:
         in_scope &= orgs[data.lookup_org_code]
     if keys is not None:
         in_scope &= keys[data.lookup_key_code]
-    # The denominators count every selected activity, whatever the outcome picker keeps.
+    # The denominators count every selected activity, whatever the outcome picker keeps: sums of the rows.
     n_orgs = len(data.organizations)
-    org = data.org_code[base]
-    denominators = pd.DataFrame({"all": np.bincount(org, minlength=n_orgs),
-                                 "with_outcome": np.bincount(org[data.has_outcome[base]], minlength=n_orgs),
-                                 "connected": np.bincount(org[data.connected[base]], minlength=n_orgs)},
-                                index=data.organizations["organization_id"].to_numpy(dtype=object))
-    return finish_usage(data.lookup[in_scope].reset_index(drop=True), counts, names=data.names,
+    denominators = pd.DataFrame(np.column_stack([  # one float block: finish_usage reads it without a copy
+        np.bincount(data.row_org, weights=total, minlength=n_orgs),
+        np.bincount(data.row_org, weights=np.where(data.row_no_outcome, 0, total), minlength=n_orgs),
+        np.bincount(data.row_org, weights=flags["connected"], minlength=n_orgs)]),
+        columns=["all", "with_outcome", "connected"], index=data.org_id_index)
+    lookup = {column: values[in_scope] for column, values in data.lookup_arrays.items()}
+    return finish_usage(lookup, counts, names=data.names,
                         denominator=denominator, catalogue_dates=data.catalogue_dates, denominators=denominators,
-                        autofill=bool(data.autofill_known[base].any()))
+                        autofill=bool(flags["autofill_known"].any()))
 
 
 def _label_column(frame: pd.DataFrame) -> pd.Series:

@@ -44,6 +44,7 @@ from closeframe.usage.definition import (
     DENOMINATORS,
     SHARE_COLUMNS,
     USAGE_COLUMNS,
+    _categorical,
     autofill_flags,
     check_denominator,
     check_frame,
@@ -210,13 +211,22 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
 
 def _with_organization_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """Insert ``organization_name`` after ``organization_id`` (when any name is known) and make both categories."""
+    # From each column's few distinct values, not its million strings; the categories as pandas inferred them
+    # (from the ids as objects, from the mapped names as a new column).
+    ids, id_values = _codes(frame["organization_id"])
     if names:
-        frame.insert(1, "organization_name",
-                     pd.Categorical(frame["organization_id"].astype(object).map(names)))
-    frame["organization_id"] = pd.Categorical(frame["organization_id"].astype(object))
+        frame.insert(1, "organization_name", _categorical(
+            ids, np.array([names.get(v) if v is not None else None for v in id_values], dtype=object), "series"))
+    frame["organization_id"] = _categorical(ids, id_values, "objects")
     if "outcome_type" in frame.columns:
-        frame["outcome_type"] = pd.Categorical(frame["outcome_type"].astype(object))
+        frame["outcome_type"] = _categorical(*_codes(frame["outcome_type"]), "objects")
     return frame
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as objects with a None last): code -1, a missing value, picks that None."""
+    codes, uniques = pd.factorize(column)
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
 
 
 def _counts(events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -566,25 +576,34 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
     nameless = usage["outcome_name"].isna() | (usage["deleted"].astype(bool) & (
         usage["outcome_name"] == DELETED_OUTCOME_LABEL).fillna(False)) if "deleted" in usage.columns \
         else usage["outcome_name"].isna()
-    named = usage[~nameless.to_numpy(dtype=bool)].copy()
-    named["name_key"] = named["outcome_name"].astype(object).map(key)
-    named = named[named["name_key"].notna()]
-    named["_org"] = named[label].astype(object).map(str)
+    named = usage[~nameless.to_numpy(dtype=bool)]
+    name_key = named["outcome_name"].astype(object).map(key).to_numpy(dtype=object)
+    keyed = ~pd.isna(name_key)
     organizations = list(dict.fromkeys(usage[label].astype(object).map(str)))
-    wide = named.pivot_table(index="name_key", columns="_org", values=value, aggfunc="sum", dropna=False,
-                             observed=True).reindex(columns=organizations)
-    spelled = named.sort_values("total", ascending=False, kind="stable").drop_duplicates("name_key")
-    result = pd.DataFrame({
-        "outcome_name": spelled.set_index("name_key")["outcome_name"].reindex(wide.index).astype(STRING_DTYPE),
-        "organizations": named.groupby("name_key")["_org"].nunique().reindex(wide.index).astype(np.int64),
-    }, index=wide.index)
-    dtype = "Float64" if value.startswith("share") else "Int64"
-    for org in organizations:
-        result[org] = wide[org].astype(dtype)
-    overall = named.groupby("name_key")["total"].sum().reindex(result.index)
-    result = result.assign(_total=overall).sort_values(["organizations", "_total"], ascending=False,
-                                                       kind="stable").drop(columns="_total")
-    result.columns.name = None
+    # Arrays, not a pivot table and a column-by-column cast: the explorer asks this on every picker change.
+    key_code, keys = pd.factorize(name_key[keyed], sort=True)  # the pivot's index: keys in sorted order
+    org_code = pd.Index(organizations, dtype=object).get_indexer(
+        named[label].astype(object).map(str).to_numpy(dtype=object)[keyed])
+    total = named["total"].to_numpy()[keyed]
+    shape = (len(keys), len(organizations))
+    present = np.zeros(shape, dtype=bool)
+    present[key_code, org_code] = True
+    share = value.startswith("share")
+    grid = np.zeros(shape, dtype=float if share else np.int64)
+    np.add.at(grid, (key_code, org_code), named[value].to_numpy(dtype=float if share else np.int64)[keyed])
+    # The most used spelling of each key: its first row by total, descending (ties: as listed).
+    by_use = np.argsort(-total, kind="stable")
+    _, first = np.unique(key_code[by_use], return_index=True)
+    index = pd.Index(keys, name="name_key")
+    columns = {"outcome_name": pd.array(named["outcome_name"].to_numpy(dtype=object)[keyed][by_use[first]],
+                                        dtype=STRING_DTYPE),
+               "organizations": present.sum(axis=1).astype(np.int64)}
+    for j, org in enumerate(organizations):  # missing where the organization has no such outcome
+        columns[org] = (pd.array(np.where(present[:, j], grid[:, j], np.nan), dtype="Float64") if share
+                        else pd.arrays.IntegerArray(grid[:, j].copy(), ~present[:, j]))
+    result = pd.DataFrame(columns, index=index)
+    overall = np.bincount(key_code, weights=total, minlength=len(keys))
+    result = result.iloc[np.lexsort((-overall, -result["organizations"].to_numpy()))]
     return result[result["organizations"] >= int(min_organizations)]
 
 

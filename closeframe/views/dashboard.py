@@ -62,7 +62,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto San
   .closeframe-explorer > .closeframe-settings { order: 4; }
   .closeframe-explorer > .closeframe-pickers { order: 5; }
   .closeframe-explorer > .closeframe-report-link { order: 6; }
-  .closeframe-explorer > .closeframe-view-table { order: 7; }
+  .closeframe-explorer > .closeframe-table-download, .closeframe-explorer > .closeframe-view-table { order: 7; }
   .closeframe-explorer > .closeframe-drill { order: 8; }
   .closeframe-explorer .closeframe-pickers select { max-height: 7.5em; }
   .closeframe-explorer .widget-toggle-buttons .widget-toggle-button { font-size: 12px; padding: 0 6px; }

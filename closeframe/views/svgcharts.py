@@ -15,6 +15,7 @@ add a ~100 MB binary dependency. Plotly would ship 3.5 MB of JavaScript in every
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import unicodedata
@@ -30,6 +31,7 @@ _FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', 'Noto Sans CJK JP'
 _SIZE = 12  # px, tick and bar labels
 
 
+@functools.lru_cache(maxsize=4096)  # the same labels come back on every redraw
 def text_width(text: str, size: float = _SIZE) -> float:
     """Roughly how wide ``text`` is in px at ``size``: wide (CJK) characters one em, others about 0.6 em."""
     return size * sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in text)
@@ -174,11 +176,14 @@ def barh_svg(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]
     return "".join(out).encode("utf-8")
 
 
-def _cividis(fraction: float) -> str:
-    """A colour of matplotlib's colour-blind-safe cividis map, ``fraction`` from 0 (dark blue) to 1 (yellow)."""
-    from matplotlib import colormaps, colors
+def _cividis_many(fractions: np.ndarray) -> list[str]:
+    """Colours of matplotlib's colour-blind-safe cividis map, each fraction from 0 (dark blue) to 1 (yellow); one
+    call of the colour map for every cell (a heat map has hundreds)."""
+    from matplotlib import colormaps
 
-    return colors.to_hex(colormaps["cividis"](min(max(fraction, 0.0), 1.0)))
+    rgba = colormaps["cividis"](np.clip(fractions, 0.0, 1.0))
+    # As matplotlib's to_hex: each channel times 255, rounded, two hex digits.
+    return ["#" + "".join(format(round(float(v) * 255), "02x") for v in colour[:3]) for colour in rgba]
 
 
 def heatmap_svg(rows: Sequence[str], columns: Sequence[str], values: np.ndarray, *, title: str, percent: bool = False,
@@ -211,6 +216,7 @@ def heatmap_svg(rows: Sequence[str], columns: Sequence[str], values: np.ndarray,
                    f"{html.escape(empty)}</text></svg>")
         return "".join(out).encode("utf-8")
     top_value = finite.max() or 1.0
+    fills = iter(_cividis_many(finite / top_value))  # row by row, as the cells are written below
     for j, (column, short) in enumerate(zip(columns, shown_columns)):
         x = left + (j + 0.5) * cell_w
         out.append(f'<text transform="translate({x:.1f},{top - 6}) rotate(-40)" font-size="11">'
@@ -227,7 +233,7 @@ def heatmap_svg(rows: Sequence[str], columns: Sequence[str], values: np.ndarray,
             ink = "black" if fraction >= 0.5 else "white"
             x = left + j * cell_w
             out.append(f'<rect x="{x:.1f}" y="{y}" width="{cell_w - 1:.1f}" height="{cell_h - 1}" '
-                       f'fill="{_cividis(fraction)}"><title>{html.escape(f"{row} · {columns[j]}: {text}")}</title>'
+                       f'fill="{next(fills)}"><title>{html.escape(f"{row} · {columns[j]}: {text}")}</title>'
                        f'</rect><text x="{x + cell_w / 2:.1f}" y="{y + cell_h * 0.68:.1f}" text-anchor="middle" '
                        f'font-size="10" fill="{ink}">{text}</text>')
     out.append("</svg>")

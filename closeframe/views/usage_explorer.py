@@ -11,7 +11,8 @@ selection, the functions the report calls too (:mod:`closeframe.usage.selection`
 - **Organizations side by side**, **Unused & deleted**, **Catalogue**.
 
 One top-N setting (:data:`~closeframe.usage.questions.DEFAULT_TOP_N` to start) serves every view. Every table
-sorts by a click on its heading and downloads as CSV; "Activities behind" lists the calls and meetings behind any
+sorts by a click on its heading; "Download the table" writes the table(s) on screen as CSV when clicked (never on a
+redraw, which stays fast); "Activities behind" lists the calls and meetings behind any
 row of the table on screen, each linked to its lead in Close. Picking organizations narrows the users, outcomes and
 statuses offered. Dates follow :data:`~closeframe.usage.questions.DATE_RULE` ("until" not included), and "now"
 comes from the data (:func:`~closeframe.usage.questions.as_of`). Only the visible view is computed and drawn, so a
@@ -70,7 +71,7 @@ from closeframe.usage.selection import (
     unused_and_deleted,
     usage_table,
 )
-from closeframe.views.screen_tables import html_table
+from closeframe.views.screen_tables import csv_bytes, download_link, html_table
 from closeframe.views.style import OKABE_ITO
 from closeframe.views.pickers import multi_picker, option_pairs
 from closeframe.views.svgcharts import barh_svg, heatmap_svg, small_multiples_svg
@@ -161,6 +162,8 @@ class UsageExplorer(w.VBox):
     behind : ipywidgets.HTML
     report_button : ipywidgets.Button
         Builds the HTML report of the current picks (``report_link`` then offers it).
+    download_button : ipywidgets.Button
+        Writes the CSV of the view's table(s) (:meth:`build_downloads`); ``download_links`` then offers them.
     data : closeframe.usage.selection.UsageData
     """
 
@@ -223,6 +226,13 @@ class UsageExplorer(w.VBox):
         self.report_link = w.HTML()
         self.report_link.add_class("closeframe-report-link")
         self.report_button.on_click(lambda _: self.build_report())
+        self._downloads: list[tuple[str, pd.DataFrame]] = []
+        self.download_button = w.Button(description="Download the table (CSV)", icon="download",
+                                        tooltip="the table on screen as CSV, every row, numbers unformatted",
+                                        layout=w.Layout(width="auto"))
+        self.download_button.add_class("closeframe-download-button")
+        self.download_links = w.HTML()
+        self.download_button.on_click(lambda _: self.build_downloads())
         # Margins are set from the label lengths (_fit) instead of constrained layout, which doubles a redraw.
         self._figure = Figure()
         span = (f"<span style='color:#666'>data from {choices.first} through "
@@ -243,8 +253,11 @@ class UsageExplorer(w.VBox):
         charts.add_class("closeframe-charts")
         drill = w.VBox([self.drill, self.behind])
         drill.add_class("closeframe-drill")
-        self.children = [pickers, self.view, settings, self.status, self.report_link, charts, self.table, drill,
-                         w.HTML(_EXPLORER_STYLE)]
+        downloads = w.HBox([self.download_button, self.download_links],
+                           layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        downloads.add_class("closeframe-table-download")
+        self.children = [pickers, self.view, settings, self.status, self.report_link, charts, downloads, self.table,
+                         drill, w.HTML(_EXPLORER_STYLE)]
         self.add_class("closeframe-explorer")
         self.organizations.observe(self._on_organizations, names="value")
         for widget in (self.outcomes, self.kinds, self.users, self.statuses, self.view, self.share_of, self.freq,
@@ -429,13 +442,14 @@ class UsageExplorer(w.VBox):
     def update(self) -> None:
         """Recompute the visible view for the current picks and redraw its table and chart."""
         self._cache = {}
+        self._downloads = []
         selection = self.selection
         self.updates += 1
         if selection.empty_range:
             self.status.value = (f"<b>From</b> {self.start.value} is not before <b>Until</b> {self.until.value}: "
                                  "nothing is selected. Choose an earlier From or a later Until.")
         else:
-            picked = int(selection_mask(self.data, selection).sum())
+            picked = int(np.count_nonzero(selection_mask(self.data, selection)))
             self.status.value = html.escape(
                 f"{picked:,} of {len(self.data.events):,} activities: {describe(selection, self.data)}. "
                 f"Shares are of {dict((v, k) for k, v in SHARE_OF)[self.share_of.value]}. "
@@ -446,6 +460,10 @@ class UsageExplorer(w.VBox):
         view = getattr(self, "_view_" + self.view.value.split()[0].lower().strip("&"))(selection)
         self.compare_with.layout.display = None if self.view.value == "Period vs period" else "none"
         self.table.value = view.table
+        self.download_links.value = ""  # the files of the previous picks are gone; a click builds these
+        self.download_button.disabled = not self._downloads
+        self.download_button.description = "Download the tables (CSV)" if len(self._downloads) > 1 \
+            else "Download the table (CSV)"
         draw = view.draw
         self.chart.value = self._render(draw)
         self.chart.layout.display = None if draw is not None else "none"
@@ -510,6 +528,29 @@ class UsageExplorer(w.VBox):
                                  empty="No activity behind this row."))
         return found
 
+    def _table(self, frame: pd.DataFrame, formats: dict | None = None, *, download: str,
+               export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, **options: Any) -> str:
+        """:func:`~closeframe.views.screen_tables.html_table` of a view's table, its CSV (``export``, else
+        ``frame``, saved as ``download``) offered by :attr:`download_button`: written only when clicked, not on
+        every redraw (``export`` may be a function that makes the frame then)."""
+        if not frame.empty:
+            self._downloads.append((download, frame if export is None else export))
+        return html_table(frame, formats, **options)
+
+    def build_downloads(self) -> list[tuple[str, bytes]]:
+        """Write the CSV of each table of the view on screen (what :attr:`download_button` does) and offer each as
+        a link in :attr:`download_links`; return the (file name, CSV bytes) pairs.
+
+        The CSV holds the table's rows and columns as shown, all of them, its numbers unformatted
+        (:func:`~closeframe.views.screen_tables.csv_bytes`).
+        """
+        self._downloads = [(name, frame() if callable(frame) else frame) for name, frame in self._downloads]
+        files = [(name, csv_bytes(frame)) for name, frame in self._downloads]
+        self.download_links.value = "".join(
+            download_link(frame, name, f"⬇ {name} ({len(frame):,} row{'s' if len(frame) != 1 else ''})",
+                          data=data) for (name, frame), (_, data) in zip(self._downloads, files))
+        return files
+
     def build_report(self) -> str:
         """The HTML report (:func:`closeframe.views.report.render_report`) of the current picks; also offered as
         a download link under the view's buttons."""
@@ -532,30 +573,35 @@ class UsageExplorer(w.VBox):
         usage = self.usage.copy(deep=False)
         usage.attrs = {}  # pandas deep-copies attrs into every frame derived from this one: none needed here
         n = self.top_n.value
-        shown = usage[(usage["total"] > 0) | usage["outcome_id"].notna()]
+        shown = usage[((usage["total"] > 0) | usage["outcome_id"].notna()).to_numpy()]
         column = share_column(self.share_of.value)
-        table = pd.DataFrame({
-            "organization": _organization(shown), "outcome": _outcome(shown), "calls": shown["calls"],
-            "meetings": shown["meetings"], "total": shown["total"], column: shown[self.share_column],
-            "users": shown["users"], "last used": shown["last_used"]})
+        # Arrays, not frames: this runs on every picker change (a thousand rows at 36 organizations).
+        organization, outcome = _organization(shown).to_numpy(dtype=object), _outcome(shown).to_numpy(dtype=object)
+        total, has_id = shown["total"].to_numpy(), shown["outcome_id"].notna().to_numpy()
+        org_code, org_values = pd.factorize(organization)
         # A share of nothing (an organization with no activity in the denominator) is missing, shown "–".
-        counted = shown["total"].where(shown["outcome_id"].notna() | (self.share_of.value == "all"), 0)
-        denominator = counted.groupby(table["organization"].to_numpy()).transform("sum").to_numpy()
-        table[column] = table[column].where(denominator > 0)
+        counted = np.where(has_id | (self.share_of.value == "all"), total, 0)
+        denominator = np.bincount(org_code, weights=counted, minlength=len(org_values))[org_code]
+        share = np.where(denominator > 0, shown[self.share_column].to_numpy(dtype=float), np.nan)
         # Organizations in the one natural order of every face (the usage table lists them by id).
-        natural = np.argsort(self._org_position(table["organization"]), kind="stable")
-        shown, table = shown.iloc[natural], table.iloc[natural].reset_index(drop=True)
+        natural = np.argsort(self._org_position(pd.Series(org_values, dtype=object))[org_code], kind="stable")
+        table = pd.DataFrame({
+            "organization": organization[natural], "outcome": outcome[natural],
+            "calls": shown["calls"].to_numpy()[natural], "meetings": shown["meetings"].to_numpy()[natural],
+            "total": total[natural], column: share[natural], "users": shown["users"].to_numpy()[natural],
+            "last used": shown["last_used"].array[natural]})
         note = (f"Activities per outcome; {column} = {self.share_label}. " + (
             "" if _has_outcome(usage) or not usage["total"].sum()
             else _no_outcome_note(usage) + ": every activity is in the (no outcome) rows."))
-        html_out = html_table(table, {"calls": format_count, "meetings": format_count, "total": format_count,
+        html_out = self._table(table, {"calls": format_count, "meetings": format_count, "total": format_count,
                                       column: format_share, "users": format_count, "last used": _day},
                               note=note, download="usage.csv")
         rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
-                for o, name in zip(table["organization"].head(60), table["outcome"].head(60))]
-        named = table[(shown["outcome_id"].notna() & (shown["total"] > 0)).to_numpy()]
-        top = named.sort_values(["total", "outcome"], ascending=[False, True], kind="stable").head(n)
-        several, empty = named["organization"].nunique() > 1, _no_outcome_note(usage)
+                for o, name in zip(organization[natural][:60], outcome[natural][:60])]
+        named = np.flatnonzero((has_id & (total > 0))[natural])
+        # The n most used named outcomes, ties by name (a stable sort by total, descending, then name).
+        top = table.iloc[named[np.lexsort((outcome[natural][named], -total[natural][named]))][:n]]
+        several, empty = len(set(organization[natural][named])) > 1, _no_outcome_note(usage)
         return _View(html_out, self._one_axes_chart(lambda narrow: _top_outcomes_svg(top, several, empty, narrow),
                                                     lambda ax: plot_top_outcomes(usage, n=n, ax=ax),
                                                     rows=min(int((usage["total"] > 0).sum()), n)), rows)
@@ -572,7 +618,7 @@ class UsageExplorer(w.VBox):
         note = "No activity matches the pickers."
         if table.empty and self.usage["total"].sum():
             note = _no_outcome_note(self.usage) + "."
-        html_out = html_table(table, {"rank": format_count, "total": format_count, column: format_share},
+        html_out = self._table(table, {"rank": format_count, "total": format_count, column: format_share},
                               note=f"Each organization's own {n} most used outcomes; {column} = {self.share_label}.",
                               empty=note, download="top-per-organization.csv")
         rows = [(f"{o} · {name}", {"organization": o, "outcome": name})
@@ -594,7 +640,7 @@ class UsageExplorer(w.VBox):
         table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
         formats = {c: format_share for c in table.columns[2:]}
         formats["organizations"] = format_count
-        html_out = html_table(table, formats, note=f"Each organization's {self.share_label} per outcome name "
+        html_out = self._table(table, formats, note=f"Each organization's {self.share_label} per outcome name "
                               f"({EMPTY}: the organization has no such outcome).",
                               download="organizations-side-by-side.csv")
 
@@ -631,12 +677,12 @@ class UsageExplorer(w.VBox):
                                                                    dtype=object)[codes],
                               "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
                               "partial": np.where(trend["partial"], "partial", "")})
-        organization = pd.Categorical(trend["organization"], categories=list(dict.fromkeys(trend["organization"])))
+        organization = pd.factorize(trend["organization"])[0]  # codes in order of appearance: the natural order
         # Within each organization (natural order), the newest period first, its outcomes in rank order.
-        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization.codes))
+        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization))
         table = table.iloc[order].reset_index(drop=True)
         word = trend.attrs["freq_word"]
-        html_out = html_table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
+        html_out = self._table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
                               note=f"Activities per {word}: each organization's own {n} most used outcomes, then "
                               f"the rest; {column} = {self.share_label} that {word} ({EMPTY}: none). "
                               f"{as_of_note(self.data, self.now).split(DATE_RULE)[0].strip()}")
@@ -683,7 +729,7 @@ class UsageExplorer(w.VBox):
                    else ""))
         totals = table.groupby("organization", sort=False)[["previous", "current"]].sum()
 
-        html_out = html_table(shown, {before: format_count, after: format_count, "change": format_change,
+        html_out = self._table(shown, {before: format_count, after: format_count, "change": format_change,
                                       f"{column} {before}": format_share, f"{column} {after}": format_share,
                                       f"{column} change": format_points}, note=note,
                               download=f"period-{_slug(after)}-vs-{_slug(before)}.csv")
@@ -705,12 +751,13 @@ class UsageExplorer(w.VBox):
 
         n = self.top_n.value
         matrix = users_by_outcome(self.data, selection, n=n)
-        organizations = list(dict.fromkeys(matrix["organization"]))
+        org_code, organizations = pd.factorize(matrix["organization"].to_numpy(dtype=object))  # as listed
+        organizations = list(organizations)
         parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
-        for organization in organizations[:MAX_USER_TABLES]:
-            mine = matrix[(matrix["organization"] == organization).to_numpy()]
+        for code, organization in enumerate(organizations[:MAX_USER_TABLES]):
+            mine = matrix.iloc[np.flatnonzero(org_code == code)]
             counts = users_matrix(mine, organization, "total")
             shares = users_matrix(mine, organization, "share_of_user")
             outcomes = [c for c in counts.columns if c != "total"]
@@ -722,20 +769,21 @@ class UsageExplorer(w.VBox):
             def heat(index, value, column, fraction=fraction):
                 return fraction[column][index] if column in fraction else None
 
-            parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + html_table(
+            parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + self._table(
                 shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
-                export=mine.drop(columns=["rank"])))
+                export=lambda mine=mine: mine.drop(columns=["rank"])))  # only if downloaded
             rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
                      for user in counts.index[:20]]
             without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
-            bars.append(pd.DataFrame({"organization": organization, "user": counts.index,
-                                      "total": counts["total"].to_numpy(),
-                                      "with_outcome": (counts["total"] - without).to_numpy()}).head(10))
+            bars.append((np.full(min(len(counts), 10), organization, dtype=object),
+                         counts.index.to_numpy(dtype=object)[:10], counts["total"].to_numpy()[:10],
+                         (counts["total"] - without).to_numpy()[:10]))
         more = len(organizations) - MAX_USER_TABLES
         html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
                     + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
                     if organizations else "<p>No activity matches the pickers.</p>")
-        users = pd.concat(bars, ignore_index=True) if bars else pd.DataFrame(
+        users = pd.DataFrame({name: np.concatenate(column) for name, column in zip(
+            ("organization", "user", "total", "with_outcome"), zip(*bars))}) if bars else pd.DataFrame(
             {"organization": [], "user": [], "total": [], "with_outcome": []})
 
         def plot(ax):
@@ -756,7 +804,7 @@ class UsageExplorer(w.VBox):
         deleted = shown[shown["state"] == "deleted"].head(60)
         rows = [(f"{o} · deleted outcome {name}", {"organization": o, "outcome": "(deleted outcome)"})
                 for o, name in zip(deleted["organization"], deleted["outcome"])]
-        return _View(html_table(shown, {"activities": format_count, "last used": _day}, note=note,
+        return _View(self._table(shown, {"activities": format_count, "last used": _day}, note=note,
                                 download="unused-and-deleted.csv"), None, rows)
 
     def _view_catalogue(self, selection: Selection) -> _View:
@@ -765,7 +813,7 @@ class UsageExplorer(w.VBox):
 
         catalogue = catalogue_table(self.data, selection)
         summary = summary_table(catalogue).reset_index() if len(catalogue) else pd.DataFrame()
-        html_out = html_table(summary, {c: format_count for c in summary.columns[1:]}, download="catalogue.csv",
+        html_out = self._table(summary, {c: format_count for c in summary.columns[1:]}, download="catalogue.csv",
                               note="Outcomes per organization (only the organization and outcome pickers apply).")
         return _View(html_out, self._one_axes_chart(lambda narrow: _catalogue_svg(catalogue, narrow),
                                                     lambda ax: plot_outcomes_per_organization(catalogue, ax=ax),

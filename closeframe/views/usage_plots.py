@@ -56,6 +56,19 @@ def _colours(count: int) -> list[str]:
 
 def _organization(frame: pd.DataFrame) -> pd.Series:
     """Each row's organization label: its name where known, else its id."""
+    ids, names = frame["organization_id"], frame.get("organization_name")
+    if len(frame) > 64 and isinstance(ids.dtype, pd.CategoricalDtype) and names is not None and isinstance(
+            names.dtype, pd.CategoricalDtype):  # a usage table: label each (id, name) pair once, not each row
+        pairs = (ids.cat.codes.to_numpy().astype(np.int64) * (len(names.cat.categories) + 1)
+                 + names.cat.codes.to_numpy() + 1)
+        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        labels = _organization_of_rows(pd.DataFrame({"organization_id": ids.iloc[first],
+                                                     "organization_name": names.iloc[first]})).to_numpy(dtype=object)
+        return pd.Series(labels[inverse.ravel()], index=frame.index, name=names.name)
+    return _organization_of_rows(frame)
+
+
+def _organization_of_rows(frame: pd.DataFrame) -> pd.Series:
     ids = frame["organization_id"].astype(object).map(str)
     if "organization_name" not in frame.columns:
         return ids

@@ -49,6 +49,13 @@ def _downloads(value: str) -> list[list[list[str]]]:
     return out
 
 
+def _view_downloads(explorer) -> list[list[list[str]]]:
+    """Click "Download the table" as a user would and decode every CSV it then offers."""
+    assert not explorer.download_links.value  # nothing written before the click
+    explorer.download_button.click()
+    return _downloads(explorer.download_links.value)
+
+
 def test_one_top_n_and_now_from_the_data(explorer):
     assert explorer.top_n.value == DEFAULT_TOP_N
     last = max(pd.Timestamp(r["date_created"]) for _, r in _activities())
@@ -69,7 +76,7 @@ def test_picking_an_organization_narrows_users_outcomes_and_statuses(explorer):
 
 def test_the_usage_table_downloads_as_shown(explorer):
     explorer.select(view="Usage")
-    (table,) = _downloads(explorer.table.value)
+    (table,) = _view_downloads(explorer)
     heads = re.findall(r'<th onclick="[^"]*" title="sort by this column">([^<]*)</th>', explorer.table.value)
     assert table[0] == [html.unescape(h) for h in heads]
     total = table[0].index("total")
@@ -80,7 +87,7 @@ def test_a_quick_period_and_period_against_period(explorer):
     explorer.period.value = "Last whole month"  # now is in late October 2025: September, empty, against August
     assert (explorer.start.value, explorer.until.value) == (dt.date(2025, 9, 1), dt.date(2025, 10, 1))
     explorer.select(view="Period vs period", since="2025-10-13", until="2025-10-20")
-    (table,) = _downloads(explorer.table.value)
+    (table,) = _view_downloads(explorer)
     assert table[0][2:5] == ["week of 2025-10-06", "week of 2025-10-13", "change"]  # whole weeks: named so
     for organization in (ALPHA, BETA):
         ident = next(k for k, v in ORGANIZATION_NAMES.items() if v == organization)
@@ -98,7 +105,7 @@ def test_trend_and_users_views_use_each_organizations_own_top_outcomes(explorer)
     svg = bytes(explorer.chart.value).decode("utf-8")
     assert "own top 1 outcomes" in svg and "the same scale in every panel" in svg
     explorer.select(view="Users")
-    tables = _downloads(explorer.table.value)
+    tables = _view_downloads(explorer)
     assert len(tables) == 2  # one user x outcome table per organization
     for table in tables:
         heading = table[0]
@@ -139,7 +146,7 @@ def test_a_share_of_nothing_is_empty_not_zero(explorer):
                      if since <= pd.Timestamp(r["date_created"]) < until)
     assert logged[ALPHA] and not logged[BETA]
     explorer.select(since=since, until=until, view="Usage")
-    (table,) = _downloads(explorer.table.value)
+    (table,) = _view_downloads(explorer)
     share = table[0].index("share_of_outcomes")
     beta = [row for row in table[1:] if row[0] == BETA]
     assert beta and all(row[share] == "" for row in beta)  # shown as "–" on screen
