@@ -82,6 +82,7 @@ __all__ = [
     "picker_options",
     "share_column",
     "users_by_outcome",
+    "users_grid",
     "users_matrix",
 ]
 
@@ -650,6 +651,38 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *,
     return out
 
 
+def users_grid(users: Any, organization: str, values: tuple[str, ...] = ("total",)
+               ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], np.ndarray]:
+    """One organization of :func:`users_by_outcome` as arrays: what :func:`users_matrix` holds, without a frame.
+
+    ``users`` is :func:`users_by_outcome`'s table, or a mapping of its column names to arrays (the Users view
+    converts the columns once and builds several organizations' grids on every redraw).
+
+    Returns
+    -------
+    tuple
+        ``(user labels, outcome labels, {value: grid}, user totals)``: users most active first, outcome labels
+        in rank order, each grid ``users x outcomes`` (``total`` int64, shares float), a user's total the sum of
+        its counts.
+    """
+    for value in values:
+        if value not in ("total", "share", "share_of_user"):
+            raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
+    mine = np.asarray(users["organization"]) == organization
+    user_code, user_labels = pd.factorize(np.asarray(users["user"])[mine])  # most active first, as listed
+    rank = np.asarray(users["rank"])[mine]
+    ranks, first = np.unique(rank, return_index=True)
+    rank_code = np.searchsorted(ranks, rank)
+    grids = {}
+    for value in values:
+        grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
+        grid[user_code, rank_code] = np.asarray(users[value])[mine]
+        grids[value] = grid
+    totals = np.bincount(user_code, weights=np.asarray(users["total"])[mine],
+                         minlength=len(user_labels)).astype(np.int64)
+    return user_labels, [str(x) for x in np.asarray(users["outcome"])[mine][first]], grids, totals
+
+
 def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -> pd.DataFrame:
     """One organization of :func:`users_by_outcome` as a user x outcome table of ``value``.
 
@@ -659,19 +692,10 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
         Indexed by ``user`` (most active first), one column per outcome label (rank order), then ``total``
         (the user's activities: the row's sum of counts).
     """
-    if value not in ("total", "share", "share_of_user"):
-        raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    mine = users["organization"].to_numpy() == organization
-    # Arrays, not a pivot: the Users view builds two of these per organization on every redraw.
-    user_code, user_labels = pd.factorize(users["user"].to_numpy()[mine])  # most active first, as listed
-    ranks, first = np.unique(users["rank"].to_numpy()[mine], return_index=True)
-    rank_code = np.searchsorted(ranks, users["rank"].to_numpy()[mine])
-    grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
-    grid[user_code, rank_code] = users[value].to_numpy()[mine]
-    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"),
-                        columns=[str(x) for x in users["outcome"].to_numpy()[mine][first]])
-    wide["total"] = np.bincount(user_code, weights=users["total"].to_numpy()[mine],
-                                minlength=len(user_labels)).astype(np.int64)
+    # Arrays, not a pivot: the report builds two of these per organization.
+    user_labels, outcomes, grids, totals = users_grid(users, organization, (value,))
+    wide = pd.DataFrame(grids[value], index=pd.Index(user_labels, name="user"), columns=outcomes)
+    wide["total"] = totals
     return wide
 
 

@@ -53,7 +53,7 @@ from closeframe.usage.questions import (
     picker_options,
     share_column,
     users_by_outcome,
-    users_matrix,
+    users_grid,
 )
 from closeframe.usage.selection import (
     KINDS,
@@ -528,13 +528,17 @@ class UsageExplorer(w.VBox):
                                  empty="No activity behind this row."))
         return found
 
-    def _table(self, frame: pd.DataFrame, formats: dict | None = None, *, download: str,
+    def _table(self, frame: pd.DataFrame | dict, formats: dict | None = None, *, download: str,
                export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, **options: Any) -> str:
         """:func:`~closeframe.views.screen_tables.html_table` of a view's table, its CSV (``export``, else
         ``frame``, saved as ``download``) offered by :attr:`download_button`: written only when clicked, not on
-        every redraw (``export`` may be a function that makes the frame then)."""
-        if not frame.empty:
-            self._downloads.append((download, frame if export is None else export))
+        every redraw (``export`` may be a function that makes the frame then). ``frame`` may be a mapping of
+        headings to columns (see :func:`~closeframe.views.screen_tables.html_table`)."""
+        if isinstance(frame, pd.DataFrame):
+            if not frame.empty:
+                self._downloads.append((download, frame if export is None else export))
+        elif len(next(iter(frame.values()), ())):  # columns as arrays: the frame they make, only if downloaded
+            self._downloads.append((download, (lambda: pd.DataFrame(dict(frame))) if export is None else export))
         return html_table(frame, formats, **options)
 
     def build_downloads(self) -> list[tuple[str, bytes]]:
@@ -756,28 +760,32 @@ class UsageExplorer(w.VBox):
         parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
+        # Each column converted once, then arrays per organization: no frame per table (up to 8 per redraw).
+        columns = {name: matrix[name].to_numpy(dtype=object if name in ("organization", "user", "outcome") else None)
+                   for name in ("organization", "user", "rank", "outcome", "total", "share_of_user")}
         for code, organization in enumerate(organizations[:MAX_USER_TABLES]):
-            mine = matrix.iloc[np.flatnonzero(org_code == code)]
-            counts = users_matrix(mine, organization, "total")
-            shares = users_matrix(mine, organization, "share_of_user")
-            outcomes = [c for c in counts.columns if c != "total"]
-            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[c].tolist(), shares[c].tolist())]
+            mine = np.flatnonzero(org_code == code)
+            users, outcomes, grids, totals = users_grid(columns, organization, ("total", "share_of_user"))
+            counts, shares = grids["total"], grids["share_of_user"]
+            position = {c: k for k, c in enumerate(outcomes)}
+            outcomes = [c for c in outcomes if c != "total"]
+            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[:, position[c]].tolist(),
+                                                                       shares[:, position[c]].tolist())]
                      for c in outcomes}
-            shown = pd.DataFrame({"user": counts.index, **cells, "total": counts["total"].to_numpy()})
-            fraction = {c: shares[c].to_numpy() for c in outcomes}
+            shown = {"user": users, **cells, "total": totals}
+            fraction = {c: shares[:, position[c]] for c in outcomes}
 
             def heat(index, value, column, fraction=fraction):
                 return fraction[column][index] if column in fraction else None
 
             parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + self._table(
                 shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
-                export=lambda mine=mine: mine.drop(columns=["rank"])))  # only if downloaded
+                export=lambda mine=mine: matrix.iloc[mine].drop(columns=["rank"])))  # only if downloaded
             rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
-                     for user in counts.index[:20]]
-            without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
-            bars.append((np.full(min(len(counts), 10), organization, dtype=object),
-                         counts.index.to_numpy(dtype=object)[:10], counts["total"].to_numpy()[:10],
-                         (counts["total"] - without).to_numpy()[:10]))
+                     for user in users[:20]]
+            without = counts[:, position[NO_OUTCOME]] if NO_OUTCOME in position else 0
+            bars.append((np.full(min(len(users), 10), organization, dtype=object),
+                         users[:10], totals[:10], (totals - without)[:10]))
         more = len(organizations) - MAX_USER_TABLES
         html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
                     + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
