@@ -116,24 +116,35 @@ def share_column(denominator: str = "all") -> str:
     return SHARE_COLUMNS[denominator]
 
 
+def _missing(value: Any) -> bool:
+    """``value is None or pd.isna(value)``, answered without pandas for the plain floats, ints and strings that
+    fill a table (every cell of every table is formatted on every redraw)."""
+    kind = type(value)
+    if kind is float:
+        return value != value  # NaN
+    if kind is int or kind is str:
+        return False
+    return value is None or bool(pd.isna(value))
+
+
 def format_share(value: Any) -> str:
     """``0.123`` as ``"12.3 %"``; a missing share (an empty period) as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{value:.1%}".replace("%", " %")
+    return EMPTY if _missing(value) else f"{value:.1%}".replace("%", " %")
 
 
 def format_points(value: Any) -> str:
     """A change of share, ``0.021`` as ``"+2.1 pp"`` (percentage points); missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{value * 100:+.1f} pp"
+    return EMPTY if _missing(value) else f"{value * 100:+.1f} pp"
 
 
 def format_count(value: Any) -> str:
     """A count with thousands separators; missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{int(value):,}"
+    return EMPTY if _missing(value) else f"{int(value):,}"
 
 
 def format_change(value: Any) -> str:
     """A change of count with its sign (``"+12"``, ``"-3"``, ``"0"``); missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{int(value):+,}".replace("+0", "0")
+    return EMPTY if _missing(value) else f"{int(value):+,}".replace("+0", "0")
 
 
 def lead_url(lead_id: Any) -> str | None:

@@ -60,7 +60,7 @@ from closeframe.usage.definition import (
 )
 from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
-from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
+from closeframe.usage.tables import CompareGrid, compare_grid, normalize_outcome_name, period_start, usage_events
 from closeframe.usage.users import activity_credits, credit_pairs, display_labels, user_labels
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "by_user_table",
     "catalogue_table",
     "compare_table",
+    "compare_table_grid",
     "describe",
     "headline_table",
     "options",
@@ -704,8 +705,16 @@ def compare_table(data: UsageData, selection: Selection = Selection(), *, value:
                   min_organizations: int = 1, denominator: str = "all") -> pd.DataFrame:
     """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations
     (``denominator`` as for :func:`usage_table`, for ``value="share"``)."""
+    return compare_table_grid(data, selection, value=value, min_organizations=min_organizations,
+                              denominator=denominator).frame()
+
+
+def compare_table_grid(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
+                       min_organizations: int = 1, denominator: str = "all") -> CompareGrid:
+    """:func:`compare_table` as arrays (:func:`closeframe.usage.tables.compare_grid`), for a view that shows it
+    without building the frame."""
     usage = usage_table(data, selection, denominator=denominator)
-    return compare_outcomes(usage, value=value, min_organizations=min_organizations)
+    return compare_grid(usage, value=value, min_organizations=min_organizations)
 
 
 def _check_count(n: object) -> int:

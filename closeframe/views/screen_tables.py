@@ -85,6 +85,11 @@ def heat_colour(fraction: float) -> tuple[str, str]:
 
 def _raw(value: Any) -> str:
     """A cell's value for sorting: numbers as numbers, dates ISO, missing empty."""
+    kind = type(value)  # the plain values that fill most cells first, without pandas
+    if kind is str or kind is int:
+        return str(value)
+    if kind is float:
+        return "" if value != value else str(value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
@@ -99,12 +104,10 @@ def _shown_columns(frame: pd.DataFrame | Mapping[str, Any], max_rows: int) -> tu
         return (list(shown.columns), [list(shown.iloc[:, k]) for k in range(shown.shape[1])], list(shown.index),
                 len(frame))
     # Columns as arrays or lists (no frame built for a table that is only shown): rows keyed 0, 1, ...
-    columns = {name: values if isinstance(values, (list, np.ndarray)) else list(values)
-               for name, values in frame.items()}
-    rows = len(next(iter(columns.values()))) if columns else 0
+    rows = len(next(iter(frame.values()))) if len(frame) else 0
     values = [column[:max_rows].tolist() if isinstance(column, np.ndarray) else list(column[:max_rows])
-              for column in columns.values()]
-    return list(columns), values, list(range(min(rows, max_rows))), rows
+              for column in frame.values()]
+    return list(frame), values, list(range(min(rows, max_rows))), rows
 
 
 def _frame(table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:

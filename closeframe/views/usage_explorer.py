@@ -61,7 +61,7 @@ from closeframe.usage.selection import (
     Selection,
     by_user_table,
     catalogue_table,
-    compare_table,
+    compare_table_grid,
     describe,
     options,
     prepare,
@@ -637,32 +637,37 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value=self.share_column, denominator=self.share_of.value)
-        fixed = ["outcome_name", "organizations"]
-        orgs = sorted((c for c in compare.columns if c not in fixed), key=natural_key)  # the one natural order
-        compare = compare[fixed + orgs]
-        table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
-        formats = {c: format_share for c in table.columns[2:]}
+        grid = compare_table_grid(self.data, selection, value=self.share_column, denominator=self.share_of.value)
+        orgs = sorted(grid.organizations, key=natural_key)  # the one natural order
+        position = {org: j for j, org in enumerate(grid.organizations)}
+        # The table from the arrays: a share is missing (blank) where the organization has no such outcome.
+        values = np.where(grid.present, grid.values, np.nan)[:, [position[org] for org in orgs]]
+
+        def frame() -> pd.DataFrame:  # what compare_table returns, organizations in natural order
+            return grid.frame()[["outcome_name", "organizations"] + orgs]
+
+        table = {"outcome": grid.names, "organizations": grid.counts,
+                 **{org: values[:, j] for j, org in enumerate(orgs)}}
+        formats = {c: format_share for c in orgs}
         formats["organizations"] = format_count
         html_out = self._table(table, formats, note=f"Each organization's {self.share_label} per outcome name "
                               f"({EMPTY}: the organization has no such outcome).",
-                              download="organizations-side-by-side.csv")
+                              download="organizations-side-by-side.csv",
+                              export=lambda: frame().reset_index(drop=True).rename(
+                                  columns={"outcome_name": "outcome"}))
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                top = compare.head(15)
-                orgs = [c for c in compare.columns if c not in ("outcome_name", "organizations")]
-                values = top[orgs].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-                return heatmap_svg(list(top["outcome_name"].astype(str)), orgs, values, percent=True,
+                return heatmap_svg([str(x) for x in grid.names[:15]], orgs, values[:15], percent=True,
                                    title="The same outcome across organizations (share; blank: no such outcome)",
                                    empty="No outcome name to compare",
                                    **({"width": NARROW_CHART_WIDTH, "max_label": 20} if narrow else {}))
             ax = figure.subplots()
-            plot_outcome_comparison(compare, ax=ax, n=15)
-            _fit(figure, rows=min(len(compare), 15), wide=True)
+            plot_outcome_comparison(frame(), ax=ax, n=15)
+            _fit(figure, rows=min(len(grid.names), 15), wide=True)
             return figure.get_size_inches()
 
-        rows = [(name, {"outcome": name}) for name in table["outcome"].head(60).astype(str)]
+        rows = [(name, {"outcome": name}) for name in map(str, grid.names[:60])]
         return _View(html_out, draw, rows)
 
     def _view_trend(self, selection: Selection) -> _View:
