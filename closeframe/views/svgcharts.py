@@ -302,6 +302,8 @@ def small_multiples_svg(panels: Sequence[tuple[str, Sequence, Sequence[tuple[str
                            f"{html.escape(str(xs[i]))}</text>")
         out.append(f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w:.1f}" y2="{y0 + h}" stroke="#333"/>')
         for label, colour, values, partial in lines:
+            if isinstance(values, np.ndarray):  # Python floats: faster to compare and format, the same numbers
+                values = values.tolist()
             points = [(x0 + i * step, y0 + h - min(v, ticks[-1]) / ticks[-1] * h) for i, v in enumerate(values)]
             whole = [p for p, part in zip(points, partial) if not part]
             if len(whole) > 1:

@@ -676,38 +676,50 @@ class UsageExplorer(w.VBox):
         n = self.top_n.value
         trend = organization_trends(self.data, selection, freq=self.freq.value, n=n, now=self.now,
                                     denominator=self.share_of.value)
+        attrs, trend.attrs = trend.attrs, {}  # pandas deep-copies attrs into every frame derived from this one
         if self.share_of.value != "all":  # the activities without an outcome only with "Share of: all"
-            trend = trend[trend["outcome"] != NO_OUTCOME]
-        column = trend.attrs["share_column"]
+            trend = trend[(trend["outcome"] != NO_OUTCOME).to_numpy()]
+        column, word = attrs["share_column"], attrs["freq_word"]
         freq = self.freq.value
         codes, periods = pd.factorize(trend["period"])  # one label per period, not per row
-        table = pd.DataFrame({"organization": trend["organization"],
-                              trend.attrs["freq_word"]: np.asarray([period_label(p, freq) for p in periods],
-                                                                   dtype=object)[codes],
-                              "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
-                              "partial": np.where(trend["partial"], "partial", "")})
+        period_labels = np.asarray([period_label(p, freq) for p in periods], dtype=object)[codes]
         organization = pd.factorize(trend["organization"])[0]  # codes in order of appearance: the natural order
         # Within each organization (natural order), the newest period first, its outcomes in rank order.
-        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization))
-        table = table.iloc[order].reset_index(drop=True)
-        word = trend.attrs["freq_word"]
+        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].array.asi8, organization))
+        organizations = trend["organization"].to_numpy(dtype=object)[order]
+        outcomes = trend["outcome"].to_numpy(dtype=object)[order]
+        partial = np.where(trend["partial"].to_numpy(), "partial", "")
+
+        def export() -> pd.DataFrame:  # the table as a frame, only if downloaded
+            table = pd.DataFrame({"organization": trend["organization"], word: period_labels,
+                                  "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
+                                  "partial": partial})
+            return table.iloc[order].reset_index(drop=True)
+
+        table = {"organization": organizations, word: period_labels[order], "outcome": outcomes,
+                 "total": trend["total"].to_numpy()[order], column: trend[column].to_numpy()[order],
+                 "partial": partial[order]}
         html_out = self._table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
+                              export=export,
                               note=f"Activities per {word}: each organization's own {n} most used outcomes, then "
                               f"the rest; {column} = {self.share_label} that {word} ({EMPTY}: none). "
                               f"{as_of_note(self.data, self.now).split(DATE_RULE)[0].strip()}")
-        periods = trend["period"].iloc[order].head(60)
-        rows = [(f"{o} · {name} · {period_label(p, freq)}",
-                 {"organization": o, "outcome": name, "since": p, "until": _period_end(p, freq)})
-                for o, name, p in zip(trend["organization"].iloc[order].head(60),
-                                      trend["outcome"].iloc[order].head(60), periods)]
+        shown = codes[order[:60]]
+        ends = {code: _period_end(periods[code], freq) for code in set(shown.tolist())}  # once per period
+        rows = [(f"{o} · {name} · {label}", {"organization": o, "outcome": name, "since": periods[code],
+                                              "until": ends[code]})
+                for o, name, label, code in zip(organizations[:60], outcomes[:60], period_labels[order[:60]],
+                                                shown.tolist())]
         prepared: dict[str, Any] = {}
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
                 if "panels" not in prepared:  # once for both charts, the wide and the narrow
-                    prepared["panels"] = _trend_panels(trend, freq, n)
+                    prepared["panels"] = _trend_panels(trend, freq, n, word=word)
                 return _trend_svg(prepared["panels"], narrow=narrow)
-            plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
+            framed = trend.copy(deep=False)
+            framed.attrs = attrs
+            plot_usage_trend(framed, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
         return _View(html_out, draw, rows)
@@ -946,12 +958,14 @@ def _trend_svg(panels: tuple, *, narrow: bool = False) -> bytes:
     return small_multiples_svg(shown, title=title, y_max=y_max, empty="No activity to draw", **layout)
 
 
-def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS) -> tuple[list, str, int]:
+def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS, *,
+                  word: str | None = None) -> tuple[list, str, int]:
     """The trend's panels (small_multiples_svg's), its title and the shared top of the y axis.
 
-    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view.
+    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view. ``word``:
+    the period in words (default: the trend's ``attrs["freq_word"]``).
     """
-    word = trend.attrs.get("freq_word", "period")
+    word = word or trend.attrs.get("freq_word", "period")
     fmt = "%b %Y" if word in ("month", "quarter", "year") else "%d %b %y"
     org_code, organizations = pd.factorize(trend["organization"], sort=False)  # natural order, as the frame
     shown = min(len(organizations), max_panels)
