@@ -731,12 +731,13 @@ class UsageExplorer(w.VBox):
             previous = (current[0] - pd.DateOffset(years=1), current[1] - pd.DateOffset(years=1))
         table = compare_periods(self.data, selection, current=current, previous=previous, freq=freq, now=self.now,
                                 denominator=self.share_of.value)
-        labels = table.attrs["labels"]
+        attrs, table.attrs = table.attrs, {}  # pandas deep-copies attrs into every column taken: none needed
+        labels = attrs["labels"]
         if self.compare_with.value == "year":
             labels = {**labels, "previous": f"{labels['current']} a year earlier"
                       if " until " in labels["current"] else period_label(previous[0], freq)}
-        column = table.attrs["share_column"]
-        before, after = labels["previous"], labels["current"] + (" (so far)" if table.attrs["current_partial"] else "")
+        column = attrs["share_column"]
+        before, after = labels["previous"], labels["current"] + (" (so far)" if attrs["current_partial"] else "")
         shown = pd.DataFrame({"organization": table["organization"], "outcome": table["outcome"],
                               before: table["previous"], after: table["current"], "change": table["change"],
                               f"{column} {before}": table[f"{column}_previous"],
@@ -746,7 +747,7 @@ class UsageExplorer(w.VBox):
                  f"until {previous[1]:%Y-%m-%d}")
         note = (f"{after} against {before} ({spans}; until not included). Pick From and Until for another period; "
                 f"{column} = {self.share_label} in each period; {EMPTY}: nothing in that period. "
-                + ("The current period is under way: its counts are partial. " if table.attrs["current_partial"]
+                + ("The current period is under way: its counts are partial. " if attrs["current_partial"]
                    else ""))
         totals = table.groupby("organization", sort=False)[["previous", "current"]].sum()
 
@@ -913,12 +914,13 @@ def _period_end(start: Any, freq: str) -> pd.Timestamp:
 
 def _own_top_svg(table: pd.DataFrame, n: int, narrow: bool, empty: str) -> bytes:
     """The Top per organization chart: each organization's own top ``n``, its bars together, coloured by it."""
-    organizations = list(dict.fromkeys(table["organization"]))
+    organization = table["organization"].to_numpy(dtype=object)
+    organizations = list(dict.fromkeys(organization))
     several = len(organizations) > 1
     labels = [f"{name} · {org}" if several and not narrow else str(name)
-              for name, org in zip(table["outcome"], table["organization"])]
+              for name, org in zip(table["outcome"].to_numpy(dtype=object), organization)]
     totals = table["total"].to_numpy(dtype=float)
-    series = [(org, np.where(table["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    series = [(org, np.where(organization == org, totals, 0.0)) for org in organizations]
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(organizations))]
     return barh_svg(labels, series, title=f"Each organization's own top {n} outcomes",
                     xlabel="activities (calls + meetings)", legend_title="organization" if several else None,
@@ -928,8 +930,8 @@ def _own_top_svg(table: pd.DataFrame, n: int, narrow: bool, empty: str) -> bytes
 def _period_svg(totals: pd.DataFrame, before: str, after: str, narrow: bool) -> bytes:
     """The Period vs period chart: each organization's activities in both periods, side by side."""
     labels, previous, current = [], [], []
-    for organization, row in totals.iterrows():
-        for name, value in ((before, row["previous"]), (after, row["current"])):
+    for organization, was, now in zip(totals.index, totals["previous"].tolist(), totals["current"].tolist()):
+        for name, value in ((before, was), (after, now)):
             # Narrow: the organization once, over its pair of bars (the colours name the periods).
             labels.append(f"{organization} · {name}" if not narrow else organization if name == before else " ")
             previous.append(value if name == before else 0)
