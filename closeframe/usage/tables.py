@@ -202,13 +202,39 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
                                                          | events.pop("deleted_at").notna())).astype(bool)
     events["outcome_name"] = events["outcome_name"].mask(events["deleted"] & events["outcome_name"].isna(),
                                                          DELETED_OUTCOME_LABEL)
-    events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
+    events = events.iloc[_event_order(events)]
     events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
     order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
              "outcome_id", "outcome_name", "outcome_type", "deleted", "duration", "status", "disposition", "connected",
              "autofilled", "voicemail_drop"]
     events = events[order].reset_index(drop=True)
     return _with_organization_names(events, _organization_names(outcomes, calls, meetings))
+
+
+def _event_order(events: pd.DataFrame) -> np.ndarray:
+    """The row order of ``events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")``
+    (missing values last in each key), from integer keys: comparing a million activity ids as strings was most
+    of the sort's time, and they only decide between activities of one organization at the same instant."""
+    def codes(values: Any) -> np.ndarray:  # sorted codes, missing last
+        code, uniques = pd.factorize(values, sort=True)
+        return np.where(code < 0, len(uniques), code)
+
+    organization = codes(events["organization_id"])
+    when = events["date_created"].array.asi8
+    missing = events["date_created"].isna().to_numpy()
+    order = np.lexsort((when, missing, organization))
+    # Ties of (organization, instant): only those rows' ids are compared.
+    same = (organization[order][1:] == organization[order][:-1]) & (when[order][1:] == when[order][:-1]) \
+        & (missing[order][1:] == missing[order][:-1])
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    if not tied.any():
+        return order
+    rank = np.zeros(len(order), dtype=np.int64)
+    rows = order[tied]
+    rank[rows] = codes(events["activity_id"].to_numpy(dtype=object)[rows])
+    return np.lexsort((rank, when, missing, organization))
 
 
 def _with_organization_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
