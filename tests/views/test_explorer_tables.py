@@ -17,7 +17,13 @@ import pytest
 import closeframe as cf
 from closeframe.usage.definition import SHARE_COLUMNS
 from closeframe.usage.ordering import natural_key
-from closeframe.usage.questions import format_share, users_by_outcome, users_grid, users_matrix
+from closeframe.usage.questions import (
+    format_share,
+    organization_trends,
+    users_by_outcome,
+    users_grid,
+    users_matrix,
+)
 from closeframe.usage.tables import compare_grid, normalize_outcome_name
 from usage_fixtures import ORGANIZATION_NAMES, frames
 
@@ -114,3 +120,47 @@ def test_users_view_cells_are_counts_and_shares_of_users_by_outcome(source):
             theirs = mine[mine["user"] == user]
             assert row[1:-1] == [f"{t:,} · {format_share(s)}" for t, s in zip(theirs["total"], theirs["share_of_user"])]
             assert row[-1] == f"{int(theirs['total'].sum()):,}"
+
+
+def _download(explorer) -> pd.DataFrame:
+    (_, data), = explorer.build_downloads()
+    return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_top_per_organization_view_ranks_the_usage_table(source, n):
+    explorer = cf.explore(*source, now="2025-10-22")
+    explorer.select(view="Top per organization")
+    explorer.share_of.value = "all"
+    explorer.top_n.value = n
+    usage = cf.outcome_usage(*source)
+    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)]
+    used = used.assign(org=used["organization_name"].astype(str)).sort_values(
+        ["total", "outcome_name"], ascending=[False, True], kind="stable")
+    used = used.assign(rank=used.groupby("org", sort=False).cumcount() + 1)
+    used = used[used["rank"] <= n]
+    used = used.sort_values("rank", kind="stable")
+    order = sorted(dict.fromkeys(used["org"]), key=natural_key)
+    used = pd.concat([used[used["org"] == org] for org in order])
+    got = _download(explorer)
+    assert len(got) == len(used) > 0
+    assert got["organization"].tolist() == used["org"].tolist()
+    assert got["rank"].tolist() == used["rank"].tolist() and got["total"].tolist() == used["total"].tolist()
+    np.testing.assert_allclose(got["share"].to_numpy(dtype=float), used["share"].to_numpy(dtype=float))
+
+
+def test_trend_view_lists_organization_trends_newest_period_first(source):
+    explorer = cf.explore(*source, now="2025-10-22")
+    explorer.select(view="Trend")
+    explorer.share_of.value = "all"
+    trend = organization_trends(explorer.data, explorer.selection, freq=explorer.freq.value,
+                                                   n=explorer.top_n.value, now=explorer.now)
+    got = _download(explorer)
+    assert len(got) == len(trend) > 0
+    organizations = list(dict.fromkeys(trend["organization"]))
+    expected = trend.assign(_o=trend["organization"].map(organizations.index)).sort_values(
+        ["_o", "period", "rank"], ascending=[True, False, True], kind="stable")
+    assert got["organization"].tolist() == expected["organization"].tolist()
+    assert got["outcome"].tolist() == expected["outcome"].tolist()
+    assert got["total"].tolist() == expected["total"].tolist()
+    assert got["partial"].fillna("").tolist() == ["partial" if p else "" for p in expected["partial"]]
