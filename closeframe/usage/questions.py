@@ -56,6 +56,7 @@ from closeframe.usage.selection import (
     _key_table,
     _NAT,
     _org_table,
+    _stamp,
     options,
     selection_mask,
 )
@@ -368,8 +369,13 @@ def _masks(data: UsageData, selection: Selection, denominator: str,
     dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
     check_denominator(denominator)
     if stamp is not None and (selection.until is None or selection.until > stamp):
-        selection = selection.replace(until=stamp)
-    base = _base_mask(data, selection)
+        # The picks' own base mask (remembered: the explorer's status line asked for it) cut at "now": what
+        # _base_mask of the picks until "now" is, without a second pass over every picker.
+        cut = selection.replace(until=stamp)
+        base = _base_mask(data, selection) & (data.time < _stamp(cut.until)) & (data.time != _NAT)
+        selection = cut
+    else:
+        base = _base_mask(data, selection)
     if denominator == "connected":
         base = base & data.connected
     keys = _key_table(data, selection)
