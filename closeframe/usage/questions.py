@@ -363,19 +363,25 @@ class _Ranking:
         return out
 
 
-def _masks(data: UsageData, selection: Selection, denominator: str,
-           stamp: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
+def _masks(data: UsageData, selection: Selection, denominator: str, stamp: pd.Timestamp | None, *,
+           undated: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(the counted activities, the denominator's activities) of a selection; with ``stamp`` ("now"), only those
-    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
+    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts).
+
+    The mask is a remembered base mask (the picks' own, which the explorer's status line already asked for; or
+    ``undated``'s: the same picks without dates, for a period of :func:`compare_periods`) cut by the dates it
+    lacks: what ``_base_mask`` of the selection until "now" is, without another pass over every picker.
+    """
     check_denominator(denominator)
-    if stamp is not None and (selection.until is None or selection.until > stamp):
-        # The picks' own base mask (remembered: the explorer's status line asked for it) cut at "now": what
-        # _base_mask of the picks until "now" is, without a second pass over every picker.
-        cut = selection.replace(until=stamp)
-        base = _base_mask(data, selection) & (data.time < _stamp(cut.until)) & (data.time != _NAT)
-        selection = cut
-    else:
-        base = _base_mask(data, selection)
+    cut = selection.replace(until=stamp) if stamp is not None and (
+        selection.until is None or selection.until > stamp) else selection
+    source = selection if undated is None else undated
+    base = _base_mask(data, source)
+    if cut.since is not None and source.since is None:
+        base = base & (data.time >= _stamp(cut.since))
+    if cut.until is not None and cut.until != source.until:
+        base = base & (data.time < _stamp(cut.until)) & (data.time != _NAT)
+    selection = cut
     if denominator == "connected":
         base = base & data.connected
     keys = _key_table(data, selection)
@@ -570,8 +576,10 @@ def compare_periods(data: UsageData, selection: Selection = Selection(), *, curr
     n_orgs, width = len(data.organizations), len(data.outcome_keys) + 2
     ekey = _extended_keys(data)
     counts, dens = {}, {}
+    undated = selection.replace(since=None, until=None)  # each period cuts this one remembered mask
     for name, (since, until) in periods.items():
-        counted, den = _masks(data, selection.replace(since=since, until=until), denominator, stamp)
+        counted, den = _masks(data, selection.replace(since=since, until=until), denominator, stamp,
+                              undated=undated)
         counts[name] = np.bincount(data.org_code[counted].astype(np.int64) * width + ekey[counted],
                                    minlength=n_orgs * width).reshape(n_orgs, width)
         dens[name] = np.bincount(data.org_code[den], minlength=n_orgs)
