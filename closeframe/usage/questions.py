@@ -56,6 +56,7 @@ from closeframe.usage.selection import (
     _key_table,
     _NAT,
     _org_table,
+    _stamp,
     options,
     selection_mask,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "picker_options",
     "share_column",
     "users_by_outcome",
+    "users_grid",
     "users_matrix",
 ]
 
@@ -115,24 +117,35 @@ def share_column(denominator: str = "all") -> str:
     return SHARE_COLUMNS[denominator]
 
 
+def _missing(value: Any) -> bool:
+    """``value is None or pd.isna(value)``, answered without pandas for the plain floats, ints and strings that
+    fill a table (every cell of every table is formatted on every redraw)."""
+    kind = type(value)
+    if kind is float:
+        return value != value  # NaN
+    if kind is int or kind is str:
+        return False
+    return value is None or bool(pd.isna(value))
+
+
 def format_share(value: Any) -> str:
     """``0.123`` as ``"12.3 %"``; a missing share (an empty period) as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{value:.1%}".replace("%", " %")
+    return EMPTY if _missing(value) else f"{value:.1%}".replace("%", " %")
 
 
 def format_points(value: Any) -> str:
     """A change of share, ``0.021`` as ``"+2.1 pp"`` (percentage points); missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{value * 100:+.1f} pp"
+    return EMPTY if _missing(value) else f"{value * 100:+.1f} pp"
 
 
 def format_count(value: Any) -> str:
     """A count with thousands separators; missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{int(value):,}"
+    return EMPTY if _missing(value) else f"{int(value):,}"
 
 
 def format_change(value: Any) -> str:
     """A change of count with its sign (``"+12"``, ``"-3"``, ``"0"``); missing as :data:`EMPTY`."""
-    return EMPTY if value is None or pd.isna(value) else f"{int(value):+,}".replace("+0", "0")
+    return EMPTY if _missing(value) else f"{int(value):+,}".replace("+0", "0")
 
 
 def lead_url(lead_id: Any) -> str | None:
@@ -350,14 +363,25 @@ class _Ranking:
         return out
 
 
-def _masks(data: UsageData, selection: Selection, denominator: str,
-           stamp: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
+def _masks(data: UsageData, selection: Selection, denominator: str, stamp: pd.Timestamp | None, *,
+           undated: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(the counted activities, the denominator's activities) of a selection; with ``stamp`` ("now"), only those
-    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts)."""
+    dated before it (the questions over periods), else all, upcoming meetings too (as the usage table counts).
+
+    The mask is a remembered base mask (the picks' own, which the explorer's status line already asked for; or
+    ``undated``'s: the same picks without dates, for a period of :func:`compare_periods`) cut by the dates it
+    lacks: what ``_base_mask`` of the selection until "now" is, without another pass over every picker.
+    """
     check_denominator(denominator)
-    if stamp is not None and (selection.until is None or selection.until > stamp):
-        selection = selection.replace(until=stamp)
-    base = _base_mask(data, selection)
+    cut = selection.replace(until=stamp) if stamp is not None and (
+        selection.until is None or selection.until > stamp) else selection
+    source = selection if undated is None else undated
+    base = _base_mask(data, source)
+    if cut.since is not None and source.since is None:
+        base = base & (data.time >= _stamp(cut.since))
+    if cut.until is not None and cut.until != source.until:
+        base = base & (data.time < _stamp(cut.until)) & (data.time != _NAT)
+    selection = cut
     if denominator == "connected":
         base = base & data.connected
     keys = _key_table(data, selection)
@@ -552,8 +576,10 @@ def compare_periods(data: UsageData, selection: Selection = Selection(), *, curr
     n_orgs, width = len(data.organizations), len(data.outcome_keys) + 2
     ekey = _extended_keys(data)
     counts, dens = {}, {}
+    undated = selection.replace(since=None, until=None)  # each period cuts this one remembered mask
     for name, (since, until) in periods.items():
-        counted, den = _masks(data, selection.replace(since=since, until=until), denominator, stamp)
+        counted, den = _masks(data, selection.replace(since=since, until=until), denominator, stamp,
+                              undated=undated)
         counts[name] = np.bincount(data.org_code[counted].astype(np.int64) * width + ekey[counted],
                                    minlength=n_orgs * width).reshape(n_orgs, width)
         dens[name] = np.bincount(data.org_code[den], minlength=n_orgs)
@@ -650,6 +676,38 @@ def users_by_outcome(data: UsageData, selection: Selection = Selection(), *,
     return out
 
 
+def users_grid(users: Any, organization: str, values: tuple[str, ...] = ("total",)
+               ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray], np.ndarray]:
+    """One organization of :func:`users_by_outcome` as arrays: what :func:`users_matrix` holds, without a frame.
+
+    ``users`` is :func:`users_by_outcome`'s table, or a mapping of its column names to arrays (the Users view
+    converts the columns once and builds several organizations' grids on every redraw).
+
+    Returns
+    -------
+    tuple
+        ``(user labels, outcome labels, {value: grid}, user totals)``: users most active first, outcome labels
+        in rank order, each grid ``users x outcomes`` (``total`` int64, shares float), a user's total the sum of
+        its counts.
+    """
+    for value in values:
+        if value not in ("total", "share", "share_of_user"):
+            raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
+    mine = np.asarray(users["organization"]) == organization
+    user_code, user_labels = pd.factorize(np.asarray(users["user"])[mine])  # most active first, as listed
+    rank = np.asarray(users["rank"])[mine]
+    ranks, first = np.unique(rank, return_index=True)
+    rank_code = np.searchsorted(ranks, rank)
+    grids = {}
+    for value in values:
+        grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
+        grid[user_code, rank_code] = np.asarray(users[value])[mine]
+        grids[value] = grid
+    totals = np.bincount(user_code, weights=np.asarray(users["total"])[mine],
+                         minlength=len(user_labels)).astype(np.int64)
+    return user_labels, [str(x) for x in np.asarray(users["outcome"])[mine][first]], grids, totals
+
+
 def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -> pd.DataFrame:
     """One organization of :func:`users_by_outcome` as a user x outcome table of ``value``.
 
@@ -659,19 +717,10 @@ def users_matrix(users: pd.DataFrame, organization: str, value: str = "total") -
         Indexed by ``user`` (most active first), one column per outcome label (rank order), then ``total``
         (the user's activities: the row's sum of counts).
     """
-    if value not in ("total", "share", "share_of_user"):
-        raise ConfigurationError(f"value={value!r} is not one of 'total', 'share', 'share_of_user'.")
-    mine = users["organization"].to_numpy() == organization
-    # Arrays, not a pivot: the Users view builds two of these per organization on every redraw.
-    user_code, user_labels = pd.factorize(users["user"].to_numpy()[mine])  # most active first, as listed
-    ranks, first = np.unique(users["rank"].to_numpy()[mine], return_index=True)
-    rank_code = np.searchsorted(ranks, users["rank"].to_numpy()[mine])
-    grid = np.zeros((len(user_labels), len(ranks)), dtype=np.int64 if value == "total" else float)
-    grid[user_code, rank_code] = users[value].to_numpy()[mine]
-    wide = pd.DataFrame(grid, index=pd.Index(user_labels, name="user"),
-                        columns=[str(x) for x in users["outcome"].to_numpy()[mine][first]])
-    wide["total"] = np.bincount(user_code, weights=users["total"].to_numpy()[mine],
-                                minlength=len(user_labels)).astype(np.int64)
+    # Arrays, not a pivot: the report builds two of these per organization.
+    user_labels, outcomes, grids, totals = users_grid(users, organization, (value,))
+    wide = pd.DataFrame(grids[value], index=pd.Index(user_labels, name="user"), columns=outcomes)
+    wide["total"] = totals
     return wide
 
 

@@ -60,7 +60,14 @@ from closeframe.usage.definition import (
 )
 from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
-from closeframe.usage.tables import compare_outcomes, normalize_outcome_name, period_start, usage_events
+from closeframe.usage.tables import (
+    CompareGrid,
+    _per_distinct,
+    compare_grid,
+    normalize_outcome_name,
+    period_start,
+    usage_events,
+)
 from closeframe.usage.users import activity_credits, credit_pairs, display_labels, user_labels
 
 __all__ = [
@@ -74,6 +81,7 @@ __all__ = [
     "by_user_table",
     "catalogue_table",
     "compare_table",
+    "compare_table_grid",
     "describe",
     "headline_table",
     "options",
@@ -634,6 +642,15 @@ def _label_column(frame: pd.DataFrame) -> pd.Series:
     return frame["organization_name"].astype(object).where(frame["organization_name"].notna(), ids).map(str)
 
 
+def _label_array(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """:func:`_label_column` of ``frame``'s ``rows`` (positions), as an object array, without a frame per call."""
+    ids = np.array([str(x) for x in frame["organization_id"].to_numpy(dtype=object)[rows]], dtype=object)
+    if "organization_name" not in frame.columns:
+        return ids
+    names = frame["organization_name"].to_numpy(dtype=object)[rows]
+    return np.where(pd.isna(names), ids, np.array([str(x) for x in names], dtype=object))
+
+
 def headline_table(data: UsageData, selection: Selection = Selection()) -> pd.DataFrame:
     """Headline figures per selected organization.
 
@@ -690,22 +707,42 @@ def top_outcomes(data: UsageData, selection: Selection = Selection(), *, n: int 
     """
     n = _check_count(n)
     usage = usage_table(data, selection, denominator=denominator)
-    used = usage[usage["outcome_id"].notna() & (usage["total"] > 0)].copy()
-    used.insert(0, "organization", _label_column(used))
-    used = used.sort_values(["total", "outcome_name"], ascending=[False, True], kind="stable")
-    used["rank"] = used.groupby("organization", sort=False).cumcount() + 1
-    used = used[used["rank"] <= n]
+    # Arrays, then one take of the rows: the explorer asks this on every picker change.
+    total = usage["total"].to_numpy()
+    used = np.flatnonzero(usage["outcome_id"].notna().to_numpy() & (total > 0))
+    labels = _label_array(usage, used)
+    # Most used first, ties by name (missing names last), stable: as sort_values(["total", "outcome_name"]).
+    name_code, names = pd.factorize(usage["outcome_name"].to_numpy(dtype=object)[used], sort=True)
+    by_use = np.lexsort((np.where(name_code < 0, len(names), name_code), -total[used]))
+    org_code = pd.factorize(labels[by_use])[0]
+    rank = np.empty(len(by_use), dtype=np.int64)  # 1, 2, ... within each organization, in that order
+    grouped = np.argsort(org_code, kind="stable")
+    starts = np.flatnonzero(np.r_[True, org_code[grouped][1:] != org_code[grouped][:-1]])
+    rank[grouped] = np.arange(len(grouped)) - np.repeat(starts, np.diff(np.r_[starts, len(grouped)])) + 1
+    kept = rank <= n
     order = {label: i for i, label in enumerate(data.org_labels)}
-    used = used.assign(_o=used["organization"].map(order)).sort_values(["_o", "rank"], kind="stable")
-    return used.drop(columns="_o").reset_index(drop=True)
+    position = np.array([order.get(label, np.nan) for label in labels[by_use][kept]], dtype=float)
+    final = np.lexsort((rank[kept], position))  # organizations in natural order, then by rank
+    out = usage.iloc[used[by_use][kept][final]].reset_index(drop=True)
+    out.insert(0, "organization", labels[by_use][kept][final])
+    out["rank"] = rank[kept][final]
+    return out
 
 
 def compare_table(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
                   min_organizations: int = 1, denominator: str = "all") -> pd.DataFrame:
     """:func:`closeframe.compare_outcomes` of :func:`usage_table`: each outcome name across the organizations
     (``denominator`` as for :func:`usage_table`, for ``value="share"``)."""
+    return compare_table_grid(data, selection, value=value, min_organizations=min_organizations,
+                              denominator=denominator).frame()
+
+
+def compare_table_grid(data: UsageData, selection: Selection = Selection(), *, value: str = "total",
+                       min_organizations: int = 1, denominator: str = "all") -> CompareGrid:
+    """:func:`compare_table` as arrays (:func:`closeframe.usage.tables.compare_grid`), for a view that shows it
+    without building the frame."""
     usage = usage_table(data, selection, denominator=denominator)
-    return compare_outcomes(usage, value=value, min_organizations=min_organizations)
+    return compare_grid(usage, value=value, min_organizations=min_organizations)
 
 
 def _check_count(n: object) -> int:
@@ -904,7 +941,9 @@ def catalogue_table(data: UsageData, selection: Selection = Selection()) -> pd.D
             outcomes["organization_id"].astype(object).map(str, na_action="ignore"))
         keep &= orgs[code]
     if selection.outcomes:
-        keep &= outcomes["name"].astype(object).map(normalize_outcome_name).isin(selection.outcomes).to_numpy()
+        # Normalized once per distinct name (the same names repeat in every organization).
+        keep &= pd.Series(_per_distinct(outcomes["name"].to_numpy(dtype=object), normalize_outcome_name)).isin(
+            selection.outcomes).to_numpy()
     return outcomes[keep]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,12 +58,14 @@ __all__ = [
     "ACTIVITY_KINDS",
     "AUTOFILL_FIELDS",
     "CREDITS",
+    "CompareGrid",
     "DELETED_OUTCOME_LABEL",
     "DENOMINATORS",
     "ENGINES",
     "SHARE_COLUMNS",
     "USAGE_COLUMNS",
     "autofilled_mask",
+    "compare_grid",
     "compare_outcomes",
     "filter_usage",
     "normalize_outcome_name",
@@ -200,13 +202,39 @@ def usage_events(outcomes: pd.DataFrame, calls: pd.DataFrame | None = None,
                                                          | events.pop("deleted_at").notna())).astype(bool)
     events["outcome_name"] = events["outcome_name"].mask(events["deleted"] & events["outcome_name"].isna(),
                                                          DELETED_OUTCOME_LABEL)
-    events = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
+    events = events.iloc[_event_order(events)]
     events["activity"] = pd.Categorical(events["activity"], categories=list(ACTIVITY_KINDS))
     order = ["organization_id", "activity", "activity_id", "user_id", "user_name", "lead_id", "date_created",
              "outcome_id", "outcome_name", "outcome_type", "deleted", "duration", "status", "disposition", "connected",
              "autofilled", "voicemail_drop"]
     events = events[order].reset_index(drop=True)
     return _with_organization_names(events, _organization_names(outcomes, calls, meetings))
+
+
+def _event_order(events: pd.DataFrame) -> np.ndarray:
+    """The row order of ``events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")``
+    (missing values last in each key), from integer keys: comparing a million activity ids as strings was most
+    of the sort's time, and they only decide between activities of one organization at the same instant."""
+    def codes(values: Any) -> np.ndarray:  # sorted codes, missing last
+        code, uniques = pd.factorize(values, sort=True)
+        return np.where(code < 0, len(uniques), code)
+
+    organization = codes(events["organization_id"])
+    when = events["date_created"].array.asi8
+    missing = events["date_created"].isna().to_numpy()
+    order = np.lexsort((when, missing, organization))
+    # Ties of (organization, instant): only those rows' ids are compared.
+    same = (organization[order][1:] == organization[order][:-1]) & (when[order][1:] == when[order][:-1]) \
+        & (missing[order][1:] == missing[order][:-1])
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    if not tied.any():
+        return order
+    rank = np.zeros(len(order), dtype=np.int64)
+    rows = order[tied]
+    rank[rows] = codes(events["activity_id"].to_numpy(dtype=object)[rows])
+    return np.lexsort((rank, when, missing, organization))
 
 
 def _with_organization_names(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
@@ -543,6 +571,18 @@ def normalize_outcome_name(name: object) -> str | None:
 _COMPARE_VALUES = ("total", "calls", "meetings", *SHARE_COLUMNS.values(), "connected", "users")
 
 
+def _per_distinct(values: np.ndarray, function: Callable[[object], Any]) -> np.ndarray:
+    """``function`` of each value (object array), called once per distinct value: the same names repeat in
+    every organization, and normalizing a name is slow Python. Missing values (None, NaN, NA) each as they are."""
+    codes, distinct = pd.factorize(values)
+    mapped = np.empty(len(distinct) + 1, dtype=object)
+    mapped[:-1] = [function(value) for value in distinct]
+    out = mapped[codes]
+    missing = np.flatnonzero(codes < 0)
+    out[missing] = [function(value) for value in values[missing]] if len(missing) else []
+    return out
+
+
 def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizations: int = 1,
                      key: Callable[[object], str | None] = normalize_outcome_name) -> pd.DataFrame:
     """Outcomes with the same normalized name, side by side across organizations.
@@ -569,6 +609,37 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
         out; two outcomes of one organization
         with the same key are added up. Sorted by ``organizations`` then overall ``total``, descending.
     """
+    return compare_grid(usage, value=value, min_organizations=min_organizations, key=key).frame()
+
+
+class CompareGrid(NamedTuple):
+    """:func:`compare_outcomes` as arrays, its rows in the frame's order: the explorer shows it without a frame.
+
+    ``keys``, ``names`` (the most used spelling), ``counts`` (organizations having the name) per row;
+    ``organizations`` the column labels; ``values`` (rows x organizations, float for a share, else int64) and
+    ``present`` (the organization has an outcome of that name; where not, ``values`` holds 0).
+    """
+
+    keys: np.ndarray
+    names: np.ndarray
+    counts: np.ndarray
+    organizations: list[str]
+    values: np.ndarray
+    present: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The frame :func:`compare_outcomes` returns."""
+        columns = {"outcome_name": pd.array(self.names, dtype=STRING_DTYPE), "organizations": self.counts}
+        for j, org in enumerate(self.organizations):  # missing where the organization has no such outcome
+            columns[org] = (pd.array(np.where(self.present[:, j], self.values[:, j], np.nan), dtype="Float64")
+                            if self.values.dtype.kind == "f"
+                            else pd.arrays.IntegerArray(self.values[:, j].copy(), ~self.present[:, j]))
+        return pd.DataFrame(columns, index=pd.Index(self.keys, name="name_key"))
+
+
+def compare_grid(usage: pd.DataFrame, *, value: str = "total", min_organizations: int = 1,
+                 key: Callable[[object], str | None] = normalize_outcome_name) -> CompareGrid:
+    """The numbers of :func:`compare_outcomes` (same parameters) as a :class:`CompareGrid` of arrays."""
     if value not in _COMPARE_VALUES:
         raise ConfigurationError(f"value={value!r} is not one of {', '.join(map(repr, _COMPARE_VALUES))}.")
     check_frame(usage, "usage", ["organization_id", "outcome_name", "total", value])
@@ -576,14 +647,15 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
     nameless = usage["outcome_name"].isna() | (usage["deleted"].astype(bool) & (
         usage["outcome_name"] == DELETED_OUTCOME_LABEL).fillna(False)) if "deleted" in usage.columns \
         else usage["outcome_name"].isna()
-    named = usage[~nameless.to_numpy(dtype=bool)]
-    name_key = named["outcome_name"].astype(object).map(key).to_numpy(dtype=object)
+    named_rows = ~nameless.to_numpy(dtype=bool)
+    named = usage[named_rows]
+    name_key = _per_distinct(named["outcome_name"].to_numpy(dtype=object), key)
     keyed = ~pd.isna(name_key)
-    organizations = list(dict.fromkeys(usage[label].astype(object).map(str)))
+    labels = _per_distinct(usage[label].to_numpy(dtype=object), str)
+    organizations = list(dict.fromkeys(labels))
     # Arrays, not a pivot table and a column-by-column cast: the explorer asks this on every picker change.
     key_code, keys = pd.factorize(name_key[keyed], sort=True)  # the pivot's index: keys in sorted order
-    org_code = pd.Index(organizations, dtype=object).get_indexer(
-        named[label].astype(object).map(str).to_numpy(dtype=object)[keyed])
+    org_code = pd.Index(organizations, dtype=object).get_indexer(labels[named_rows][keyed])
     total = named["total"].to_numpy()[keyed]
     shape = (len(keys), len(organizations))
     present = np.zeros(shape, dtype=bool)
@@ -594,17 +666,13 @@ def compare_outcomes(usage: pd.DataFrame, *, value: str = "total", min_organizat
     # The most used spelling of each key: its first row by total, descending (ties: as listed).
     by_use = np.argsort(-total, kind="stable")
     _, first = np.unique(key_code[by_use], return_index=True)
-    index = pd.Index(keys, name="name_key")
-    columns = {"outcome_name": pd.array(named["outcome_name"].to_numpy(dtype=object)[keyed][by_use[first]],
-                                        dtype=STRING_DTYPE),
-               "organizations": present.sum(axis=1).astype(np.int64)}
-    for j, org in enumerate(organizations):  # missing where the organization has no such outcome
-        columns[org] = (pd.array(np.where(present[:, j], grid[:, j], np.nan), dtype="Float64") if share
-                        else pd.arrays.IntegerArray(grid[:, j].copy(), ~present[:, j]))
-    result = pd.DataFrame(columns, index=index)
+    names = named["outcome_name"].to_numpy(dtype=object)[keyed][by_use[first]]
+    counts = present.sum(axis=1).astype(np.int64)
     overall = np.bincount(key_code, weights=total, minlength=len(keys))
-    result = result.iloc[np.lexsort((-overall, -result["organizations"].to_numpy()))]
-    return result[result["organizations"] >= int(min_organizations)]
+    order = np.lexsort((-overall, -counts))
+    order = order[counts[order] >= int(min_organizations)]
+    return CompareGrid(np.asarray(keys, dtype=object)[order], names[order], counts[order], organizations,
+                       grid[order], present[order])
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import html
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["MAX_TABLE_ROWS", "TABLE_CSS", "csv_bytes", "download_link", "heat_colour", "html_table"]
@@ -84,6 +85,11 @@ def heat_colour(fraction: float) -> tuple[str, str]:
 
 def _raw(value: Any) -> str:
     """A cell's value for sorting: numbers as numbers, dates ISO, missing empty."""
+    kind = type(value)  # the plain values that fill most cells first, without pandas
+    if kind is str or kind is int:
+        return str(value)
+    if kind is float:
+        return "" if value != value else str(value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
@@ -91,7 +97,25 @@ def _raw(value: Any) -> str:
     return str(value)
 
 
-def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | None = None, *, note: str = "",
+def _shown_columns(frame: pd.DataFrame | Mapping[str, Any], max_rows: int) -> tuple[list, list[list], list, int]:
+    """(column names, each column's first ``max_rows`` values as Python objects, their row keys, all rows)."""
+    if isinstance(frame, pd.DataFrame):
+        shown = frame.head(max_rows)
+        return (list(shown.columns), [list(shown.iloc[:, k]) for k in range(shown.shape[1])], list(shown.index),
+                len(frame))
+    # Columns as arrays or lists (no frame built for a table that is only shown): rows keyed 0, 1, ...
+    rows = len(next(iter(frame.values()))) if len(frame) else 0
+    values = [column[:max_rows].tolist() if isinstance(column, np.ndarray) else list(column[:max_rows])
+              for column in frame.values()]
+    return list(frame), values, list(range(min(rows, max_rows))), rows
+
+
+def _frame(table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+    """``table`` as a frame (a mapping of columns becomes one)."""
+    return table if isinstance(table, pd.DataFrame) else pd.DataFrame(dict(table))
+
+
+def html_table(frame: pd.DataFrame | Mapping[str, Any], formats: dict[str, Callable[[Any], str]] | None = None, *, note: str = "",
                empty: str = "No activity matches the pickers.", download: str | None = None,
                export: pd.DataFrame | None = None, links: dict[str, str] | None = None,
                heat: Callable[[Any, Any, str], float | None] | None = None, max_rows: int = MAX_TABLE_ROWS) -> str:
@@ -99,8 +123,9 @@ def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | N
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        The rows and columns shown, headings as written.
+    frame : pandas.DataFrame or mapping
+        The rows and columns shown, headings as written; or a mapping of headings to columns (arrays or lists of
+        equal length, rows keyed 0, 1, ... for ``heat``), shown as the frame they make would be.
     formats : dict, optional
         Column -> formatter of a value; those columns are right-aligned numbers. Others are text.
     note, empty : str
@@ -115,15 +140,13 @@ def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | N
         ``heat(row_key, value, column)`` -> a fraction 0..1 colours the cell (None: not coloured).
     """
     formats, links = formats or {}, links or {}
-    shown = frame.head(max_rows)
+    names, values, index, rows = _shown_columns(frame, max_rows)
     hidden = set(links.values())
-    columns = [c for c in shown.columns if c not in hidden]
+    columns = [c for c in names if c not in hidden]
     sort = html.escape(_SORT_JS, quote=True)
     head = "".join(f'<th onclick="{sort}" title="sort by this column">{html.escape(str(c))}</th>' for c in columns)
     # Column by column (each column's formatter and links looked up once), then the rows zipped together.
-    position = {column: k for k, column in enumerate(shown.columns)}
-    values = [list(shown.iloc[:, k]) for k in range(shown.shape[1])]
-    index = list(shown.index)
+    position = {column: k for k, column in enumerate(names)}
     by_column = []
     for column in columns:
         formatter = formats.get(column)
@@ -149,14 +172,14 @@ def html_table(frame: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | N
     parts = [TABLE_CSS]
     if note:
         parts.append(f'<p class="closeframe-note">{html.escape(note)}</p>')
-    if frame.empty:
+    if not rows or not names:  # what DataFrame.empty says
         parts.append(f"<p>{html.escape(empty)}</p>")
         return "".join(parts)
     if download:
-        parts.append(download_link(frame if export is None else export, download))
+        parts.append(download_link(_frame(frame) if export is None else export, download))
     parts.append(f'<div class="closeframe-table-box"><table class="closeframe-table"><thead><tr>{head}</tr></thead>'
                  f'<tbody>{"".join(body)}</tbody></table></div>')
-    if len(frame) > max_rows:
-        parts.append(f"<p>The first {max_rows} of {len(frame):,} rows (sorting sorts these; the download has all "
+    if rows > max_rows:
+        parts.append(f"<p>The first {max_rows} of {rows:,} rows (sorting sorts these; the download has all "
                      "rows).</p>")
     return "".join(parts)

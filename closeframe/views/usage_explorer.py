@@ -53,7 +53,7 @@ from closeframe.usage.questions import (
     picker_options,
     share_column,
     users_by_outcome,
-    users_matrix,
+    users_grid,
 )
 from closeframe.usage.selection import (
     KINDS,
@@ -61,7 +61,7 @@ from closeframe.usage.selection import (
     Selection,
     by_user_table,
     catalogue_table,
-    compare_table,
+    compare_table_grid,
     describe,
     options,
     prepare,
@@ -528,13 +528,17 @@ class UsageExplorer(w.VBox):
                                  empty="No activity behind this row."))
         return found
 
-    def _table(self, frame: pd.DataFrame, formats: dict | None = None, *, download: str,
+    def _table(self, frame: pd.DataFrame | dict, formats: dict | None = None, *, download: str,
                export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, **options: Any) -> str:
         """:func:`~closeframe.views.screen_tables.html_table` of a view's table, its CSV (``export``, else
         ``frame``, saved as ``download``) offered by :attr:`download_button`: written only when clicked, not on
-        every redraw (``export`` may be a function that makes the frame then)."""
-        if not frame.empty:
-            self._downloads.append((download, frame if export is None else export))
+        every redraw (``export`` may be a function that makes the frame then). ``frame`` may be a mapping of
+        headings to columns (see :func:`~closeframe.views.screen_tables.html_table`)."""
+        if isinstance(frame, pd.DataFrame):
+            if not frame.empty:
+                self._downloads.append((download, frame if export is None else export))
+        elif len(next(iter(frame.values()), ())):  # columns as arrays: the frame they make, only if downloaded
+            self._downloads.append((download, (lambda: pd.DataFrame(dict(frame))) if export is None else export))
         return html_table(frame, formats, **options)
 
     def build_downloads(self) -> list[tuple[str, bytes]]:
@@ -633,32 +637,37 @@ class UsageExplorer(w.VBox):
     def _view_organizations(self, selection: Selection) -> _View:
         from closeframe.views.usage_plots import plot_outcome_comparison
 
-        compare = compare_table(self.data, selection, value=self.share_column, denominator=self.share_of.value)
-        fixed = ["outcome_name", "organizations"]
-        orgs = sorted((c for c in compare.columns if c not in fixed), key=natural_key)  # the one natural order
-        compare = compare[fixed + orgs]
-        table = compare.reset_index(drop=True).rename(columns={"outcome_name": "outcome"})
-        formats = {c: format_share for c in table.columns[2:]}
+        grid = compare_table_grid(self.data, selection, value=self.share_column, denominator=self.share_of.value)
+        orgs = sorted(grid.organizations, key=natural_key)  # the one natural order
+        position = {org: j for j, org in enumerate(grid.organizations)}
+        # The table from the arrays: a share is missing (blank) where the organization has no such outcome.
+        values = np.where(grid.present, grid.values, np.nan)[:, [position[org] for org in orgs]]
+
+        def frame() -> pd.DataFrame:  # what compare_table returns, organizations in natural order
+            return grid.frame()[["outcome_name", "organizations"] + orgs]
+
+        table = {"outcome": grid.names, "organizations": grid.counts,
+                 **{org: values[:, j] for j, org in enumerate(orgs)}}
+        formats = {c: format_share for c in orgs}
         formats["organizations"] = format_count
         html_out = self._table(table, formats, note=f"Each organization's {self.share_label} per outcome name "
                               f"({EMPTY}: the organization has no such outcome).",
-                              download="organizations-side-by-side.csv")
+                              download="organizations-side-by-side.csv",
+                              export=lambda: frame().reset_index(drop=True).rename(
+                                  columns={"outcome_name": "outcome"}))
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
-                top = compare.head(15)
-                orgs = [c for c in compare.columns if c not in ("outcome_name", "organizations")]
-                values = top[orgs].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-                return heatmap_svg(list(top["outcome_name"].astype(str)), orgs, values, percent=True,
+                return heatmap_svg([str(x) for x in grid.names[:15]], orgs, values[:15], percent=True,
                                    title="The same outcome across organizations (share; blank: no such outcome)",
                                    empty="No outcome name to compare",
                                    **({"width": NARROW_CHART_WIDTH, "max_label": 20} if narrow else {}))
             ax = figure.subplots()
-            plot_outcome_comparison(compare, ax=ax, n=15)
-            _fit(figure, rows=min(len(compare), 15), wide=True)
+            plot_outcome_comparison(frame(), ax=ax, n=15)
+            _fit(figure, rows=min(len(grid.names), 15), wide=True)
             return figure.get_size_inches()
 
-        rows = [(name, {"outcome": name}) for name in table["outcome"].head(60).astype(str)]
+        rows = [(name, {"outcome": name}) for name in map(str, grid.names[:60])]
         return _View(html_out, draw, rows)
 
     def _view_trend(self, selection: Selection) -> _View:
@@ -667,38 +676,50 @@ class UsageExplorer(w.VBox):
         n = self.top_n.value
         trend = organization_trends(self.data, selection, freq=self.freq.value, n=n, now=self.now,
                                     denominator=self.share_of.value)
+        attrs, trend.attrs = trend.attrs, {}  # pandas deep-copies attrs into every frame derived from this one
         if self.share_of.value != "all":  # the activities without an outcome only with "Share of: all"
-            trend = trend[trend["outcome"] != NO_OUTCOME]
-        column = trend.attrs["share_column"]
+            trend = trend[(trend["outcome"] != NO_OUTCOME).to_numpy()]
+        column, word = attrs["share_column"], attrs["freq_word"]
         freq = self.freq.value
         codes, periods = pd.factorize(trend["period"])  # one label per period, not per row
-        table = pd.DataFrame({"organization": trend["organization"],
-                              trend.attrs["freq_word"]: np.asarray([period_label(p, freq) for p in periods],
-                                                                   dtype=object)[codes],
-                              "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
-                              "partial": np.where(trend["partial"], "partial", "")})
+        period_labels = np.asarray([period_label(p, freq) for p in periods], dtype=object)[codes]
         organization = pd.factorize(trend["organization"])[0]  # codes in order of appearance: the natural order
         # Within each organization (natural order), the newest period first, its outcomes in rank order.
-        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].astype("int64").to_numpy(), organization))
-        table = table.iloc[order].reset_index(drop=True)
-        word = trend.attrs["freq_word"]
+        order = np.lexsort((trend["rank"].to_numpy(), -trend["period"].array.asi8, organization))
+        organizations = trend["organization"].to_numpy(dtype=object)[order]
+        outcomes = trend["outcome"].to_numpy(dtype=object)[order]
+        partial = np.where(trend["partial"].to_numpy(), "partial", "")
+
+        def export() -> pd.DataFrame:  # the table as a frame, only if downloaded
+            table = pd.DataFrame({"organization": trend["organization"], word: period_labels,
+                                  "outcome": trend["outcome"], "total": trend["total"], column: trend[column],
+                                  "partial": partial})
+            return table.iloc[order].reset_index(drop=True)
+
+        table = {"organization": organizations, word: period_labels[order], "outcome": outcomes,
+                 "total": trend["total"].to_numpy()[order], column: trend[column].to_numpy()[order],
+                 "partial": partial[order]}
         html_out = self._table(table, {"total": format_count, column: format_share}, download=f"trend-per-{word}.csv",
+                              export=export,
                               note=f"Activities per {word}: each organization's own {n} most used outcomes, then "
                               f"the rest; {column} = {self.share_label} that {word} ({EMPTY}: none). "
                               f"{as_of_note(self.data, self.now).split(DATE_RULE)[0].strip()}")
-        periods = trend["period"].iloc[order].head(60)
-        rows = [(f"{o} · {name} · {period_label(p, freq)}",
-                 {"organization": o, "outcome": name, "since": p, "until": _period_end(p, freq)})
-                for o, name, p in zip(trend["organization"].iloc[order].head(60),
-                                      trend["outcome"].iloc[order].head(60), periods)]
+        shown = codes[order[:60]]
+        ends = {code: _period_end(periods[code], freq) for code in set(shown.tolist())}  # once per period
+        rows = [(f"{o} · {name} · {label}", {"organization": o, "outcome": name, "since": periods[code],
+                                              "until": ends[code]})
+                for o, name, label, code in zip(organizations[:60], outcomes[:60], period_labels[order[:60]],
+                                                shown.tolist())]
         prepared: dict[str, Any] = {}
 
         def draw(figure, narrow=False):
             if self.chart_format == "svg":
                 if "panels" not in prepared:  # once for both charts, the wide and the narrow
-                    prepared["panels"] = _trend_panels(trend, freq, n)
+                    prepared["panels"] = _trend_panels(trend, freq, n, word=word)
                 return _trend_svg(prepared["panels"], narrow=narrow)
-            plot_usage_trend(trend, figure=figure, include_no_outcome=self.share_of.value == "all")
+            framed = trend.copy(deep=False)
+            framed.attrs = attrs
+            plot_usage_trend(framed, figure=figure, include_no_outcome=self.share_of.value == "all")
             return figure.get_size_inches()
 
         return _View(html_out, draw, rows)
@@ -710,12 +731,13 @@ class UsageExplorer(w.VBox):
             previous = (current[0] - pd.DateOffset(years=1), current[1] - pd.DateOffset(years=1))
         table = compare_periods(self.data, selection, current=current, previous=previous, freq=freq, now=self.now,
                                 denominator=self.share_of.value)
-        labels = table.attrs["labels"]
+        attrs, table.attrs = table.attrs, {}  # pandas deep-copies attrs into every column taken: none needed
+        labels = attrs["labels"]
         if self.compare_with.value == "year":
             labels = {**labels, "previous": f"{labels['current']} a year earlier"
                       if " until " in labels["current"] else period_label(previous[0], freq)}
-        column = table.attrs["share_column"]
-        before, after = labels["previous"], labels["current"] + (" (so far)" if table.attrs["current_partial"] else "")
+        column = attrs["share_column"]
+        before, after = labels["previous"], labels["current"] + (" (so far)" if attrs["current_partial"] else "")
         shown = pd.DataFrame({"organization": table["organization"], "outcome": table["outcome"],
                               before: table["previous"], after: table["current"], "change": table["change"],
                               f"{column} {before}": table[f"{column}_previous"],
@@ -725,7 +747,7 @@ class UsageExplorer(w.VBox):
                  f"until {previous[1]:%Y-%m-%d}")
         note = (f"{after} against {before} ({spans}; until not included). Pick From and Until for another period; "
                 f"{column} = {self.share_label} in each period; {EMPTY}: nothing in that period. "
-                + ("The current period is under way: its counts are partial. " if table.attrs["current_partial"]
+                + ("The current period is under way: its counts are partial. " if attrs["current_partial"]
                    else ""))
         totals = table.groupby("organization", sort=False)[["previous", "current"]].sum()
 
@@ -756,28 +778,32 @@ class UsageExplorer(w.VBox):
         parts, rows, bars = [], [], []
         note = (f"Who logs which outcome: each organization's own {n} most used outcomes as columns; a cell is the "
                 "user's activities with that outcome and its share of the user's activities (colour: that share).")
+        # Each column converted once, then arrays per organization: no frame per table (up to 8 per redraw).
+        columns = {name: matrix[name].to_numpy(dtype=object if name in ("organization", "user", "outcome") else None)
+                   for name in ("organization", "user", "rank", "outcome", "total", "share_of_user")}
         for code, organization in enumerate(organizations[:MAX_USER_TABLES]):
-            mine = matrix.iloc[np.flatnonzero(org_code == code)]
-            counts = users_matrix(mine, organization, "total")
-            shares = users_matrix(mine, organization, "share_of_user")
-            outcomes = [c for c in counts.columns if c != "total"]
-            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[c].tolist(), shares[c].tolist())]
+            mine = np.flatnonzero(org_code == code)
+            users, outcomes, grids, totals = users_grid(columns, organization, ("total", "share_of_user"))
+            counts, shares = grids["total"], grids["share_of_user"]
+            position = {c: k for k, c in enumerate(outcomes)}
+            outcomes = [c for c in outcomes if c != "total"]
+            cells = {c: [f"{v:,} · {format_share(f)}" for v, f in zip(counts[:, position[c]].tolist(),
+                                                                       shares[:, position[c]].tolist())]
                      for c in outcomes}
-            shown = pd.DataFrame({"user": counts.index, **cells, "total": counts["total"].to_numpy()})
-            fraction = {c: shares[c].to_numpy() for c in outcomes}
+            shown = {"user": users, **cells, "total": totals}
+            fraction = {c: shares[:, position[c]] for c in outcomes}
 
             def heat(index, value, column, fraction=fraction):
                 return fraction[column][index] if column in fraction else None
 
             parts.append(f"<h4 style='margin:10px 0 2px'>{html.escape(organization)}</h4>" + self._table(
                 shown, {"total": format_count}, heat=heat, download=f"users-by-outcome-{_slug(organization)}.csv",
-                export=lambda mine=mine: mine.drop(columns=["rank"])))  # only if downloaded
+                export=lambda mine=mine: matrix.iloc[mine].drop(columns=["rank"])))  # only if downloaded
             rows += [(f"{organization} · {user}", {"organization": organization, "user": user})
-                     for user in counts.index[:20]]
-            without = counts[NO_OUTCOME] if NO_OUTCOME in counts.columns else 0
-            bars.append((np.full(min(len(counts), 10), organization, dtype=object),
-                         counts.index.to_numpy(dtype=object)[:10], counts["total"].to_numpy()[:10],
-                         (counts["total"] - without).to_numpy()[:10]))
+                     for user in users[:20]]
+            without = counts[:, position[NO_OUTCOME]] if NO_OUTCOME in position else 0
+            bars.append((np.full(min(len(users), 10), organization, dtype=object),
+                         users[:10], totals[:10], (totals - without)[:10]))
         more = len(organizations) - MAX_USER_TABLES
         html_out = (f'<p class="closeframe-note">{html.escape(note)}</p>' + "".join(parts)
                     + (f"<p>{more} more organizations: pick them in Organizations.</p>" if more > 0 else "")
@@ -888,12 +914,13 @@ def _period_end(start: Any, freq: str) -> pd.Timestamp:
 
 def _own_top_svg(table: pd.DataFrame, n: int, narrow: bool, empty: str) -> bytes:
     """The Top per organization chart: each organization's own top ``n``, its bars together, coloured by it."""
-    organizations = list(dict.fromkeys(table["organization"]))
+    organization = table["organization"].to_numpy(dtype=object)
+    organizations = list(dict.fromkeys(organization))
     several = len(organizations) > 1
     labels = [f"{name} · {org}" if several and not narrow else str(name)
-              for name, org in zip(table["outcome"], table["organization"])]
+              for name, org in zip(table["outcome"].to_numpy(dtype=object), organization)]
     totals = table["total"].to_numpy(dtype=float)
-    series = [(org, np.where(table["organization"].to_numpy() == org, totals, 0.0)) for org in organizations]
+    series = [(org, np.where(organization == org, totals, 0.0)) for org in organizations]
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(organizations))]
     return barh_svg(labels, series, title=f"Each organization's own top {n} outcomes",
                     xlabel="activities (calls + meetings)", legend_title="organization" if several else None,
@@ -903,8 +930,8 @@ def _own_top_svg(table: pd.DataFrame, n: int, narrow: bool, empty: str) -> bytes
 def _period_svg(totals: pd.DataFrame, before: str, after: str, narrow: bool) -> bytes:
     """The Period vs period chart: each organization's activities in both periods, side by side."""
     labels, previous, current = [], [], []
-    for organization, row in totals.iterrows():
-        for name, value in ((before, row["previous"]), (after, row["current"])):
+    for organization, was, now in zip(totals.index, totals["previous"].tolist(), totals["current"].tolist()):
+        for name, value in ((before, was), (after, now)):
             # Narrow: the organization once, over its pair of bars (the colours name the periods).
             labels.append(f"{organization} · {name}" if not narrow else organization if name == before else " ")
             previous.append(value if name == before else 0)
@@ -933,12 +960,14 @@ def _trend_svg(panels: tuple, *, narrow: bool = False) -> bytes:
     return small_multiples_svg(shown, title=title, y_max=y_max, empty="No activity to draw", **layout)
 
 
-def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS) -> tuple[list, str, int]:
+def _trend_panels(trend: pd.DataFrame, freq: str, n: int, max_panels: int = MAX_PANELS, *,
+                  word: str | None = None) -> tuple[list, str, int]:
     """The trend's panels (small_multiples_svg's), its title and the shared top of the y axis.
 
-    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view.
+    Arrays, not a group-by per organization and outcome: this runs on every redraw of the Trend view. ``word``:
+    the period in words (default: the trend's ``attrs["freq_word"]``).
     """
-    word = trend.attrs.get("freq_word", "period")
+    word = word or trend.attrs.get("freq_word", "period")
     fmt = "%b %Y" if word in ("month", "quarter", "year") else "%d %b %y"
     org_code, organizations = pd.factorize(trend["organization"], sort=False)  # natural order, as the frame
     shown = min(len(organizations), max_panels)

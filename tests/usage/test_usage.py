@@ -306,3 +306,18 @@ def test_usage_by_user_credits_every_user_of_a_meeting(real):
     assert set(everyone["user_name"].dropna()) == {"Lena Wolf", "Omar Haddad", "Priya Nair"}
     with pytest.raises(ConfigurationError, match="owner"):
         usage_by_user(*real, credit="everyone")
+
+
+def test_usage_events_are_sorted_by_organization_time_and_id_with_ties_and_missing_dates():
+    from usage_fixtures import frames as usage_frames
+
+    outcomes, calls, meetings = usage_frames()
+    calls = calls.copy()
+    # Ties: several calls of one organization at one instant (decided by activity id), and calls without a date.
+    calls["date_created"] = calls["date_created"].iloc[0]
+    calls.loc[calls.index[::3], "date_created"] = pd.NaT
+    events = usage_events(outcomes, calls, meetings)
+    assert len(events) == len(calls) + len(meetings)
+    resorted = events.sort_values(["organization_id", "date_created", "activity_id"], kind="stable")
+    assert resorted.index.tolist() == list(range(len(events)))
+    assert events["date_created"].isna().sum() == calls["date_created"].isna().sum()
