@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         naive = _run_child(kind, "naive", count, args.repeat)
         ours = _run_child(kind, "ours", count, args.repeat)
         rows.append((kind, count, naive, ours))
-    print(f"| records | n | naive s | ours s | speed-up | naive CPU s | ours CPU s | CPU speed-up | "
-          f"naive extra peak MiB | ours extra peak MiB | memory ratio |")
+    print("| records | n | naive s | ours s | speed-up | naive CPU s | ours CPU s | CPU speed-up | "
+          "naive extra peak MiB | ours extra peak MiB | memory ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, count, naive, ours in rows:
         print(f"| {kind} | {count:,} | {naive['seconds']:.2f} | {ours['seconds']:.2f} | "

@@ -50,7 +50,6 @@ import pandas as pd
 from closeframe.errors import ConfigurationError
 from closeframe.shape.frames import STRING_DTYPE, UTC_DATETIME_DTYPE
 from closeframe.usage.definition import (
-    COUNT_COLUMNS,
     DELETED_OUTCOME_LABEL,
     _micros,
     _objects,
@@ -58,7 +57,6 @@ from closeframe.usage.definition import (
     finish_usage,
     outcome_lookup,
 )
-from closeframe.usage.engines.frames import distinct_codes
 from closeframe.usage.ordering import natural_key
 from closeframe.usage.tables import (
     CompareGrid,
