@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from closeframe.shape.batches import BATCH_RECORDS
+from closeframe.shape.batches import BATCH_RECORDS, KeyedPiece
 from closeframe.store.activities import MAX_TIME, MIN_TIME, ActivityStore
 from closeframe.store.cache import check_cache_dir, parse_lookback, resolve_cache_dir, stored_end
 from closeframe.store.migrate import migrate_folder
@@ -108,7 +108,7 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
-Leaf = tuple  # (Window, frame pieces): a window, or the newer part of one, paged completely
+Leaf = tuple  # (Window, frame pieces): a window, or the newer part of one, paged completely (or read from the store)
 Shape = Callable[[list], pd.DataFrame]  # records -> a typed frame piece (closeframe.shape.frames.calls_frame...)
 #: With a cache, a window being paged is also stored every this many records (its newer part is complete by then),
 #: so an interrupted load refetches at most this much of it.
@@ -286,7 +286,8 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
                 gaps.append(Window(None if cursor <= MIN_TIME else cursor, None if start >= MAX_TIME else start))
             cursor = max(cursor, end)
     undated = any(window.start is None for window in windows) and bool(spans)
-    leaves = [(Window(None if start <= MIN_TIME else start, end), [piece])
+    # The store's rows are keyed by id: the frame looks for a repeated id only between them and fetched rows.
+    leaves = [(Window(None if start <= MIN_TIME else start, end), [KeyedPiece(piece)])
               for (start, end), piece in store.read(_joined(spans), undated=undated)]
     return leaves, gaps, (min(stale) if stale else None)
 

@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from closeframe.store.columns import (READ_MEMORY, REST, column_kinds, frame_from_columns, read_column, rows_table,
+from closeframe.store.columns import (READ_SETTINGS, REST, column_kinds, frame_from_columns, read_column, rows_table,
                                      sql_type)
 from closeframe.store.database import connect, crash_point, store_path, transaction
 # Events are read from OVERLAP before the last sync started: a window fetched earlier than that is not stored.
@@ -75,14 +76,22 @@ class Coverage:
 
 def _listing_order(keys: pa.Table) -> pa.Array:
     """Indices putting rows in Close's listing order: newest ``date_created`` first, ties by id descending."""
-    import pyarrow.compute as pc
-
     try:  # pyarrow >= 25 takes the null placement per key (and deprecates the option)
         return pc.sort_indices(keys, sort_keys=[("date_created", "descending", "at_end"),
                                                 ("id", "descending", "at_end")])
     except (TypeError, ValueError, pa.ArrowInvalid):
         return pc.sort_indices(keys, sort_keys=[("date_created", "descending"), ("id", "descending")],
                                null_placement="at_end")
+
+def _in_spans(created: pa.Array | pa.ChunkedArray, spans: Iterable[tuple], *, undated: bool) -> pa.Array:
+    """Which ``date_created`` values fall in one of the half-open ``spans``; ``undated``: missing ones too."""
+    keep = pc.is_null(created) if undated else pa.repeat(False, len(created))
+    for low, high in spans:
+        low, high = (pa.scalar(bound.to_pydatetime(), created.type) for bound in (low, high))
+        inside = pc.and_(pc.greater_equal(created, low), pc.less(created, high))
+        keep = pc.or_(keep, pc.fill_null(inside, False))
+    return keep
+
 
 def _first(result) -> tuple | None:
     """The first row of a query, reading it to the end (DuckDB refuses the next statement on an unread result)."""
@@ -204,25 +213,25 @@ class ActivityStore:
         """
         if not spans:
             return []
-        where = " OR ".join("(date_created >= ? AND date_created < ?)" for _ in spans)
-        values = [bound.to_pydatetime() for span in spans for bound in span]
-        if undated:
-            where += " OR date_created IS NULL"
         with self._reader() as connection:
-            rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)} AND ({where})"
-            # A small buffer pool: a scan keeps every block it read cached up to the limit (by default 80% of the
-            # machine's memory: about a third of the frame here), and a read never needs a block again.
-            connection.execute(f"SET memory_limit = '{READ_MEMORY}'")
+            # Every column is scanned whole for the scope (no filter to evaluate again per column); the keys' scan
+            # says which rows are inside the spans, and the order takes only those.
+            rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)}"
+            for setting, value in READ_SETTINGS.items():
+                connection.execute(f"SET {setting} = {value}")
             try:
-                keys = read_column(connection, rows, values, ["date_created", "id"], self.kinds)
-                order = _listing_order(keys)
+                keys = read_column(connection, rows, [], ["date_created", "id"])
+                inside = pc.indices_nonzero(_in_spans(keys.column("date_created"), spans, undated=undated))
+                order = _listing_order(keys) if len(inside) == keys.num_rows else \
+                    inside.take(_listing_order(keys.take(inside)))
                 scanned = keys.column("rowid")
-                del keys
+                del keys, inside
                 frame = frame_from_columns(
-                    lambda name: read_column(connection, rows, values, [name], self.kinds, scanned).column(name),
+                    lambda name: read_column(connection, rows, [], [name], scanned).column(name),
                     self.kinds, self.build, order=order)
             finally:
-                connection.execute("RESET memory_limit")
+                for setting in READ_SETTINGS:
+                    connection.execute(f"RESET {setting}")
         if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
             return [(spans[0], frame)]
         created = frame["date_created"]
@@ -286,17 +295,7 @@ class ActivityStore:
         crash_point()
         if rows is None:
             return
-        created = rows.column("date_created")
-        import pyarrow.compute as pc
-
-        keep = None
-        for low, high in spans:
-            inside = pc.and_(pc.greater_equal(created, pa.scalar(low.to_pydatetime(), created.type)),
-                             pc.less(created, pa.scalar(high.to_pydatetime(), created.type)))
-            keep = inside if keep is None else pc.or_(keep, inside)
-        if undated:
-            keep = pc.or_(pc.fill_null(keep, False), pc.is_null(created))
-        incoming = rows.filter(pc.fill_null(keep, False))
+        incoming = rows.filter(_in_spans(rows.column("date_created"), spans, undated=undated))
         if not incoming.num_rows:
             return
         connection.register("incoming", incoming)
@@ -374,15 +373,8 @@ class ActivityStore:
         return True
 
     def _insert_inside(self, connection, scope: int, rows: pa.Table, spans: list[tuple]) -> None:
-        import pyarrow.compute as pc
-
-        created = rows.column("date_created")
-        keep = pc.is_null(created)  # undated rows belong to no range: they are kept with the scope
-        for low, high in spans:
-            keep = pc.or_(keep, pc.fill_null(pc.and_(
-                pc.greater_equal(created, pa.scalar(low.to_pydatetime(), created.type)),
-                pc.less(created, pa.scalar(high.to_pydatetime(), created.type))), False))
-        incoming = rows.filter(keep)
+        # Undated rows belong to no range: they are kept with the scope.
+        incoming = rows.filter(_in_spans(rows.column("date_created"), spans, undated=True))
         if not incoming.num_rows:
             return
         connection.register("incoming", incoming)
