@@ -31,7 +31,7 @@ from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress, LoadStopped
-from closeframe.store.refresh import SyncPlan, begin_sync, warn_stale
+from closeframe.store.refresh import SyncPlan, apply_sync, begin_sync, warn_stale
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -263,10 +263,9 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
     lookback into the future.
     """
     options = plan.options
-    with store.reading():  # one connection for the two small reads; the rows are read on their own below
-        coverage = store.coverage()
-        ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
-        newest = store.newest() if ranges and options.lookback else None
+    coverage = store.coverage()
+    ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
+    newest = store.newest() if ranges and options.lookback else None
     trusted_until = MAX_TIME if newest is None else newest + pd.Timedelta(microseconds=1) - options.lookback
     spans, gaps, stale = [], [], []
     for window in windows:
@@ -340,9 +339,12 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
         except CloseError:
             # The log could not be read at all (e.g. the key was revoked): the partial holds what the store answers.
             unsynced = SyncPlan(cache_options, "lookback", store, None, pd.Timestamp.now(tz="UTC"))
-            arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
+            with store.session():
+                arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
             raise
-        cached, gaps, stale = _cached_windows(store, windows, sync)
+        with store.session():  # one connection for the change set's transaction and the reads after it
+            apply_sync(client, sync, kind)
+            cached, gaps, stale = _cached_windows(store, windows, sync)
         if stale is not None:
             warn_stale(sync, kind, stale)
             if stale_since is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from closeframe.store.columns import (READ_SETTINGS, REST, column_kinds, frame_from_columns, read_column, rows_table,
-                                     sql_type)
+from closeframe.store.columns import (READ_SETTINGS, READ_WORKERS, REST, column_kinds, frame_from_columns,
+                                     read_column, rows_table, sql_type)
 from closeframe.store.database import connect, crash_point, store_path, transaction
 # Events are read from OVERLAP before the last sync started: a window fetched earlier than that is not stored.
 from closeframe.store.eventlog import OVERLAP
@@ -134,7 +135,7 @@ class ActivityStore:
             hashlib.sha1(json.dumps(variant, sort_keys=True, default=str).encode()).hexdigest()[:12]
         self.kinds = column_kinds(build([]))
         self._scope: int | None = None
-        self._held = None  # the connection of a reading() block
+        self._held = None  # (thread id, connection) of a session() block
 
     @property
     def path(self) -> Path:
@@ -168,24 +169,37 @@ class ActivityStore:
 
     # -- reading ------------------------------------------------------------------------------------------------
     @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Hold one connection for the reads of the block (:meth:`coverage`, :meth:`newest`, :meth:`read`): a
-        consistent view, and one connection's cost instead of one each. Writes still take their own."""
+    def session(self) -> Iterator[None]:
+        """Hold one connection for the block: this thread's reads (:meth:`coverage`, :meth:`newest`, :meth:`read`)
+        and writes (:meth:`apply_changes`, ...) in it share it, instead of opening one each (about 25 ms). Each write
+        is still its own transaction; other threads open their own connections (and wait for the folder's lock)."""
+        if self._connection() is not None:
+            yield
+            return
         with connect(self.root) as connection:
             self._scope_id(connection)
-            self._held = connection
+            self._held = (threading.get_ident(), connection)
             try:
                 yield
             finally:
                 self._held = None
 
+    def _connection(self):
+        """The connection of this thread's :meth:`session`, if one is open."""
+        held = self._held
+        return held[1] if held is not None and held[0] == threading.get_ident() else None
+
     @contextmanager
     def _reader(self) -> Iterator:
-        if self._held is not None:
-            yield self._held
+        held = self._connection()
+        if held is not None:
+            yield held
         else:
             with connect(self.root) as connection:
                 yield connection
+
+    def _transaction(self):
+        return transaction(self.root, self._connection())
 
     def coverage(self) -> Coverage:
         """The stored ranges of this scope (oldest first) and its last sync."""
@@ -217,6 +231,7 @@ class ActivityStore:
             # Every column is scanned whole for the scope (no filter to evaluate again per column); the keys' scan
             # says which rows are inside the spans, and the order takes only those.
             rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)}"
+            local, cursors = threading.local(), []
             for setting, value in READ_SETTINGS.items():
                 connection.execute(f"SET {setting} = {value}")
             try:
@@ -226,10 +241,18 @@ class ActivityStore:
                     inside.take(_listing_order(keys.take(inside)))
                 scanned = keys.column("rowid")
                 del keys, inside
-                frame = frame_from_columns(
-                    lambda name: read_column(connection, rows, [], [name], scanned).column(name),
-                    self.kinds, self.build, order=order)
+
+                def scan(name: str) -> pa.ChunkedArray:
+                    # A DuckDB connection runs one query at a time: each reading thread has a cursor of its own.
+                    if not hasattr(local, "cursor"):
+                        local.cursor = connection.cursor()
+                        cursors.append(local.cursor)
+                    return read_column(local.cursor, rows, [], [name], scanned).column(name)
+
+                frame = frame_from_columns(scan, self.kinds, self.build, order=order, workers=READ_WORKERS)
             finally:
+                for cursor in cursors:
+                    cursor.close()
                 for setting in READ_SETTINGS:
                     connection.execute(f"RESET {setting}")
         if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
@@ -273,7 +296,7 @@ class ActivityStore:
         start, end, as_of = _utc(start), _utc(end), _utc(as_of)
         trusted_until = end if trusted_until is None else min(max(_utc(trusted_until), start), end)
         rows = rows_table(piece, records, self.kinds) if len(piece) else None
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             scope = self._scope_id(connection)
             coverage = self._coverage(connection, scope)
             if coverage.synced_at is not None and as_of < coverage.synced_at - OVERLAP:
@@ -349,7 +372,7 @@ class ActivityStore:
         """
         since, synced_at = _utc(since), _utc(synced_at)
         rows = rows_table(piece, fresh, self.kinds) if fresh else None
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             scope = self._scope_id(connection)
             coverage = self._coverage(connection, scope)
             if coverage.synced_at is not None and coverage.synced_at != expected and coverage.synced_at > synced_at:
@@ -387,7 +410,7 @@ class ActivityStore:
 
     def start_sync(self, synced_at: pd.Timestamp, local_synced_at: pd.Timestamp, mode: str) -> None:
         """Record when the event log is to be read from next time (a first load, or after the lookback fallback)."""
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             self._set_sync(connection, self._scope_id(connection), _utc(synced_at), local_synced_at, mode)
 
     @staticmethod
@@ -400,5 +423,5 @@ class ActivityStore:
 
     def clear(self) -> None:
         """Forget this scope's sync record (its rows and ranges stay; they become stale until re-read)."""
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             connection.execute("DELETE FROM sync WHERE scope = ?", [self._scope_id(connection)])

@@ -154,21 +154,27 @@ def _open(duckdb, path: Path, read_only: bool):
 
 
 @contextmanager
-def transaction(folder: Path) -> Iterator:
-    """:func:`connect` with one transaction around the block: committed at its end, rolled back on an error."""
-    with connect(folder) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
+def transaction(folder: Path, connection=None) -> Iterator:
+    """:func:`connect` with one transaction around the block: committed at its end, rolled back on an error.
+
+    ``connection``: one already open (by :func:`connect` on ``folder``, in this thread) to run it on instead.
+    """
+    if connection is None:
+        with connect(folder) as connection, transaction(folder, connection):
             yield connection
-            crash_point()  # before the commit
-            connection.execute("COMMIT")
-        except BaseException:
-            try:
-                connection.execute("ROLLBACK")
-            except Exception:  # a damaged file may refuse even that; connect() deals with it
-                pass
-            raise
-        crash_point()  # after the commit
+        return
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
+        crash_point()  # before the commit
+        connection.execute("COMMIT")
+    except BaseException:
+        try:
+            connection.execute("ROLLBACK")
+        except Exception:  # a damaged file may refuse even that; connect() deals with it
+            pass
+        raise
+    crash_point()  # after the commit
 
 
 def _migrate(connection) -> None:
