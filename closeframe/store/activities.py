@@ -219,11 +219,11 @@ class ActivityStore:
         """The stored rows of each span ``(start, end)``, as ``(span, frame)`` newest first within the frame.
 
         The rows are read column by column (:func:`~closeframe.store.columns.read_column`): the sort keys first,
-        sorted in Arrow (newest ``date_created`` first, ties by id descending: the order of Close's listings; an
-        SQL ``ORDER BY`` held several times the frame), then each column, put in that order and converted before
-        the next is read, so the rows are never held twice (a whole Arrow table beside the frame was 1.3 to 2.3
-        times the frame at once, and the memory it let go was not reused for the frame). The frame is cut into the
-        spans. ``undated``: rows without a ``date_created`` come with the oldest span.
+        those inside the spans sorted in Arrow (newest ``date_created`` first, ties by id descending: the order of
+        Close's listings; an SQL ``ORDER BY`` held several times the frame), then each column, two at a time, put
+        in that order and converted as it is read, so the rows are never held twice (a whole Arrow table beside the
+        frame was 1.3 to 2.3 times the frame at once, and the memory it let go was not reused for the frame). The
+        frame is cut into the spans. ``undated``: rows without a ``date_created`` come with the oldest span.
         """
         if not spans:
             return []
@@ -235,7 +235,7 @@ class ActivityStore:
             for setting, value in READ_SETTINGS.items():
                 connection.execute(f"SET {setting} = {value}")
             try:
-                keys = read_column(connection, rows, [], ["date_created", "id"])
+                keys = read_column(connection, rows, ["date_created", "id"])
                 inside = pc.indices_nonzero(_in_spans(keys.column("date_created"), spans, undated=undated))
                 order = _listing_order(keys) if len(inside) == keys.num_rows else \
                     inside.take(_listing_order(keys.take(inside)))
@@ -247,7 +247,7 @@ class ActivityStore:
                     if not hasattr(local, "cursor"):
                         local.cursor = connection.cursor()
                         cursors.append(local.cursor)
-                    return read_column(local.cursor, rows, [], [name], scanned).column(name)
+                    return read_column(local.cursor, rows, [name], scanned).column(name)
 
                 frame = frame_from_columns(scan, self.kinds, self.build, order=order, workers=READ_WORKERS)
             finally:

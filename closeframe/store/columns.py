@@ -29,8 +29,9 @@ REST = "rest"
 #: batch is a few MB; smaller ones cost time per batch (8,192 took a quarter more CPU).
 READ_BATCH = 65_536
 #: DuckDB's settings while a read streams: a small buffer pool (``memory_limit``; a scan keeps every block it read
-#: cached up to the limit, by default 80% of the machine's memory, and a read never needs a block again), and text
-#: exported as ``large_string``, the frame's own type (no cast, so no copy).
+#: cached up to the limit, by default 80% of the machine's memory, and a read never needs a block again), text
+#: exported as ``large_string``, the frame's own type (no cast, so no copy), and one thread per scan: the read runs
+#: :data:`READ_WORKERS` scans at once itself (a scan of one column gains nothing from more, and they competed).
 READ_SETTINGS = {"memory_limit": "'16MB'", "arrow_large_buffer_size": "true", "threads": "1"}
 #: Columns read at once (each in its own thread and DuckDB cursor): two cores read the rows in about 60% of the
 #: time one does, and pd.read_parquet uses every core too.
@@ -123,9 +124,9 @@ def rows_table(piece: pd.DataFrame, records: Sequence[Mapping], kinds: Mapping[s
     return pa.table(columns)
 
 
-def read_column(connection: Any, rows: str, params: Sequence, names: Sequence[str],
-                scanned: pa.ChunkedArray | None = None) -> pa.Table:
-    """Columns ``names`` of the stored rows ``rows`` (``FROM ... WHERE ...``, with ``params``), with ``rowid``, as
+def read_column(connection: Any, rows: str, names: Sequence[str], scanned: pa.ChunkedArray | None = None
+                ) -> pa.Table:
+    """Columns ``names`` of the stored rows ``rows`` (``FROM ... WHERE ...``), with ``rowid``, as
     DuckDB exports them, in batches of :data:`READ_BATCH` rows (text as ``large_string`` under
     :data:`READ_SETTINGS`).
 
@@ -135,7 +136,7 @@ def read_column(connection: Any, rows: str, params: Sequence, names: Sequence[st
     them in another (it gives them in table order: this only makes sure).
     """
     quoted = ", ".join(f'"{name}"' for name in names)
-    reader = connection.sql(f"SELECT rowid, {quoted} {rows}", params=list(params)).to_arrow_reader(READ_BATCH)
+    reader = connection.sql(f"SELECT rowid, {quoted} {rows}").to_arrow_reader(READ_BATCH)
     table = pa.Table.from_batches(list(reader), schema=reader.schema)
     if scanned is not None and not table.column("rowid").equals(scanned):
         table = table.take(pc.index_in(scanned, value_set=table.column("rowid")))
