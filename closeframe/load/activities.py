@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from closeframe.shape.batches import BATCH_RECORDS
+from closeframe.shape.batches import BATCH_RECORDS, KeyedPiece
 from closeframe.store.activities import MAX_TIME, MIN_TIME, ActivityStore
 from closeframe.store.cache import check_cache_dir, parse_lookback, resolve_cache_dir, stored_end
 from closeframe.store.migrate import migrate_folder
@@ -31,7 +31,7 @@ from closeframe.load.filters import fold_date_filters
 from closeframe.shape.frames import CALL_FIELDS, MEETING_FIELDS, calls_frame, meetings_frame
 from closeframe.load.outcomes import ON_ERROR_MODES, check_choice, check_fields, frame_from_results, load_records
 from closeframe.http.progress import LoadProgress, LoadStopped
-from closeframe.store.refresh import SyncPlan, begin_sync, warn_stale
+from closeframe.store.refresh import SyncPlan, apply_sync, begin_sync, warn_stale
 
 __all__ = ["DEFAULT_LOOKBACK", "Window", "initial_windows", "load_calls", "load_meetings", "parse_bound",
            "split_window"]
@@ -108,7 +108,7 @@ def split_window(window: Window, now: pd.Timestamp | None = None) -> tuple[Windo
     return Window(start, middle), Window(middle, end)
 
 
-Leaf = tuple  # (Window, frame pieces): a window, or the newer part of one, paged completely
+Leaf = tuple  # (Window, frame pieces): a window, or the newer part of one, paged completely (or read from the store)
 Shape = Callable[[list], pd.DataFrame]  # records -> a typed frame piece (closeframe.shape.frames.calls_frame...)
 #: With a cache, a window being paged is also stored every this many records (its newer part is complete by then),
 #: so an interrupted load refetches at most this much of it.
@@ -263,10 +263,9 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
     lookback into the future.
     """
     options = plan.options
-    with store.reading():  # one connection for the two small reads; the rows are read on their own below
-        coverage = store.coverage()
-        ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
-        newest = store.newest() if ranges and options.lookback else None
+    coverage = store.coverage()
+    ranges = [] if options.refresh else [stored for stored in coverage.ranges if stored.trusted]
+    newest = store.newest() if ranges and options.lookback else None
     trusted_until = MAX_TIME if newest is None else newest + pd.Timedelta(microseconds=1) - options.lookback
     spans, gaps, stale = [], [], []
     for window in windows:
@@ -286,7 +285,8 @@ def _cached_windows(store: ActivityStore, windows: Sequence[Window], plan: Any
                 gaps.append(Window(None if cursor <= MIN_TIME else cursor, None if start >= MAX_TIME else start))
             cursor = max(cursor, end)
     undated = any(window.start is None for window in windows) and bool(spans)
-    leaves = [(Window(None if start <= MIN_TIME else start, end), [piece])
+    # The store's rows are keyed by id: the frame looks for a repeated id only between them and fetched rows.
+    leaves = [(Window(None if start <= MIN_TIME else start, end), [KeyedPiece(piece)])
               for (start, end), piece in store.read(_joined(spans), undated=undated)]
     return leaves, gaps, (min(stale) if stale else None)
 
@@ -339,9 +339,12 @@ def _windowed_fetch(path: str, kind: str, windows: Sequence[Window], params: Map
         except CloseError:
             # The log could not be read at all (e.g. the key was revoked): the partial holds what the store answers.
             unsynced = SyncPlan(cache_options, "lookback", store, None, pd.Timestamp.now(tz="UTC"))
-            arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
+            with store.session():
+                arrived.extend(p for _, pieces in _cached_windows(store, windows, unsynced)[0] for p in pieces)
             raise
-        cached, gaps, stale = _cached_windows(store, windows, sync)
+        with store.session():  # one connection for the change set's transaction and the reads after it
+            apply_sync(client, sync, kind)
+            cached, gaps, stale = _cached_windows(store, windows, sync)
         if stale is not None:
             warn_stale(sync, kind, stale)
             if stale_since is not None:

@@ -11,7 +11,7 @@ reuses the pyarrow string buffers of the pieces instead of copying them: the fra
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from closeframe.shape.frames import _concat
 from closeframe.shape.frames import concat_frames, with_labels
 from closeframe.shape.memory import release_free_memory
 
-__all__ = ["BATCH_RECORDS", "FrameBatches", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
+__all__ = ["BATCH_RECORDS", "FrameBatches", "KeyedPiece", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
            "labelled_frame", "labelled_records_frame"]
 
 #: Records shaped at a time: a call's dict holds about 4 KB, a meeting's 5.5 KB, so the dicts waiting in each of a
@@ -35,8 +35,17 @@ BATCH_RECORDS = 2_000
 Build = Callable[..., pd.DataFrame]
 
 
+class KeyedPiece(NamedTuple):
+    """A frame piece whose ``id`` values are known to be distinct, with the other keyed pieces of the same load too:
+    rows read from the local store, keyed by id. :meth:`FrameBatches.frame` then looks for a repeated id only
+    between them and the other pieces (usually a page or two), not through every row."""
+
+    frame: pd.DataFrame
+
+
 class FrameBatches:
-    """Collect records and shape them into frame pieces every :data:`BATCH_RECORDS` records.
+    """Collect records (and frame pieces, :class:`KeyedPiece` ones too) and shape them into frame pieces every
+    :data:`BATCH_RECORDS` records.
 
     Parameters
     ----------
@@ -52,9 +61,11 @@ class FrameBatches:
     ----------
     pieces : list of pandas.DataFrame
         The shaped pieces, in arrival order (records still pending are not in them; see :meth:`flush`).
+    keyed : set of int
+        The positions in :attr:`pieces` of pieces whose ids are distinct (:class:`KeyedPiece`).
     """
 
-    __slots__ = ("build", "pending", "pieces", "size", "unique_ids")
+    __slots__ = ("build", "keyed", "pending", "pieces", "size", "unique_ids")
 
     def __init__(self, build: Build, size: int = BATCH_RECORDS, *, unique_ids: bool = False) -> None:
         self.build = build
@@ -62,6 +73,7 @@ class FrameBatches:
         self.unique_ids = unique_ids
         self.pending: list = []
         self.pieces: list[pd.DataFrame] = []
+        self.keyed: set[int] = set()
 
     def __len__(self) -> int:
         """Records collected so far, shaped or pending."""
@@ -69,6 +81,11 @@ class FrameBatches:
 
     def add(self, item: Any) -> None:
         """Add one record, or a frame piece shaped elsewhere (pending records are shaped first, to keep order)."""
+        if isinstance(item, KeyedPiece):
+            self.flush()
+            self.keyed.add(len(self.pieces))
+            self.pieces.append(item.frame)
+            return
         if isinstance(item, pd.DataFrame):
             self.flush()
             self.pieces.append(item)
@@ -101,12 +118,15 @@ class FrameBatches:
         # The pieces are consumed as the frame is built: the numbers and codes copied into the frame are then held
         # twice one column at a time, and what the pieces held is free (and trimmed) before the ids are ranked.
         pieces, self.pieces = self.pieces, []
+        distinct = np.concatenate([np.full(len(piece), position in self.keyed)
+                                   for position, piece in enumerate(pieces)]) if self.keyed else None
         frame = build_frame(pieces, self.build, consume=True)
         self.pieces = [frame]
         del pieces
         if self.unique_ids:
-            frame = drop_repeated_ids(frame)
+            frame = drop_repeated_ids(frame, distinct)
             self.pieces = [frame]
+            self.keyed = {0}
         release_free_memory()
         return frame
 
@@ -144,14 +164,38 @@ def _repeated(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     return repeated if repeated.any() else None
 
 
-def drop_repeated_ids(frame: pd.DataFrame) -> pd.DataFrame:
+def _repeated_beside(ids: pa.ChunkedArray, distinct: np.ndarray) -> np.ndarray | None:
+    """:func:`_repeated` when the ids of the rows ``distinct`` are known to differ from each other.
+
+    An id can then repeat only if a row outside ``distinct`` has it, so only those rows and the ``distinct`` rows
+    sharing an id with them (every row of a repeated id) are ranked, in their order: a hash lookup of the few
+    other ids instead of a rank of every id.
+    """
+    others = np.flatnonzero(~distinct)
+    if not len(others):
+        return None
+    other_ids = ids.take(others)
+    other_ids = other_ids.combine_chunks() if isinstance(other_ids, pa.ChunkedArray) else other_ids
+    shared = pc.is_in(ids, value_set=other_ids, skip_nulls=True).to_numpy(zero_copy_only=False)
+    candidates = np.flatnonzero(shared | ~distinct)  # positions, in order
+    found = _repeated(ids.take(candidates))
+    if found is None:
+        return None
+    repeated = np.zeros(len(distinct), dtype=bool)
+    repeated[candidates[found]] = True
+    return repeated
+
+
+def drop_repeated_ids(frame: pd.DataFrame, distinct: np.ndarray | None = None) -> pd.DataFrame:
     """Keep the first row of each ``id`` (rows without one are all kept), as if the repeats never arrived.
 
     Categories are then those of the rows kept, exactly as if the frame had been shaped from them alone.
+    ``distinct``: a mask of rows whose ids are known to differ from each other (rows read from the store).
     """
     if "id" not in frame.columns or len(frame) < 2:
         return frame
-    repeated = _repeated(pa.array(frame["id"].array, type=pa.large_string()))  # the string column: not copied
+    ids = pa.array(frame["id"].array, type=pa.large_string())  # the string column: not copied
+    repeated = _repeated(ids) if distinct is None else _repeated_beside(ids, distinct)
     if repeated is None:
         return frame
     return _keep_rows(frame, ~repeated)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,10 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from closeframe.store.columns import (READ_MEMORY, REST, column_kinds, frame_from_columns, read_column, rows_table,
-                                     sql_type)
+from closeframe.store.columns import (READ_SETTINGS, READ_WORKERS, REST, column_kinds, frame_from_columns,
+                                     read_column, rows_table, sql_type)
 from closeframe.store.database import connect, crash_point, store_path, transaction
 # Events are read from OVERLAP before the last sync started: a window fetched earlier than that is not stored.
 from closeframe.store.eventlog import OVERLAP
@@ -75,14 +77,22 @@ class Coverage:
 
 def _listing_order(keys: pa.Table) -> pa.Array:
     """Indices putting rows in Close's listing order: newest ``date_created`` first, ties by id descending."""
-    import pyarrow.compute as pc
-
     try:  # pyarrow >= 25 takes the null placement per key (and deprecates the option)
         return pc.sort_indices(keys, sort_keys=[("date_created", "descending", "at_end"),
                                                 ("id", "descending", "at_end")])
     except (TypeError, ValueError, pa.ArrowInvalid):
         return pc.sort_indices(keys, sort_keys=[("date_created", "descending"), ("id", "descending")],
                                null_placement="at_end")
+
+def _in_spans(created: pa.Array | pa.ChunkedArray, spans: Iterable[tuple], *, undated: bool) -> pa.Array:
+    """Which ``date_created`` values fall in one of the half-open ``spans``; ``undated``: missing ones too."""
+    keep = pc.is_null(created) if undated else pa.repeat(False, len(created))
+    for low, high in spans:
+        low, high = (pa.scalar(bound.to_pydatetime(), created.type) for bound in (low, high))
+        inside = pc.and_(pc.greater_equal(created, low), pc.less(created, high))
+        keep = pc.or_(keep, pc.fill_null(inside, False))
+    return keep
+
 
 def _first(result) -> tuple | None:
     """The first row of a query, reading it to the end (DuckDB refuses the next statement on an unread result)."""
@@ -125,7 +135,7 @@ class ActivityStore:
             hashlib.sha1(json.dumps(variant, sort_keys=True, default=str).encode()).hexdigest()[:12]
         self.kinds = column_kinds(build([]))
         self._scope: int | None = None
-        self._held = None  # the connection of a reading() block
+        self._held = None  # (thread id, connection) of a session() block
 
     @property
     def path(self) -> Path:
@@ -159,24 +169,37 @@ class ActivityStore:
 
     # -- reading ------------------------------------------------------------------------------------------------
     @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Hold one connection for the reads of the block (:meth:`coverage`, :meth:`newest`, :meth:`read`): a
-        consistent view, and one connection's cost instead of one each. Writes still take their own."""
+    def session(self) -> Iterator[None]:
+        """Hold one connection for the block: this thread's reads (:meth:`coverage`, :meth:`newest`, :meth:`read`)
+        and writes (:meth:`apply_changes`, ...) in it share it, instead of opening one each (about 25 ms). Each write
+        is still its own transaction; other threads open their own connections (and wait for the folder's lock)."""
+        if self._connection() is not None:
+            yield
+            return
         with connect(self.root) as connection:
             self._scope_id(connection)
-            self._held = connection
+            self._held = (threading.get_ident(), connection)
             try:
                 yield
             finally:
                 self._held = None
 
+    def _connection(self):
+        """The connection of this thread's :meth:`session`, if one is open."""
+        held = self._held
+        return held[1] if held is not None and held[0] == threading.get_ident() else None
+
     @contextmanager
     def _reader(self) -> Iterator:
-        if self._held is not None:
-            yield self._held
+        held = self._connection()
+        if held is not None:
+            yield held
         else:
             with connect(self.root) as connection:
                 yield connection
+
+    def _transaction(self):
+        return transaction(self.root, self._connection())
 
     def coverage(self) -> Coverage:
         """The stored ranges of this scope (oldest first) and its last sync."""
@@ -196,33 +219,42 @@ class ActivityStore:
         """The stored rows of each span ``(start, end)``, as ``(span, frame)`` newest first within the frame.
 
         The rows are read column by column (:func:`~closeframe.store.columns.read_column`): the sort keys first,
-        sorted in Arrow (newest ``date_created`` first, ties by id descending: the order of Close's listings; an
-        SQL ``ORDER BY`` held several times the frame), then each column, put in that order and converted before
-        the next is read, so the rows are never held twice (a whole Arrow table beside the frame was 1.3 to 2.3
-        times the frame at once, and the memory it let go was not reused for the frame). The frame is cut into the
-        spans. ``undated``: rows without a ``date_created`` come with the oldest span.
+        those inside the spans sorted in Arrow (newest ``date_created`` first, ties by id descending: the order of
+        Close's listings; an SQL ``ORDER BY`` held several times the frame), then each column, two at a time, put
+        in that order and converted as it is read, so the rows are never held twice (a whole Arrow table beside the
+        frame was 1.3 to 2.3 times the frame at once, and the memory it let go was not reused for the frame). The
+        frame is cut into the spans. ``undated``: rows without a ``date_created`` come with the oldest span.
         """
         if not spans:
             return []
-        where = " OR ".join("(date_created >= ? AND date_created < ?)" for _ in spans)
-        values = [bound.to_pydatetime() for span in spans for bound in span]
-        if undated:
-            where += " OR date_created IS NULL"
         with self._reader() as connection:
-            rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)} AND ({where})"
-            # A small buffer pool: a scan keeps every block it read cached up to the limit (by default 80% of the
-            # machine's memory: about a third of the frame here), and a read never needs a block again.
-            connection.execute(f"SET memory_limit = '{READ_MEMORY}'")
+            # Every column is scanned whole for the scope (no filter to evaluate again per column); the keys' scan
+            # says which rows are inside the spans, and the order takes only those.
+            rows = f"FROM {self.table} WHERE scope = {self._scope_id(connection)}"
+            local, cursors = threading.local(), []
+            for setting, value in READ_SETTINGS.items():
+                connection.execute(f"SET {setting} = {value}")
             try:
-                keys = read_column(connection, rows, values, ["date_created", "id"], self.kinds)
-                order = _listing_order(keys)
+                keys = read_column(connection, rows, ["date_created", "id"])
+                inside = pc.indices_nonzero(_in_spans(keys.column("date_created"), spans, undated=undated))
+                order = _listing_order(keys) if len(inside) == keys.num_rows else \
+                    inside.take(_listing_order(keys.take(inside)))
                 scanned = keys.column("rowid")
-                del keys
-                frame = frame_from_columns(
-                    lambda name: read_column(connection, rows, values, [name], self.kinds, scanned).column(name),
-                    self.kinds, self.build, order=order)
+                del keys, inside
+
+                def scan(name: str) -> pa.ChunkedArray:
+                    # A DuckDB connection runs one query at a time: each reading thread has a cursor of its own.
+                    if not hasattr(local, "cursor"):
+                        local.cursor = connection.cursor()
+                        cursors.append(local.cursor)
+                    return read_column(local.cursor, rows, [name], scanned).column(name)
+
+                frame = frame_from_columns(scan, self.kinds, self.build, order=order, workers=READ_WORKERS)
             finally:
-                connection.execute("RESET memory_limit")
+                for cursor in cursors:
+                    cursor.close()
+                for setting in READ_SETTINGS:
+                    connection.execute(f"RESET {setting}")
         if len(spans) == 1:  # the usual case (adjacent ranges joined): the rows as read, undated ones last
             return [(spans[0], frame)]
         created = frame["date_created"]
@@ -264,7 +296,7 @@ class ActivityStore:
         start, end, as_of = _utc(start), _utc(end), _utc(as_of)
         trusted_until = end if trusted_until is None else min(max(_utc(trusted_until), start), end)
         rows = rows_table(piece, records, self.kinds) if len(piece) else None
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             scope = self._scope_id(connection)
             coverage = self._coverage(connection, scope)
             if coverage.synced_at is not None and as_of < coverage.synced_at - OVERLAP:
@@ -286,17 +318,7 @@ class ActivityStore:
         crash_point()
         if rows is None:
             return
-        created = rows.column("date_created")
-        import pyarrow.compute as pc
-
-        keep = None
-        for low, high in spans:
-            inside = pc.and_(pc.greater_equal(created, pa.scalar(low.to_pydatetime(), created.type)),
-                             pc.less(created, pa.scalar(high.to_pydatetime(), created.type)))
-            keep = inside if keep is None else pc.or_(keep, inside)
-        if undated:
-            keep = pc.or_(pc.fill_null(keep, False), pc.is_null(created))
-        incoming = rows.filter(pc.fill_null(keep, False))
+        incoming = rows.filter(_in_spans(rows.column("date_created"), spans, undated=undated))
         if not incoming.num_rows:
             return
         connection.register("incoming", incoming)
@@ -350,7 +372,7 @@ class ActivityStore:
         """
         since, synced_at = _utc(since), _utc(synced_at)
         rows = rows_table(piece, fresh, self.kinds) if fresh else None
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             scope = self._scope_id(connection)
             coverage = self._coverage(connection, scope)
             if coverage.synced_at is not None and coverage.synced_at != expected and coverage.synced_at > synced_at:
@@ -374,15 +396,8 @@ class ActivityStore:
         return True
 
     def _insert_inside(self, connection, scope: int, rows: pa.Table, spans: list[tuple]) -> None:
-        import pyarrow.compute as pc
-
-        created = rows.column("date_created")
-        keep = pc.is_null(created)  # undated rows belong to no range: they are kept with the scope
-        for low, high in spans:
-            keep = pc.or_(keep, pc.fill_null(pc.and_(
-                pc.greater_equal(created, pa.scalar(low.to_pydatetime(), created.type)),
-                pc.less(created, pa.scalar(high.to_pydatetime(), created.type))), False))
-        incoming = rows.filter(keep)
+        # Undated rows belong to no range: they are kept with the scope.
+        incoming = rows.filter(_in_spans(rows.column("date_created"), spans, undated=True))
         if not incoming.num_rows:
             return
         connection.register("incoming", incoming)
@@ -395,7 +410,7 @@ class ActivityStore:
 
     def start_sync(self, synced_at: pd.Timestamp, local_synced_at: pd.Timestamp, mode: str) -> None:
         """Record when the event log is to be read from next time (a first load, or after the lookback fallback)."""
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             self._set_sync(connection, self._scope_id(connection), _utc(synced_at), local_synced_at, mode)
 
     @staticmethod
@@ -408,5 +423,5 @@ class ActivityStore:
 
     def clear(self) -> None:
         """Forget this scope's sync record (its rows and ranges stay; they become stale until re-read)."""
-        with transaction(self.root) as connection:
+        with self._transaction() as connection:
             connection.execute("DELETE FROM sync WHERE scope = ?", [self._scope_id(connection)])

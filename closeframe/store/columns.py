@@ -12,6 +12,7 @@ unknown field, first-seen column order), the cached frame gets the same. Rows re
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,16 +20,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["READ_BATCH", "READ_MEMORY", "REST", "column_kinds", "frame_from_columns", "read_column", "rows_table",
-           "sql_type"]
+__all__ = ["READ_BATCH", "READ_POOL", "READ_SETTINGS", "READ_WORKERS", "REST", "column_kinds", "frame_from_columns",
+           "read_column", "rows_table", "sql_type"]
 
 #: The column holding each row's other fields as JSON (NULL when it has none).
 REST = "rest"
 #: Rows per Arrow batch read from DuckDB. A read takes one or two columns at a time (:func:`read_column`), so a
 #: batch is a few MB; smaller ones cost time per batch (8,192 took a quarter more CPU).
 READ_BATCH = 65_536
-#: DuckDB's buffer pool while a read streams (``memory_limit``): the scan needs only the blocks of one batch.
-READ_MEMORY = "16MB"
+#: DuckDB's settings while a read streams: a small buffer pool (``memory_limit``; a scan keeps every block it read
+#: cached up to the limit, by default 80% of the machine's memory, and a read never needs a block again), text
+#: exported as ``large_string``, the frame's own type (no cast, so no copy), and one thread per scan: the read runs
+#: :data:`READ_WORKERS` scans at once itself (a scan of one column gains nothing from more, and they competed).
+READ_SETTINGS = {"memory_limit": "'16MB'", "arrow_large_buffer_size": "true", "threads": "1"}
+#: Columns read at once (each in its own thread and DuckDB cursor): two cores read the rows in about 60% of the
+#: time one does, and pd.read_parquet uses every core too.
+READ_WORKERS = 2
+#: The allocator of the read's copies: the C library's. pyarrow's default (mimalloc) hands freed memory back to the
+#: system at once, so each column's copy faulted in fresh pages: a 300,000-call read took 0.6 to 0.9 s (0.3 to 0.7
+#: s of it in the kernel) against a steady 0.5 s.
+READ_POOL = pa.system_memory_pool()
 
 _SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "datetime": "TIMESTAMPTZ", "integer": "BIGINT",
               "number": "DOUBLE", "boolean": "BOOLEAN"}
@@ -113,54 +124,45 @@ def rows_table(piece: pd.DataFrame, records: Sequence[Mapping], kinds: Mapping[s
     return pa.table(columns)
 
 
-def _compact(batch: pa.RecordBatch, kinds: Mapping[str, str]) -> pa.RecordBatch:
-    """One batch as DuckDB exported it, copied out of DuckDB's buffers and compacted: labels and ``rest``
-    dictionary-encoded (they repeat a lot), text as ``large_string`` (the frame's type). Kept, DuckDB's export
-    buffers cost about twice their rows."""
-    columns = []
-    for name, column in zip(batch.schema.names, batch.columns):
-        if name == REST or kinds.get(name) == "category":
-            columns.append(pc.dictionary_encode(column))
-        elif pa.types.is_string(column.type):
-            columns.append(pa.concat_arrays([column.cast(pa.large_string())]))
-        else:
-            columns.append(pa.concat_arrays([column]))
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+def read_column(connection: Any, rows: str, names: Sequence[str], scanned: pa.ChunkedArray | None = None
+                ) -> pa.Table:
+    """Columns ``names`` of the stored rows ``rows`` (``FROM ... WHERE ...``), with ``rowid``, as
+    DuckDB exports them, in batches of :data:`READ_BATCH` rows (text as ``large_string`` under
+    :data:`READ_SETTINGS`).
 
-
-def read_column(connection: Any, rows: str, params: Sequence, names: Sequence[str], kinds: Mapping[str, str],
-                scanned: pa.ChunkedArray | None = None) -> pa.Table:
-    """Columns ``names`` of the stored rows ``rows`` (``FROM ... WHERE ...``, with ``params``), with ``rowid``,
-    streamed from DuckDB in batches of :data:`READ_BATCH` rows, each compacted as it comes.
-
-    ``scanned``: the ``rowid`` of an earlier read of the same rows in the same connection; the result's rows are put
-    in that order if DuckDB's scan gave them in another (it gives them in table order: this only makes sure).
+    The batches stay in DuckDB's export buffers (about twice their rows' size): the caller puts the column in order
+    and converts it at once, so one column's buffers are held at a time. ``scanned``: the ``rowid`` of an earlier
+    read of the same rows in the same connection; the result's rows are put in that order if DuckDB's scan gave
+    them in another (it gives them in table order: this only makes sure).
     """
     quoted = ", ".join(f'"{name}"' for name in names)
-    reader = connection.sql(f"SELECT rowid, {quoted} {rows}", params=list(params)).to_arrow_reader(READ_BATCH)
-    batches = [_compact(batch, kinds) for batch in reader]
-    schema = _compact(pa.RecordBatch.from_pylist([], schema=reader.schema), kinds).schema
-    table = pa.Table.from_batches(batches, schema=schema)
-    del batches
+    reader = connection.sql(f"SELECT rowid, {quoted} {rows}").to_arrow_reader(READ_BATCH)
+    table = pa.Table.from_batches(list(reader), schema=reader.schema)
     if scanned is not None and not table.column("rowid").equals(scanned):
         table = table.take(pc.index_in(scanned, value_set=table.column("rowid")))
     return table
 
 
-def _dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
-    """A text column as one dictionary array: chunks encoded apart (:func:`compact_batch`) share one dictionary."""
-    if not pa.types.is_dictionary(column.type):
-        return column.combine_chunks().dictionary_encode()
+def _values_and_codes(column: pa.ChunkedArray) -> tuple[list, np.ndarray]:
+    """A dictionary-encoded column as the values its rows use and each row's code into them (-1: missing).
+
+    The dictionary was built over every row scanned, so values only rows outside the read had are dropped: the
+    labels' categories and the shaped ``rest`` columns are those of the rows read, as a fresh load's are.
+    """
     if column.num_chunks == 0:
-        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], column.type.value_type))
-    return column.unify_dictionaries().combine_chunks()
+        return [], np.zeros(0, dtype=np.int64)
+    encoded = column.unify_dictionaries(memory_pool=READ_POOL).combine_chunks(memory_pool=READ_POOL)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    used = np.bincount(codes[codes >= 0], minlength=len(encoded.dictionary)) > 0
+    if used.all():
+        return encoded.dictionary.to_pylist(), codes
+    new_code_of_old = np.append(np.cumsum(used) - 1, -1)  # the last entry: a missing value stays -1
+    return encoded.dictionary.filter(pa.array(used)).to_pylist(), new_code_of_old[codes]
 
 
 def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
     """Text as the shaper's labels: an unordered Categorical whose categories are the values seen, sorted."""
-    encoded = _dictionary(column)
-    uniques = encoded.dictionary.to_pylist()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    uniques, codes = _values_and_codes(column)
     categories = sorted(uniques)
     position = {label: code for code, label in enumerate(categories)}
     new_code_of_old = np.array([position[label] for label in uniques] + [-1], dtype=np.int64)
@@ -181,26 +183,43 @@ def _scalar_array(column: pa.ChunkedArray, kind: str) -> Any:
     return column.to_numpy().astype(bool)
 
 
+def _ordered(column: pa.ChunkedArray, order: pa.Array, *, encode: bool) -> pa.ChunkedArray:
+    """``column`` put in ``order`` (dictionary-encoded first with ``encode``), copied into :data:`READ_POOL`."""
+    if encode:
+        column = pc.dictionary_encode(column, memory_pool=READ_POOL)
+    return pc.take(column, order, memory_pool=READ_POOL)
+
+
 def frame_from_columns(fetch: Callable[[str], pa.ChunkedArray], kinds: Mapping[str, str],
-                       build: Callable[[list], pd.DataFrame], *, order: pa.Array) -> pd.DataFrame:
+                       build: Callable[[list], pd.DataFrame], *, order: pa.Array, workers: int = 1) -> pd.DataFrame:
     """Stored rows as the frame ``build`` makes of the records, rows in ``order`` (indices into the rows as
     ``fetch(name)`` gives each stored column: scalar ones and ``rest``).
 
-    Each column is fetched, put in order and converted before the next is fetched, so only one is ever held
-    twice. The ``rest`` texts are dictionary-encoded; each distinct one is decoded and shaped once, and the shaped
-    columns are spread to the rows by their codes.
+    Each column is fetched, put in order and converted at once, so only the ``workers`` columns in hand (and
+    ``rest``) are ever held twice; ``fetch`` is called from that many threads at once (DuckDB's scans and Arrow's
+    copies run without Python's lock). Labels and the ``rest`` texts are dictionary-encoded before they are put in
+    order (they repeat a lot: only their codes move); each distinct ``rest`` is decoded and shaped once, and the
+    shaped columns are spread to the rows by their codes.
     """
-    rest = _dictionary(fetch(REST).take(order))
-    texts = rest.dictionary.to_pylist()
-    codes = rest.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False).astype(np.int64)
-    distinct = build([_loads(text) for text in texts] + [{}])
-    del rest
-    frame = {}
-    for name in distinct.columns:
-        if name in kinds:
-            frame[name] = _scalar_array(fetch(name).take(order), kinds[name])
-        else:  # only the columns shaped from `rest` are spread by the codes
-            column = distinct[name]
-            array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
-            frame[name] = array.take(codes)
+    def scalar(name: str) -> Any:
+        return _scalar_array(_ordered(fetch(name), order, encode=kinds[name] == "category"), kinds[name])
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="closeframe-store-read")
+    try:
+        scalars = {name: pool.submit(scalar, name) for name in kinds}
+        texts, codes = _values_and_codes(_ordered(fetch(REST), order, encode=True))
+        codes[codes < 0] = len(texts)  # a row without other fields: the empty record shaped last
+        distinct = build([_loads(text) for text in texts] + [{}])
+        frame = {}
+        for name in distinct.columns:
+            if name in kinds:
+                frame[name] = scalars.pop(name).result()
+            else:  # only the columns shaped from `rest` are spread by the codes
+                column = distinct[name]
+                array = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else \
+                    column.to_numpy()
+                frame[name] = array.take(codes)
+    finally:
+        # On a failure (or Ctrl-C) the columns not started are dropped; the ones in hand end first.
+        pool.shutdown(wait=True, cancel_futures=True)
     return pd.DataFrame(frame, index=pd.RangeIndex(len(order)), copy=False)

@@ -85,6 +85,16 @@ def _is_damage(exc: Exception) -> bool:
         "corrupt" in str(exc).lower()
 
 
+def _interrupted(exc: BaseException, duckdb) -> bool:
+    """Whether ``exc`` (or an error it was raised while handling) is DuckDB's report of a Ctrl-C."""
+    while exc is not None:
+        if isinstance(exc, duckdb.InterruptException) or \
+                (isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def _drop(path: Path, exc: Exception) -> None:
     """Remove a damaged store (and its write-ahead log), saying so: it is a cache, its rows are fetched again."""
     for leftover in (path, path.with_name(path.name + ".wal")):
@@ -120,8 +130,12 @@ def connect(folder: Path, *, read_only: bool = False) -> Iterator:
         connection = _open(duckdb, path, read_only)
         try:
             yield connection
-        except duckdb.Error as exc:
-            if read_only or not _is_damage(exc):
+        except BaseException as exc:
+            if _interrupted(exc, duckdb):
+                # Ctrl-C during a statement: DuckDB stops it and reports its own error instead (and then, maybe, an
+                # aborted transaction); the statement's transaction is rolled back. The user pressed Ctrl-C.
+                raise KeyboardInterrupt from None
+            if not isinstance(exc, duckdb.Error) or read_only or not _is_damage(exc):
                 raise
             connection.close()
             _drop(path, exc)
@@ -154,21 +168,27 @@ def _open(duckdb, path: Path, read_only: bool):
 
 
 @contextmanager
-def transaction(folder: Path) -> Iterator:
-    """:func:`connect` with one transaction around the block: committed at its end, rolled back on an error."""
-    with connect(folder) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
+def transaction(folder: Path, connection=None) -> Iterator:
+    """:func:`connect` with one transaction around the block: committed at its end, rolled back on an error.
+
+    ``connection``: one already open (by :func:`connect` on ``folder``, in this thread) to run it on instead.
+    """
+    if connection is None:
+        with connect(folder) as connection, transaction(folder, connection):
             yield connection
-            crash_point()  # before the commit
-            connection.execute("COMMIT")
-        except BaseException:
-            try:
-                connection.execute("ROLLBACK")
-            except Exception:  # a damaged file may refuse even that; connect() deals with it
-                pass
-            raise
-        crash_point()  # after the commit
+        return
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
+        crash_point()  # before the commit
+        connection.execute("COMMIT")
+    except BaseException:
+        try:
+            connection.execute("ROLLBACK")
+        except Exception:  # a damaged file may refuse even that; connect() deals with it
+            pass
+        raise
+    crash_point()  # after the commit
 
 
 def _migrate(connection) -> None:

@@ -14,8 +14,9 @@ ignores ``id__in``. Stored rows the log could not bring up to date stay marked s
 ``exact_as_of``, :mod:`closeframe.store.activities`): every load that serves them warns again and says since when
 in ``frame.attrs["stale_since"]``, until they are re-read (``refresh=True``, or the lookback).
 
-This module decides; :mod:`closeframe.store.eventlog` finds what changed; the store applies the change set with the
-new sync state in one transaction (:meth:`closeframe.store.activities.ActivityStore.apply_changes`).
+This module decides (:func:`begin_sync`); :mod:`closeframe.store.eventlog` finds what changed; the store applies the
+change set with the new sync state in one transaction (:func:`apply_sync`, with
+:meth:`closeframe.store.activities.ActivityStore.apply_changes`).
 
 What the event log cannot tell, and how this copes:
 
@@ -45,7 +46,7 @@ from closeframe.store.activities import MAX_TIME, ActivityStore
 from closeframe.store.eventlog import (OVERLAP, RETENTION, EventRefreshWarning, log_refused, newest_event,
                                        read_changes, read_events, server_time, sync_time)
 
-__all__ = ["EventRefreshWarning", "SyncPlan", "begin_sync", "warn_stale"]
+__all__ = ["EventRefreshWarning", "SyncPlan", "apply_sync", "begin_sync", "warn_stale"]
 
 log = logging.getLogger("closeframe.store.refresh")
 
@@ -73,6 +74,11 @@ class SyncPlan:
         Event-log and refetch requests made.
     changed, deleted : int
         Ids refetched, and ids dropped from the store.
+    changes : Changes or None
+        What the event log said changed, until :func:`apply_sync` stores it (``None`` when the log was not read
+        for changes).
+    last_synced : Timestamp or None
+        The scope's sync the changes were read from.
     """
 
     options: Any
@@ -84,6 +90,8 @@ class SyncPlan:
     requests: int = 0
     changed: int = 0
     deleted: int = 0
+    changes: Any = None
+    last_synced: pd.Timestamp | None = None
 
     @property
     def fresh_from(self) -> pd.Timestamp:
@@ -93,7 +101,8 @@ class SyncPlan:
 
 def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, params: Mapping[str, Any],
                fields: list[str] | None, options: Any) -> SyncPlan:
-    """Bring the store up to date from the event log before a cached load; see the module docstring.
+    """Read from the event log what changed since the scope's last sync, before a cached load (:func:`apply_sync`
+    stores it); see the module docstring.
 
     Parameters
     ----------
@@ -111,7 +120,8 @@ def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, 
     Returns
     -------
     SyncPlan
-        The changes and the sync state are already stored, in one transaction.
+        The changes the log shows, for :func:`apply_sync` to store with the new sync state (the first sync's state
+        and the fallbacks are stored already).
     """
     # The sync's time is Close's: the Date of the answers so far (its /me/ answer dated it), else the newest
     # change the log shows (see eventlog.sync_time); our clock only measures how long ago the last sync was.
@@ -156,17 +166,31 @@ def begin_sync(client: CloseClient, store: ActivityStore, kind: str, path: str, 
         if trusted:
             plan.reason = f"the event log could not be read ({type(exc).__name__}: {exc})"
         return plan
-    since = last - OVERLAP
-    fresh, gone = changes.fresh, changes.gone
-    records = list(fresh.values())
-    applied = store.apply_changes(records, store.build(records) if records else None, gone, since=since,
-                                  synced_at=plan.started, local_synced_at=local_started, expected=last)
+    plan.changes, plan.last_synced = changes, last
+    return plan
+
+
+def apply_sync(client: CloseClient, plan: SyncPlan, kind: str) -> None:
+    """Store what :func:`begin_sync` read from the event log: the refetched rows, the deletions and the new sync
+    state in one transaction; the plan then trusts every stored row (no lookback). Nothing when the log was not
+    read for changes.
+
+    Apart from :func:`begin_sync` so that the loader can run it on the connection its reads use next (a connection
+    costs about 25 ms to open) without holding one while the log is read.
+    """
+    changes, store = plan.changes, plan.store
+    if changes is None:
+        return
+    records = list(changes.fresh.values())
+    applied = store.apply_changes(records, store.build(records) if records else None, changes.gone,
+                                  since=plan.last_synced - OVERLAP, synced_at=plan.started,
+                                  local_synced_at=plan.local_started, expected=plan.last_synced)
+    plan.changes = None
     plan.mode = "events"
-    plan.changed, plan.deleted = len(fresh), len(gone)
-    plan.options = replace(options, lookback=pd.Timedelta(0))
+    plan.changed, plan.deleted = len(changes.fresh), len(changes.gone)
+    plan.options = replace(plan.options, lookback=pd.Timedelta(0))
     log.info("%s: %d %ss refetched, %d dropped from the event log in %d requests%s", client.label, plan.changed,
              kind, plan.deleted, plan.requests, "" if applied else " (another load had synced later)")
-    return plan
 
 
 def warn_stale(plan: SyncPlan, kind: str, stale_since: pd.Timestamp) -> None:

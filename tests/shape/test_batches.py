@@ -6,12 +6,13 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandas.testing as tm
 import pytest
 
 import closeframe as cf
-from closeframe.shape.batches import FrameBatches, build_frame, drop_repeated_ids
+from closeframe.shape.batches import FrameBatches, KeyedPiece, build_frame, drop_repeated_ids
 from closeframe.shape.frames import calls_frame, concat_frames, meetings_frame, outcomes_frame, with_labels
 
 
@@ -82,6 +83,41 @@ def test_repeated_ids_keep_the_first_row_and_only_its_categories():
     with_repeat = records + [moved, missing_id, copy.deepcopy(missing_id)]
     expected = calls_frame(records + [missing_id, copy.deepcopy(missing_id)])
     tm.assert_frame_equal(drop_repeated_ids(_in_batches(calls_frame, with_repeat, 3)), expected)
+
+
+def _first_of_each_id(records: list[dict]) -> list[dict]:
+    seen, kept = set(), []
+    for record in records:
+        if record.get("id") is None or record["id"] not in seen:
+            kept.append(record)
+            seen.add(record.get("id"))
+    return kept
+
+
+@pytest.mark.parametrize("keyed_at", [0, 1, 3])
+def test_rows_read_from_the_store_keep_the_first_row_of_each_id_as_every_row_ranked_does(keyed_at):
+    """A KeyedPiece's ids are distinct (rows read from the store): only ids shared with the other pieces are
+    ranked, and the frame is the one of the first row of each id, wherever the keyed piece stands."""
+    records = copy.deepcopy(_recorded_calls())
+    without_id = copy.deepcopy(records[4])
+    del without_id["id"]
+    keyed = records[:9]
+    fetched = [[dict(r, status="moved") for r in records[6:12]],  # 3 ids of the keyed rows, 3 new ones
+               records[12:] + [dict(records[1], status="again"), without_id],  # one more keyed id, a row without id
+               [dict(records[13], status="twice"), copy.deepcopy(without_id)]]  # a fetched id twice, no id again
+    parts = fetched[:keyed_at] + [keyed] + fetched[keyed_at:]
+    batches = FrameBatches(calls_frame, 2, unique_ids=True)
+    for part in parts:
+        batches.add(KeyedPiece(calls_frame(part)) if part is keyed else calls_frame(part))
+    got = batches.frame()
+    expected = calls_frame(_first_of_each_id([r for part in parts for r in part]))
+    tm.assert_frame_equal(got, expected)
+    assert got["id"].dropna().is_unique and got["id"].isna().sum() == 2
+
+
+def test_keyed_rows_alone_are_not_ranked_nor_copied():
+    frame = calls_frame(copy.deepcopy(_recorded_calls()))
+    assert drop_repeated_ids(frame, distinct=np.ones(len(frame), dtype=bool)) is frame
 
 
 def test_consumed_pieces_give_the_joined_frame_and_are_emptied():

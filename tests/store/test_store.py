@@ -5,6 +5,7 @@ Expectations come from fresh loads and the sandbox's store.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -17,7 +18,7 @@ from pandas.testing import assert_frame_equal
 
 import closeframe as cf
 from closeframe.shape.frames import calls_frame, meetings_frame
-from closeframe.store.activities import OVERLAP, ActivityStore
+from closeframe.store.activities import MIN_TIME, OVERLAP, ActivityStore
 from closeframe.store.cache import CacheWarning
 from closeframe.store.database import STORAGE_VERSION, connect
 from closeframe.store.refresh import EventRefreshWarning
@@ -109,6 +110,27 @@ def test_an_older_fetch_never_overwrites_a_newer_one_nor_is_vouched_for(fresh_sa
     later = newer_at + pd.Timedelta(hours=1) - OVERLAP - pd.Timedelta(seconds=1)
     assert not store.write(end, end + pd.Timedelta(days=1), [], calls_frame([]), later)
     assert [(r.start, r.end) for r in store.coverage().ranges] == [(start, end)]
+
+
+def test_a_read_of_some_spans_has_only_their_rows_labels_and_fields(fresh_sandbox, tmp_path):
+    """Columns are scanned whole for the scope: what only rows outside the spans read have (a label, a field the
+    schema does not know) is not in the frame, which is the one shaped from the rows read."""
+    sb = _sandbox(fresh_sandbox, calls=200)
+    store = _store(sb, tmp_path)
+    records = copy.deepcopy(sb.store.calls("Org"))  # newest first, as the store reads them
+    cut = pd.Timestamp(records[100]["date_created"])
+    newer = [r for r in records if pd.Timestamp(r["date_created"]) >= cut]
+    older = [dict(r, status="only-in-older", x_older={"tags": [1]}) for r in records
+             if pd.Timestamp(r["date_created"]) < cut]
+    at = pd.Timestamp(sb.store.now_us(), unit="us", tz="UTC")
+    start, end = MIN_TIME, pd.Timestamp(records[0]["date_created"]) + pd.Timedelta(seconds=1)
+    assert store.write(start, cut, older, calls_frame(copy.deepcopy(older)), at)
+    assert store.write(cut, end, newer, calls_frame(copy.deepcopy(newer)), at)
+    [(_, frame)] = store.read([(cut, end)])
+    assert "x_older" not in frame.columns and "only-in-older" not in frame["status"].cat.categories
+    assert_frame_equal(frame, calls_frame(copy.deepcopy(newer)))
+    [(_, everything)] = store.read([(start, end)])
+    assert_frame_equal(everything, calls_frame(copy.deepcopy(newer + older)))
 
 
 def test_staleness_is_a_state_every_load_warns_and_says_since_when(fresh_sandbox, tmp_path):

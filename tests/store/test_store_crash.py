@@ -1,6 +1,7 @@
 """Issue 17, cases 3 and 6 across processes: a load killed (SIGKILL) at every write point of the store leaves it
 exact, and two or four processes loading from one store at once each get a fresh load's frame, none failing for a
-lock. Expectations come from fresh loads against the sandbox.
+lock. A Ctrl-C at any moment ends a load with KeyboardInterrupt alone. Expectations come from fresh loads against the
+sandbox.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +21,6 @@ import requests
 from pandas.testing import assert_frame_equal
 
 import closeframe as cf
-from closeframe.store.database import STORE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,6 +90,58 @@ def test_a_kill_at_every_write_point_leaves_the_store_exact(fresh_sandbox, tmp_p
         assert_frame_equal(_cached_load(key, cache, kwargs, log), expected)
         shutil.rmtree(cache)
     assert killed >= (9 if log else 4)  # the patch's and a window write's points, and their commits
+
+
+INTERRUPTED = textwrap.dedent("""
+    import sys
+    import time
+    import closeframe as cf
+
+    key, base_url, cache = sys.argv[1:4]
+    print("start", flush=True)
+    started = time.monotonic()
+    cf.load_calls(key, base_url=base_url, cache=cache, progress=False)
+    print(f"finished {time.monotonic() - started}", flush=True)
+""")
+
+
+def test_ctrl_c_at_any_moment_of_a_cached_load_is_a_keyboard_interrupt_and_keeps_the_store_exact(fresh_sandbox,
+                                                                                                  tmp_path):
+    """DuckDB stops a statement on Ctrl-C and reports its own error (then an aborted transaction): the load ends
+    with KeyboardInterrupt alone, whether the key press came during the event log's change set, the read or the
+    window written after it, and the next load is exact."""
+    sb = fresh_sandbox(organizations=[{"name": "Org", "outcomes": 6, "calls": 20_000, "meetings": 0}], quirks=False,
+                       rate_limit=None)
+    key, cache = sb.api_keys["Org"], tmp_path / "cache"
+    kwargs = dict(base_url=sb.base_url, progress=False)
+    cf.load_calls(key, cache=cache, **kwargs)
+    command = [sys.executable, "-c", INTERRUPTED, key, sb.base_url, str(cache)]
+
+    def run(delay: float | None) -> tuple[int, str, str]:
+        process = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "start"
+        if delay is not None:
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        return process.returncode, out, err
+
+    _change(sb, key, 1)
+    code, out, err = run(None)
+    assert code == 0, err[-2000:]
+    duration = float(out.split()[-1])
+    outcomes = []
+    for step, fraction in enumerate((0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.7, 0.85), start=2):
+        _change(sb, key, step)  # each load has a change set to apply
+        code, out, err = run(fraction * duration)
+        if "finished" not in out:  # else it ended first (or Python dropped the key press in a finalizer)
+            assert code != 0 and err.strip().splitlines()[-1].startswith("KeyboardInterrupt"), (code, out, err[-2000:])
+            raised = [line for line in err.splitlines() if line and not line[0].isspace() and ":" in line
+                      and not line.startswith(("Traceback", "During handling", "Exception ignored"))]
+            assert all(line.startswith("KeyboardInterrupt") for line in raised), err[-2000:]
+        outcomes.append(code)
+    assert outcomes.count(-signal.SIGINT) + outcomes.count(1) >= 4  # most were stopped
+    assert_frame_equal(cf.load_calls(key, cache=cache, **kwargs), cf.load_calls(key, **kwargs))
 
 
 def _cached_load(key, cache, kwargs, log):
