@@ -150,6 +150,7 @@ def worker(step: str, key: str, base_url: str, cache: str, parquet: str) -> dict
 def _run(step: str, key: str, base_url: str, cache: Path, parquet: Path, code_root: Path) -> dict:
     """Run one step in a new process on the code under ``code_root``; its figures, with ``sandbox_cpu``: the CPU
     seconds this process (whose threads are the served sandbox, the rest of it waiting) spent meanwhile."""
+    os.sync()  # the last step's writes (its Parquet file, the store's checkpoint) are flushed before, not during, this
     served = time.process_time()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
     env["PYTHONPATH"] = str(code_root)
