@@ -126,7 +126,7 @@ class FrameBatches:
         if self.unique_ids:
             frame = drop_repeated_ids(frame, distinct)
             self.pieces = [frame]
-            self.keyed = {0}
+        self.keyed = {0} if self.unique_ids else set()  # the frame's ids are distinct now (if they are checked)
         release_free_memory()
         return frame
 

@@ -74,7 +74,7 @@ class SyncPlan:
         Event-log and refetch requests made.
     changed, deleted : int
         Ids refetched, and ids dropped from the store.
-    changes : Changes or None
+    changes : ChangeSet or None
         What the event log said changed, until :func:`apply_sync` stores it (``None`` when the log was not read
         for changes).
     last_synced : Timestamp or None
