@@ -18,10 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from closeframe.shape.frames import _CONVERT_POOL as _POOL
 from closeframe.shape.frames import _concat
 from closeframe.shape.frames import concat_frames, with_labels
-from closeframe.shape.memory import release_free_memory
+from closeframe.shape.memory import COPY_POOL, release_free_memory
 
 __all__ = ["BATCH_RECORDS", "FrameBatches", "KeyedPiece", "build_frame", "drop_ids_loaded_before", "drop_repeated_ids",
            "labelled_frame", "labelled_records_frame"]
@@ -153,7 +152,7 @@ def _repeated(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     a 200,000-call load (bench/memory.py). A hash table (pandas' ``duplicated``, pyarrow's ``count_distinct``)
     cost over 250 bytes per id.
     """
-    ranks = pc.rank(ids, tiebreaker="dense", memory_pool=_POOL)  # 1, 2, ... per distinct id; nulls share one
+    ranks = pc.rank(ids, tiebreaker="dense", memory_pool=COPY_POOL)  # 1, 2, ... per distinct id; nulls share one
     if pc.max(ranks).as_py() == len(ids) - ids.null_count + (1 if ids.null_count else 0):
         return None  # as many ranks as ids: none repeats (the usual answer, known without more memory)
     ranks = ranks.to_numpy()

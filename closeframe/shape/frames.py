@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from closeframe.errors import ConfigurationError
-from closeframe.shape.memory import release_free_memory
+from closeframe.shape.memory import COPY_POOL, release_free_memory
 
 __all__ = [
     "APPLIES_TO_MODES",
@@ -179,11 +179,6 @@ _NOT_IDENTIFIER_CHARS = re.compile(r"[^0-9a-z]+")
 #: large enough that the per-call cost vanishes (measured best between 8k and 16k on 10^6 outcomes).
 _CONVERT_CHUNK = 8192
 
-#: The allocator for those conversions: the C library's. With pyarrow's default (mimalloc) a process's first 10^6
-#: outcomes took 2.5 s instead of 1.2 s (kernel time committing fresh memory) and peaked 250 MiB higher; later
-#: calls took about the same time either way (within 10%).
-_CONVERT_POOL = pa.system_memory_pool()
-
 #: What pyarrow raises when a value does not fit the type asked for (TypeError: a record that is not a dict).
 _ARROW_REFUSALS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError)
 
@@ -232,7 +227,7 @@ class _Records:
         for start in range(0, len(rows), _CONVERT_CHUNK):
             part = rows[start:start + _CONVERT_CHUNK]
             try:
-                chunk = pa.array(part, type=struct_type, memory_pool=_CONVERT_POOL)
+                chunk = pa.array(part, type=struct_type, memory_pool=COPY_POOL)
             except _ARROW_REFUSALS:
                 return
             if chunk.null_count:
@@ -481,7 +476,7 @@ def _nested_array(values: list, empty_type: pa.DataType = _LIST_OF_TEXT) -> Any:
     and numbers in one list, a dict where a list belongs) stay an ``object`` array, as given.
     """
     try:
-        array = pa.array(values, memory_pool=_CONVERT_POOL)
+        array = pa.array(values, memory_pool=COPY_POOL)
     except _ARROW_REFUSALS:
         return _object_array(values)
     if pa.types.is_null(array.type):

@@ -20,7 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["READ_BATCH", "READ_POOL", "READ_SETTINGS", "READ_WORKERS", "REST", "column_kinds", "frame_from_columns",
+from closeframe.shape.memory import COPY_POOL
+
+__all__ = ["READ_BATCH", "READ_SETTINGS", "READ_WORKERS", "REST", "column_kinds", "frame_from_columns",
            "read_column", "rows_table", "sql_type"]
 
 #: The column holding each row's other fields as JSON (NULL when it has none).
@@ -36,10 +38,6 @@ READ_SETTINGS = {"memory_limit": "'16MB'", "arrow_large_buffer_size": "true", "t
 #: Columns read at once (each in its own thread and DuckDB cursor): two cores read the rows in about 60% of the
 #: time one does, and pd.read_parquet uses every core too.
 READ_WORKERS = 2
-#: The allocator of the read's copies: the C library's. pyarrow's default (mimalloc) hands freed memory back to the
-#: system at once, so each column's copy faulted in fresh pages: a 300,000-call read took 0.6 to 0.9 s (0.3 to 0.7
-#: s of it in the kernel) against a steady 0.5 s.
-READ_POOL = pa.system_memory_pool()
 
 _SQL_TYPES = {"string": "VARCHAR", "category": "VARCHAR", "datetime": "TIMESTAMPTZ", "integer": "BIGINT",
               "number": "DOUBLE", "boolean": "BOOLEAN"}
@@ -151,7 +149,7 @@ def _values_and_codes(column: pa.ChunkedArray) -> tuple[list, np.ndarray]:
     """
     if column.num_chunks == 0:
         return [], np.zeros(0, dtype=np.int64)
-    encoded = column.unify_dictionaries(memory_pool=READ_POOL).combine_chunks(memory_pool=READ_POOL)
+    encoded = column.unify_dictionaries(memory_pool=COPY_POOL).combine_chunks(memory_pool=COPY_POOL)
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     used = np.bincount(codes[codes >= 0], minlength=len(encoded.dictionary)) > 0
     if used.all():
@@ -184,10 +182,11 @@ def _scalar_array(column: pa.ChunkedArray, kind: str) -> Any:
 
 
 def _ordered(column: pa.ChunkedArray, order: pa.Array, *, encode: bool) -> pa.ChunkedArray:
-    """``column`` put in ``order`` (dictionary-encoded first with ``encode``), copied into :data:`READ_POOL`."""
+    """``column`` put in ``order`` (dictionary-encoded first with ``encode``), copied into
+    :data:`~closeframe.shape.memory.COPY_POOL`."""
     if encode:
-        column = pc.dictionary_encode(column, memory_pool=READ_POOL)
-    return pc.take(column, order, memory_pool=READ_POOL)
+        column = pc.dictionary_encode(column, memory_pool=COPY_POOL)
+    return pc.take(column, order, memory_pool=COPY_POOL)
 
 
 def frame_from_columns(fetch: Callable[[str], pa.ChunkedArray], kinds: Mapping[str, str],
