@@ -21,6 +21,7 @@ from typing import Iterator
 
 from closeframe.errors import ConfigurationError, StoreDamagedError  # raised here; also exported from here
 from closeframe.store.cache import CacheWarning
+from closeframe.store.interrupts import ctrl_c_is_keyboard_interrupt
 from closeframe.store.locking import folder_lock
 
 __all__ = ["SCHEMA_VERSION", "STORAGE_VERSION", "STORE_FILE", "StoreDamagedError", "connect", "crash_point",
@@ -85,16 +86,6 @@ def _is_damage(exc: Exception) -> bool:
         "corrupt" in str(exc).lower()
 
 
-def _interrupted(exc: BaseException, duckdb) -> bool:
-    """Whether ``exc`` (or an error it was raised while handling) is DuckDB's report of a Ctrl-C."""
-    while exc is not None:
-        if isinstance(exc, duckdb.InterruptException) or \
-                (isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")):
-            return True
-        exc = exc.__context__
-    return False
-
-
 def _drop(path: Path, exc: Exception) -> None:
     """Remove a damaged store (and its write-ahead log), saying so: it is a cache, its rows are fetched again."""
     for leftover in (path, path.with_name(path.name + ".wal")):
@@ -126,16 +117,12 @@ def connect(folder: Path, *, read_only: bool = False) -> Iterator:
     """
     duckdb = _duckdb()
     path = store_path(folder)
-    with folder_lock(Path(folder)):
+    with folder_lock(Path(folder)), ctrl_c_is_keyboard_interrupt(duckdb):
         connection = _open(duckdb, path, read_only)
         try:
             yield connection
-        except BaseException as exc:
-            if _interrupted(exc, duckdb):
-                # Ctrl-C during a statement: DuckDB stops it and reports its own error instead (and then, maybe, an
-                # aborted transaction); the statement's transaction is rolled back. The user pressed Ctrl-C.
-                raise KeyboardInterrupt from None
-            if not isinstance(exc, duckdb.Error) or read_only or not _is_damage(exc):
+        except duckdb.Error as exc:
+            if read_only or not _is_damage(exc):
                 raise
             connection.close()
             _drop(path, exc)
@@ -157,9 +144,11 @@ def _open(duckdb, path: Path, read_only: bool):
                 _migrate(connection)
                 _MIGRATED.add(identity)
             return connection
-        except duckdb.Error as exc:
+        except BaseException as exc:
             if connection is not None:
-                connection.close()
+                connection.close()  # a migration stopped half-way (Ctrl-C, an error) is rolled back with it
+            if not isinstance(exc, duckdb.Error):
+                raise
             if read_only or attempt == 2 or not _is_damage(exc):
                 raise ConfigurationError(f"The store {str(path)!r} cannot be opened ({type(exc).__name__}: {exc}); "
                                          "delete it (it is a cache: the next load fetches again) or pass another "

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import textwrap
+
 import pandas as pd
 import pandas.testing as tm
 import pytest
 
 import closeframe as cf
 from closeframe.errors import ConfigurationError
+from tests.interrupts import ROOT, reports_of_ctrl_c, script_env
 from usage_fixtures import frames
 
 pytest.importorskip("duckdb")
@@ -135,3 +139,33 @@ def test_a_dataset_with_two_partitionings_names_both(data, tmp_path):
         with pytest.raises(ConfigurationError, match=r"mixes two partitionings: organization_id= \(e\.g\. .*\) and "
                                                      r"organization_id=/month="):
             cf.outcome_usage(data[0], dataset=folder, engine=engine)
+
+
+# Counts usage over 300,000 calls with DuckDB again and again; each Ctrl-C stops it and says how.
+COUNTING = textwrap.dedent("""
+    import pandas as pd
+    import closeframe as cf
+    from usage_fixtures import frames
+
+    outcomes, calls, meetings = frames()
+    calls = pd.concat([calls] * (300_000 // len(calls)), ignore_index=True)
+    cf.outcome_usage(outcomes, calls, meetings, engine="duckdb")  # DuckDB imported and warm
+    print("start", flush=True)
+    while True:
+        try:
+            while True:
+                cf.outcome_usage(outcomes, calls, meetings, engine="duckdb")
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+        except BaseException as exc:
+            print(f"{type(exc).__name__}: {exc}".replace("\\n", " "), flush=True)
+""")
+
+
+def test_ctrl_c_during_a_duckdb_count_is_a_keyboard_interrupt_that_is_never_lost():
+    """DuckDB reports a Ctrl-C during a query as ``RuntimeError: Query interrupted`` (now and then ``std::bad_cast``),
+    or lets the query finish as if nothing was pressed: the user gets KeyboardInterrupt, at every key press."""
+    env = script_env(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    delays = [0.02 + (0.047 * n) % 0.6 for n in range(30)]  # spread over a count's moments (one takes about 0.6 s)
+    reports = reports_of_ctrl_c(COUNTING, [], delays, env=env)
+    assert reports == ["KeyboardInterrupt"] * len(delays), [r for r in reports if r != "KeyboardInterrupt"]

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from closeframe.errors import ConfigurationError
+from closeframe.store.interrupts import ctrl_c_is_keyboard_interrupt
 from closeframe.usage.definition import AUTOFILL_FIELDS, DUCKDB, activities_sql, aggregate_sql, empty_counts
 from closeframe.usage.engines.frames import check_activities
 from closeframe.usage.sources import activity_source
@@ -55,8 +56,7 @@ def counts(calls: Any, meetings: Any, *, now_us: int, memory_limit: str = DEFAUL
     """
     duckdb = _duckdb()
     sources = {"calls": activity_source(calls, "calls"), "meetings": activity_source(meetings, "meetings")}
-    connection = duckdb.connect()
-    try:
+    with ctrl_c_is_keyboard_interrupt(duckdb), duckdb.connect() as connection:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
         connection.execute("SET preserve_insertion_order = false")  # lets the aggregation stream
         if threads is not None:
@@ -79,6 +79,4 @@ def counts(calls: Any, meetings: Any, *, now_us: int, memory_limit: str = DEFAUL
                     f"SELECT DISTINCT CAST(organization_id AS STRING), CAST(organization_name AS STRING) FROM {table} "
                     "WHERE organization_id IS NOT NULL AND organization_name IS NOT NULL").fetchall())
         result = connection.execute(aggregate_sql(parts)).df() if parts else empty_counts()
-    finally:
-        connection.close()
     return result, names

@@ -1,0 +1,72 @@
+"""Ctrl-C for tests: run a Python script in its own process, press Ctrl-C (SIGINT) a while after it says ``start``,
+and check that what it printed on its way out is a ``KeyboardInterrupt`` alone."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["ROOT", "ctrl_c_after", "keyboard_interrupt_alone", "reports_of_ctrl_c", "script_env"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script_env(**extra) -> dict:
+    """The environment of a script run from the checkout: no Close credentials or closeframe settings of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOSE_", "CLOSEFRAME_"))}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def ctrl_c_after(script: str, args: list[str], delay: float | None, env: dict | None = None) -> tuple[int, str, str]:
+    """Run ``script`` (which prints ``start`` once ready), press Ctrl-C ``delay`` seconds later (never if ``None``),
+    and return its exit code, standard output and standard error (a script still running a minute after the key press
+    is killed, and says so)."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], env=env or script_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "start", process.communicate(timeout=120)[1][-2000:]
+    if delay is not None:
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # the key press was lost: the script runs on
+        process.kill()
+        out, err = process.communicate()
+        err += "\n(still running 60 s after Ctrl-C: killed)"
+    return process.returncode, out, err
+
+
+def keyboard_interrupt_alone(code: int, err: str) -> bool:
+    """Whether a script that exited with ``code`` and printed ``err`` ended with ``KeyboardInterrupt`` and raised
+    nothing else on its way out (no error of a library that reported the Ctrl-C its own way)."""
+    raised = [line for line in err.splitlines() if line and not line[0].isspace()
+              and not line.startswith(("Traceback", "During handling", "Exception ignored", "The above exception"))]
+    return code != 0 and bool(raised) and all(line.startswith("KeyboardInterrupt") for line in raised)
+
+
+def reports_of_ctrl_c(script: str, args: list[str], delays: list[float], env: dict | None = None) -> list[str]:
+    """Run ``script``, which prints ``start``, then runs until Ctrl-C and prints how it was stopped, one line per
+    key press (e.g. ``KeyboardInterrupt``, or another error's ``Type: message``); press Ctrl-C after each delay in
+    turn and return the lines, ``"lost"`` for a key press it did not answer within a minute."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], env=env or script_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        assert process.stdout.readline().strip() == "start", process.communicate(timeout=120)[1][-2000:]
+        reports = []
+        for delay in delays:
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            answered, _, _ = select.select([process.stdout], [], [], 60)
+            if not answered:
+                reports.append("lost")
+                break
+            reports.append(process.stdout.readline().strip())
+        return reports
+    finally:
+        process.kill()
+        process.communicate()
