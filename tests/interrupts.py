@@ -4,6 +4,7 @@ and check that what it printed on its way out is a ``KeyboardInterrupt`` alone."
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -42,11 +43,17 @@ def ctrl_c_after(script: str, args: list[str], delay: float | None, env: dict | 
 
 
 def keyboard_interrupt_alone(code: int, err: str) -> bool:
-    """Whether a script that exited with ``code`` and printed ``err`` ended with ``KeyboardInterrupt`` and raised
-    nothing else on its way out (no error of a library that reported the Ctrl-C its own way)."""
+    """Whether a script that exited with ``code`` and printed ``err`` ended with ``KeyboardInterrupt``, and no
+    report of DuckDB's about the Ctrl-C (``Query interrupted``, ``std::bad_cast``, an aborted transaction, ...)
+    shows in its traceback.
+
+    An exception that Python code was handling when the key press came (``pathlib`` looks up a cached attribute by
+    catching ``AttributeError``, for one) is printed before the ``KeyboardInterrupt`` as its context: it is no error.
+    """
     raised = [line for line in err.splitlines() if line and not line[0].isspace()
               and not line.startswith(("Traceback", "During handling", "Exception ignored", "The above exception"))]
-    return code != 0 and bool(raised) and all(line.startswith("KeyboardInterrupt") for line in raised)
+    return code != 0 and bool(raised) and raised[-1].startswith("KeyboardInterrupt") and \
+        not any(re.search(r"duckdb|interrupted|bad_cast|transaction", line, re.IGNORECASE) for line in raised)
 
 
 def reports_of_ctrl_c(script: str, args: list[str], delays: list[float], env: dict | None = None) -> list[str]:
