@@ -33,18 +33,20 @@ def _interrupted(exc: BaseException, duckdb) -> bool:
 def ctrl_c_is_keyboard_interrupt(duckdb) -> Iterator[None]:
     """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed during the block, however DuckDB took it.
 
-    In the main thread (the only one Python hands signals to) the block notes each Ctrl-C before the handler in
-    place (Python's, or Jupyter's) runs: an error the block raises after one, and the end of a block that DuckDB
-    let finish, become ``KeyboardInterrupt``. In other threads, DuckDB's own reports of a Ctrl-C are recognised.
+    In the main thread (the only one Python hands signals to), while Ctrl-C is Python's own ``KeyboardInterrupt``
+    (Jupyter sets that one too while a cell runs), the block notes each Ctrl-C before Python's handler runs: an error
+    the block raises after one, and the end of a block that DuckDB let finish, become ``KeyboardInterrupt``. A
+    program that handles SIGINT its own way keeps it. Otherwise DuckDB's own reports of a Ctrl-C are recognised.
     """
     pressed: list[int] = []
-    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    ours = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
     def note(signum, frame):
         pressed.append(signum)
-        previous(signum, frame)  # Python's handler raises KeyboardInterrupt here (DuckDB may swallow it)
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt here (DuckDB may swallow it)
 
-    if callable(previous):
+    if ours:
         signal.signal(signal.SIGINT, note)
     try:
         yield
@@ -53,7 +55,7 @@ def ctrl_c_is_keyboard_interrupt(duckdb) -> Iterator[None]:
             raise KeyboardInterrupt from None
         raise
     finally:
-        if callable(previous):
-            signal.signal(signal.SIGINT, previous)
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if pressed:
         raise KeyboardInterrupt
