@@ -23,13 +23,19 @@ def script_env(**extra) -> dict:
     return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
+def _start(script: str, args: list[str], env: dict | None) -> subprocess.Popen:
+    """``script`` running in its own process, once it has printed ``start``."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], env=env or script_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    assert process.stdout.readline().strip() == "start", process.communicate(timeout=120)[1][-2000:]
+    return process
+
+
 def ctrl_c_after(script: str, args: list[str], delay: float | None, env: dict | None = None) -> tuple[int, str, str]:
     """Run ``script`` (which prints ``start`` once ready), press Ctrl-C ``delay`` seconds later (never if ``None``),
     and return its exit code, standard output and standard error (a script still running a minute after the key press
     is killed, and says so)."""
-    process = subprocess.Popen([sys.executable, "-c", script, *args], env=env or script_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout.readline().strip() == "start", process.communicate(timeout=120)[1][-2000:]
+    process = _start(script, args, env)
     if delay is not None:
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
@@ -60,10 +66,8 @@ def reports_of_ctrl_c(script: str, args: list[str], delays: list[float], env: di
     """Run ``script``, which prints ``start``, then runs until Ctrl-C and prints how it was stopped, one line per
     key press (e.g. ``KeyboardInterrupt``, or another error's ``Type: message``); press Ctrl-C after each delay in
     turn and return the lines, ``"lost"`` for a key press it did not answer within a minute."""
-    process = subprocess.Popen([sys.executable, "-c", script, *args], env=env or script_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    process = _start(script, args, env)
     try:
-        assert process.stdout.readline().strip() == "start", process.communicate(timeout=120)[1][-2000:]
         reports = []
         for delay in delays:
             time.sleep(delay)

@@ -84,6 +84,7 @@ def _listing_order(keys: pa.Table) -> pa.Array:
         return pc.sort_indices(keys, sort_keys=[("date_created", "descending"), ("id", "descending")],
                                null_placement="at_end")
 
+
 def _in_spans(created: pa.Array | pa.ChunkedArray, spans: Iterable[tuple], *, undated: bool) -> pa.Array:
     """Which ``date_created`` values fall in one of the half-open ``spans``; ``undated``: missing ones too."""
     keep = pc.is_null(created) if undated else pa.repeat(False, len(created))

@@ -18,8 +18,8 @@ import closeframe as cf
 from closeframe.store.cache import CacheWarning
 from closeframe.store.database import connect, store_path
 from tests.guards import wall_clock_limit
+from tests.interrupts import script_env
 
-ROOT = Path(__file__).resolve().parents[2]
 LOADERS = {"calls": cf.load_calls, "meetings": cf.load_meetings}
 
 
@@ -149,8 +149,7 @@ def test_several_processes_share_one_cache_folder(fresh_sandbox, tmp_path):
     sb = small(fresh_sandbox, organizations=[{"name": "Org", "outcomes": 5, "calls": 800, "meetings": 500}])
     expected = tmp_path / "expected.json"
     expected.write_text(json.dumps({"calls": ids(sb.store.calls("Org")), "meetings": ids(sb.store.meetings("Org"))}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSE_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env = script_env()
     cache = tmp_path / "cache"
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, sb.api_keys["Org"], sb.base_url, str(cache),
                                  str(expected), "4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

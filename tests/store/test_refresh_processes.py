@@ -4,7 +4,6 @@ a fresh load gets, and leave the folder consistent. Expectations come from the s
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,9 +16,9 @@ from pandas.testing import assert_frame_equal
 import closeframe as cf
 from closeframe.store.database import connect
 from closeframe.store.locking import folder_lock
+from tests.interrupts import script_env
 from tests.store.test_refresh import _change_everything, _expected_from_store
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 LOADERS = {"call": cf.load_calls, "meeting": cf.load_meetings}
 
@@ -34,8 +33,7 @@ WORKER = textwrap.dedent("""
 
 
 def _run_workers(sb, key, cache: Path, out: Path, round_number: int) -> list[Path]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSE_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env = script_env()
     prefixes = [out / f"round{round_number}-worker{n}" for n in range(WORKERS)]
     workers = [subprocess.Popen([sys.executable, "-W", "error", "-c", WORKER, key, sb.base_url, str(cache),
                                  str(prefix)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
